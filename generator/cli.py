@@ -1,0 +1,204 @@
+"""The `mlops-gen` command line: a thin layer over config, render and validate.
+
+Heavy imports (troposphere, cfn-lint, boto3) happen inside the commands that need them, so
+`--help`, `--version` and `render --no-validate` start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from generator import __version__
+from generator.config import (
+    LaunchRole,
+    OutputFormat,
+    RegionConcurrency,
+    ServiceRoles,
+    Source,
+    build_config,
+    find_config_file,
+    read_config_file,
+)
+from generator.errors import MlopsGenError
+
+app = typer.Typer(
+    name="mlops-gen",
+    help="Render, validate and publish a multi-account SageMaker project template.",
+    rich_markup_mode="rich",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+
+def fail(exc: MlopsGenError) -> NoReturn:
+    """Print one clear message and exit with the error's code (2 for user input)."""
+    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    raise typer.Exit(exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"mlops-gen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Render, validate and publish a multi-account SageMaker project template."""
+
+
+def _value(option: Any) -> Any:
+    return option.value if isinstance(option, Enum) else option
+
+
+@app.command()
+def render(
+    staging_ou: Annotated[
+        str | None, typer.Option(help="Staging organizational unit id ([cyan]ou-xxxx-xxxxxxxx[/]).", show_default=False)
+    ] = None,
+    prod_ou: Annotated[str | None, typer.Option(help="Production organizational unit id.", show_default=False)] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("dist"),
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML file with render options (default: ./mlops-gen.toml if present). Flags win."),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="Home region of the project (else AWS_REGION or AWS_DEFAULT_REGION).", show_default=False),
+    ] = None,
+    deploy_regions: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated regions to deploy endpoints to (default: the home region).",
+                     show_default=False),
+    ] = None,
+    source: Annotated[Source | None, typer.Option(help="Deploy repository source. [default: codecommit]")] = None,
+    connection_arn: Annotated[
+        str | None, typer.Option(help="CodeConnections ARN (with --source codeconnections).", show_default=False)
+    ] = None,
+    repository: Annotated[
+        str | None, typer.Option(help="owner/name of the repository (with --source codeconnections).",
+                                 show_default=False)
+    ] = None,
+    branch: Annotated[str | None, typer.Option(help="Deploy branch. [default: main]", show_default=False)] = None,
+    seed_bucket: Annotated[
+        str | None, typer.Option(help="Bucket the seed bundle is published to (default of SeedCodeBucket).",
+                                 show_default=False)
+    ] = None,
+    max_concurrent_percentage: Annotated[
+        int | None, typer.Option(help="StackSet MaxConcurrentPercentage, 1-100. [default: 100]", show_default=False)
+    ] = None,
+    failure_tolerance_percentage: Annotated[
+        int | None,
+        typer.Option(help="StackSet FailureTolerancePercentage for staging, 0-100 (prod is always 0). [default: 0]",
+                     show_default=False),
+    ] = None,
+    region_concurrency: Annotated[
+        RegionConcurrency | None, typer.Option(help="StackSet RegionConcurrencyType. [default: parallel]")
+    ] = None,
+    target_role_name: Annotated[
+        str | None,
+        typer.Option(help="Role in every staging/prod account. [default: sagemaker-multi-account-deploy]",
+                     show_default=False),
+    ] = None,
+    launch_role: Annotated[
+        LaunchRole | None,
+        typer.Option(help="Build for a generated launch role, or stay within the standard one. [default: generated]"),
+    ] = None,
+    service_roles: Annotated[
+        ServiceRoles | None,
+        typer.Option(help="SageMaker-provided per-service roles, or the single UseRole. [default: per-service]"),
+    ] = None,
+    name_prefix: Annotated[
+        str | None, typer.Option(help="Prefix of every physical name. [default: sagemaker-]", show_default=False)
+    ] = None,
+    output_format: Annotated[OutputFormat | None, typer.Option("--format", help="Template format. [default: yaml]")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty --out.")] = False,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the manifest on stdout, and nothing else.")] = False,
+) -> None:
+    """Render the product template (and its companions) into [bold]--out[/], with a manifest.
+
+    Example: [cyan]mlops-gen render --staging-ou ou-ab12-11111111 --prod-ou ou-ab12-22222222 --region eu-west-1[/]
+    """
+    flags = {
+        "staging-ou": staging_ou,
+        "prod-ou": prod_ou,
+        "region": region,
+        "deploy-regions": deploy_regions,
+        "source": source,
+        "connection-arn": connection_arn,
+        "repository": repository,
+        "branch": branch,
+        "seed-bucket": seed_bucket,
+        "max-concurrent-percentage": max_concurrent_percentage,
+        "failure-tolerance-percentage": failure_tolerance_percentage,
+        "region-concurrency": region_concurrency,
+        "target-role-name": target_role_name,
+        "launch-role": launch_role,
+        "service-roles": service_roles,
+        "name-prefix": name_prefix,
+        "format": output_format,
+    }
+    try:
+        config_path = find_config_file(config, Path.cwd())
+        file_values = read_config_file(config_path) if config_path else {}
+        cfg = build_config({k: _value(v) for k, v in flags.items()}, file_values)
+
+        from generator.render import build_manifest, render_files, validation_step, write_output
+
+        files = render_files(cfg)
+        manifest = build_manifest(cfg, files)
+        write_output(files, manifest, out_dir, force, validation_step if validate else None)
+    except MlopsGenError as exc:
+        fail(exc)
+    if as_json:
+        sys.stdout.write(manifest.to_json())
+        return
+    for artifact in manifest.artifacts:
+        out.print(f"[green]wrote[/] {out_dir / artifact.path}  [dim]({artifact.kind})[/]", highlight=False)
+    checked = "validated" if validate else "not validated (--no-validate)"
+    out.print(f"{len(manifest.artifacts)} artifacts in {out_dir}, {checked}; manifest: {out_dir / 'manifest.json'}")
+
+
+@app.command("validate")
+def validate_command(
+    folder: Annotated[Path, typer.Argument(help="A render output folder.")] = Path("dist"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+) -> None:
+    """Lint every template in [bold]FOLDER[/]'s manifest with cfn-lint and mlops-gen's own rules.
+
+    Exits 1 on any error or warning.
+    """
+    from generator.validate import validate_dir
+
+    try:
+        findings = validate_dir(folder)
+    except MlopsGenError as exc:
+        fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps({"findings": [f.as_dict() for f in findings]}, indent=2) + "\n")
+    else:
+        for f in findings:
+            out.print(f"[red]{f.rule}[/] {f.path}:{f.line} {f.message}", highlight=False)
+        out.print("[green]no findings[/]" if not findings else f"[red]{len(findings)} finding(s)[/]")
+    if findings:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,326 @@
+"""The render configuration: one frozen object, validated once, from flags, a TOML file and env.
+
+Everything downstream receives a `RenderConfig` and never re-checks it. Layering follows copier:
+a flag wins over the config file, the file over the environment, the environment over defaults.
+Each error names the flag (and the file key it came from) and the rule, so the CLI can print it
+as is and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from generator.errors import InputError
+from generator.naming import DEFAULT_PREFIX, Names, prefix_problem
+
+CONFIG_FILE_NAME = "mlops-gen.toml"
+
+#: Organizations OU ids: "ou-" + 4-32 lowercase alphanumerics (the root id) + "-" + 8-32 more.
+#: https://docs.aws.amazon.com/organizations/latest/APIReference/API_OrganizationalUnit.html
+OU_ID_PATTERN = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
+#: IAM role names: 1-64 of these characters. https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+ROLE_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,64}$")
+#: CodeConnections ARNs, old (codestar-connections) and new service prefix.
+CONNECTION_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/[0-9a-f-]{36}$"
+)
+FULL_REPOSITORY_PATTERN = re.compile(r"^[\w.-]+(/[\w.-]+)+$")
+#: Git branch names as CodePipeline accepts them (no spaces, no '..', no leading '-').
+#: S3 bucket names. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+BRANCH_PATTERN = re.compile(r"^(?!-)(?!.*\.\.)[\w./-]{1,255}$")
+
+DEFAULT_TARGET_ROLE = "sagemaker-multi-account-deploy"
+
+
+class Source(str, Enum):
+    """Where the project's deploy repository lives."""
+
+    CODECOMMIT = "codecommit"
+    CODECONNECTIONS = "codeconnections"
+
+
+class RegionConcurrency(str, Enum):
+    """StackSet `RegionConcurrencyType`, lowercased for the CLI."""
+
+    PARALLEL = "parallel"
+    SEQUENTIAL = "sequential"
+
+
+class LaunchRole(str, Enum):
+    """Which launch role the product is built for (see generator/launch_role.py)."""
+
+    GENERATED = "generated"
+    STANDARD = "standard"
+
+
+class ServiceRoles(str, Enum):
+    """Which SageMaker-provided roles run the pipeline, builds and rules."""
+
+    PER_SERVICE = "per-service"
+    USE_ROLE = "use-role"
+
+
+class OutputFormat(str, Enum):
+    """Serialisation of the rendered templates."""
+
+    YAML = "yaml"
+    JSON = "json"
+
+
+@dataclass(frozen=True)
+class OperationPreferences:
+    """StackSet operation preferences for the deploy actions."""
+
+    max_concurrent_percentage: int = 100
+    failure_tolerance_percentage: int = 0
+    region_concurrency: RegionConcurrency = RegionConcurrency.PARALLEL
+
+
+@dataclass(frozen=True)
+class RenderConfig:
+    """Everything `render` needs; built only through `build_config`."""
+
+    staging_ou: str
+    prod_ou: str
+    region: str
+    deploy_regions: tuple[str, ...]
+    source: Source = Source.CODECOMMIT
+    connection_arn: str | None = None
+    repository: str | None = None
+    branch: str = "main"
+    preferences: OperationPreferences = field(default_factory=OperationPreferences)
+    target_role_name: str = DEFAULT_TARGET_ROLE
+    launch_role: LaunchRole = LaunchRole.GENERATED
+    service_roles: ServiceRoles = ServiceRoles.PER_SERVICE
+    name_prefix: str = DEFAULT_PREFIX
+    output_format: OutputFormat = OutputFormat.YAML
+    seed_bucket: str | None = None
+
+    @property
+    def names(self) -> Names:
+        """The physical names for this configuration's prefix."""
+        return Names(self.name_prefix)
+
+
+#: Render option (flag name without dashes) -> default. Also the keys a config file may hold.
+RENDER_OPTIONS: dict[str, Any] = {
+    "staging-ou": None,
+    "prod-ou": None,
+    "region": None,
+    "deploy-regions": None,
+    "source": Source.CODECOMMIT.value,
+    "connection-arn": None,
+    "repository": None,
+    "branch": "main",
+    "max-concurrent-percentage": 100,
+    "failure-tolerance-percentage": 0,
+    "region-concurrency": RegionConcurrency.PARALLEL.value,
+    "target-role-name": DEFAULT_TARGET_ROLE,
+    "launch-role": LaunchRole.GENERATED.value,
+    "service-roles": ServiceRoles.PER_SERVICE.value,
+    "name-prefix": DEFAULT_PREFIX,
+    "format": OutputFormat.YAML.value,
+    "seed-bucket": None,
+}
+
+
+@cache
+def known_regions() -> frozenset[str]:
+    """Regions of every partition in botocore's endpoint data, read without importing botocore."""
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or not spec.submodule_search_locations:  # pragma: no cover - botocore is a dependency
+        raise RuntimeError("botocore is not installed")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "endpoints.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return frozenset(region for partition in data["partitions"] for region in partition["regions"])
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Parse a TOML config file; unknown keys are errors so a typo cannot be silently ignored."""
+    flag = f"--config {path}"
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("--config", f"file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError("--config", f"cannot read {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(flag, f"is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(RENDER_OPTIONS))
+    if unknown:
+        raise InputError(
+            flag, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RENDER_OPTIONS))}"
+        )
+    return data
+
+
+def find_config_file(explicit: Path | None, cwd: Path) -> Path | None:
+    """The `--config` file, else `mlops-gen.toml` in the current folder if there is one."""
+    if explicit is not None:
+        return explicit
+    candidate = cwd / CONFIG_FILE_NAME
+    return candidate if candidate.is_file() else None
+
+
+def layer(flags: Mapping[str, Any], file_values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Merge flags over file values over defaults; also return where each value came from."""
+    values: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key, default in RENDER_OPTIONS.items():
+        if flags.get(key) is not None:
+            values[key], origin[key] = flags[key], f"--{key}"
+        elif key in file_values:
+            values[key], origin[key] = file_values[key], f"--{key} ({key} in the config file)"
+        else:
+            values[key], origin[key] = default, f"--{key}"
+    return values, origin
+
+
+def build_config(
+    flags: Mapping[str, Any],
+    file_values: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RenderConfig:
+    """Validate the layered options and return the frozen config, or raise `InputError`."""
+    values, origin = layer(flags, file_values or {})
+    env = os.environ if environ is None else environ
+    check = _Checker(values, origin)
+
+    staging_ou = check.ou("staging-ou")
+    prod_ou = check.ou("prod-ou")
+    if staging_ou == prod_ou:
+        raise InputError(origin["prod-ou"], f"must differ from --staging-ou (both are {prod_ou})")
+
+    region = values["region"] or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise InputError("--region", "no home region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
+    region_origin = origin["region"] if values["region"] else "AWS_REGION/AWS_DEFAULT_REGION"
+    check.region(region, region_origin)
+
+    deploy_regions = check.region_list("deploy-regions") or (region,)
+
+    source = check.choice("source", Source)
+    connection_arn = values["connection-arn"]
+    repository = values["repository"]
+    if source is Source.CODECONNECTIONS:
+        connection_arn = check.pattern("connection-arn", CONNECTION_ARN_PATTERN, "a CodeConnections connection ARN")
+        repository = check.pattern("repository", FULL_REPOSITORY_PATTERN, "owner/name of the repository")
+    elif connection_arn is not None or repository is not None:
+        flag = "connection-arn" if connection_arn is not None else "repository"
+        raise InputError(origin[flag], "only applies with --source codeconnections")
+    branch = check.pattern("branch", BRANCH_PATTERN, "a git branch name")
+
+    preferences = OperationPreferences(
+        max_concurrent_percentage=check.percentage("max-concurrent-percentage", minimum=1),
+        failure_tolerance_percentage=check.percentage("failure-tolerance-percentage", minimum=0),
+        region_concurrency=check.choice("region-concurrency", RegionConcurrency),
+    )
+    seed_bucket = values["seed-bucket"]
+    if seed_bucket is not None:
+        if source is not Source.CODECOMMIT:
+            raise InputError(origin["seed-bucket"], "only applies with --source codecommit")
+        seed_bucket = check.pattern("seed-bucket", BUCKET_PATTERN, "an S3 bucket name")
+    target_role_name = check.pattern(
+        "target-role-name", ROLE_NAME_PATTERN, "an IAM role name (1-64 of letters, digits and +=,.@_-)"
+    )
+
+    name_prefix = check.string("name-prefix")
+    problem = prefix_problem(name_prefix)
+    if problem:
+        raise InputError(origin["name-prefix"], problem)
+    limit = Names(name_prefix).max_project_name_length()
+    if limit < 1:
+        raise InputError(
+            origin["name-prefix"],
+            f"is too long: it leaves {limit} characters for the project name "
+            "(the longest generated name must fit its AWS limit); choose a shorter prefix",
+        )
+
+    return RenderConfig(
+        staging_ou=staging_ou,
+        prod_ou=prod_ou,
+        region=region,
+        deploy_regions=deploy_regions,
+        source=source,
+        connection_arn=connection_arn,
+        repository=repository,
+        branch=branch,
+        preferences=preferences,
+        target_role_name=target_role_name,
+        launch_role=check.choice("launch-role", LaunchRole),
+        service_roles=check.choice("service-roles", ServiceRoles),
+        name_prefix=name_prefix,
+        output_format=check.choice("format", OutputFormat),
+        seed_bucket=seed_bucket,
+    )
+
+
+class _Checker:
+    """Small typed readers over the layered values; each raises an `InputError` naming the flag."""
+
+    def __init__(self, values: Mapping[str, Any], origin: Mapping[str, str]) -> None:
+        self.values = values
+        self.origin = origin
+
+    def fail(self, key: str, rule: str) -> InputError:
+        return InputError(self.origin[key], rule)
+
+    def string(self, key: str) -> str:
+        value = self.values[key]
+        if value is None:
+            raise self.fail(key, "is required")
+        if not isinstance(value, str):
+            raise self.fail(key, f"must be a string, got {value!r}")
+        return value
+
+    def pattern(self, key: str, regex: re.Pattern[str], what: str) -> str:
+        value = self.string(key)
+        if not regex.match(value):
+            raise self.fail(key, f"must be {what} (pattern {regex.pattern}); got {value!r}")
+        return value
+
+    def ou(self, key: str) -> str:
+        return self.pattern(key, OU_ID_PATTERN, "an organizational unit id like ou-ab12-cdefgh34")
+
+    def region(self, region: object, flag: str) -> str:
+        if not isinstance(region, str) or region not in known_regions():
+            raise InputError(flag, f"unknown AWS region {region!r} (not in botocore's endpoint data)")
+        return region
+
+    def region_list(self, key: str) -> tuple[str, ...]:
+        raw = self.values[key]
+        if raw is None:
+            return ()
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)):
+            raise self.fail(key, f"must be a list of regions, got {raw!r}")
+        regions = tuple(str(item).strip() for item in items if str(item).strip())
+        for region in regions:
+            self.region(region, self.origin[key])
+        if len(set(regions)) != len(regions):
+            raise self.fail(key, f"lists a region twice: {', '.join(regions)}")
+        return regions
+
+    def percentage(self, key: str, minimum: int) -> int:
+        value = self.values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 100:
+            raise self.fail(key, f"must be a whole number from {minimum} to 100, got {value!r}")
+        return value
+
+    def choice(self, key: str, enum: type[Any]) -> Any:
+        value = self.values[key]
+        allowed = [member.value for member in enum]
+        if value not in allowed:
+            raise self.fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
+        return enum(value)

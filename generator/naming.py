@@ -1,0 +1,160 @@
+"""Every physical name the product creates, with its AWS length limit.
+
+Names are `Fn::Sub` patterns over the two parameters SageMaker passes to every project
+(`SageMakerProjectName`, `SageMakerProjectId`). Because the project name is the only part
+the user chooses, its `MaxLength` follows from the longest name here: the product then
+cannot be launched with a name that some resource would reject halfway through.
+
+The SageMaker-provided service roles' policies scope their permissions to resources whose
+names start with `sagemaker-` (see shared/reference/iam), so every prefix must too.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+PROJECT_NAME = "${SageMakerProjectName}"
+PROJECT_ID = "${SageMakerProjectId}"
+
+#: SageMaker CreateProject: ProjectName is 1-32 characters of this pattern.
+#: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProject.html
+PROJECT_NAME_API_MAX = 32
+PROJECT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
+#: DescribeProject: ProjectId is 1-20 characters. AWS issues lowercase ids (`p-xxxxxxxxxxxx`);
+#: lowercase is required here because the id is part of the artifact bucket's name.
+#: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProject.html
+PROJECT_ID_MAX = 20
+PROJECT_ID_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
+
+DEFAULT_PREFIX = "sagemaker-"
+_PREFIX_RULE = re.compile(r"^sagemaker-([a-z0-9]+-)*$")
+
+
+class Stage(str, Enum):
+    """A deployment stage; its value is used in names, file names and parameter labels."""
+
+    STAGING = "staging"
+    PROD = "prod"
+
+
+@dataclass(frozen=True)
+class PhysicalName:
+    """One generated name: `pattern` is an `Fn::Sub` string, `limit` the AWS maximum."""
+
+    key: str
+    pattern: str
+    limit: int
+    source: str
+
+    def length_at(self, name_length: int) -> int:
+        """Length of the name with a project name of `name_length` and the longest project id."""
+        fixed = self.pattern.replace(PROJECT_NAME, "").replace(PROJECT_ID, "")
+        names = self.pattern.count(PROJECT_NAME)
+        ids = self.pattern.count(PROJECT_ID)
+        return len(fixed) + names * name_length + ids * PROJECT_ID_MAX
+
+    def name_budget(self) -> int:
+        """The longest project name this name allows (the API maximum if it has no name)."""
+        names = self.pattern.count(PROJECT_NAME)
+        if names == 0:
+            return PROJECT_NAME_API_MAX
+        return (self.limit - self.length_at(0)) // names
+
+    def render(self, project_name: str, project_id: str) -> str:
+        """The concrete name for one project (used by tests and by rehearsals)."""
+        return self.pattern.replace(PROJECT_NAME, project_name).replace(PROJECT_ID, project_id)
+
+
+_S3_LIMITS = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html"
+_SM_LIMITS = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateModelPackageGroup.html"
+_CC_LIMITS = "https://docs.aws.amazon.com/codecommit/latest/userguide/limits.html"
+_CB_LIMITS = "https://docs.aws.amazon.com/codebuild/latest/userguide/limits.html"
+_CP_LIMITS = "https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.html"
+_EB_LIMITS = "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html"
+_SS_LIMITS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html"
+_EP_LIMITS = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html"
+
+
+@dataclass(frozen=True)
+class Names:
+    """All physical names for one name prefix (`sagemaker-` unless the user chose another)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def _base(self) -> str:
+        return f"{self.prefix}{PROJECT_NAME}-{PROJECT_ID}"
+
+    @property
+    def artifact_bucket(self) -> PhysicalName:
+        # Bucket names must be lowercase: only the (lowercase) project id goes in.
+        return PhysicalName("artifact_bucket", f"{self.prefix}project-{PROJECT_ID}-artifacts", 63, _S3_LIMITS)
+
+    @property
+    def model_package_group(self) -> PhysicalName:
+        # Named after the project, as SageMaker Studio shows it under the project's model groups.
+        return PhysicalName("model_package_group", PROJECT_NAME, 63, _SM_LIMITS)
+
+    @property
+    def repository(self) -> PhysicalName:
+        return PhysicalName("repository", f"{self._base}-modeldeploy", 100, _CC_LIMITS)
+
+    @property
+    def build_project(self) -> PhysicalName:
+        return PhysicalName("build_project", f"{self._base}-build", 255, _CB_LIMITS)
+
+    @property
+    def test_project(self) -> PhysicalName:
+        return PhysicalName("test_project", f"{self._base}-test", 255, _CB_LIMITS)
+
+    @property
+    def pipeline(self) -> PhysicalName:
+        return PhysicalName("pipeline", f"{self._base}-modeldeploy", 100, _CP_LIMITS)
+
+    @property
+    def model_rule(self) -> PhysicalName:
+        return PhysicalName("model_rule", f"{self._base}-model", 64, _EB_LIMITS)
+
+    @property
+    def code_rule(self) -> PhysicalName:
+        return PhysicalName("code_rule", f"{self._base}-code", 64, _EB_LIMITS)
+
+    def stack_set(self, stage: Stage) -> PhysicalName:
+        """The stack set that deploys the endpoint to one stage's OU (as the article names it)."""
+        return PhysicalName(f"stack_set_{stage.value}", f"{self._base}-deploy-{stage.value}", 128, _SS_LIMITS)
+
+    def endpoint(self, stage: Stage) -> PhysicalName:
+        """The endpoint created in every account of a stage; the staging test looks it up by name."""
+        return PhysicalName(f"endpoint_{stage.value}", f"{self._base}-{stage.value}", 63, _EP_LIMITS)
+
+    def all(self) -> tuple[PhysicalName, ...]:
+        """Every name, for the limit computation and the physical-name lint rule."""
+        fixed = (
+            self.artifact_bucket,
+            self.model_package_group,
+            self.repository,
+            self.build_project,
+            self.test_project,
+            self.pipeline,
+            self.model_rule,
+            self.code_rule,
+        )
+        staged = tuple(n for stage in Stage for n in (self.stack_set(stage), self.endpoint(stage)))
+        return fixed + staged
+
+    def max_project_name_length(self) -> int:
+        """The longest project name every generated name still fits (may be < 1: see config)."""
+        return min(PROJECT_NAME_API_MAX, *(n.name_budget() for n in self.all()))
+
+
+def prefix_problem(prefix: str) -> str | None:
+    """Why `prefix` is not a usable name prefix, or None."""
+    if not _PREFIX_RULE.match(prefix):
+        return (
+            "must start with 'sagemaker-' (the SageMaker service roles only act on sagemaker-* "
+            "resources) and be lowercase words of letters and digits, each followed by '-', "
+            f"e.g. 'sagemaker-acme-'; got {prefix!r}"
+        )
+    return None

@@ -1,0 +1,45 @@
+"""The multi-account deployment product: composes the resource modules into one template."""
+
+from __future__ import annotations
+
+from troposphere import Output, Ref, Sub, Template
+
+from generator.codebuild import add_build_project, add_test_project
+from generator.config import LaunchRole, RenderConfig, Source
+from generator.contract import SEED_BUNDLE
+from generator.parameters import add_parameters
+from generator.pipeline import add_pipeline
+from generator.registry import add_model_approved_rule, add_model_package_group
+from generator.source import add_code_pushed_rule, add_repository
+from generator.storage import add_artifact_bucket
+
+DESCRIPTION = (
+    "SageMaker project template (mlops-gen): deploys models approved in the project's model registry "
+    "to the accounts of a staging OU, tests them, and after manual approval to a production OU, "
+    "with CloudFormation StackSets."
+)
+DEFAULT_SEED_KEY = f"mlops-gen/{SEED_BUNDLE}"
+
+
+def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Template:
+    """The product template for `cfg`; `seed_key` is the seed bundle's key in the seed bucket."""
+    template = Template(Description=DESCRIPTION)
+    template.set_version("2010-09-09")
+    params = add_parameters(template, cfg, seed_key)
+    bucket = add_artifact_bucket(template, cfg)
+    if cfg.launch_role is LaunchRole.GENERATED:
+        add_model_package_group(template, cfg)
+    repository = add_repository(template, cfg, params) if cfg.source is Source.CODECOMMIT else None
+    build_project = add_build_project(template, cfg, params, bucket)
+    test_project = add_test_project(template, cfg, params)
+    pipeline = add_pipeline(template, cfg, params, bucket, repository, build_project, test_project)
+    add_model_approved_rule(template, cfg, params, pipeline)
+    if repository is not None:
+        add_code_pushed_rule(template, cfg, params, repository, pipeline)
+    template.add_output(Output("PipelineName", Value=Ref(pipeline), Description="The deployment pipeline."))
+    template.add_output(Output("ArtifactBucketName", Value=Ref(bucket), Description="The project's artifact bucket."))
+    template.add_output(
+        Output("ModelPackageGroupName", Value=Sub(cfg.names.model_package_group.pattern),
+               Description="Register models here; approving one deploys it.")
+    )
+    return template

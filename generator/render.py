@@ -1,0 +1,124 @@
+"""Render: config in, files out. Pure up to `write_output`, which is atomic.
+
+Files are rendered in memory, written to a temporary folder beside `--out`, validated there,
+and only then moved into place: a failed render or validation leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from troposphere import Template
+
+from generator.config import OutputFormat, RenderConfig
+from generator.errors import InputError, ValidationFailed
+from generator.manifest import MANIFEST, Artifact, Manifest, sha256
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    """One output file before it is written."""
+
+    kind: str
+    path: str
+    content: bytes
+
+
+def serialise(template: Template, fmt: OutputFormat) -> bytes:
+    """Deterministic text of a template: keys sorted, trailing newline."""
+    text = template.to_yaml() if fmt is OutputFormat.YAML else template.to_json(indent=2)
+    return (text.rstrip("\n") + "\n").encode("utf-8")
+
+
+def template_file(kind: str, stem: str, template: Template, cfg: RenderConfig) -> RenderedFile:
+    return RenderedFile(kind, f"{stem}.{cfg.output_format.value}", serialise(template, cfg.output_format))
+
+
+def product_files(cfg: RenderConfig) -> list[RenderedFile]:
+    from generator.product import build_product
+
+    return [template_file("product-template", "product-template", build_product(cfg), cfg)]
+
+
+def launch_role_files(cfg: RenderConfig) -> list[RenderedFile]:
+    from generator.launch_role import launch_role_files as files
+
+    return files(cfg)
+
+
+#: Each entry renders one family of artifacts; later features add theirs here.
+RENDERERS: tuple[Callable[[RenderConfig], list[RenderedFile]], ...] = (product_files, launch_role_files)
+
+
+def render_files(cfg: RenderConfig) -> list[RenderedFile]:
+    """Every output file for `cfg`, sorted by path (pure: no I/O, no AWS)."""
+    files = [f for renderer in RENDERERS for f in renderer(cfg)]
+    return sorted(files, key=lambda f: f.path)
+
+
+def build_manifest(cfg: RenderConfig, files: list[RenderedFile]) -> Manifest:
+    artifacts = tuple(Artifact(f.kind, f.path, sha256(f.content)) for f in files)
+    return Manifest(artifacts, cfg.region, cfg.deploy_regions)
+
+
+def check_out_dir(out: Path, force: bool) -> None:
+    """Refuse a non-empty folder without --force, a file in the way, or an unwritable parent."""
+    if out.exists() and not out.is_dir():
+        raise InputError("--out", f"{out} exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise InputError("--out", f"{out} is not empty; pass --force to replace its contents")
+
+
+def write_output(
+    files: list[RenderedFile],
+    manifest: Manifest,
+    out: Path,
+    force: bool,
+    validate: Callable[[Path], None] | None = None,
+) -> None:
+    """Write into a temporary sibling of `out`, run `validate` on it, then move it into place."""
+    check_out_dir(out, force)
+    parent = out.absolute().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=parent))
+    except OSError as exc:
+        raise InputError("--out", f"cannot write to {parent}: {exc.strerror or exc}") from None
+    try:
+        for f in files:
+            target = staging / f.path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(f.content)
+        (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+        if validate is not None:
+            validate(staging)
+        _replace(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _replace(staging: Path, out: Path) -> None:
+    """Swap the finished folder in; an existing `out` (allowed by --force) is removed after."""
+    if out.exists():
+        old = out.with_name(f".{out.name}-old")
+        shutil.rmtree(old, ignore_errors=True)
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(out)
+
+
+def validation_step(folder: Path) -> None:
+    """The validate hook `render` uses: any finding fails the render."""
+    from generator.validate import validate_dir
+
+    findings = validate_dir(folder)
+    if findings:
+        lines = "\n".join(f"  {f.path}:{f.line} {f.rule} {f.message}" for f in findings)
+        raise ValidationFailed(f"validation failed, nothing was written:\n{lines}")

@@ -1,0 +1,94 @@
+"""The project's artifact bucket: pipeline artifacts, exported templates and test reports."""
+
+from __future__ import annotations
+
+from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from awacs.s3 import Action as S3Action
+from troposphere import GetAtt, Join, Ref, Sub, Template
+from troposphere.s3 import (
+    AbortIncompleteMultipartUpload,
+    Bucket,
+    BucketEncryption,
+    BucketPolicy,
+    LifecycleConfiguration,
+    LifecycleRule,
+    NoncurrentVersionExpiration,
+    PublicAccessBlockConfiguration,
+    ServerSideEncryptionByDefault,
+    ServerSideEncryptionRule,
+    VersioningConfiguration,
+)
+
+from generator.config import LaunchRole, RenderConfig
+from generator.skips import skip_checks
+
+#: Old pipeline artifacts are only needed to re-run or audit recent executions.
+NONCURRENT_DAYS = 30
+ARTIFACT_DAYS = 365
+
+
+def add_artifact_bucket(template: Template, cfg: RenderConfig) -> Bucket:
+    """Encrypted, private, TLS-only bucket; versioned with a lifecycle where the launch role may."""
+    bucket = Bucket(
+        "ArtifactBucket",
+        BucketName=Sub(cfg.names.artifact_bucket.pattern),
+        BucketEncryption=BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                ServerSideEncryptionRule(
+                    ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
+                    BucketKeyEnabled=True,
+                )
+            ]
+        ),
+        PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+        ),
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+    )
+    skips = {
+        "CKV_AWS_18": "Pipeline intermediates only; access is audited with CloudTrail data events at organisation level.",
+        "CKV_AWS_145": "SSE-S3 on purpose: StackSets and target accounts read these objects cross-account, "
+        "which an AWS-managed KMS key does not allow.",
+        "CKV2_AWS_62": "Nothing consumes object events; the pipeline is started by EventBridge rules.",
+        "CKV_AWS_144": "Artifacts are reproducible from the repository and the model registry; no replica needed.",
+    }
+    if cfg.launch_role is LaunchRole.GENERATED:
+        bucket.VersioningConfiguration = VersioningConfiguration(Status="Enabled")
+        bucket.LifecycleConfiguration = LifecycleConfiguration(
+            Rules=[
+                LifecycleRule(
+                    Id="ExpireOldArtifacts",
+                    Status="Enabled",
+                    ExpirationInDays=ARTIFACT_DAYS,
+                    NoncurrentVersionExpiration=NoncurrentVersionExpiration(NoncurrentDays=NONCURRENT_DAYS),
+                    AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+                )
+            ]
+        )
+    else:
+        reason = "The standard launch role may not call s3:PutBucketVersioning or s3:PutLifecycleConfiguration."
+        skips["CKV_AWS_21"] = reason
+        skips["CKV2_AWS_61"] = reason
+    skip_checks(bucket, skips)
+    template.add_resource(bucket)
+    add_tls_only_policy(template, bucket)
+    return bucket
+
+
+def add_tls_only_policy(template: Template, bucket: Bucket) -> BucketPolicy:
+    """Deny every request that does not use TLS."""
+    policy = PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="DenyInsecureTransport",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[S3Action("*")],
+                Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
+                Condition=Condition(Bool("aws:SecureTransport", False)),
+            )
+        ],
+    )
+    return template.add_resource(BucketPolicy("ArtifactBucketPolicy", Bucket=Ref(bucket), PolicyDocument=policy))

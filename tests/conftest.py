@@ -1,0 +1,61 @@
+"""Shared fixtures: configs used across tests, the --update-golden flag, and a render helper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.config import RenderConfig, build_config
+
+STAGING_OU = "ou-ab12-11111111"
+PROD_OU = "ou-ab12-22222222"
+CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+
+#: Named configurations rendered by the golden-file tests (and reused elsewhere).
+CONFIGS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "codeconnections-3-regions": {
+        "source": "codeconnections",
+        "connection-arn": CONNECTION_ARN,
+        "repository": "acme/iris-deploy",
+        "deploy-regions": "eu-west-1,eu-central-1,us-east-1",
+    },
+    "custom-preferences": {
+        "max-concurrent-percentage": 25,
+        "failure-tolerance-percentage": 10,
+        "region-concurrency": "sequential",
+        "target-role-name": "sagemaker-acme-deployer",
+        "seed-bucket": "sagemaker-acme-seed",
+    },
+    "standard-launch-role": {"launch-role": "standard", "service-roles": "use-role"},
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite tests/golden/* from the current renderer (review the diff before committing).",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+def make_config(**overrides: Any) -> RenderConfig:
+    """A valid config (home region eu-west-1) with flag-style overrides (`max-concurrent-percentage=…`)."""
+    flags: dict[str, Any] = {"staging-ou": STAGING_OU, "prod-ou": PROD_OU, "region": "eu-west-1"}
+    flags.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    return build_config(flags, {}, environ={})
+
+
+def named_config(name: str) -> RenderConfig:
+    return make_config(**CONFIGS[name])
+
+
+GOLDEN_DIR = Path(__file__).parent / "golden"

@@ -1,0 +1,40 @@
+"""Golden files: each named configuration renders byte for byte what is checked in.
+
+Regenerate with `pytest tests/test_golden.py --update-golden` and review the diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+import pytest
+
+from generator.render import render_files
+from tests.conftest import CONFIGS, GOLDEN_DIR, named_config
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_render_matches_golden(name: str, update_golden: bool) -> None:
+    folder = GOLDEN_DIR / name
+    files = {f.path: f.content for f in render_files(named_config(name))}
+    if update_golden:
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+        for path, content in files.items():
+            (folder / path).write_bytes(content)
+    expected = {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.is_dir() else {}
+    assert sorted(files) == sorted(expected), f"golden files of {name} differ in names; run --update-golden"
+    for path, content in files.items():
+        if content != expected[path]:
+            diff = difflib.unified_diff(
+                expected[path].decode().splitlines(), content.decode().splitlines(),
+                f"golden/{name}/{path}", f"rendered/{path}", lineterm="", n=2,
+            )
+            pytest.fail(f"{name}/{path} differs from its golden file:\n" + "\n".join(list(diff)[:80]))
+
+
+def test_render_is_deterministic() -> None:
+    first = render_files(named_config("default"))
+    second = render_files(named_config("default"))
+    assert [(f.path, f.content) for f in first] == [(f.path, f.content) for f in second]
