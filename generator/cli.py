@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
 
 from generator import __version__
 from generator.config import (
@@ -36,19 +35,28 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
-out = Console()
+
+
+def say(*parts: str | tuple[str, str], err: bool = False) -> None:
+    """Print one line made of plain parts and (text, colour) parts.
+
+    Plain `typer.echo`, not rich: nothing in a message (user input, paths, messages quoting regex
+    patterns like `[a-z-]`) is read as markup, colours are dropped when the output is not a
+    terminal, and `render` does not pay rich's import (see benchmarks/README.md).
+    """
+    line = "".join(p if isinstance(p, str) else typer.style(p[0], fg=p[1], bold=p[1] == "red") for p in parts)
+    typer.echo(line, err=err)
 
 
 def fail(exc: MlopsGenError) -> NoReturn:
     """Print one clear message and exit with the error's code (2 for user input)."""
-    err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    say(("error:", "red"), f" {exc}", err=True)
     raise typer.Exit(exc.exit_code)
 
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"mlops-gen {__version__}")
+        typer.echo(f"mlops-gen {__version__}")
         raise typer.Exit()
 
 
@@ -82,37 +90,41 @@ def render(
     ] = None,
     deploy_regions: Annotated[
         str | None,
-        typer.Option(help="Comma-separated regions to deploy endpoints to (default: the home region).",
-                     show_default=False),
+        typer.Option(
+            help="Comma-separated regions to deploy endpoints to (default: the home region).", show_default=False
+        ),
     ] = None,
     source: Annotated[Source | None, typer.Option(help="Deploy repository source. [default: codecommit]")] = None,
     connection_arn: Annotated[
         str | None, typer.Option(help="CodeConnections ARN (with --source codeconnections).", show_default=False)
     ] = None,
     repository: Annotated[
-        str | None, typer.Option(help="owner/name of the repository (with --source codeconnections).",
-                                 show_default=False)
+        str | None,
+        typer.Option(help="owner/name of the repository (with --source codeconnections).", show_default=False),
     ] = None,
     branch: Annotated[str | None, typer.Option(help="Deploy branch. [default: main]", show_default=False)] = None,
     seed_bucket: Annotated[
-        str | None, typer.Option(help="Bucket the seed bundle is published to (default of SeedCodeBucket).",
-                                 show_default=False)
+        str | None,
+        typer.Option(help="Bucket the seed bundle is published to (default of SeedCodeBucket).", show_default=False),
     ] = None,
     max_concurrent_percentage: Annotated[
         int | None, typer.Option(help="StackSet MaxConcurrentPercentage, 1-100. [default: 100]", show_default=False)
     ] = None,
     failure_tolerance_percentage: Annotated[
         int | None,
-        typer.Option(help="StackSet FailureTolerancePercentage for staging, 0-100 (prod is always 0). [default: 0]",
-                     show_default=False),
+        typer.Option(
+            help="StackSet FailureTolerancePercentage for staging, 0-100 (prod is always 0). [default: 0]",
+            show_default=False,
+        ),
     ] = None,
     region_concurrency: Annotated[
         RegionConcurrency | None, typer.Option(help="StackSet RegionConcurrencyType. [default: parallel]")
     ] = None,
     target_role_name: Annotated[
         str | None,
-        typer.Option(help="Role in every staging/prod account. [default: sagemaker-multi-account-deploy]",
-                     show_default=False),
+        typer.Option(
+            help="Role in every staging/prod account. [default: sagemaker-multi-account-deploy]", show_default=False
+        ),
     ] = None,
     launch_role: Annotated[
         LaunchRole | None,
@@ -125,9 +137,13 @@ def render(
     name_prefix: Annotated[
         str | None, typer.Option(help="Prefix of every physical name. [default: sagemaker-]", show_default=False)
     ] = None,
-    output_format: Annotated[OutputFormat | None, typer.Option("--format", help="Template format. [default: yaml]")] = None,
+    output_format: Annotated[
+        OutputFormat | None, typer.Option("--format", help="Template format. [default: yaml]")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty --out.")] = False,
-    validate: Annotated[bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")] = True,
+    validate: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest on stdout, and nothing else.")] = False,
 ) -> None:
     """Render the product template (and its companions) into [bold]--out[/], with a manifest.
@@ -169,9 +185,9 @@ def render(
         sys.stdout.write(manifest.to_json())
         return
     for artifact in manifest.artifacts:
-        out.print(f"[green]wrote[/] {out_dir / artifact.path}  [dim]({artifact.kind})[/]", highlight=False)
+        say(("wrote", "green"), f" {out_dir / artifact.path}  ({artifact.kind})")
     checked = "validated" if validate else "not validated (--no-validate)"
-    out.print(f"{len(manifest.artifacts)} artifacts in {out_dir}, {checked}; manifest: {out_dir / 'manifest.json'}")
+    say(f"{len(manifest.artifacts)} artifacts in {out_dir}, {checked}; manifest: {out_dir / 'manifest.json'}")
 
 
 @app.command("validate")
@@ -193,8 +209,8 @@ def validate_command(
         sys.stdout.write(json.dumps({"findings": [f.as_dict() for f in findings]}, indent=2) + "\n")
     else:
         for f in findings:
-            out.print(f"[red]{f.rule}[/] {f.path}:{f.line} {f.message}", highlight=False)
-        out.print("[green]no findings[/]" if not findings else f"[red]{len(findings)} finding(s)[/]")
+            say((f.rule, "red"), f" {f.path}:{f.line} {f.message}")
+        say(("no findings", "green") if not findings else (f"{len(findings)} finding(s)", "red"))
     if findings:
         raise typer.Exit(1)
 

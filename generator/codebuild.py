@@ -15,7 +15,6 @@ from generator.contract import Env
 from generator.naming import Stage
 from generator.parameters import ProductParameters
 from generator.roles import service_role_arn
-from generator.skips import skip_checks
 
 #: A current CodeBuild standard image (Ubuntu 22.04) with the Python 3.12 runtime.
 #: https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html
@@ -23,11 +22,6 @@ IMAGE = "aws/codebuild/standard:7.0"
 COMPUTE = "BUILD_GENERAL1_SMALL"
 BUILD_TIMEOUT_MINUTES = 20
 TEST_TIMEOUT_MINUTES = 60
-
-_CMK_SKIP = {
-    "CKV_AWS_147": "Build artifacts are encrypted with the pipeline bucket's default encryption; "
-    "the standard launch role cannot create a customer managed key."
-}
 
 
 def _env(variables: dict[str, Any]) -> list[EnvironmentVariable]:
@@ -89,7 +83,6 @@ def _project(title: str, name: str, description: str, buildspec: str, timeout: i
         ),
         TimeoutInMinutes=timeout,
     )
-    skip_checks(project, _CMK_SKIP)
     return project
 
 

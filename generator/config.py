@@ -12,7 +12,6 @@ import importlib.util
 import json
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -148,6 +147,8 @@ def known_regions() -> frozenset[str]:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Parse a TOML config file; unknown keys are errors so a typo cannot be silently ignored."""
+    import tomllib  # only when there is a file: it is not free at start-up
+
     flag = f"--config {path}"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -159,9 +160,7 @@ def read_config_file(path: Path) -> dict[str, Any]:
         raise InputError(flag, f"is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - set(RENDER_OPTIONS))
     if unknown:
-        raise InputError(
-            flag, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RENDER_OPTIONS))}"
-        )
+        raise InputError(flag, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RENDER_OPTIONS))}")
     return data
 
 
@@ -202,10 +201,7 @@ def build_config(
     if staging_ou == prod_ou:
         raise InputError(origin["prod-ou"], f"must differ from --staging-ou (both are {prod_ou})")
 
-    region = values["region"] or env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
-    if not region:
-        raise InputError("--region", "no home region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
-    region_origin = origin["region"] if values["region"] else "AWS_REGION/AWS_DEFAULT_REGION"
+    region, region_origin = home_region(values["region"], origin["region"], env)
     check.region(region, region_origin)
 
     deploy_regions = check.region_list("deploy-regions") or (region,)
@@ -214,6 +210,9 @@ def build_config(
     connection_arn = values["connection-arn"]
     repository = values["repository"]
     if source is Source.CODECONNECTIONS:
+        for key in ("connection-arn", "repository"):
+            if values[key] is None:
+                raise check.fail(key, "is required with --source codeconnections")
         connection_arn = check.pattern("connection-arn", CONNECTION_ARN_PATTERN, "a CodeConnections connection ARN")
         repository = check.pattern("repository", FULL_REPOSITORY_PATTERN, "owner/name of the repository")
     elif connection_arn is not None or repository is not None:
@@ -241,10 +240,12 @@ def build_config(
         raise InputError(origin["name-prefix"], problem)
     limit = Names(name_prefix).max_project_name_length()
     if limit < 1:
+        tightest = min(Names(name_prefix).all(), key=lambda n: n.name_budget())
         raise InputError(
             origin["name-prefix"],
             f"is too long: it leaves {limit} characters for the project name "
-            "(the longest generated name must fit its AWS limit); choose a shorter prefix",
+            f"({tightest.key} {tightest.pattern!r} must fit its AWS limit of {tightest.limit}); "
+            "choose a shorter prefix",
         )
 
     return RenderConfig(
@@ -264,6 +265,16 @@ def build_config(
         output_format=check.choice("format", OutputFormat),
         seed_bucket=seed_bucket,
     )
+
+
+def home_region(value: Any, flag: str, env: Mapping[str, str]) -> tuple[Any, str]:
+    """The home region and where it came from: the flag (or file), else AWS_REGION, else AWS_DEFAULT_REGION."""
+    if value:
+        return value, flag
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        if env.get(variable):
+            return env[variable], f"{variable} (environment)"
+    raise InputError("--region", "no home region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
 
 
 class _Checker:

@@ -1,9 +1,304 @@
-"""Placeholder until the launch-role module lands."""
+"""The portfolio's launch role: generated from what the product needs, or the standard one checked.
+
+Service Catalog creates a product's resources as the launch role of the portfolio's launch
+constraint. `generated` renders a template with a role whose policy is derived from
+generator/iam_table.py applied to the rendered product: every action the product's resources
+need, on their `sagemaker-` name patterns, plus what Service Catalog and CloudFormation need to
+run the stack. `standard` renders nothing, but refuses a product the standard
+`AmazonSageMakerServiceCatalogProductsLaunchRole` could not launch (its policy ships as
+generator/data/standard-launch-role-policy.json).
+"""
 
 from __future__ import annotations
 
-from generator.config import RenderConfig
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import GetAtt, Output, Ref, Sub, Template
+from troposphere.iam import Policy, Role
+
+from generator.config import LaunchRole, RenderConfig
+from generator.errors import InputError
+from generator.iam_table import Operation, Requirement, required_permissions
+from generator.naming import launch_role_name
+from generator.render import RenderedFile, template_file
+
+KIND = "launch-role-template"
+STEM = "launch-role-template"
+SERVICE_CATALOG = "servicecatalog.amazonaws.com"
+DESCRIPTION = (
+    "Launch role (mlops-gen) for the SageMaker project product: allows exactly what the product's "
+    "resources need. Use it in the portfolio's launch constraint."
+)
+_PARTITION = "arn:${AWS::Partition}"
+_STACKS = f"{_PARTITION}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/SC-*"
+#: Service Catalog tags the template objects it copies; products keep seed bundles in sagemaker-* buckets.
+_PROVISIONING_TAG = "s3:ExistingObjectTag/servicecatalog:provisioning"
 
 
-def launch_role_files(cfg: RenderConfig) -> list:  # type: ignore[type-arg]
-    return []
+# --- the policy, as data -------------------------------------------------------------------
+
+
+def _service_catalog_statements() -> list[Statement]:
+    """What Service Catalog needs to run the product's stack as this role."""
+    return [
+        Statement(
+            Sid="ServiceCatalogStack",
+            Effect=Allow,
+            Action=[
+                Action("cloudformation", name)
+                for name in (
+                    "CreateStack",
+                    "DeleteStack",
+                    "DescribeStackEvents",
+                    "DescribeStacks",
+                    "SetStackPolicy",
+                    "TagResource",
+                    "UntagResource",
+                    "UpdateStack",
+                )
+            ],
+            Resource=[Sub(_STACKS)],
+        ),
+        Statement(
+            Sid="ServiceCatalogTemplate",
+            Effect=Allow,
+            Action=[Action("cloudformation", "GetTemplateSummary"), Action("cloudformation", "ValidateTemplate")],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="ServiceCatalogTemplateObjects",
+            Effect=Allow,
+            Action=[Action("s3", "GetObject")],
+            Resource=["*"],
+            Condition=Condition(StringEquals(_PROVISIONING_TAG, "true")),
+        ),
+        Statement(
+            Sid="SageMakerTemplateObjects",
+            Effect=Allow,
+            Action=[Action("s3", "GetObject")],
+            Resource=[Sub(f"{_PARTITION}:s3:::sagemaker-*/*")],
+        ),
+    ]
+
+
+def _sid(text: str) -> str:
+    return "".join(ch for ch in text.title() if ch.isalnum())
+
+
+def _resource_statements(requirements: Iterable[Requirement]) -> list[Statement]:
+    """One statement per (condition, resource set) group: same actions on the same ARNs stay together."""
+    by_key: dict[tuple[tuple[tuple[str, str], ...], str], set[str]] = defaultdict(set)
+    for req in requirements:
+        by_key[(req.context, req.resource)].add(req.action)
+    # Merge resources that need exactly the same actions under the same condition.
+    by_actions: dict[tuple[tuple[tuple[str, str], ...], tuple[str, ...]], list[str]] = defaultdict(list)
+    for (context, resource), names in sorted(by_key.items()):
+        by_actions[(context, tuple(sorted(names)))].append(resource)
+    statements: list[Statement] = []
+    for (context, actions), resources in sorted(by_actions.items(), key=lambda kv: (kv[0][0], kv[1], kv[0][1])):
+        service = actions[0].split(":")[0]
+        sid = _sid(f"{service} {len(statements) + 1}")
+        kwargs: dict[str, Any] = {}
+        if context:
+            kwargs["Condition"] = Condition([StringEquals(key, value) for key, value in context])
+        statements.append(
+            Statement(
+                Sid=sid,
+                Effect=Allow,
+                Action=[Action(*action.split(":", 1)) for action in actions],
+                Resource=[Sub(r) if "${" in r else r for r in sorted(resources)],
+                **kwargs,
+            )
+        )
+    return statements
+
+
+def launch_role_policy_document(cfg: RenderConfig) -> PolicyDocument:
+    """The generated launch role's policy for `cfg`'s product (awacs)."""
+    from generator.product import build_product
+
+    requirements = required_permissions(build_product(cfg).to_dict())
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=_service_catalog_statements() + _resource_statements(requirements),
+    )
+
+
+def launch_role_policy(cfg: RenderConfig) -> dict[str, Any]:
+    """The generated launch role's policy as a plain dict (`Fn::Sub` resources), for validators."""
+    role = build_launch_role_template(cfg).to_dict()["Resources"]["LaunchRole"]
+    document: dict[str, Any] = role["Properties"]["Policies"][0]["PolicyDocument"]
+    return document
+
+
+def build_launch_role_template(cfg: RenderConfig) -> Template:
+    """The template an administrator deploys once, in the home region, before the portfolio."""
+    template = Template(Description=DESCRIPTION)
+    template.set_version("2010-09-09")
+    role = template.add_resource(
+        Role(
+            "LaunchRole",
+            RoleName=launch_role_name(cfg.name_prefix),
+            Description="Service Catalog launch role of the mlops-gen SageMaker project product.",
+            AssumeRolePolicyDocument=PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    Statement(
+                        Effect=Allow,
+                        Principal=Principal("Service", [SERVICE_CATALOG]),
+                        Action=[Action("sts", "AssumeRole")],
+                    )
+                ],
+            ),
+            Policies=[Policy(PolicyName="launch-product", PolicyDocument=launch_role_policy_document(cfg))],
+        )
+    )
+    template.add_output(Output("LaunchRoleArn", Value=GetAtt(role, "Arn"), Description="Launch constraint role."))
+    template.add_output(Output("LaunchRoleName", Value=Ref(role), Description="Name of the launch role."))
+    return template
+
+
+# --- the standard launch role ----------------------------------------------------------------
+
+#: Sample values put in place of pseudo parameters and of `*` (a launch-time value) before matching.
+_SAMPLES = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "111122223333"}
+_LAUNCH_VALUE = "x1"
+#: Condition operators the simple check can decide from a requirement's known context.
+_MATCHERS = {
+    "StringEquals": lambda value, pattern: value == pattern,
+    "StringLike": fnmatchcase,
+    "ArnEquals": lambda value, pattern: value == pattern,
+    "ArnLike": fnmatchcase,
+}
+
+
+@cache
+def standard_policy() -> dict[str, Any]:
+    """The standard launch role's policy (AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy)."""
+    text = files("generator").joinpath("data/standard-launch-role-policy.json").read_text(encoding="utf-8")
+    policy: dict[str, Any] = json.loads(text)
+    return policy
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _sample_arn(pattern: str) -> str:
+    for pseudo, sample in _SAMPLES.items():
+        pattern = pattern.replace(pseudo, sample)
+    return pattern.replace("*", _LAUNCH_VALUE)
+
+
+def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
+    """True only if every condition is decided true by the known context; unknown counts as false."""
+    for operator, tests in condition.items():
+        if_exists = operator.endswith("IfExists")
+        matcher = _MATCHERS.get(operator.removesuffix("IfExists"))
+        for key, patterns in tests.items():
+            if key not in context:
+                if if_exists:
+                    continue
+                return False
+            if matcher is None or not any(matcher(context[key], str(p)) for p in _as_list(patterns)):
+                return False
+    return True
+
+
+def allows(policy: Mapping[str, Any], req: Requirement) -> bool:
+    """Whether an Allow statement of `policy` grants `req` (no Deny, NotAction or boundaries: a simple check)."""
+    arn = _sample_arn(req.resource)
+    context = dict(req.context)
+    for statement in _as_list(policy.get("Statement", [])):
+        if statement.get("Effect") != "Allow" or "Action" not in statement or "Resource" not in statement:
+            continue
+        if not any(fnmatchcase(req.action.lower(), str(a).lower()) for a in _as_list(statement["Action"])):
+            continue
+        if not any(fnmatchcase(arn, str(r)) for r in _as_list(statement["Resource"])):
+            continue
+        if _condition_holds(statement.get("Condition", {}), context):
+            return True
+    return False
+
+
+#: What the standard role must allow: the handlers a launch, an update and a termination call.
+#: The read handler (drift detection, resource import) is left out: the standard role has none
+#: of those reads, and a product launches without them.
+STANDARD_CHECKED_OPERATIONS = frozenset({Operation.CREATE, Operation.UPDATE, Operation.DELETE})
+
+#: Requirements of today's standard product that the standard policy does not grant, accepted on
+#: purpose (type, action, operation) -> why. REVIEW: each one widens the check; delete an entry to
+#: make the check refuse it. SageMaker's own templates create these types with this role.
+STANDARD_ACCEPTED_GAPS: Mapping[tuple[str, str, Operation], str] = {
+    ("AWS::S3::Bucket", "s3:ListBucket", Operation.CREATE): (
+        "in the bucket schema's create handler; SageMaker's first-party templates create buckets with this role"
+    ),
+    ("AWS::CodePipeline::Pipeline", "iam:GetRole", Operation.CREATE): (
+        "in the pipeline schema's create handler; SageMaker's first-party templates create pipelines with this role"
+    ),
+    ("AWS::CodePipeline::Pipeline", "iam:GetRole", Operation.UPDATE): "as for create",
+    ("AWS::Events::Rule", "events:ListTargetsByRule", Operation.DELETE): (
+        "in the rule schema's delete handler; without it, terminating the product may fail"
+    ),
+    ("AWS::CodeCommit::Repository", "codecommit:UpdateRepositoryName", Operation.UPDATE): (
+        "only when the name changes; it is made of the project's name and id, which never change"
+    ),
+    ("AWS::CodeCommit::Repository", "codecommit:UpdateRepositoryDescription", Operation.UPDATE): (
+        "only when a new product version changes the description"
+    ),
+    ("AWS::CodeCommit::Repository", "s3:GetObject", Operation.CREATE): (
+        "the seed bundle's bucket is chosen at publish time: the standard role reads it only from a "
+        "sagemaker-* bucket or when the object is tagged servicecatalog:provisioning=true"
+    ),
+}
+
+
+def missing_permissions(
+    template: Mapping[str, Any], policy: Mapping[str, Any], accepted: Mapping[tuple[str, str, Operation], str] = {}
+) -> list[Requirement]:
+    """The product's requirements (checked operations) that `policy` does not allow, less `accepted` gaps."""
+    return [
+        req
+        for req in required_permissions(template)
+        if req.operation in STANDARD_CHECKED_OPERATIONS
+        and (req.resource_type, req.action, req.operation) not in accepted
+        and not allows(policy, req)
+    ]
+
+
+def check_standard_launch_role(template: Mapping[str, Any]) -> None:
+    """Refuse a product the standard launch role cannot create, naming each missing permission."""
+    missing = missing_permissions(template, standard_policy(), STANDARD_ACCEPTED_GAPS)
+    if not missing:
+        return
+    grouped: dict[tuple[str, str, str], dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for req in missing:
+        grouped[(req.logical_id, req.resource_type, req.resource)][req.action].add(req.operation.value)
+    lines = [
+        f"{logical_id} ({rtype}) needs "
+        + ", ".join(f"{action} ({'/'.join(sorted(ops))})" for action, ops in sorted(actions.items()))
+        + f" on {resource}"
+        for (logical_id, rtype, resource), actions in sorted(grouped.items())
+    ]
+    raise InputError(
+        "--launch-role standard",
+        "the standard AmazonSageMakerServiceCatalogProductsLaunchRole does not allow what the product needs; "
+        "use --launch-role generated, or remove the resource/property:\n  " + "\n  ".join(lines),
+    )
+
+
+def launch_role_files(cfg: RenderConfig) -> list[RenderedFile]:
+    """The launch-role template (generated), or nothing after checking the product (standard)."""
+    if cfg.launch_role is LaunchRole.STANDARD:
+        from generator.product import build_product
+
+        check_standard_launch_role(build_product(cfg).to_dict())
+        return []
+    return [template_file(KIND, STEM, build_launch_role_template(cfg), cfg)]

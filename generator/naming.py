@@ -56,11 +56,13 @@ class PhysicalName:
         return len(fixed) + names * name_length + ids * PROJECT_ID_MAX
 
     def name_budget(self) -> int:
-        """The longest project name this name allows (the API maximum if it has no name)."""
+        """The longest project name this name allows (API maximum without one; < 0 if the rest overflows)."""
         names = self.pattern.count(PROJECT_NAME)
+        spare = self.limit - self.length_at(0)
         if names == 0:
-            return PROJECT_NAME_API_MAX
-        return (self.limit - self.length_at(0)) // names
+            # No project name in it, but a long prefix can still overflow it (the artifact bucket).
+            return PROJECT_NAME_API_MAX if spare >= 0 else spare
+        return spare // names
 
     def render(self, project_name: str, project_id: str) -> str:
         """The concrete name for one project (used by tests and by rehearsals)."""
@@ -158,3 +160,16 @@ def prefix_problem(prefix: str) -> str | None:
             f"e.g. 'sagemaker-acme-'; got {prefix!r}"
         )
     return None
+
+
+#: IAM role names: at most 64 characters. https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
+ROLE_NAME_LIMIT = 64
+LAUNCH_ROLE_SUFFIX = "mlops-gen-launch-role"
+
+
+def launch_role_name(prefix: str = DEFAULT_PREFIX) -> str:
+    """The generated launch role's name: `<prefix>mlops-gen-launch-role` (one role per account and prefix)."""
+    name = f"{prefix}{LAUNCH_ROLE_SUFFIX}"
+    if len(name) > ROLE_NAME_LIMIT:
+        raise ValueError(f"launch role name {name!r} is longer than {ROLE_NAME_LIMIT} characters")
+    return name

@@ -27,14 +27,16 @@ from generator.stacksets import stack_set_action
 
 def build_action(name: str, project: Project, inputs: list[str], outputs: list[str], run_order: int) -> Actions:
     """A CodeBuild action; the first input is the primary source."""
-    return Actions(
+    action = Actions(
         Name=name,
         ActionTypeId=ActionTypeId(Category="Build", Owner="AWS", Provider="CodeBuild", Version="1"),
         Configuration={"ProjectName": Ref(project)},
         InputArtifacts=[InputArtifacts(Name=n) for n in inputs],
-        OutputArtifacts=[OutputArtifacts(Name=n) for n in outputs],
         RunOrder=run_order,
     )
+    if outputs:
+        action.OutputArtifacts = [OutputArtifacts(Name=n) for n in outputs]
+    return action
 
 
 def approval_action(cfg: RenderConfig, params: ProductParameters, run_order: int) -> Actions:

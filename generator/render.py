@@ -6,8 +6,9 @@ and only then moved into place: a failed render or validation leaves nothing beh
 
 from __future__ import annotations
 
+import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,7 @@ class RenderedFile:
 
 def serialise(template: Template, fmt: OutputFormat) -> bytes:
     """Deterministic text of a template: keys sorted, trailing newline."""
-    text = template.to_yaml() if fmt is OutputFormat.YAML else template.to_json(indent=2)
+    text: str = template.to_yaml() if fmt is OutputFormat.YAML else template.to_json(indent=2)
     return (text.rstrip("\n") + "\n").encode("utf-8")
 
 
@@ -40,8 +41,19 @@ def template_file(kind: str, stem: str, template: Template, cfg: RenderConfig) -
 
 def product_files(cfg: RenderConfig) -> list[RenderedFile]:
     from generator.product import build_product
+    from generator.seed import build_bundle, bundle_key
 
-    return [template_file("product-template", "product-template", build_product(cfg), cfg)]
+    # SeedCodeKey defaults to the bundle's content-addressed key: a new bundle never replaces an old one.
+    product = build_product(cfg, seed_key=bundle_key(build_bundle(cfg)))
+    return [template_file("product-template", "product-template", product, cfg)]
+
+
+def seed_files(cfg: RenderConfig) -> list[RenderedFile]:
+    """The deploy repository's seed bundle, next to the product template."""
+    from generator.contract import SEED_BUNDLE
+    from generator.seed import build_bundle
+
+    return [RenderedFile("seed-bundle", SEED_BUNDLE, build_bundle(cfg))]
 
 
 def launch_role_files(cfg: RenderConfig) -> list[RenderedFile]:
@@ -51,7 +63,11 @@ def launch_role_files(cfg: RenderConfig) -> list[RenderedFile]:
 
 
 #: Each entry renders one family of artifacts; later features add theirs here.
-RENDERERS: tuple[Callable[[RenderConfig], list[RenderedFile]], ...] = (product_files, launch_role_files)
+RENDERERS: tuple[Callable[[RenderConfig], list[RenderedFile]], ...] = (
+    product_files,
+    launch_role_files,
+    seed_files,
+)
 
 
 def render_files(cfg: RenderConfig) -> list[RenderedFile]:
@@ -69,6 +85,9 @@ def check_out_dir(out: Path, force: bool) -> None:
     """Refuse a non-empty folder without --force, a file in the way, or an unwritable parent."""
     if out.exists() and not out.is_dir():
         raise InputError("--out", f"{out} exists and is not a folder")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise InputError("--out", f"cannot create {out}: {blocking} is a file, not a folder")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise InputError("--out", f"{out} is not empty; pass --force to replace its contents")
 
@@ -81,11 +100,14 @@ def write_output(
     validate: Callable[[Path], None] | None = None,
 ) -> None:
     """Write into a temporary sibling of `out`, run `validate` on it, then move it into place."""
+    out = Path(os.path.abspath(out))  # `--out .` has no name to put a sibling beside
     check_out_dir(out, force)
-    parent = out.absolute().parent
+    parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=parent))
+        # Not tempfile.mkdtemp: its 0700 mode would stay on the finished folder; mkdir honours the umask.
+        staging = parent / f".{out.name}-{secrets.token_hex(4)}.tmp"
+        staging.mkdir()
     except OSError as exc:
         raise InputError("--out", f"cannot write to {parent}: {exc.strerror or exc}") from None
     try:

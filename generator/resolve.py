@@ -1,0 +1,155 @@
+"""Resolve a rendered template's intrinsic functions for one concrete launch.
+
+`validate` (IAM checks), the tests and later the rehearsal read the rendered template, not the
+render options: this turns `Ref`/`Fn::Sub`/`Fn::GetAtt`/`Fn::Join` into the values CloudFormation
+would produce for given parameters, so nothing about the wiring is re-derived by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SAMPLE_ACCOUNT = "123456789012"
+SAMPLE_PROJECT_NAME = "iris-multi-01"
+SAMPLE_PROJECT_ID = "p-abcdefghijkl"
+
+#: Property holding each resource type's physical name.
+_NAME_PROPERTY = {
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::CodePipeline::Pipeline": "Name",
+    "AWS::CodeBuild::Project": "Name",
+    "AWS::CodeCommit::Repository": "RepositoryName",
+    "AWS::Events::Rule": "Name",
+    "AWS::SageMaker::ModelPackageGroup": "ModelPackageGroupName",
+    "AWS::IAM::Role": "RoleName",
+    "AWS::SNS::Topic": "TopicName",
+}
+_SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+
+
+class UnresolvableError(ValueError):
+    """The template uses something this resolver does not model."""
+
+
+@dataclass
+class Resolver:
+    """Resolve intrinsics of `template` with `parameters` (defaults fill the rest)."""
+
+    template: Mapping[str, Any]
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    region: str = "eu-west-1"
+    account: str = SAMPLE_ACCOUNT
+    partition: str = "aws"
+
+    def __post_init__(self) -> None:
+        values: dict[str, str] = {}
+        for name, spec in self.template.get("Parameters", {}).items():
+            if name in self.parameters:
+                values[name] = self.parameters[name]
+            elif "Default" in spec:
+                values[name] = str(spec["Default"])
+        self.values = values
+        self.values.update(
+            {
+                "AWS::Region": self.region,
+                "AWS::AccountId": self.account,
+                "AWS::Partition": self.partition,
+                "AWS::URLSuffix": "amazonaws.com",
+                "AWS::StackName": "SC-123456789012-pp-abcdefghijkl",
+            }
+        )
+
+    @property
+    def resources(self) -> Mapping[str, Any]:
+        return self.template.get("Resources", {})
+
+    def ref(self, name: str) -> str:
+        if name in self.values:
+            return self.values[name]
+        resource = self.resources.get(name)
+        if resource is None:
+            raise UnresolvableError(f"Ref to unknown name {name!r} (a parameter without value?)")
+        if resource["Type"] == "AWS::CodeCommit::Repository":
+            return f"{self.physical_name(name)}-repository-id"  # Ref is an id, not the name
+        return self.physical_name(name)
+
+    def physical_name(self, name: str) -> str:
+        """The resource's name property, resolved (the logical id when it has none)."""
+        resource = self.resources[name]
+        prop = _NAME_PROPERTY.get(resource["Type"])
+        if prop and prop in resource.get("Properties", {}):
+            return str(self.resolve(resource["Properties"][prop]))
+        return name
+
+    def get_att(self, name: str, attribute: str) -> str:
+        resource = self.resources.get(name)
+        if resource is None:
+            raise UnresolvableError(f"GetAtt of unknown resource {name!r}")
+        kind, props = resource["Type"], resource.get("Properties", {})
+        physical = self.physical_name(name)
+        arns = {
+            ("AWS::S3::Bucket", "Arn"): f"arn:{self.partition}:s3:::{physical}",
+            ("AWS::CodeCommit::Repository", "Arn"): f"arn:{self.partition}:codecommit:{self.region}:{self.account}:{physical}",
+            ("AWS::CodeCommit::Repository", "Name"): physical,
+            ("AWS::CodeBuild::Project", "Arn"): f"arn:{self.partition}:codebuild:{self.region}:{self.account}:project/{physical}",
+            ("AWS::Events::Rule", "Arn"): f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{physical}",
+            ("AWS::IAM::Role", "Arn"): f"arn:{self.partition}:iam::{self.account}:role/{physical}",
+            ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): (
+                f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:model-package-group/{physical}"
+            ),
+        }
+        if (kind, attribute) in arns:
+            return arns[(kind, attribute)]
+        if attribute in props:
+            return str(self.resolve(props[attribute]))
+        raise UnresolvableError(f"GetAtt {name}.{attribute} ({kind}) is not modelled")
+
+    def sub(self, value: Any) -> str:
+        if isinstance(value, list):
+            text, local = value[0], {k: self.resolve(v) for k, v in value[1].items()}
+        else:
+            text, local = value, {}
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in local:
+                return str(local[name])
+            if "." in name:
+                logical, attribute = name.split(".", 1)
+                return self.get_att(logical, attribute)
+            return self.ref(name)
+
+        return _SUB_VAR.sub(one, text).replace("${!", "${")
+
+    def resolve(self, node: Any) -> Any:
+        """The value of `node` with every intrinsic function replaced."""
+        if isinstance(node, list):
+            return [self.resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            (key, value), = node.items()
+            if key == "Ref":
+                return self.ref(value)
+            if key == "Fn::Sub":
+                return self.sub(value)
+            if key == "Fn::GetAtt":
+                logical, attribute = value if isinstance(value, list) else value.split(".", 1)
+                return self.get_att(logical, attribute)
+            if key == "Fn::Join":
+                return str(value[0]).join(str(self.resolve(v)) for v in value[1])
+            if key == "Fn::Select":
+                return self.resolve(value[1])[int(value[0])]
+            if key.startswith("Fn::"):
+                raise UnresolvableError(f"{key} is not modelled")
+        return {k: self.resolve(v) for k, v in node.items()}
+
+
+def sample_resolver(template: Mapping[str, Any], region: str = "eu-west-1", **parameters: str) -> Resolver:
+    """A resolver for a sample launch of a product: a typical project name and id."""
+    values = {"SageMakerProjectName": SAMPLE_PROJECT_NAME, "SageMakerProjectId": SAMPLE_PROJECT_ID}
+    values.update(parameters)
+    return Resolver(template, values, region=region)

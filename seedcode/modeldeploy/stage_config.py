@@ -1,0 +1,175 @@
+"""Stage settings of the deployment: read and checked once, for build.py and test/test.py.
+
+`staging-config.json` and `prod-config.json` are the files people edit. Every value is checked
+here, and a bad one stops the build with a message naming the file, the key and the rule, before
+anything is deployed. Unknown keys are errors too, so a misspelt key cannot be silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: SageMaker hosting instance types look like ml.<family>.<size> (ml.m5.large, ml.g5.xlarge).
+INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
+#: Where data capture may write: an S3 URI (empty means the account's default SageMaker bucket).
+S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
+
+TOP_KEYS = {"instance_type", "instance_count", "autoscaling", "data_capture", "test"}
+AUTOSCALING_KEYS = {"enabled", "min_capacity", "max_capacity", "target_invocations_per_instance"}
+DATA_CAPTURE_KEYS = {"enabled", "sampling_percentage", "s3_uri"}
+TEST_KEYS = {"p95_latency_ms", "calls"}
+
+
+class StageConfigError(ValueError):
+    """A stage config file that cannot be used; the message names file, key and rule."""
+
+
+@dataclass(frozen=True)
+class AutoScaling:
+    enabled: bool
+    min_capacity: int
+    max_capacity: int
+    target_invocations_per_instance: int
+
+
+@dataclass(frozen=True)
+class DataCapture:
+    enabled: bool
+    sampling_percentage: int
+    s3_uri: str
+
+
+@dataclass(frozen=True)
+class EndpointTest:
+    p95_latency_ms: float
+    calls: int
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    """One stage's settings, validated."""
+
+    instance_type: str
+    instance_count: int
+    autoscaling: AutoScaling
+    data_capture: DataCapture
+    test: EndpointTest
+
+
+class _Reader:
+    """Typed access to one file's JSON; every failure names the file and the dotted key."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = path.name
+
+    def fail(self, key: str, rule: str, value: Any) -> StageConfigError:
+        return StageConfigError(f"{self.file}: {key}: {rule}, got {json.dumps(value)}")
+
+    def section(self, data: dict[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
+        value = data.get(key)
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be an object", value)
+        self.known(value, allowed, f"{key}.")
+        return value
+
+    def known(self, data: dict[str, Any], allowed: set[str], prefix: str = "") -> None:
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise StageConfigError(
+                f"{self.file}: {prefix}{unknown[0]}: unknown key; allowed keys are "
+                + ", ".join(f"{prefix}{k}" for k in sorted(allowed))
+            )
+        missing = sorted(allowed - set(data))
+        if missing:
+            raise StageConfigError(f"{self.file}: {prefix}{missing[0]}: is required")
+
+    def boolean(self, data: dict[str, Any], key: str, name: str) -> bool:
+        value = data[key]
+        if not isinstance(value, bool):
+            raise self.fail(name, "must be true or false", value)
+        return value
+
+    def integer(self, data: dict[str, Any], key: str, name: str, low: int, high: int) -> int:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(name, f"must be a whole number from {low} to {high}", value)
+        return value
+
+    def number(self, data: dict[str, Any], key: str, name: str, low: float, high: float) -> float:
+        value = data[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low < value <= high:
+            raise self.fail(name, f"must be a number greater than {low:g} and at most {high:g}", value)
+        return float(value)
+
+    def pattern(self, data: dict[str, Any], key: str, name: str, regex: re.Pattern[str], what: str) -> str:
+        value = data[key]
+        if not isinstance(value, str) or not regex.match(value):
+            raise self.fail(name, f"must be {what}", value)
+        return value
+
+
+def parse_stage_config(data: Any, path: Path) -> StageConfig:
+    """Check one stage's settings (already parsed JSON) and return them typed."""
+    r = _Reader(path)
+    if not isinstance(data, dict):
+        raise StageConfigError(f"{r.file}: must hold a JSON object, got {type(data).__name__}")
+    r.known(data, TOP_KEYS)
+    instance_type = r.pattern(
+        data, "instance_type", "instance_type", INSTANCE_TYPE, "a SageMaker instance type like ml.m5.large"
+    )
+    instance_count = r.integer(data, "instance_count", "instance_count", 1, 100)
+
+    a = r.section(data, "autoscaling", AUTOSCALING_KEYS)
+    autoscaling = AutoScaling(
+        enabled=r.boolean(a, "enabled", "autoscaling.enabled"),
+        min_capacity=r.integer(a, "min_capacity", "autoscaling.min_capacity", 1, 100),
+        max_capacity=r.integer(a, "max_capacity", "autoscaling.max_capacity", 1, 100),
+        target_invocations_per_instance=r.integer(
+            a, "target_invocations_per_instance", "autoscaling.target_invocations_per_instance", 1, 1_000_000
+        ),
+    )
+    if autoscaling.max_capacity < autoscaling.min_capacity:
+        raise r.fail(
+            "autoscaling.max_capacity",
+            f"must be at least autoscaling.min_capacity ({autoscaling.min_capacity})",
+            autoscaling.max_capacity,
+        )
+    if autoscaling.enabled and not autoscaling.min_capacity <= instance_count <= autoscaling.max_capacity:
+        raise r.fail(
+            "instance_count",
+            f"must lie between autoscaling.min_capacity ({autoscaling.min_capacity}) and "
+            f"autoscaling.max_capacity ({autoscaling.max_capacity}) when autoscaling is enabled",
+            instance_count,
+        )
+
+    d = r.section(data, "data_capture", DATA_CAPTURE_KEYS)
+    s3_uri = d["s3_uri"]
+    if s3_uri != "":
+        s3_uri = r.pattern(d, "s3_uri", "data_capture.s3_uri", S3_URI, 'an S3 URI like "s3://bucket/prefix" or ""')
+    data_capture = DataCapture(
+        enabled=r.boolean(d, "enabled", "data_capture.enabled"),
+        sampling_percentage=r.integer(d, "sampling_percentage", "data_capture.sampling_percentage", 0, 100),
+        s3_uri=s3_uri,
+    )
+
+    t = r.section(data, "test", TEST_KEYS)
+    test = EndpointTest(
+        p95_latency_ms=r.number(t, "p95_latency_ms", "test.p95_latency_ms", 0, 60_000),
+        calls=r.integer(t, "calls", "test.calls", 1, 10_000),
+    )
+    return StageConfig(instance_type, instance_count, autoscaling, data_capture, test)
+
+
+def load_stage_config(path: Path) -> StageConfig:
+    """Read and check one stage config file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StageConfigError(f"{path.name}: file not found in the repository ({path})") from None
+    except json.JSONDecodeError as exc:
+        raise StageConfigError(f"{path.name}: is not valid JSON: {exc}") from None
+    return parse_stage_config(data, path)

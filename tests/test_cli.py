@@ -1,0 +1,478 @@
+"""The `mlops-gen` command line: in-process with Typer's CliRunner, and as the installed console script.
+
+User errors exit 2 with one line naming the flag and leave nothing on disk (no --out, no temporary
+sibling); validation failures exit 1 and also leave nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from generator import __version__, render
+from generator.cli import app
+from generator.config import RenderConfig
+from generator.render import RenderedFile
+from tests.conftest import CONNECTION_ARN, PROD_OU, STAGING_OU
+
+runner = CliRunner()
+BASE = ["render", "--staging-ou", STAGING_OU, "--prod-ou", PROD_OU, "--region", "eu-west-1"]
+#: The installed console script of this environment (what users run).
+SCRIPT = shutil.which("mlops-gen", path=str(Path(sys.executable).parent)) or "mlops-gen"
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
+    return runner.invoke(app, list(args), env={"AWS_REGION": "", "AWS_DEFAULT_REGION": "", **(env or {})})
+
+
+def run_script(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return subprocess.run([SCRIPT, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120, check=False)
+
+
+def manifest_of(folder: Path) -> dict[str, Any]:
+    return dict(json.loads((folder / "manifest.json").read_text(encoding="utf-8")))
+
+
+def leftovers(parent: Path) -> list[str]:
+    """Names in `parent` other than what a test put there on purpose."""
+    return sorted(p.name for p in parent.iterdir() if p.name not in {"keep", "mlops-gen.toml", "somefile"})
+
+
+# --- version and help -----------------------------------------------------------------------------------------
+
+
+def test_version() -> None:
+    result = invoke("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"mlops-gen {__version__}\n"
+
+
+def test_version_of_console_script() -> None:
+    proc = run_script("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"mlops-gen {__version__}"
+
+
+COMMANDS = sorted(get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_every_command_is_listed_in_help() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert {"render", "validate"} <= set(COMMANDS)
+    for name in COMMANDS:
+        assert name in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_of_every_command(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert f"Usage: mlops-gen {command} [OPTIONS]" in result.stdout
+    assert "--help" in result.stdout
+
+
+def test_help_of_console_script() -> None:
+    proc = run_script("render", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "Usage: mlops-gen render [OPTIONS]" in proc.stdout
+
+
+def test_render_help_lists_the_options() -> None:
+    result = invoke("render", "--help")
+    for option in ("--staging-ou", "--prod-ou", "--out", "--config", "--region", "--force", "--no-validate", "--json"):
+        assert option in result.stdout, option
+
+
+# --- render ---------------------------------------------------------------------------------------------------
+
+
+def test_render_writes_product_and_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    result = invoke(*BASE, "--out", str(out), "--no-validate")
+    assert result.exit_code == 0, result.output
+    manifest = manifest_of(out)
+    assert manifest["home_region"] == "eu-west-1" and manifest["deploy_regions"] == ["eu-west-1"]
+    kinds = {a["kind"]: a["path"] for a in manifest["artifacts"]}
+    assert kinds["product-template"] == "product-template.yaml"
+    for artifact in manifest["artifacts"]:
+        content = (out / artifact["path"]).read_bytes()
+        assert hashlib.sha256(content).hexdigest() == artifact["sha256"], artifact["path"]
+    listed = {a["path"] for a in manifest["artifacts"]} | {"manifest.json"}
+    written = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert written == listed
+    assert "AWS::CodePipeline::Pipeline" in (out / "product-template.yaml").read_text()
+    assert leftovers(tmp_path) == ["dist"]
+    assert str(out / "manifest.json") in result.stdout
+
+
+def test_render_output_is_readable_by_others(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def test_render_json_format(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    assert invoke(*BASE, "--out", str(out), "--no-validate", "--format", "json").exit_code == 0
+    product = json.loads((out / "product-template.json").read_text())
+    assert product["AWSTemplateFormatVersion"] == "2010-09-09"
+
+
+def test_json_prints_only_the_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    result = invoke(*BASE, "--out", str(out), "--no-validate", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == manifest_of(out)
+    assert result.stdout == (out / "manifest.json").read_text()
+
+
+def test_json_of_console_script_is_only_the_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    proc = run_script(*BASE, "--out", str(out), "--no-validate", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == manifest_of(out)
+    assert proc.stdout == (out / "manifest.json").read_text()
+
+
+def test_same_inputs_give_identical_files(tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    args = [*BASE, "--deploy-regions", "eu-west-1,us-east-1", "--no-validate"]
+    assert invoke(*args, "--out", str(first)).exit_code == 0
+    assert invoke(*args, "--out", str(second)).exit_code == 0
+    files = sorted(p.name for p in first.iterdir())
+    assert files == sorted(p.name for p in second.iterdir())
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_console_script_renders_the_same_bytes_as_in_process(tmp_path: Path) -> None:
+    assert invoke(*BASE, "--out", str(tmp_path / "a"), "--no-validate").exit_code == 0
+    proc = run_script(*BASE, "--out", str(tmp_path / "b"), "--no-validate")
+    assert proc.returncode == 0, proc.stderr
+    for path in (tmp_path / "a").iterdir():
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+
+
+USER_ERRORS: list[tuple[str, list[str], str]] = [
+    ("bad-ou", ["--staging-ou", "ou-x"], "--staging-ou"),
+    ("same-ou", ["--prod-ou", STAGING_OU], "--prod-ou"),
+    ("unknown-region", ["--region", "eu-west-9"], "--region"),
+    ("unknown-deploy-region", ["--deploy-regions", "eu-west-1,xx-east-1"], "--deploy-regions"),
+    ("max-concurrent-0", ["--max-concurrent-percentage", "0"], "--max-concurrent-percentage"),
+    ("tolerance-101", ["--failure-tolerance-percentage", "101"], "--failure-tolerance-percentage"),
+    ("tolerance-negative", ["--failure-tolerance-percentage", "-1"], "--failure-tolerance-percentage"),
+    ("connection-without-source", ["--connection-arn", CONNECTION_ARN], "--connection-arn"),
+    ("codeconnections-without-arn", ["--source", "codeconnections", "--repository", "a/b"], "--connection-arn"),
+    ("bad-prefix", ["--name-prefix", "acme-"], "--name-prefix"),
+    ("bad-role", ["--target-role-name", "a b"], "--target-role-name"),
+    ("bad-branch", ["--branch", "a..b"], "--branch"),
+    ("markup-in-value", ["--branch", "[/x]"], "--branch"),
+    ("unknown-source", ["--source", "github"], "--source"),  # rejected by Typer's choice check
+    ("not-a-number", ["--max-concurrent-percentage", "ten"], "--max-concurrent-percentage"),
+    ("missing-config", ["--config", "nope.toml"], "--config"),
+]
+
+
+@pytest.mark.parametrize(("args", "flag"), [r[1:] for r in USER_ERRORS], ids=[r[0] for r in USER_ERRORS])
+def test_user_error_exits_2_names_flag_and_writes_nothing(tmp_path: Path, args: list[str], flag: str) -> None:
+    out = tmp_path / "dist"
+    result = invoke(*BASE, *args, "--out", str(out), "--no-validate")
+    assert result.exit_code == 2, result.output
+    assert flag in result.stderr
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_user_error_is_one_line(tmp_path: Path) -> None:
+    result = invoke(*BASE, "--branch", "[/x]", "--out", str(tmp_path / "dist"))
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: --branch: ")
+    assert "'[/x]'" in result.stderr and r"[\w./-]" in result.stderr  # markup characters are printed as is
+
+
+def test_user_error_of_console_script(tmp_path: Path) -> None:
+    proc = run_script(*BASE, "--prod-ou", STAGING_OU, "--out", str(tmp_path / "dist"))
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        f"error: --prod-ou: must differ from --staging-ou (both are {STAGING_OU})"
+    ]
+    assert leftovers(tmp_path) == []
+
+
+def test_missing_region_names_flag_and_env_vars(tmp_path: Path) -> None:
+    args = [a for a in BASE if a not in ("--region", "eu-west-1")]
+    result = invoke(*args, "--out", str(tmp_path / "dist"))
+    assert result.exit_code == 2
+    assert "--region" in result.stderr and "AWS_REGION" in result.stderr and "AWS_DEFAULT_REGION" in result.stderr
+
+
+def test_region_from_environment(tmp_path: Path) -> None:
+    args = [a for a in BASE if a not in ("--region", "eu-west-1")]
+    result = invoke(*args, "--out", str(tmp_path / "dist"), "--no-validate", env={"AWS_DEFAULT_REGION": "us-east-2"})
+    assert result.exit_code == 0, result.output
+    assert manifest_of(tmp_path / "dist")["home_region"] == "us-east-2"
+
+
+def test_non_empty_out_needs_force(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    result = invoke(*BASE, "--out", str(out), "--no-validate")
+    assert result.exit_code == 2
+    assert "--out" in result.stderr and "--force" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
+    assert leftovers(tmp_path) == ["dist"]
+
+    result = invoke(*BASE, "--out", str(out), "--no-validate", "--force")
+    assert result.exit_code == 0, result.output
+    assert not (out / "old.txt").exists()
+    assert (out / "manifest.json").is_file()
+    assert leftovers(tmp_path) == ["dist"]
+
+
+def test_empty_out_is_used_without_force(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    out.mkdir()
+    assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
+    assert (out / "manifest.json").is_file()
+
+
+def test_out_that_is_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "somefile"
+    out.write_text("x")
+    result = invoke(*BASE, "--out", str(out), "--no-validate", "--force")
+    assert result.exit_code == 2
+    assert "--out" in result.stderr and "not a folder" in result.stderr
+    assert out.read_text() == "x"
+
+
+def test_out_under_a_regular_file(tmp_path: Path) -> None:
+    """Unwritable --out that even root cannot create: its parent is a regular file."""
+    (tmp_path / "somefile").write_text("x")
+    out = tmp_path / "somefile" / "out"
+    result = invoke(*BASE, "--out", str(out), "--no-validate")
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --out: ")
+    assert "somefile is a file, not a folder" in result.stderr
+    assert "Traceback" not in result.output
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_out_in_read_only_folder(tmp_path: Path) -> None:
+    parent = tmp_path / "keep"
+    parent.mkdir()
+    parent.chmod(0o555)
+    try:
+        result = invoke(*BASE, "--out", str(parent / "dist"), "--no-validate")
+    finally:
+        parent.chmod(0o755)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: --out: cannot write to")
+    assert list(parent.iterdir()) == []
+
+
+# --- config files ---------------------------------------------------------------------------------------------
+
+
+def test_config_file_in_current_folder_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mlops-gen.toml").write_text(
+        f'staging-ou = "{STAGING_OU}"\nprod-ou = "{PROD_OU}"\nregion = "ap-southeast-2"\nbranch = "release"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = invoke("render", "--out", "dist", "--no-validate")
+    assert result.exit_code == 0, result.output
+    assert manifest_of(tmp_path / "dist")["home_region"] == "ap-southeast-2"
+    assert "BranchName: release" in (tmp_path / "dist" / "product-template.yaml").read_text()
+
+
+def test_config_file_found_by_console_script(tmp_path: Path) -> None:
+    (tmp_path / "mlops-gen.toml").write_text(
+        f'staging-ou = "{STAGING_OU}"\nprod-ou = "{PROD_OU}"\nregion = "us-west-2"\n'
+    )
+    proc = run_script("render", "--out", "dist", "--no-validate", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["home_region"] == "us-west-2"
+
+
+def test_explicit_config_and_flag_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "keep" / "team.toml"
+    config.parent.mkdir()
+    config.write_text(f'staging-ou = "{STAGING_OU}"\nprod-ou = "{PROD_OU}"\nregion = "eu-north-1"\n')
+    # A file in the current folder is ignored when --config names another.
+    (tmp_path / "mlops-gen.toml").write_text('region = "nowhere-1"\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke("render", "--config", str(config), "--out", "a", "--no-validate")
+    assert result.exit_code == 0, result.output
+    assert manifest_of(tmp_path / "a")["home_region"] == "eu-north-1"
+    result = invoke("render", "--config", str(config), "--region", "eu-south-1", "--out", "b", "--no-validate")
+    assert result.exit_code == 0, result.output
+    assert manifest_of(tmp_path / "b")["home_region"] == "eu-south-1"
+
+
+def test_bad_config_file_value_names_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mlops-gen.toml").write_text(
+        f'staging-ou = "{STAGING_OU}"\nprod-ou = "{PROD_OU}"\nregion = "eu-west-1"\nmax-concurrent-percentage = 0\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    result = invoke("render", "--out", "dist", "--no-validate")
+    assert result.exit_code == 2
+    assert "--max-concurrent-percentage (max-concurrent-percentage in the config file)" in result.stderr
+    assert leftovers(tmp_path) == []
+
+
+def test_unknown_config_key_is_rejected(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mlops-gen.toml").write_text('regoin = "eu-west-1"\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*BASE, "--out", "dist", "--no-validate")
+    assert result.exit_code == 2
+    assert "regoin" in result.stderr and "--config" in result.stderr
+    assert leftovers(tmp_path) == []
+
+
+# --- validation -----------------------------------------------------------------------------------------------
+
+#: cfn-lint rejects this: `BucketNam` is not a property of AWS::S3::Bucket (E3002).
+BAD_TEMPLATE = b"""AWSTemplateFormatVersion: '2010-09-09'
+Resources:
+  Bucket:
+    Type: AWS::S3::Bucket
+    Properties:
+      BucketNam: sagemaker-bad
+"""
+
+
+def _bad_renderer(cfg: RenderConfig) -> list[RenderedFile]:
+    return [RenderedFile("prerequisites-template", "bad-template.yaml", BAD_TEMPLATE)]
+
+
+def test_validation_failure_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(render, "RENDERERS", (*render.RENDERERS, _bad_renderer))
+    out = tmp_path / "dist"
+    result = invoke(*BASE, "--out", str(out))
+    assert result.exit_code == 1, result.output
+    assert "bad-template.yaml" in result.stderr and "E3002" in result.stderr
+    assert not out.exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_validation_failure_keeps_previous_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "dist"
+    assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setattr(render, "RENDERERS", (*render.RENDERERS, _bad_renderer))
+    result = invoke(*BASE, "--out", str(out), "--force", "--deploy-regions", "eu-west-1,us-east-1")
+    assert result.exit_code == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert leftovers(tmp_path) == ["dist"]
+
+
+def test_render_with_validation(tmp_path: Path) -> None:
+    result = invoke(*BASE, "--out", str(tmp_path / "dist"))
+    assert result.exit_code == 0, result.output
+    assert "validated" in result.stdout and "not validated" not in result.stdout
+
+
+def test_validate_folder_without_manifest(tmp_path: Path) -> None:
+    result = invoke("validate", str(tmp_path))
+    assert result.exit_code == 2
+    assert "manifest.json" in result.stderr and str(tmp_path) in result.stderr
+    assert "mlops-gen render" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_validate_json_of_a_good_render(tmp_path: Path) -> None:
+    assert invoke(*BASE, "--out", str(tmp_path / "dist"), "--no-validate").exit_code == 0
+    result = invoke("validate", str(tmp_path / "dist"), "--json")
+    assert json.loads(result.stdout) == {"findings": []}
+    assert result.exit_code == 0
+
+
+def _bad_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "product-template.yaml").write_bytes(BAD_TEMPLATE)
+    manifest = {
+        "generator": "test",
+        "home_region": "eu-west-1",
+        "deploy_regions": ["eu-west-1"],
+        "artifacts": [
+            {
+                "kind": "product-template",
+                "path": "product-template.yaml",
+                "sha256": hashlib.sha256(BAD_TEMPLATE).hexdigest(),
+            }
+        ],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_validate_json_reports_findings(tmp_path: Path) -> None:
+    result = invoke("validate", str(_bad_folder(tmp_path)), "--json")
+    assert result.exit_code == 1
+    findings = json.loads(result.stdout)["findings"]
+    assert any(f["rule"] == "E3002" and f["path"] == "product-template.yaml" and f["line"] == 6 for f in findings)
+    assert all(set(f) == {"path", "line", "rule", "message"} for f in findings)
+
+
+def test_validate_text_reports_findings(tmp_path: Path) -> None:
+    result = invoke("validate", str(_bad_folder(tmp_path)))
+    assert result.exit_code == 1
+    assert "E3002 product-template.yaml:6" in result.stdout
+    assert "finding(s)" in result.stdout
+
+
+# --- start-up cost --------------------------------------------------------------------------------------------
+
+HEAVY = ("boto3", "botocore", "cfnlint", "moto")
+
+
+def imported_modules(*args: str, cwd: Path) -> set[str]:
+    """Top-level packages a `python -m generator ARGS` process imports (from `-X importtime`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "generator", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:") and "|" in line]
+    return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines}
+
+
+def test_render_no_validate_does_not_import_aws_sdk_or_cfn_lint(tmp_path: Path) -> None:
+    modules = imported_modules(*BASE, "--out", str(tmp_path / "dist"), "--no-validate", cwd=tmp_path)
+    assert "troposphere" in modules  # the parse worked: the render really ran
+    assert not modules & {"rich", *HEAVY}, sorted(modules & {"rich", *HEAVY})
+
+
+def test_version_imports_neither_troposphere_nor_rich(tmp_path: Path) -> None:
+    modules = imported_modules("--version", cwd=tmp_path)
+    assert "typer" in modules
+    assert not modules & {"troposphere", "rich", *HEAVY}, sorted(modules & {"troposphere", "rich", *HEAVY})

