@@ -140,6 +140,18 @@ def render(
     output_format: Annotated[
         OutputFormat | None, typer.Option("--format", help="Template format. [default: yaml]")
     ] = None,
+    studio_role_arn: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Studio execution role ARN the portfolio is shared with (repeat for several).", show_default=False
+        ),
+    ] = None,
+    portfolio_name: Annotated[
+        str | None, typer.Option(help="Display name of the Service Catalog portfolio.", show_default=False)
+    ] = None,
+    product_name: Annotated[
+        str | None, typer.Option(help="Name of the Service Catalog product.", show_default=False)
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty --out.")] = False,
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")
@@ -168,6 +180,9 @@ def render(
         "service-roles": service_roles,
         "name-prefix": name_prefix,
         "format": output_format,
+        "studio-role-arn": studio_role_arn or None,  # typer gives [] when absent: let the config file speak
+        "portfolio-name": portfolio_name,
+        "product-name": product_name,
     }
     try:
         config_path = find_config_file(config, Path.cwd())

@@ -65,8 +65,15 @@ def test_environment(cfg: RenderConfig, params: ProductParameters) -> dict[str, 
     }
 
 
-def _project(title: str, name: str, description: str, buildspec: str, timeout: int, env: dict[str, Any],
-             params: ProductParameters) -> Project:
+def _project(
+    title: str,
+    name: str,
+    description: str,
+    buildspec: str,
+    timeout: int,
+    env: dict[str, Any],
+    params: ProductParameters,
+) -> Project:
     project = Project(
         title,
         Name=Sub(name),
@@ -86,9 +93,7 @@ def _project(title: str, name: str, description: str, buildspec: str, timeout: i
     return project
 
 
-def add_build_project(
-    template: Template, cfg: RenderConfig, params: ProductParameters, bucket: Bucket
-) -> Project:
+def add_build_project(template: Template, cfg: RenderConfig, params: ProductParameters, bucket: Bucket) -> Project:
     """Finds the newest approved model and writes the endpoint template and per-stage parameters."""
     return template.add_resource(
         _project(

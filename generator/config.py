@@ -14,7 +14,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -40,37 +40,46 @@ BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BRANCH_PATTERN = re.compile(r"^(?!-)(?!.*\.\.)[\w./-]{1,255}$")
 
 DEFAULT_TARGET_ROLE = "sagemaker-multi-account-deploy"
+#: IAM role ARNs (any partition, with a path): the Studio execution roles the portfolio is shared with.
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
+DEFAULT_PORTFOLIO_NAME = "SageMaker multi-account deployment (mlops-gen)"
+DEFAULT_PRODUCT_NAME = "Multi-account model deployment (mlops-gen)"
+#: Service Catalog limits: portfolio DisplayName 1-100, product Name 1-8191 characters.
+#: https://docs.aws.amazon.com/servicecatalog/latest/dg/API_CreatePortfolio.html
+#: https://docs.aws.amazon.com/servicecatalog/latest/dg/API_CreateProduct.html
+PORTFOLIO_NAME_MAX = 100
+PRODUCT_NAME_MAX = 8191
 
 
-class Source(str, Enum):
+class Source(StrEnum):
     """Where the project's deploy repository lives."""
 
     CODECOMMIT = "codecommit"
     CODECONNECTIONS = "codeconnections"
 
 
-class RegionConcurrency(str, Enum):
+class RegionConcurrency(StrEnum):
     """StackSet `RegionConcurrencyType`, lowercased for the CLI."""
 
     PARALLEL = "parallel"
     SEQUENTIAL = "sequential"
 
 
-class LaunchRole(str, Enum):
+class LaunchRole(StrEnum):
     """Which launch role the product is built for (see generator/launch_role.py)."""
 
     GENERATED = "generated"
     STANDARD = "standard"
 
 
-class ServiceRoles(str, Enum):
+class ServiceRoles(StrEnum):
     """Which SageMaker-provided roles run the pipeline, builds and rules."""
 
     PER_SERVICE = "per-service"
     USE_ROLE = "use-role"
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     """Serialisation of the rendered templates."""
 
     YAML = "yaml"
@@ -105,6 +114,9 @@ class RenderConfig:
     name_prefix: str = DEFAULT_PREFIX
     output_format: OutputFormat = OutputFormat.YAML
     seed_bucket: str | None = None
+    studio_role_arns: tuple[str, ...] = ()
+    portfolio_name: str = DEFAULT_PORTFOLIO_NAME
+    product_name: str = DEFAULT_PRODUCT_NAME
 
     @property
     def names(self) -> Names:
@@ -131,6 +143,9 @@ RENDER_OPTIONS: dict[str, Any] = {
     "name-prefix": DEFAULT_PREFIX,
     "format": OutputFormat.YAML.value,
     "seed-bucket": None,
+    "studio-role-arn": None,
+    "portfolio-name": DEFAULT_PORTFOLIO_NAME,
+    "product-name": DEFAULT_PRODUCT_NAME,
 }
 
 
@@ -264,6 +279,9 @@ def build_config(
         name_prefix=name_prefix,
         output_format=check.choice("format", OutputFormat),
         seed_bucket=seed_bucket,
+        studio_role_arns=check.role_arns("studio-role-arn"),
+        portfolio_name=check.bounded_string("portfolio-name", PORTFOLIO_NAME_MAX),
+        product_name=check.bounded_string("product-name", PRODUCT_NAME_MAX),
     )
 
 
@@ -322,6 +340,27 @@ class _Checker:
         if len(set(regions)) != len(regions):
             raise self.fail(key, f"lists a region twice: {', '.join(regions)}")
         return regions
+
+    def role_arns(self, key: str) -> tuple[str, ...]:
+        """A repeatable flag (or a TOML list) of IAM role ARNs, none twice."""
+        raw = self.values[key]
+        if raw is None:
+            return ()
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise self.fail(key, f"must be a list of IAM role ARNs, got {raw!r}")
+        for item in items:
+            if not ROLE_ARN_PATTERN.match(item):
+                raise self.fail(key, f"must be an IAM role ARN like arn:aws:iam::111122223333:role/name; got {item!r}")
+        if len(set(items)) != len(items):
+            raise self.fail(key, f"lists a role twice: {', '.join(items)}")
+        return tuple(items)
+
+    def bounded_string(self, key: str, maximum: int) -> str:
+        value = self.string(key)
+        if not 1 <= len(value.strip()) <= maximum or value != value.strip():
+            raise self.fail(key, f"must be 1-{maximum} characters without leading or trailing spaces; got {value!r}")
+        return value
 
     def percentage(self, key: str, minimum: int) -> int:
         value = self.values[key]

@@ -79,7 +79,9 @@ def read_manifest(folder: Path) -> Manifest:
         home_region = data["home_region"]
         deploy_regions = tuple(data["deploy_regions"])
     except FileNotFoundError:
-        raise InputError("DIR", f"{folder} has no {MANIFEST}: render into it first (mlops-gen render --out DIR)") from None
+        raise InputError(
+            "DIR", f"{folder} has no {MANIFEST}: render into it first (mlops-gen render --out DIR)"
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError("DIR", f"{path} is not a mlops-gen manifest: {exc}") from None
     return Manifest(artifacts, home_region, deploy_regions)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 PROJECT_NAME = "${SageMakerProjectName}"
 PROJECT_ID = "${SageMakerProjectId}"
@@ -32,7 +32,7 @@ DEFAULT_PREFIX = "sagemaker-"
 _PREFIX_RULE = re.compile(r"^sagemaker-([a-z0-9]+-)*$")
 
 
-class Stage(str, Enum):
+class Stage(StrEnum):
     """A deployment stage; its value is used in names, file names and parameter labels."""
 
     STAGING = "staging"
@@ -173,3 +173,44 @@ def launch_role_name(prefix: str = DEFAULT_PREFIX) -> str:
     if len(name) > ROLE_NAME_LIMIT:
         raise ValueError(f"launch role name {name!r} is longer than {ROLE_NAME_LIMIT} characters")
     return name
+
+
+#: Limits of the bootstrap templates' fixed names (one of each per account and prefix).
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html (StackSetName: 128)
+#: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html (PolicyName: 128)
+STACK_SET_NAME_LIMIT = 128
+MANAGED_POLICY_NAME_LIMIT = 128
+
+
+def _fixed_name(prefix: str, suffix: str, limit: int) -> str:
+    name = f"{prefix}{suffix}"
+    if len(name) > limit:
+        raise ValueError(f"name {name!r} is longer than {limit} characters")
+    return name
+
+
+@dataclass(frozen=True)
+class BootstrapNames:
+    """Names of what the bootstrap templates create once per account (no project name in them)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @property
+    def target_role_stack_set(self) -> str:
+        """The stack set that puts the target role into every staging and prod account."""
+        return _fixed_name(self.prefix, "mlops-gen-target-role", STACK_SET_NAME_LIMIT)
+
+    @property
+    def pipeline_role_policy(self) -> str:
+        """Managed policy with what the CodePipeline service role lacks (stack-set operations)."""
+        return _fixed_name(self.prefix, "mlops-gen-pipeline-role", MANAGED_POLICY_NAME_LIMIT)
+
+    @property
+    def build_role_policy(self) -> str:
+        """Managed policy with what the CodeBuild service role lacks (Organizations, STS, reports)."""
+        return _fixed_name(self.prefix, "mlops-gen-build-role", MANAGED_POLICY_NAME_LIMIT)
+
+    @property
+    def approver_policy(self) -> str:
+        """Managed policy for the people who approve production deployments."""
+        return _fixed_name(self.prefix, "mlops-gen-approver", MANAGED_POLICY_NAME_LIMIT)

@@ -39,7 +39,10 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     template.add_output(Output("PipelineName", Value=Ref(pipeline), Description="The deployment pipeline."))
     template.add_output(Output("ArtifactBucketName", Value=Ref(bucket), Description="The project's artifact bucket."))
     template.add_output(
-        Output("ModelPackageGroupName", Value=Sub(cfg.names.model_package_group.pattern),
-               Description="Register models here; approving one deploys it.")
+        Output(
+            "ModelPackageGroupName",
+            Value=Sub(cfg.names.model_package_group.pattern),
+            Description="Register models here; approving one deploys it.",
+        )
     )
     return template

@@ -59,5 +59,3 @@ def pipeline_target(pipeline: Pipeline, params: ProductParameters) -> Target:
         Id="ModelDeployPipeline",
         RoleArn=service_role_arn(params.events_role),
     )
-
-

@@ -40,20 +40,21 @@ def template_file(kind: str, stem: str, template: Template, cfg: RenderConfig) -
 
 
 def product_files(cfg: RenderConfig) -> list[RenderedFile]:
+    """The product template and the seed bundle its CodeCommit repository starts from.
+
+    One renderer for both: `SeedCodeKey` defaults to the bundle's content-addressed key (a new bundle
+    never replaces an old one), so the bundle is built once and used twice.
+    """
+    from generator.contract import SEED_BUNDLE
     from generator.product import build_product
     from generator.seed import build_bundle, bundle_key
 
-    # SeedCodeKey defaults to the bundle's content-addressed key: a new bundle never replaces an old one.
-    product = build_product(cfg, seed_key=bundle_key(build_bundle(cfg)))
-    return [template_file("product-template", "product-template", product, cfg)]
-
-
-def seed_files(cfg: RenderConfig) -> list[RenderedFile]:
-    """The deploy repository's seed bundle, next to the product template."""
-    from generator.contract import SEED_BUNDLE
-    from generator.seed import build_bundle
-
-    return [RenderedFile("seed-bundle", SEED_BUNDLE, build_bundle(cfg))]
+    bundle = build_bundle(cfg)
+    product = build_product(cfg, seed_key=bundle_key(bundle))
+    return [
+        template_file("product-template", "product-template", product, cfg),
+        RenderedFile("seed-bundle", SEED_BUNDLE, bundle),
+    ]
 
 
 def launch_role_files(cfg: RenderConfig) -> list[RenderedFile]:
@@ -66,7 +67,6 @@ def launch_role_files(cfg: RenderConfig) -> list[RenderedFile]:
 RENDERERS: tuple[Callable[[RenderConfig], list[RenderedFile]], ...] = (
     product_files,
     launch_role_files,
-    seed_files,
 )
 
 

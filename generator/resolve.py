@@ -66,7 +66,9 @@ class Resolver:
     def resources(self) -> Mapping[str, Any]:
         return self.template.get("Resources", {})
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return None
         if name in self.values:
             return self.values[name]
         resource = self.resources.get(name)
@@ -92,13 +94,20 @@ class Resolver:
         physical = self.physical_name(name)
         arns = {
             ("AWS::S3::Bucket", "Arn"): f"arn:{self.partition}:s3:::{physical}",
-            ("AWS::CodeCommit::Repository", "Arn"): f"arn:{self.partition}:codecommit:{self.region}:{self.account}:{physical}",
+            (
+                "AWS::CodeCommit::Repository",
+                "Arn",
+            ): f"arn:{self.partition}:codecommit:{self.region}:{self.account}:{physical}",
             ("AWS::CodeCommit::Repository", "Name"): physical,
-            ("AWS::CodeBuild::Project", "Arn"): f"arn:{self.partition}:codebuild:{self.region}:{self.account}:project/{physical}",
+            (
+                "AWS::CodeBuild::Project",
+                "Arn",
+            ): f"arn:{self.partition}:codebuild:{self.region}:{self.account}:project/{physical}",
             ("AWS::Events::Rule", "Arn"): f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{physical}",
             ("AWS::IAM::Role", "Arn"): f"arn:{self.partition}:iam::{self.account}:role/{physical}",
             ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): (
-                f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:model-package-group/{physical}"
+                # SageMaker lowercases names in its ARNs.
+                f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:model-package-group/{physical.lower()}"
             ),
         }
         if (kind, attribute) in arns:
@@ -131,7 +140,7 @@ class Resolver:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Ref":
                 return self.ref(value)
             if key == "Fn::Sub":
@@ -142,10 +151,23 @@ class Resolver:
             if key == "Fn::Join":
                 return str(value[0]).join(str(self.resolve(v)) for v in value[1])
             if key == "Fn::Select":
-                return self.resolve(value[1])[int(value[0])]
+                return self.resolve(value[1])[int(self.resolve(value[0]))]
+            if key == "Fn::Split":
+                return str(self.resolve(value[1])).split(value[0])
             if key.startswith("Fn::"):
                 raise UnresolvableError(f"{key} is not modelled")
         return {k: self.resolve(v) for k, v in node.items()}
+
+
+def load_template(text: str, path: str = "template.yaml") -> dict[str, Any]:
+    """Parse a rendered template; YAML short-form tags (`!Sub`) become long-form intrinsics."""
+    import json
+
+    if path.endswith(".json"):
+        return dict(json.loads(text))
+    from cfn_tools import load_yaml  # cfn-flip's loader, a troposphere dependency
+
+    return dict(json.loads(json.dumps(load_yaml(text))))
 
 
 def sample_resolver(template: Mapping[str, Any], region: str = "eu-west-1", **parameters: str) -> Resolver:

@@ -27,9 +27,15 @@ from generator.config import LaunchRole, RenderConfig
 from generator.manifest import sha256
 from generator.naming import PhysicalName, Stage
 
-_ROOT = Path(__file__).resolve().parent.parent
-SEED_DIR = _ROOT / "seedcode" / "modeldeploy"
-TEMPLATE_DIR = _ROOT / "templates" / "modeldeploy"
+
+def _shipped(folder: str) -> Path:
+    """A top-level source folder: the checkout's copy, else the one installed with the package."""
+    checkout = Path(__file__).resolve().parent.parent / folder
+    return checkout if checkout.is_dir() else Path(__file__).resolve().parent / folder
+
+
+SEED_DIR = _shipped("seedcode") / "modeldeploy"
+TEMPLATE_DIR = _shipped("templates") / "modeldeploy"
 TEMPLATE_SUFFIX = ".j2"
 
 #: The oldest timestamp a zip entry can hold; any fixed value makes the archive reproducible.

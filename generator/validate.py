@@ -34,9 +34,7 @@ def lint_text(text: str, regions: list[str], name: str) -> list[Finding]:
     if any(RULES_DIR.glob("[!_]*.py")):
         config["append_rules"] = [str(RULES_DIR)]  # type: ignore[typeddict-unknown-key]  # see aws-facts.md
     matches = lint(text, config=config)
-    return sorted(
-        Finding(name, m.linenumber, m.rule.id, m.message) for m in matches if m.rule.id[:1] in ("E", "W")
-    )
+    return sorted(Finding(name, m.linenumber, m.rule.id, m.message) for m in matches if m.rule.id[:1] in ("E", "W"))
 
 
 def validate_dir(folder: Path) -> list[Finding]:

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,sagemaker]'
 if [ ! -x .venv-checkov/bin/checkov ]; then
   "$PY" -m venv .venv-checkov
   .venv-checkov/bin/python -m pip install -q --disable-pip-version-check 'checkov==3.3.30'

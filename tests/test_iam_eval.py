@@ -110,34 +110,82 @@ CASES: list[tuple[str, list[dict[str, Any]], str, str, dict[str, Any], Decision]
         {"iam:PassedToService": "codepipeline.amazonaws.com"},
         Decision.IMPLICIT_DENY,
     ),
-    ("IfExists absent key", [IF_EXISTS], "cloudformation:CreateStack",
-     "arn:aws:cloudformation:eu-west-1:1:stack/SC-1-pp/abc", {}, Decision.ALLOW),
-    ("IfExists present mismatch", [IF_EXISTS], "cloudformation:CreateStack",
-     "arn:aws:cloudformation:eu-west-1:1:stack/SC-1-pp/abc",
-     {"cloudformation:RoleArn": "arn:aws:iam::1:role/Other"}, Decision.IMPLICIT_DENY),
-    ("ForAllValues all match", [TAG_KEYS_ALL], "lambda:TagResource", "*",
-     {"aws:TagKeys": ["sagemaker:project-name", "sagemaker:project-id"]}, Decision.ALLOW),
-    ("ForAllValues one misses", [TAG_KEYS_ALL], "lambda:TagResource", "*",
-     {"aws:TagKeys": ["sagemaker:project-name", "team"]}, Decision.IMPLICIT_DENY),
-    ("conditional deny undecided", [NOT_ACTION, CONDITIONAL_DENY], "s3:GetObject", "arn:aws:s3:::b/k", {},
-     Decision.CONDITIONAL),
-    ("conditional deny not met", [NOT_ACTION, CONDITIONAL_DENY], "s3:GetObject", "arn:aws:s3:::b/k",
-     {"aws:SecureTransport": "true"}, Decision.ALLOW),
-    ("conditional deny met", [NOT_ACTION, CONDITIONAL_DENY], "s3:GetObject", "arn:aws:s3:::b/k",
-     {"aws:SecureTransport": "false"}, Decision.EXPLICIT_DENY),
-    ("Null false with key", [NULL_CONDITION], "cloudformation:TagResource", "*",
-     {"aws:ResourceTag/sagemaker:project-name": "p"}, Decision.ALLOW),
+    (
+        "IfExists absent key",
+        [IF_EXISTS],
+        "cloudformation:CreateStack",
+        "arn:aws:cloudformation:eu-west-1:1:stack/SC-1-pp/abc",
+        {},
+        Decision.ALLOW,
+    ),
+    (
+        "IfExists present mismatch",
+        [IF_EXISTS],
+        "cloudformation:CreateStack",
+        "arn:aws:cloudformation:eu-west-1:1:stack/SC-1-pp/abc",
+        {"cloudformation:RoleArn": "arn:aws:iam::1:role/Other"},
+        Decision.IMPLICIT_DENY,
+    ),
+    (
+        "ForAllValues all match",
+        [TAG_KEYS_ALL],
+        "lambda:TagResource",
+        "*",
+        {"aws:TagKeys": ["sagemaker:project-name", "sagemaker:project-id"]},
+        Decision.ALLOW,
+    ),
+    (
+        "ForAllValues one misses",
+        [TAG_KEYS_ALL],
+        "lambda:TagResource",
+        "*",
+        {"aws:TagKeys": ["sagemaker:project-name", "team"]},
+        Decision.IMPLICIT_DENY,
+    ),
+    (
+        "conditional deny undecided",
+        [NOT_ACTION, CONDITIONAL_DENY],
+        "s3:GetObject",
+        "arn:aws:s3:::b/k",
+        {},
+        Decision.CONDITIONAL,
+    ),
+    (
+        "conditional deny not met",
+        [NOT_ACTION, CONDITIONAL_DENY],
+        "s3:GetObject",
+        "arn:aws:s3:::b/k",
+        {"aws:SecureTransport": "true"},
+        Decision.ALLOW,
+    ),
+    (
+        "conditional deny met",
+        [NOT_ACTION, CONDITIONAL_DENY],
+        "s3:GetObject",
+        "arn:aws:s3:::b/k",
+        {"aws:SecureTransport": "false"},
+        Decision.EXPLICIT_DENY,
+    ),
+    (
+        "Null false with key",
+        [NULL_CONDITION],
+        "cloudformation:TagResource",
+        "*",
+        {"aws:ResourceTag/sagemaker:project-name": "p"},
+        Decision.ALLOW,
+    ),
     ("Null false without key", [NULL_CONDITION], "cloudformation:TagResource", "*", {}, Decision.IMPLICIT_DENY),
-    ("unknown operator is reported", [UNKNOWN_OPERATOR], "s3:GetObject", "arn:aws:s3:::b/k", {},
-     Decision.CONDITIONAL),
+    ("unknown operator is reported", [UNKNOWN_OPERATOR], "s3:GetObject", "arn:aws:s3:::b/k", {}, Decision.CONDITIONAL),
     ("no policies", [], "s3:GetObject", "arn:aws:s3:::b/k", {}, Decision.IMPLICIT_DENY),
 ]
 
 
-@pytest.mark.parametrize(("name", "statements", "action", "resource", "context", "expected"), CASES,
-                         ids=[c[0] for c in CASES])
-def test_evaluate(name: str, statements: list[dict[str, Any]], action: str, resource: str,
-                  context: dict[str, Any], expected: Decision) -> None:
+@pytest.mark.parametrize(
+    ("name", "statements", "action", "resource", "context", "expected"), CASES, ids=[c[0] for c in CASES]
+)
+def test_evaluate(
+    name: str, statements: list[dict[str, Any]], action: str, resource: str, context: dict[str, Any], expected: Decision
+) -> None:
     policies = {f"p{i}": {"Version": "2012-10-17", "Statement": [s]} for i, s in enumerate(statements)}
     result = evaluate(policies, action, resource, context)
     assert result.decision is expected, result

@@ -13,9 +13,15 @@ TEMPLATE = {
         "Stage": {"Type": "String", "Default": "staging"},
     },
     "Resources": {
-        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": {"Fn::Sub": "sagemaker-${SageMakerProjectId}"}}},
+        "Bucket": {
+            "Type": "AWS::S3::Bucket",
+            "Properties": {"BucketName": {"Fn::Sub": "sagemaker-${SageMakerProjectId}"}},
+        },
         "Repo": {"Type": "AWS::CodeCommit::Repository", "Properties": {"RepositoryName": "sagemaker-repo"}},
-        "Pipeline": {"Type": "AWS::CodePipeline::Pipeline", "Properties": {"Name": {"Fn::Sub": "p-${SageMakerProjectName}"}}},
+        "Pipeline": {
+            "Type": "AWS::CodePipeline::Pipeline",
+            "Properties": {"Name": {"Fn::Sub": "p-${SageMakerProjectName}"}},
+        },
     },
 }
 
@@ -31,7 +37,10 @@ TEMPLATE = {
         ({"Fn::GetAtt": ["Bucket", "Arn"]}, "arn:aws:s3:::sagemaker-p-abcdefghijkl"),
         ({"Fn::GetAtt": "Repo.Arn"}, "arn:aws:codecommit:eu-west-1:123456789012:sagemaker-repo"),
         ({"Fn::GetAtt": ["Repo", "Name"]}, "sagemaker-repo"),
-        ({"Fn::Sub": "${Stage}-${AWS::Region}-${Bucket.Arn}"}, "staging-eu-west-1-arn:aws:s3:::sagemaker-p-abcdefghijkl"),
+        (
+            {"Fn::Sub": "${Stage}-${AWS::Region}-${Bucket.Arn}"},
+            "staging-eu-west-1-arn:aws:s3:::sagemaker-p-abcdefghijkl",
+        ),
         ({"Fn::Sub": ["${X}/${Stage}", {"X": {"Ref": "AWS::Partition"}}]}, "aws/staging"),
         ({"Fn::Sub": "literal ${!NotAVar}"}, "literal ${NotAVar}"),
         ({"Fn::Join": ["-", ["a", {"Ref": "Stage"}]]}, "a-staging"),

@@ -1,0 +1,1 @@
+"""Scripts the pipeline's processing jobs run inside their containers (stand-alone files)."""
