@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -210,9 +210,10 @@ def validate_command(
     folder: Annotated[Path, typer.Argument(help="A render output folder.")] = Path("dist"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
 ) -> None:
-    """Lint every template in [bold]FOLDER[/]'s manifest with cfn-lint and mlops-gen's own rules.
+    """Lint every template in [bold]FOLDER[/]'s manifest with cfn-lint and mlops-gen's own rules, then
+    check IAM: the launch role may create the product, the pipeline's roles may do what it does.
 
-    Exits 1 on any error or warning.
+    Exits 1 on any error, warning or IAM finding.
     """
     from generator.validate import validate_dir
 
@@ -228,6 +229,196 @@ def validate_command(
         say(("no findings", "green") if not findings else (f"{len(findings)} finding(s)", "red"))
     if findings:
         raise typer.Exit(1)
+
+
+@app.command()
+def publish(
+    bucket: Annotated[
+        str, typer.Option(help="Bucket for the uploads (the render's --seed-bucket).", show_default=False)
+    ],
+    folder: Annotated[Path, typer.Argument(help="A render output folder.")] = Path("dist"),
+    via: Annotated[str, typer.Option(help="service-catalog, or s3-template (Studio reads S3).")] = "service-catalog",
+    prefix: Annotated[str, typer.Option(help="Key prefix of the uploads (ends with /).")] = "mlops-gen/",
+    portfolio_name: Annotated[str, typer.Option(help="Portfolio name.")] = "SageMaker Organization Templates",
+    product_name: Annotated[str, typer.Option(help="Product name.")] = "Multi Account Deployment",
+    product_owner: Annotated[str, typer.Option(help="Product owner (and portfolio provider).")] = "mlops-gen",
+    principal_arn: Annotated[
+        list[str] | None,
+        typer.Option(help="Studio execution role ARN allowed to launch the product (repeatable).", show_default=False),
+    ] = None,
+    launch_role_arn: Annotated[
+        str | None,
+        typer.Option(help="Launch constraint role (default: the role FOLDER was rendered for).", show_default=False),
+    ] = None,
+    domain_id: Annotated[
+        str | None, typer.Option(help="SageMaker domain to tag (with --via s3-template).", show_default=False)
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; make no AWS call.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout, and nothing else.")] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="Send every AWS call to this URL (e.g. a moto server).", show_default=False)
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile.", show_default=False)] = None,
+    region: Annotated[
+        str | None, typer.Option(help="AWS region (must be the render's home region).", show_default=False)
+    ] = None,
+) -> None:
+    """Publish [bold]FOLDER[/] so SageMaker Studio offers it; running it again changes nothing.
+
+    Example: [cyan]mlops-gen publish dist --bucket B --principal-arn arn:aws:iam::111122223333:role/Studio[/]
+    """
+    from generator import publish as pub
+    from generator.errors import InputError
+
+    progress = None if dry_run else pub.RichProgress()
+    try:
+        opts = pub.PublishOptions(
+            folder=folder,
+            bucket=bucket,
+            via=pub.parse_via(via),
+            prefix=prefix,
+            portfolio_name=portfolio_name,
+            product_name=product_name,
+            product_owner=product_owner,
+            principal_arns=tuple(principal_arn or ()),
+            launch_role_arn=launch_role_arn,
+            domain_id=domain_id,
+        )
+        pub.check_options(opts)
+        release = pub.load_release(folder, bucket)
+        plan = pub.build_plan(opts, release, pub.resolve_region(region, release))
+        if dry_run:
+            report = pub.dry_run(plan)
+        else:
+            import boto3
+            from botocore.exceptions import ProfileNotFound
+
+            try:
+                session = boto3.Session(profile_name=profile)
+            except ProfileNotFound:
+                raise InputError("--profile", f"no AWS profile named {profile!r}") from None
+            report = pub.apply(plan, pub.make_clients(session, plan.region, endpoint_url), progress)
+    except MlopsGenError as exc:
+        if progress:
+            progress.stop()
+        fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+        return
+    if dry_run:
+        for outcome in report.outcomes:
+            say(("plan", "cyan"), f" {outcome.step}: {outcome.detail}")
+        say(f"{len(report.outcomes)} steps; nothing was called (--dry-run)")
+        return
+    say(("changed", "green") if report.changed else ("no change", "green"), f": published {folder} via {via}")
+
+
+@app.command()
+def doctor(
+    staging_ou: Annotated[
+        str | None, typer.Option(help="Staging organizational unit id ([cyan]ou-xxxx-xxxxxxxx[/]).", show_default=False)
+    ] = None,
+    prod_ou: Annotated[str | None, typer.Option(help="Production organizational unit id.", show_default=False)] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML file with render options (default: ./mlops-gen.toml if present). Flags win."),
+    ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="Home region (else AWS_REGION or AWS_DEFAULT_REGION).", show_default=False),
+    ] = None,
+    target_role_name: Annotated[
+        str | None,
+        typer.Option(
+            help="Role in every staging/prod account. [default: sagemaker-multi-account-deploy]", show_default=False
+        ),
+    ] = None,
+    check_roles: Annotated[
+        bool, typer.Option("--check-roles", help="Also assume the target role in every target account.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the checks as JSON on stdout, and nothing else.")
+    ] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="Send every AWS call to this URL (e.g. a moto server).", show_default=False)
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile.", show_default=False)] = None,
+) -> None:
+    """Check the live organisation before launching the product: caller, trusted access, OUs, accounts.
+
+    Every check prints pass or FAIL with the fix; exits 1 if any fails.
+    Example: [cyan]mlops-gen doctor --staging-ou ou-ab12-11111111 --prod-ou ou-ab12-22222222 --check-roles[/]
+    """
+    flags = {
+        "staging-ou": staging_ou,
+        "prod-ou": prod_ou,
+        "region": region,
+        "target-role-name": target_role_name,
+        "check-roles": check_roles,
+    }
+    try:
+        config_path = find_config_file(config, Path.cwd())
+        file_values = read_config_file(config_path) if config_path else {}
+
+        from generator import doctor as doc
+
+        options = doc.doctor_options(flags, file_values)
+        results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
+    except MlopsGenError as exc:
+        fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(doc.report(results), indent=2) + "\n")
+    else:
+        from rich.console import Console
+
+        Console().print(doc.results_table(results))
+        failed = [r.name for r in results if not r.ok]
+        say(("all checks passed", "green") if not failed else (f"{len(failed)} failed: {', '.join(failed)}", "red"))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+class GraphFormat(StrEnum):
+    """`graph` outputs: a Markdown fenced block, the bare Mermaid source, or an SVG (refused, see graph.py)."""
+
+    MARKDOWN = "markdown"
+    MERMAID = "mermaid"
+    SVG = "svg"
+
+
+@app.command()
+def graph(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A render output folder.")] = Path("dist"),
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of stdout.", show_default=False)
+    ] = None,
+    graph_format: Annotated[
+        GraphFormat,
+        typer.Option("--format", help="markdown (a ```mermaid block GitHub draws), or mermaid (for mermaid-cli)."),
+    ] = GraphFormat.MARKDOWN,
+) -> None:
+    """Draw [bold]DIR[/]'s rendered project as a Mermaid diagram: rules, stages, actions, artifacts, target OUs.
+
+    Example: [cyan]mlops-gen graph dist --out docs/pipeline.md[/]
+    """
+    from generator import graph as drawing
+    from generator.errors import InputError
+
+    try:
+        if graph_format is GraphFormat.SVG:
+            raise InputError("--format", drawing.SVG_UNSUPPORTED)
+        project = drawing.read_graph(folder)
+        text = drawing.to_markdown(project) if graph_format is GraphFormat.MARKDOWN else drawing.to_mermaid(project)
+        if out is None:
+            sys.stdout.write(text)
+            return
+        try:
+            out.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise InputError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
+    except MlopsGenError as exc:
+        fail(exc)
+    say(("wrote", "green"), f" {out}")
 
 
 def main() -> None:

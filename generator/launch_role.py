@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from fnmatch import fnmatchcase
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -25,9 +24,11 @@ from troposphere.iam import Policy, Role
 
 from generator.config import LaunchRole, RenderConfig
 from generator.errors import InputError
+from generator.iam_eval import Result, evaluate
 from generator.iam_table import Operation, Requirement, required_permissions
 from generator.naming import launch_role_name
 from generator.render import RenderedFile, template_file
+from generator.resolve import SAMPLE_ACCOUNT
 
 KIND = "launch-role-template"
 STEM = "launch-role-template"
@@ -167,15 +168,15 @@ def build_launch_role_template(cfg: RenderConfig) -> Template:
 
 # --- the standard launch role ----------------------------------------------------------------
 
-#: Sample values put in place of pseudo parameters and of `*` (a launch-time value) before matching.
-_SAMPLES = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "111122223333"}
+#: Put in place of `*` (a value only known at launch, such as the project's name) before evaluating.
 _LAUNCH_VALUE = "x1"
-#: Condition operators the simple check can decide from a requirement's known context.
-_MATCHERS = {
-    "StringEquals": lambda value, pattern: value == pattern,
-    "StringLike": fnmatchcase,
-    "ArnEquals": lambda value, pattern: value == pattern,
-    "ArnLike": fnmatchcase,
+#: Condition keys a launch's calls are known to carry beyond the table's own (`Requirement.context`),
+#: by (resource type, action). `mlops-gen publish` tags every object it uploads
+#: `servicecatalog:provisioning=true`, so the seed bundle is readable under the standard role's
+#: `AmazonSageMakerServiceCatalogS3ReadPermission` statement wherever it is published.
+LAUNCH_CONTEXT: Mapping[tuple[str, str], Mapping[str, str]] = {
+    ("AWS::CodeCommit::Repository", "s3:GetObject"): {_PROVISIONING_TAG: "true"},
+    ("AWS::CodeCommit::Repository", "s3:GetObjectVersion"): {_PROVISIONING_TAG: "true"},
 }
 
 
@@ -187,45 +188,33 @@ def standard_policy() -> dict[str, Any]:
     return policy
 
 
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
+def sample_arn(pattern: str, region: str = "us-east-1") -> str:
+    """A requirement's `Fn::Sub` ARN pattern as one launch's ARN: sample pseudo parameters, `*` filled.
 
-
-def _sample_arn(pattern: str) -> str:
-    for pseudo, sample in _SAMPLES.items():
+    A lone "*" (an action without resource-level permissions) stays "*".
+    """
+    if pattern == "*":
+        return pattern
+    for pseudo, sample in (
+        ("${AWS::Partition}", "aws"),
+        ("${AWS::Region}", region),
+        ("${AWS::AccountId}", SAMPLE_ACCOUNT),
+    ):
         pattern = pattern.replace(pseudo, sample)
     return pattern.replace("*", _LAUNCH_VALUE)
 
 
-def _condition_holds(condition: Mapping[str, Any], context: Mapping[str, str]) -> bool:
-    """True only if every condition is decided true by the known context; unknown counts as false."""
-    for operator, tests in condition.items():
-        if_exists = operator.endswith("IfExists")
-        matcher = _MATCHERS.get(operator.removesuffix("IfExists"))
-        for key, patterns in tests.items():
-            if key not in context:
-                if if_exists:
-                    continue
-                return False
-            if matcher is None or not any(matcher(context[key], str(p)) for p in _as_list(patterns)):
-                return False
-    return True
+def evaluate_requirement(
+    policies: Mapping[str, Mapping[str, Any]], req: Requirement, region: str = "us-east-1"
+) -> Result:
+    """Evaluate `req` against named identity policies with generator/iam_eval.py."""
+    context = {**dict(req.context), **LAUNCH_CONTEXT.get((req.resource_type, req.action), {})}
+    return evaluate(policies, req.action, sample_arn(req.resource, region), context)
 
 
 def allows(policy: Mapping[str, Any], req: Requirement) -> bool:
-    """Whether an Allow statement of `policy` grants `req` (no Deny, NotAction or boundaries: a simple check)."""
-    arn = _sample_arn(req.resource)
-    context = dict(req.context)
-    for statement in _as_list(policy.get("Statement", [])):
-        if statement.get("Effect") != "Allow" or "Action" not in statement or "Resource" not in statement:
-            continue
-        if not any(fnmatchcase(req.action.lower(), str(a).lower()) for a in _as_list(statement["Action"])):
-            continue
-        if not any(fnmatchcase(arn, str(r)) for r in _as_list(statement["Resource"])):
-            continue
-        if _condition_holds(statement.get("Condition", {}), context):
-            return True
-    return False
+    """Whether `policy` allows `req` (allow, not conditional: an unevaluable condition is no grant)."""
+    return evaluate_requirement({"policy": policy}, req).allowed
 
 
 #: What the standard role must allow: the handlers a launch, an update and a termination call.
@@ -235,27 +224,31 @@ STANDARD_CHECKED_OPERATIONS = frozenset({Operation.CREATE, Operation.UPDATE, Ope
 
 #: Requirements of today's standard product that the standard policy does not grant, accepted on
 #: purpose (type, action, operation) -> why. REVIEW: each one widens the check; delete an entry to
-#: make the check refuse it. SageMaker's own templates create these types with this role.
+#: make the check refuse it. Each reason is either "never called for this product" or "AWS's own
+#: SageMaker project templates need the same call under this same role" (AWS keeps those working).
 STANDARD_ACCEPTED_GAPS: Mapping[tuple[str, str, Operation], str] = {
     ("AWS::S3::Bucket", "s3:ListBucket", Operation.CREATE): (
-        "in the bucket schema's create handler; SageMaker's first-party templates create buckets with this role"
+        "listed in the bucket schema's create handler, yet SageMaker's first-party project templates create "
+        "their sagemaker-* artifact buckets with this very role, so a create does not depend on it"
     ),
     ("AWS::CodePipeline::Pipeline", "iam:GetRole", Operation.CREATE): (
-        "in the pipeline schema's create handler; SageMaker's first-party templates create pipelines with this role"
+        "listed in the pipeline schema's create handler (it reads the pipeline's service role), yet "
+        "SageMaker's first-party project templates create pipelines with service roles under this very role"
     ),
-    ("AWS::CodePipeline::Pipeline", "iam:GetRole", Operation.UPDATE): "as for create",
+    ("AWS::CodePipeline::Pipeline", "iam:GetRole", Operation.UPDATE): (
+        "as for create: first-party project templates are updated (new product versions) with this role"
+    ),
     ("AWS::Events::Rule", "events:ListTargetsByRule", Operation.DELETE): (
-        "in the rule schema's delete handler; without it, terminating the product may fail"
+        "listed in the rule schema's delete handler, yet SageMaker's first-party project templates create rules "
+        "with targets under this very role and their projects are deleted with it (not verified on a live "
+        "account: if a termination fails on a rule, this is the permission to add)"
     ),
     ("AWS::CodeCommit::Repository", "codecommit:UpdateRepositoryName", Operation.UPDATE): (
-        "only when the name changes; it is made of the project's name and id, which never change"
+        "called only when RepositoryName changes; it is the name prefix, the project's name and its id, and "
+        "SageMaker never changes a project's name or id (keep --name-prefix across product versions)"
     ),
     ("AWS::CodeCommit::Repository", "codecommit:UpdateRepositoryDescription", Operation.UPDATE): (
-        "only when a new product version changes the description"
-    ),
-    ("AWS::CodeCommit::Repository", "s3:GetObject", Operation.CREATE): (
-        "the seed bundle's bucket is chosen at publish time: the standard role reads it only from a "
-        "sagemaker-* bucket or when the object is tagged servicecatalog:provisioning=true"
+        "called only when RepositoryDescription changes; it is fixed text and the project's name, which never changes"
     ),
 }
 

@@ -21,7 +21,9 @@ PROJECT_ID = "${SageMakerProjectId}"
 #: SageMaker CreateProject: ProjectName is 1-32 characters of this pattern.
 #: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProject.html
 PROJECT_NAME_API_MAX = 32
-PROJECT_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$"
+#: SageMaker itself allows capitals; we do not, because SageMaker lowercases names in its ARNs and the
+#: model package group's resource policy (and IAM checks) name the group by the project name.
+PROJECT_NAME_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
 #: DescribeProject: ProjectId is 1-20 characters. AWS issues lowercase ids (`p-xxxxxxxxxxxx`);
 #: lowercase is required here because the id is part of the artifact bucket's name.
 #: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_DescribeProject.html

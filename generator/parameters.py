@@ -63,9 +63,10 @@ def add_parameters(template: Template, cfg: RenderConfig, seed_key: str) -> Prod
             "SageMakerProjectName",
             Type="String",
             AllowedPattern=PROJECT_NAME_PATTERN,
+            ConstraintDescription=f"1-{max_name} lowercase letters, digits and single hyphens, e.g. iris-multi-01",
             MinLength=1,
             MaxLength=max_name,
-            Description=f"Name of the project (1-{max_name} letters, digits and hyphens).",
+            Description=f"Name of the project (1-{max_name} lowercase letters, digits and hyphens).",
         )
     )
     project_id = template.add_parameter(

@@ -10,6 +10,7 @@ from generator.contract import SEED_BUNDLE
 from generator.parameters import add_parameters
 from generator.pipeline import add_pipeline
 from generator.registry import add_model_approved_rule, add_model_package_group
+from generator.roles import stage_accounts_condition
 from generator.source import add_code_pushed_rule, add_repository
 from generator.storage import add_artifact_bucket
 
@@ -26,9 +27,11 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     template = Template(Description=DESCRIPTION)
     template.set_version("2010-09-09")
     params = add_parameters(template, cfg, seed_key)
-    bucket = add_artifact_bucket(template, cfg)
+    # The staging and prod accounts read the model artifacts and the model packages (see prerequisites.py).
+    readers = stage_accounts_condition(params.ou)
+    bucket = add_artifact_bucket(template, cfg, readers)
     if cfg.launch_role is LaunchRole.GENERATED:
-        add_model_package_group(template, cfg)
+        add_model_package_group(template, cfg, readers)
     repository = add_repository(template, cfg, params) if cfg.source is Source.CODECOMMIT else None
     build_project = add_build_project(template, cfg, params, bucket)
     test_project = add_test_project(template, cfg, params)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import Sub, Template
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, Statement
+from troposphere import Sub, Template, encode_to_dict
 from troposphere.codepipeline import Pipeline
 from troposphere.events import Rule, Target
 from troposphere.sagemaker import ModelPackageGroup
@@ -16,14 +17,43 @@ from generator.roles import service_role_arn
 MODEL_STATE_CHANGE = "SageMaker Model Package State Change"
 
 
-def add_model_package_group(template: Template, cfg: RenderConfig) -> ModelPackageGroup:
-    """The group data scientists register models into, named after the project."""
-    return template.add_resource(
-        ModelPackageGroup(
-            "ModelPackageGroup",
-            ModelPackageGroupName=Sub(cfg.names.model_package_group.pattern),
-            ModelPackageGroupDescription=Sub("Models of SageMaker project ${SageMakerProjectName}"),
-        )
+def add_model_package_group(
+    template: Template, cfg: RenderConfig, readers: Condition | None = None
+) -> ModelPackageGroup:
+    """The group data scientists register models into, named after the project.
+
+    `readers` (the stage accounts) may read its versions: the endpoint stacks in staging and prod
+    create their model from a model package of this account.
+    """
+    group = ModelPackageGroup(
+        "ModelPackageGroup",
+        ModelPackageGroupName=Sub(cfg.names.model_package_group.pattern),
+        ModelPackageGroupDescription=Sub("Models of SageMaker project ${SageMakerProjectName}"),
+    )
+    if readers is not None:
+        group.ModelPackageGroupPolicy = encode_to_dict(model_package_group_policy(cfg, readers))
+    return template.add_resource(group)
+
+
+def model_package_group_policy(cfg: RenderConfig, readers: Condition) -> PolicyDocument:
+    """Cross-account read of the group and its versions (the actions SageMaker's cross-account guide lists)."""
+    arn = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}"
+    group = cfg.names.model_package_group.pattern
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="StageAccountsReadModelPackages",
+                Effect=Allow,
+                Principal=Principal("*"),
+                Action=[
+                    Action("sagemaker", a)
+                    for a in ("DescribeModelPackageGroup", "DescribeModelPackage", "ListModelPackages")
+                ],
+                Resource=[Sub(f"{arn}:model-package-group/{group}"), Sub(f"{arn}:model-package/{group}/*")],
+                Condition=readers,
+            )
+        ],
     )
 
 

@@ -64,7 +64,8 @@ class Resolver:
 
     @property
     def resources(self) -> Mapping[str, Any]:
-        return self.template.get("Resources", {})
+        resources: Mapping[str, Any] = self.template.get("Resources", {})
+        return resources
 
     def ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
@@ -129,7 +130,7 @@ class Resolver:
             if "." in name:
                 logical, attribute = name.split(".", 1)
                 return self.get_att(logical, attribute)
-            return self.ref(name)
+            return str(self.ref(name))
 
         return _SUB_VAR.sub(one, text).replace("${!", "${")
 

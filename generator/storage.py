@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from awacs.aws import Bool, Condition, Deny, PolicyDocument, Principal, Statement
+from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from awacs.s3 import Action as S3Action
 from troposphere import GetAtt, Join, Ref, Sub, Template
 from troposphere.s3 import (
@@ -27,7 +27,7 @@ NONCURRENT_DAYS = 30
 ARTIFACT_DAYS = 365
 
 
-def add_artifact_bucket(template: Template, cfg: RenderConfig) -> Bucket:
+def add_artifact_bucket(template: Template, cfg: RenderConfig, readers: Condition | None = None) -> Bucket:
     """Encrypted, private, TLS-only bucket; versioned with a lifecycle where the launch role may."""
     bucket = Bucket(
         "ArtifactBucket",
@@ -71,15 +71,32 @@ def add_artifact_bucket(template: Template, cfg: RenderConfig) -> Bucket:
         )
     skip_checks(bucket, skips)
     template.add_resource(bucket)
-    add_tls_only_policy(template, bucket)
+    add_tls_only_policy(template, bucket, readers)
     return bucket
 
 
-def add_tls_only_policy(template: Template, bucket: Bucket) -> BucketPolicy:
-    """Deny every request that does not use TLS."""
+def add_tls_only_policy(template: Template, bucket: Bucket, readers: Condition | None = None) -> BucketPolicy:
+    """Deny every request that does not use TLS; let `readers` (the stage accounts) read objects.
+
+    The model artifacts are in this bucket (the iris pipeline writes them here), and SageMaker reads
+    them as the endpoint's execution role in each staging and prod account.
+    """
+    reads: list[Statement] = []
+    if readers is not None:
+        reads.append(
+            Statement(
+                Sid="StageAccountsReadModelArtifacts",
+                Effect=Allow,
+                Principal=Principal("*"),
+                Action=[S3Action("GetObject")],
+                Resource=[Join("", [GetAtt(bucket, "Arn"), "/*"])],
+                Condition=readers,
+            )
+        )
     policy = PolicyDocument(
         Version="2012-10-17",
         Statement=[
+            *reads,
             Statement(
                 Sid="DenyInsecureTransport",
                 Effect=Deny,
@@ -87,7 +104,7 @@ def add_tls_only_policy(template: Template, bucket: Bucket) -> BucketPolicy:
                 Action=[S3Action("*")],
                 Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
                 Condition=Condition(Bool("aws:SecureTransport", False)),
-            )
+            ),
         ],
     )
     return template.add_resource(BucketPolicy("ArtifactBucketPolicy", Bucket=Ref(bucket), PolicyDocument=policy))

@@ -17,6 +17,7 @@ from awacs import application_autoscaling as autoscaling
 from awacs import cloudwatch, ecr, iam, logs, s3, sagemaker
 from awacs.aws import (
     Allow,
+    ArnEquals,
     ArnLike,
     Condition,
     PolicyDocument,
@@ -37,16 +38,28 @@ from troposphere.cloudformation import Parameter as StackSetParameter
 from troposphere.iam import Policy, Role
 
 from generator.config import RenderConfig
-from generator.naming import Stage
+from generator.naming import BootstrapNames, Stage
 from generator.parameters import service_role_defaults
+from generator.render import RenderedFile, template_file
 
 ACCOUNT_PATTERN = r"^\d{12}$"
 
 
-def _pipeline_role_arns(cfg: RenderConfig) -> list[Sub]:
-    """The data-science account's roles that assume this role: the CodeBuild role (staging test)."""
-    role = service_role_defaults(cfg)["build"]
-    return [Sub(f"arn:${{AWS::Partition}}:iam::${{PipelineAccountId}}:role/service-role/{role}")]
+KIND = "target-role-template"
+STEM = "target-role-template"
+STACK_SET_KIND = "target-role-stackset"
+STACK_SET_STEM = "target-role-stackset"
+PIPELINE_ACCOUNT = "PipelineAccountId"
+PIPELINE_ROLE = "PipelineRoleName"
+
+
+def _pipeline_role_arns() -> list[Sub]:
+    """The data-science account's roles that assume this role: the CodeBuild role (staging test).
+
+    The CodePipeline role never assumes it: SERVICE_MANAGED stack sets deploy with the
+    organisation's own stack-set execution role.
+    """
+    return [Sub(f"arn:${{AWS::Partition}}:iam::${{{PIPELINE_ACCOUNT}}}:role/service-role/${{{PIPELINE_ROLE}}}")]
 
 
 def _account_scoped(service: str, resource: str) -> Sub:
@@ -95,7 +108,9 @@ def target_role_policy(cfg: RenderConfig) -> PolicyDocument:
                 Effect=Allow,
                 Action=[cloudwatch.PutMetricData],
                 Resource=["*"],
-                Condition=Condition(StringEquals("cloudwatch:namespace", ["/aws/sagemaker/Endpoints", "AWS/SageMaker"])),
+                Condition=Condition(
+                    StringEquals("cloudwatch:namespace", ["/aws/sagemaker/Endpoints", "AWS/SageMaker"])
+                ),
             ),
             Statement(
                 Sid="TestEndpoints",
@@ -170,13 +185,19 @@ def trust_policy(cfg: RenderConfig) -> PolicyDocument:
                 Effect=Allow,
                 Principal=Principal("Service", ["sagemaker.amazonaws.com"]),
                 Action=[AssumeRole],
-                Condition=Condition(ArnLike("aws:SourceArn", Sub("arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:*"))),
+                Condition=Condition(
+                    ArnLike("aws:SourceArn", Sub("arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:*"))
+                ),
             ),
+            # The account as principal, narrowed to the pipeline role by aws:PrincipalArn: a role ARN as
+            # principal must exist when the policy is saved (a stack instance auto-deployed to a new account
+            # would fail if it did not) and silently stops matching when the role is re-created.
             Statement(
                 Sid="PipelineRolesTestEndpoints",
                 Effect=Allow,
-                Principal=Principal("AWS", _pipeline_role_arns(cfg)),
+                Principal=Principal("AWS", [Sub(f"arn:${{AWS::Partition}}:iam::${{{PIPELINE_ACCOUNT}}}:root")]),
                 Action=[AssumeRole],
+                Condition=Condition(ArnEquals("aws:PrincipalArn", _pipeline_role_arns())),
             ),
         ],
     )
@@ -188,10 +209,19 @@ def build_target_role(cfg: RenderConfig) -> Template:
     template.set_version("2010-09-09")
     template.add_parameter(
         Parameter(
-            "PipelineAccountId",
+            PIPELINE_ACCOUNT,
             Type="String",
             AllowedPattern=ACCOUNT_PATTERN,
             Description="Account id of the data-science account whose pipeline deploys here.",
+        )
+    )
+    template.add_parameter(
+        Parameter(
+            PIPELINE_ROLE,
+            Type="String",
+            Default=service_role_defaults(cfg)["build"],
+            AllowedPattern=r"^[\w+=,.@-]{1,64}$",
+            Description="The data-science account's role (path service-role/) that runs the staging endpoint test.",
         )
     )
     role = template.add_resource(
@@ -217,7 +247,7 @@ def build_target_role_stack_set(cfg: RenderConfig, role_template: Template) -> T
     template.add_resource(
         StackSet(
             "TargetRoleStackSet",
-            StackSetName=f"{cfg.name_prefix}mlops-gen-target-role",
+            StackSetName=BootstrapNames(cfg.name_prefix).target_role_stack_set,
             Description="The role SageMaker project pipelines use in staging and prod accounts.",
             PermissionModel="SERVICE_MANAGED",
             AutoDeployment=AutoDeployment(Enabled=True, RetainStacksOnAccountRemoval=False),
@@ -234,8 +264,21 @@ def build_target_role_stack_set(cfg: RenderConfig, role_template: Template) -> T
                 FailureTolerancePercentage=prefs.failure_tolerance_percentage,
                 RegionConcurrencyType=prefs.region_concurrency.value.upper(),
             ),
-            Parameters=[StackSetParameter(ParameterKey="PipelineAccountId", ParameterValue=Ref("AWS::AccountId"))],
+            # Deployed from the data-science account: its id is the account the pipeline runs in.
+            Parameters=[
+                StackSetParameter(ParameterKey=PIPELINE_ACCOUNT, ParameterValue=Ref("AWS::AccountId")),
+                StackSetParameter(ParameterKey=PIPELINE_ROLE, ParameterValue=service_role_defaults(cfg)["build"]),
+            ],
             TemplateBody=json.dumps(role_template.to_dict(), sort_keys=True),
         )
     )
     return template
+
+
+def target_role_files(cfg: RenderConfig) -> list[RenderedFile]:
+    """The role template, and the stack set that deploys it to both OUs from the data-science account."""
+    role_template = build_target_role(cfg)
+    return [
+        template_file(KIND, STEM, role_template, cfg),
+        template_file(STACK_SET_KIND, STACK_SET_STEM, build_target_role_stack_set(cfg, role_template), cfg),
+    ]

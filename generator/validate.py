@@ -1,4 +1,5 @@
-"""Validation of a render output folder: cfn-lint (with our own rules) on every template in the manifest.
+"""Validation of a render output folder: cfn-lint (with our own rules) on every template in the
+manifest, then the IAM checks of generator/iam_check.py (launch role and run-time roles).
 
 cfn-lint is imported here, never on the CLI's start-up path: `render --no-validate` stays fast.
 """
@@ -15,15 +16,41 @@ RULES_DIR = Path(__file__).parent / "lint_rules"
 
 @dataclass(frozen=True, order=True)
 class Finding:
-    """One cfn-lint match: an error (E) or warning (W) in one template."""
+    """One finding in one template: a cfn-lint match (an error E or warning W), or an IAM finding.
+
+    IAM findings (rule `IAM-LAUNCH-ROLE` or `IAM-RUNTIME`) also say their `kind` (missing,
+    needs-prerequisites, conditional, unchecked), the `role` checked, the IAM `action` and
+    `resource` (ARN, for a sample launch) and the product resource (`logical_id`) that needs it.
+    """
 
     path: str
     line: int
     rule: str
     message: str
+    kind: str = ""
+    role: str = ""
+    action: str = ""
+    resource: str = ""
+    logical_id: str = ""
+
+    @property
+    def blocks_render(self) -> bool:
+        """False for the IAM kinds `render` accepts (they concern things outside the rendered files)."""
+        from generator.iam_check import RENDER_ACCEPTS
+
+        return self.kind not in RENDER_ACCEPTS
 
     def as_dict(self) -> dict[str, object]:
-        return {"path": self.path, "line": self.line, "rule": self.rule, "message": self.message}
+        found: dict[str, object] = {"path": self.path, "line": self.line, "rule": self.rule, "message": self.message}
+        if self.kind:
+            found.update(
+                kind=self.kind,
+                role=self.role,
+                action=self.action,
+                resource=self.resource,
+                logical_id=self.logical_id,
+            )
+        return found
 
 
 def lint_text(text: str, regions: list[str], name: str) -> list[Finding]:
@@ -38,10 +65,15 @@ def lint_text(text: str, regions: list[str], name: str) -> list[Finding]:
 
 
 def validate_dir(folder: Path) -> list[Finding]:
-    """Lint every template listed in `folder`'s manifest, for the home region it is launched in."""
+    """Lint every template listed in `folder`'s manifest, for the home region it is launched in,
+    then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
+    from generator.iam_check import check_folder
+
     manifest: Manifest = read_manifest(folder)
     findings: list[Finding] = []
     for artifact in manifest.templates():
         text = (folder / artifact.path).read_text(encoding="utf-8")
         findings.extend(lint_text(text, [manifest.home_region], artifact.path))
-    return findings
+    if any(f.rule.startswith("E") for f in findings):
+        return findings
+    return findings + check_folder(folder, manifest)

@@ -28,6 +28,11 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "region-concurrency": "sequential",
         "target-role-name": "sagemaker-acme-deployer",
         "seed-bucket": "sagemaker-acme-seed",
+        "studio-role-arn": [
+            "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000",
+            "arn:aws:iam::123456789012:role/acme-data-scientist",
+        ],
+        "portfolio-name": "Acme ML deployment",
     },
     "standard-launch-role": {"launch-role": "standard", "service-roles": "use-role"},
 }

@@ -1,0 +1,493 @@
+"""`mlops-gen doctor`: preflight checks against the live organisation, before anyone launches the product.
+
+A rendered product only deploys if the organisation around it is right: the pipeline must run in
+the management account (CodePipeline's StackSet action cannot act as a delegated administrator),
+StackSets trusted access must be on, the two OUs must exist, differ and hold active accounts, and
+the management account must not sit in a target OU (SERVICE_MANAGED stack sets skip it silently).
+Each check is a small function over injected boto3 clients that returns a `CheckResult` with the
+fix spelled out; nothing here prints, so the CLI chooses a table or JSON.
+
+Readers only: every call is a Describe/List/Get, plus `sts:AssumeRole` with `--check-roles`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
+
+from generator.config import ROLE_NAME_PATTERN, _Checker, home_region, layer
+from generator.errors import InputError, MlopsGenError
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+#: The service principal of CloudFormation StackSets in Organizations (trusted access and delegated admins).
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-orgs-delegated-admin.html
+STACKSETS_PRINCIPAL = "member.org.stacksets.cloudformation.amazonaws.com"
+ROADMAP_ISSUE = "https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/796"
+#: Error codes that mean "your identity may not do this" rather than "this does not exist".
+ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
+SESSION_NAME = "mlops-gen-doctor"
+#: Shortest session STS allows: the credentials are used for one GetRole call.
+SESSION_SECONDS = 900
+#: Accounts named in a detail before "and N more".
+SHOWN_ACCOUNTS = 5
+
+#: (service, assumed-role credentials or None for the caller's own) -> boto3 client.
+ClientFactory = Callable[[str, Mapping[str, Any] | None], Any]
+
+
+class DoctorError(MlopsGenError):
+    """The checks cannot start: no credentials, rejected credentials, or no organisation to read."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One line of the report: a stable `name` for automation, and for a failure the fix."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DoctorOptions:
+    """The validated flags (and mlops-gen.toml values) doctor needs."""
+
+    staging_ou: str
+    prod_ou: str
+    region: str
+    target_role_name: str
+    check_roles: bool = False
+
+
+class CallerKind(StrEnum):
+    """What the calling account is to the organisation, as far as StackSets care."""
+
+    MANAGEMENT = "management"
+    DELEGATED_ADMIN = "delegated-admin"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, and the organisation they are in."""
+
+    account: str
+    arn: str
+    management_account: str
+    feature_set: str
+
+    @property
+    def partition(self) -> str:
+        return self.arn.split(":")[1]
+
+    @property
+    def is_management(self) -> bool:
+        return self.account == self.management_account
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account found under a target OU (`state` from `State`, else the older `Status`)."""
+
+    id: str
+    name: str
+    state: str
+
+
+@dataclass(frozen=True)
+class OuTree:
+    """An OU with every OU and account below it: StackSets deploy to nested child OUs too."""
+
+    ou_id: str
+    name: str
+    ous: tuple[str, ...]
+    accounts: tuple[Account, ...]
+
+    def active_accounts(self, management_account: str) -> tuple[Account, ...]:
+        """Accounts a SERVICE_MANAGED stack set really deploys to: active ones, never the management account."""
+        return tuple(a for a in self.accounts if a.state == "ACTIVE" and a.id != management_account)
+
+
+def doctor_options(
+    flags: Mapping[str, Any], file_values: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> DoctorOptions:
+    """Validate like `render` does (same layering, OU and role-name rules), or raise `InputError`.
+
+    Two equal OUs are not an input error here: "the OUs differ" is one of the checks.
+    """
+    values, origin = layer(flags, file_values)
+    check = _Checker(values, origin)
+    staging_ou = check.ou("staging-ou")
+    prod_ou = check.ou("prod-ou")
+    region, region_origin = home_region(values["region"], origin["region"], os.environ if environ is None else environ)
+    check.region(region, region_origin)
+    role = check.pattern(
+        "target-role-name", ROLE_NAME_PATTERN, "an IAM role name (1-64 of letters, digits and +=,.@_-)"
+    )
+    return DoctorOptions(
+        staging_ou=staging_ou,
+        prod_ou=prod_ou,
+        region=region,
+        target_role_name=role,
+        check_roles=bool(flags.get("check-roles")),
+    )
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "Unknown"))
+
+
+def _error(exc: ClientError) -> str:
+    error = exc.response.get("Error", {})
+    message = error.get("Message")
+    return f"{error.get('Code', 'Unknown')}: {message}" if message else str(error.get("Code", "Unknown"))
+
+
+def _pages(client: Any, operation: str, key: str, **kwargs: Any) -> Iterator[Any]:
+    for page in client.get_paginator(operation).paginate(**kwargs):
+        yield from page.get(key, [])
+
+
+def _accounts_text(accounts: tuple[Account, ...]) -> str:
+    shown = ", ".join(f"{a.id} ({a.name})" for a in accounts[:SHOWN_ACCOUNTS])
+    more = len(accounts) - SHOWN_ACCOUNTS
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def read_caller(sts: Any, organizations: Any) -> Caller:
+    """The caller's identity and organisation, or a `DoctorError` with one clear line."""
+    try:
+        identity = sts.get_caller_identity()
+    except (NoCredentialsError, PartialCredentialsError) as exc:
+        raise DoctorError(
+            f"no AWS credentials ({exc}): pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID"
+        ) from None
+    except ClientError as exc:
+        raise DoctorError(f"AWS rejected the credentials ({_error(exc)})") from None
+    except BotoCoreError as exc:
+        raise DoctorError(f"cannot reach AWS STS: {exc}") from None
+    try:
+        organization = organizations.describe_organization()["Organization"]
+    except ClientError as exc:
+        if _code(exc) == "AWSOrganizationsNotInUseException":
+            raise DoctorError(f"account {identity['Account']} is not in an AWS organisation ({_error(exc)})") from None
+        raise DoctorError(
+            f"{identity['Arn']} cannot read the organisation ({_error(exc)}): "
+            "run doctor with credentials of the management account"
+        ) from None
+    except BotoCoreError as exc:
+        raise DoctorError(f"cannot reach AWS Organizations: {exc}") from None
+    return Caller(
+        account=identity["Account"],
+        arn=identity["Arn"],
+        management_account=organization["MasterAccountId"],
+        feature_set=organization.get("FeatureSet", "ALL"),
+    )
+
+
+def check_caller(organizations: Any, caller: Caller) -> tuple[CheckResult, CallerKind]:
+    """The pipeline's StackSet deploy action only works from the management account.
+
+    A delegated StackSets administrator can call the CloudFormation API with `CallAs=DELEGATED_ADMIN`,
+    but CodePipeline's `CloudFormationStackSet` action has no such setting (issue 796), so a pipeline
+    in a delegated-administrator account fails at its first deploy stage.
+    """
+    name = "caller"
+    if caller.is_management:
+        return CheckResult(name, True, f"{caller.arn} is in the management account {caller.account}"), (
+            CallerKind.MANAGEMENT
+        )
+    run_there = f"Run the pipeline (create the SageMaker project) in the management account {caller.management_account}"
+    try:
+        listed = _pages(
+            organizations,
+            "list_delegated_administrators",
+            "DelegatedAdministrators",
+            ServicePrincipal=STACKSETS_PRINCIPAL,
+        )
+        admins = {admin["Id"] for admin in listed}
+    except ClientError as exc:
+        why = (
+            "only the management account and delegated administrators may list delegated administrators"
+            if _code(exc) in ACCESS_DENIED
+            else "the check could not tell whether it is a StackSets delegated administrator"
+        )
+        detail = (
+            f"{caller.arn}: account {caller.account} is not the management account "
+            f"({caller.management_account}); listing StackSets delegated administrators failed "
+            f"({_error(exc)}): {why}"
+        )
+        return CheckResult(name, False, detail, f"{run_there}, and run doctor with its credentials (--profile)."), (
+            CallerKind.MEMBER
+        )
+    if caller.account in admins:
+        detail = (
+            f"account {caller.account} is a delegated administrator for StackSets, not the management account "
+            f"({caller.management_account}). CodePipeline's CloudFormationStackSet deploy action cannot deploy "
+            f"as a delegated administrator (it has no CallAs setting; {ROADMAP_ISSUE}), so the pipeline "
+            "fails at its first SERVICE_MANAGED deploy from this account."
+        )
+        fix = (
+            f"{run_there}, or use the CodeBuild-based deploy mode planned as `--stackset-admin delegated` "
+            "(it calls the CloudFormation API with CallAs=DELEGATED_ADMIN, which a delegated administrator may use)."
+        )
+        return CheckResult(name, False, detail, fix), CallerKind.DELEGATED_ADMIN
+    detail = (
+        f"{caller.arn}: account {caller.account} is neither the management account ({caller.management_account}) "
+        "nor a registered delegated administrator for StackSets"
+    )
+    return CheckResult(name, False, detail, f"{run_there}, and run doctor with its credentials (--profile)."), (
+        CallerKind.MEMBER
+    )
+
+
+def check_trusted_access(organizations: Any, caller: Caller) -> CheckResult:
+    """SERVICE_MANAGED stack sets need all features and StackSets trusted access in the organisation."""
+    name = "trusted-access"
+    activate = (
+        f"In the management account {caller.management_account}: `aws cloudformation activate-organizations-access` "
+        "(console: CloudFormation > StackSets > Activate trusted access)."
+    )
+    if caller.feature_set != "ALL":
+        return CheckResult(
+            name,
+            False,
+            f"the organisation's feature set is {caller.feature_set}: trusted access needs all features",
+            f"Enable all features (Organizations console > Settings), then: {activate}",
+        )
+    try:
+        listed = _pages(organizations, "list_aws_service_access_for_organization", "EnabledServicePrincipals")
+        enabled = {service["ServicePrincipal"] for service in listed}
+    except ClientError as exc:
+        return CheckResult(
+            name,
+            False,
+            f"cannot list trusted services ({_error(exc)})",
+            "Run doctor with management-account credentials allowed organizations:ListAWSServiceAccessForOrganization.",
+        )
+    if STACKSETS_PRINCIPAL in enabled:
+        return CheckResult(name, True, f"trusted access is enabled for {STACKSETS_PRINCIPAL}")
+    return CheckResult(name, False, f"trusted access is not enabled for {STACKSETS_PRINCIPAL}", activate)
+
+
+def read_ou_tree(organizations: Any, ou_id: str) -> OuTree:
+    """The OU, its nested OUs and every account below them (raises `ClientError`)."""
+    described = organizations.describe_organizational_unit(OrganizationalUnitId=ou_id)["OrganizationalUnit"]
+    ous: list[str] = []
+    accounts: list[Account] = []
+    queue = [ou_id]
+    while queue:
+        parent = queue.pop(0)
+        ous.append(parent)
+        for a in _pages(organizations, "list_accounts_for_parent", "Accounts", ParentId=parent):
+            accounts.append(Account(a["Id"], a.get("Name", ""), a.get("State") or a.get("Status", "UNKNOWN")))
+        children = _pages(organizations, "list_organizational_units_for_parent", "OrganizationalUnits", ParentId=parent)
+        queue += [child["Id"] for child in children]
+    return OuTree(ou_id, described.get("Name", ""), tuple(ous), tuple(accounts))
+
+
+def check_ou_exists(organizations: Any, stage: str, ou_id: str) -> tuple[CheckResult, OuTree | None]:
+    """The OU id names an OU of this organisation (and the caller may read it)."""
+    name = f"{stage}-ou"
+    try:
+        tree = read_ou_tree(organizations, ou_id)
+    except ClientError as exc:
+        if _code(exc) == "OrganizationalUnitNotFoundException":
+            fix = (
+                f"Pass the right --{stage}-ou: list OUs with `aws organizations list-organizational-units-for-parent "
+                "--parent-id <root or OU id>` (root id: `aws organizations list-roots`)."
+            )
+        else:
+            fix = "Run doctor with management-account credentials allowed organizations:Describe*/List*."
+        return CheckResult(name, False, f"{ou_id}: {_error(exc)}", fix), None
+    nested = len(tree.ous) - 1
+    below = f", {nested} nested OU(s)" if nested else ""
+    return CheckResult(name, True, f"{ou_id} is {tree.name!r} ({len(tree.accounts)} account(s){below})"), tree
+
+
+def check_ous_differ(staging_ou: str, prod_ou: str, staging: OuTree | None, prod: OuTree | None) -> CheckResult:
+    """Staging and prod must be separate OUs, neither inside the other.
+
+    StackSets deploy to every OU nested in a target OU, so a prod OU inside the staging OU would get
+    every untested staging deployment.
+    """
+    name = "ous-differ"
+    fix = "Pass two separate OUs, neither nested in the other, as --staging-ou and --prod-ou."
+    if staging_ou == prod_ou:
+        return CheckResult(name, False, f"--staging-ou and --prod-ou are both {prod_ou}", fix)
+    for inner, outer, tree in (("prod", "staging", staging), ("staging", "prod", prod)):
+        inner_ou = prod_ou if inner == "prod" else staging_ou
+        if tree is not None and inner_ou in tree.ous:
+            detail = f"the {inner} OU {inner_ou} is nested in the {outer} OU {tree.ou_id}: {outer} deployments reach it"
+            return CheckResult(name, False, detail, fix)
+    if staging is None or prod is None:
+        return CheckResult(name, True, f"{staging_ou} and {prod_ou} differ (nesting not checked: an OU is unreadable)")
+    return CheckResult(name, True, f"{staging_ou} and {prod_ou} are separate OUs")
+
+
+def check_active_accounts(stage: str, tree: OuTree, caller: Caller) -> CheckResult:
+    """A stage with no active target account deploys nothing, and its test has no endpoint to call."""
+    name = f"{stage}-accounts"
+    active = tree.active_accounts(caller.management_account)
+    if active:
+        return CheckResult(name, True, f"{len(active)} active account(s): {_accounts_text(active)}")
+    inactive = tuple(a for a in tree.accounts if a.id != caller.management_account)
+    seen = f"; found only {', '.join(f'{a.id} ({a.state})' for a in inactive)}" if inactive else ""
+    return CheckResult(
+        name,
+        False,
+        f"no ACTIVE account in {tree.ou_id} or its nested OUs{seen}",
+        f"Move (or create) at least one {stage} account into {tree.ou_id}: `aws organizations move-account "
+        f"--account-id <id> --source-parent-id <current parent> --destination-parent-id {tree.ou_id}`.",
+    )
+
+
+def check_management_not_target(caller: Caller, trees: Mapping[str, OuTree]) -> CheckResult:
+    """SERVICE_MANAGED stack sets never deploy to the management account, even when its OU is targeted."""
+    name = "management-not-target"
+    inside = [stage for stage, tree in trees.items() if any(a.id == caller.management_account for a in tree.accounts)]
+    if not inside:
+        return CheckResult(name, True, f"management account {caller.management_account} is in neither target OU")
+    ou = trees[inside[0]].ou_id
+    return CheckResult(
+        name,
+        False,
+        f"management account {caller.management_account} is inside the {' and '.join(inside)} OU ({ou}): "
+        "SERVICE_MANAGED stack sets silently skip it, so no endpoint would be deployed there",
+        f"Move it back to the root: `aws organizations move-account --account-id {caller.management_account} "
+        f"--source-parent-id <its OU> --destination-parent-id <root id>` (root id: `aws organizations list-roots`).",
+    )
+
+
+def check_target_role(
+    sts: Any, make_client: ClientFactory, caller: Caller, stage: str, account_id: str, role_name: str
+) -> CheckResult:
+    """The target role exists in the account and can be assumed (as the caller: see the fix text)."""
+    name = f"target-role:{account_id}"
+    arn = f"arn:{caller.partition}:iam::{account_id}:role/{role_name}"
+    how = (
+        f"doctor assumes it as you ({caller.arn}); in real runs the pipeline's CodeBuild role assumes it, and "
+        "the generated trust policy admits only that role, so run --check-roles with that role's credentials "
+        "for a conclusive answer."
+    )
+    deploy = (
+        "Deploy the role to both OUs with target-role-stackset.yaml from `mlops-gen render` "
+        "(a stack in the management account; its stack set auto-deploys to new accounts)."
+    )
+    try:
+        credentials = sts.assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS)
+    except ClientError as exc:
+        return CheckResult(
+            name,
+            False,
+            f"{stage}: cannot assume {arn} ({_error(exc)}): the role is missing or does not trust you",
+            f"{deploy} Note: {how}",
+        )
+    iam = make_client("iam", credentials["Credentials"])
+    try:
+        role = iam.get_role(RoleName=role_name)["Role"]
+    except ClientError as exc:
+        if _code(exc) in ACCESS_DENIED:  # the generated role has no iam:GetRole: the assumption is the proof
+            return CheckResult(name, True, f"{stage}: assumed {arn} (iam:GetRole not granted to the role)")
+        return CheckResult(name, False, f"{stage}: assumed {arn}, but GetRole failed ({_error(exc)})", deploy)
+    return CheckResult(name, True, f"{stage}: assumed {role['Arn']}")
+
+
+def not_checked(name: str, caller: Caller) -> CheckResult:
+    """A check skipped because the caller may not read the organisation."""
+    return CheckResult(
+        name,
+        False,
+        "not checked: only the management account or a delegated administrator may read the organisation",
+        f"Run doctor with credentials of the management account {caller.management_account}.",
+    )
+
+
+def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client: ClientFactory) -> list[CheckResult]:
+    """Every check, in order; raises `DoctorError` only when none can run (no credentials, no organisation)."""
+    caller = read_caller(sts, organizations)
+    caller_result, kind = check_caller(organizations, caller)
+    results = [caller_result]
+    stages = {"staging": options.staging_ou, "prod": options.prod_ou}
+    if kind is CallerKind.MEMBER:
+        skipped = ["trusted-access", "staging-ou", "prod-ou", "ous-differ", "staging-accounts", "prod-accounts"]
+        return results + [not_checked(name, caller) for name in [*skipped, "management-not-target"]]
+
+    results.append(check_trusted_access(organizations, caller))
+    trees: dict[str, OuTree] = {}
+    for stage, ou_id in stages.items():
+        result, tree = check_ou_exists(organizations, stage, ou_id)
+        results.append(result)
+        if tree is not None:
+            trees[stage] = tree
+    results.append(check_ous_differ(options.staging_ou, options.prod_ou, trees.get("staging"), trees.get("prod")))
+    results += [check_active_accounts(stage, tree, caller) for stage, tree in trees.items()]
+    results.append(check_management_not_target(caller, trees))
+    if options.check_roles:
+        targets: dict[str, str] = {}
+        for stage, tree in trees.items():
+            for account in tree.active_accounts(caller.management_account):
+                targets.setdefault(account.id, stage)
+        results += [
+            check_target_role(sts, make_client, caller, stage, account_id, options.target_role_name)
+            for account_id, stage in targets.items()
+        ]
+    return results
+
+
+def session_clients(
+    options: DoctorOptions, profile: str | None, endpoint_url: str | None
+) -> tuple[Any, Any, ClientFactory]:
+    """(sts, organizations, factory) from one boto3 session; the factory also builds assumed-role clients."""
+    import boto3
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=options.region)
+    except ProfileNotFound:
+        raise InputError("--profile", f"no AWS profile named {profile!r}") from None
+
+    def make_client(service: str, credentials: Mapping[str, Any] | None = None) -> Any:
+        keys: dict[str, Any] = {}
+        if credentials is not None:
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
+        return session.client(service, endpoint_url=endpoint_url, **keys)
+
+    return make_client("sts"), make_client("organizations"), make_client
+
+
+def report(results: list[CheckResult]) -> dict[str, Any]:
+    """The `--json` document."""
+    return {"ok": all(r.ok for r in results), "checks": [r.as_dict() for r in results]}
+
+
+def results_table(results: list[CheckResult]) -> Table:
+    """A rich table (check, result, detail, fix); text is never read as markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="mlops-gen doctor", show_lines=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    table.add_column("fix", overflow="fold")
+    for r in results:
+        result = Text("pass", style="green") if r.ok else Text("FAIL", style="bold red")
+        table.add_row(Text(r.name), result, Text(r.detail), Text(r.fix))
+    return table

@@ -1,0 +1,362 @@
+"""`mlops-gen graph`: a Mermaid diagram of a rendered project, read back from the rendered files.
+
+The diagram is drawn from `manifest.json` and the product template, never from the render options:
+it shows what a launch of *that* template wires (rules, stages, actions, artifacts, target OUs and
+regions), so it cannot describe a template that was not rendered. Names are resolved for a sample
+launch whose project name and id are shown as `{project}` and `{project-id}`.
+
+Mermaid only: mermaid.js measures text in a browser, and no offline renderer on PyPI is both
+browserless and well kept (see `SVG_UNSUPPORTED`). GitHub renders the Markdown output as it is.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from generator.errors import InputError
+from generator.manifest import Manifest, read_manifest
+
+PROJECT_NAME = "{project}"
+PROJECT_ID = "{project-id}"
+PRODUCT_KIND = "product-template"
+
+#: Why `--format svg` is refused, and how to get a picture anyway.
+SVG_UNSUPPORTED = (
+    "svg is not drawn by mlops-gen: mermaid.js lays text out in a browser, and the offline Python renderers "
+    "(mermaidx, mmdr, merm) are young 0.x releases, not a dependency to build on. "
+    "GitHub renders the Markdown output as it is; for a file, pipe the bare diagram into mermaid-cli: "
+    "mlops-gen graph DIR --format mermaid | npx -p @mermaid-js/mermaid-cli mmdc -i - -o graph.svg"
+)
+
+_PROVIDER_NAMES = {"CodeStarSourceConnection": "CodeConnections", "CloudFormationStackSet": "CloudFormation StackSet"}
+
+
+# --- what the diagram shows ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """One pipeline action, with the facts the diagram shows about it."""
+
+    name: str
+    category: str
+    provider: str
+    run_order: int
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    details: tuple[str, ...]
+    #: Where the action reads its code from (Source actions): (repository label, edge label).
+    origin: tuple[str, str] | None = None
+    #: StackSet deployment targets (OU or account ids) and regions.
+    targets: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    actions: tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """An EventBridge rule that starts the pipeline: what it listens to, and for what."""
+
+    logical_id: str
+    rule_name: str
+    origin: str
+    condition: str
+
+
+@dataclass(frozen=True)
+class ProjectGraph:
+    pipeline_name: str
+    pipeline_details: str
+    stages: tuple[Stage, ...]
+    triggers: tuple[Trigger, ...]
+
+
+# --- reading the rendered files -----------------------------------------------------------------------------
+
+
+def read_graph(folder: Path) -> ProjectGraph:
+    """The graph of the render in `folder`; anything missing or unreadable is a user error (exit 2)."""
+    from generator.resolve import Resolver, UnresolvableError, load_template
+
+    manifest: Manifest = read_manifest(folder)
+    try:
+        path = manifest.path_of(PRODUCT_KIND)
+    except KeyError:
+        raise InputError("DIR", f"{folder / 'manifest.json'} lists no {PRODUCT_KIND}: nothing to draw") from None
+    import yaml
+
+    try:
+        template = load_template((folder / path).read_text(encoding="utf-8"), path)
+    except OSError as exc:
+        raise InputError("DIR", f"cannot read {folder / path}: {exc.strerror or exc}") from None
+    except (ValueError, yaml.YAMLError) as exc:  # JSON or YAML syntax
+        raise InputError("DIR", f"{folder / path} is not a readable template: {exc}") from None
+    if not isinstance(template.get("Resources"), dict):
+        raise InputError("DIR", f"{folder / path} is not a CloudFormation template (no Resources)")
+    resolver = Resolver(template, sample_parameters(template), region=manifest.home_region)
+    try:
+        return build_graph(resolver.resolve(template.get("Resources", {})), manifest.home_region)
+    except (UnresolvableError, KeyError, TypeError, ValueError) as exc:
+        raise InputError("DIR", f"{folder / path} cannot be drawn: {exc!s}") from None
+
+
+def sample_parameters(template: Mapping[str, Any]) -> dict[str, str]:
+    """`{project}` and `{project-id}` for the project, `{Name}` for any other parameter without a default."""
+    values = {name: f"{{{name}}}" for name, spec in template.get("Parameters", {}).items() if "Default" not in spec}
+    values.update({"SageMakerProjectName": PROJECT_NAME, "SageMakerProjectId": PROJECT_ID})
+    return values
+
+
+def build_graph(resources: Mapping[str, Any], home_region: str) -> ProjectGraph:
+    """The graph of resolved `resources` (every intrinsic already replaced by its value)."""
+    pipelines = [(k, r) for k, r in resources.items() if r.get("Type") == "AWS::CodePipeline::Pipeline"]
+    if len(pipelines) != 1:
+        raise ValueError(f"expected one AWS::CodePipeline::Pipeline, found {len(pipelines)}")
+    _, pipeline = pipelines[0]
+    props = pipeline["Properties"]
+    name = str(props["Name"])
+    details = f"{props.get('PipelineType', 'V1')}, {props.get('ExecutionMode', 'SUPERSEDED')}, region {home_region}"
+    stages = tuple(Stage(str(stage["Name"]), _actions(stage.get("Actions", []))) for stage in props["Stages"])
+    return ProjectGraph(name, details, stages, _triggers(resources, name))
+
+
+def _actions(actions: list[Mapping[str, Any]]) -> tuple[Action, ...]:
+    """A stage's actions in run order (template order among actions that run together)."""
+    ordered = sorted(enumerate(actions), key=lambda item: (int(item[1].get("RunOrder", 1)), item[0]))
+    return tuple(_action(a) for _, a in ordered)
+
+
+def _action(action: Mapping[str, Any]) -> Action:
+    type_id = action["ActionTypeId"]
+    category, provider = str(type_id["Category"]), str(type_id["Provider"])
+    config: Mapping[str, Any] = action.get("Configuration", {})
+    base = Action(
+        name=str(action["Name"]),
+        category=category,
+        provider=provider,
+        run_order=int(action.get("RunOrder", 1)),
+        inputs=tuple(str(a["Name"]) for a in action.get("InputArtifacts", [])),
+        outputs=tuple(str(a["Name"]) for a in action.get("OutputArtifacts", [])),
+        details=(f"{category}: {_PROVIDER_NAMES.get(provider, provider)}",),
+    )
+    branch = config.get("BranchName", "")
+    if provider == "CodeCommit":
+        repository = f"CodeCommit repository\n{config['RepositoryName']}"
+        return replace(base, details=(f"CodeCommit, branch {branch}",), origin=(repository, f"branch {branch}"))
+    if provider == "CodeStarSourceConnection":
+        repository = f"Repository {config['FullRepositoryId']}\nvia CodeConnections"
+        detect = "pushes detected" if str(config.get("DetectChanges", "true")).lower() == "true" else "no push trigger"
+        return replace(
+            base, details=(f"CodeConnections, branch {branch}",), origin=(repository, f"branch {branch}, {detect}")
+        )
+    if provider == "CodeBuild":
+        return replace(base, details=(f"CodeBuild project {config['ProjectName']}",))
+    if provider == "Manual":
+        return replace(base, details=("manual approval",))
+    if provider == "CloudFormationStackSet":
+        return replace(
+            base,
+            details=(f"StackSet {config['StackSetName']}", *_stack_set_preferences(config)),
+            targets=_split(config.get("DeploymentTargets", "")),
+            regions=_split(config.get("Regions", "")),
+        )
+    return base
+
+
+def _stack_set_preferences(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The operation preferences the action sets (only those it sets: AWS's defaults are not restated)."""
+    percentages = [
+        f"{text} {config[key]}%"
+        for key, text in (
+            ("FailureTolerancePercentage", "failure tolerance"),
+            ("MaxConcurrentPercentage", "max concurrency"),
+        )
+        if key in config
+    ]
+    modes = [
+        f"{text} {str(config[key]).lower()}"
+        for key, text in (("RegionConcurrencyType", "regions"), ("OrganizationsAutoDeployment", "auto-deployment"))
+        if key in config
+    ]
+    return tuple(", ".join(group) for group in (percentages, modes) if group)
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    """A comma-separated configuration value (or a list) as a tuple of stripped items."""
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(str(i).strip() for i in items if str(i).strip())
+
+
+def _triggers(resources: Mapping[str, Any], pipeline_name: str) -> tuple[Trigger, ...]:
+    """EventBridge rules with a target that is this pipeline, by logical id."""
+    found = []
+    for logical_id in sorted(resources):
+        resource = resources[logical_id]
+        if resource.get("Type") != "AWS::Events::Rule":
+            continue
+        props = resource.get("Properties", {})
+        targets = [str(t.get("Arn", "")) for t in props.get("Targets", [])]
+        if not any(arn.startswith("arn:") and arn.endswith(f":{pipeline_name}") for arn in targets):
+            continue
+        origin, condition = _pattern_summary(props.get("EventPattern", {}), _group_names(resources))
+        found.append(Trigger(logical_id, str(props.get("Name", logical_id)), origin, condition))
+    return tuple(found)
+
+
+def _group_names(resources: Mapping[str, Any]) -> set[str]:
+    """Names of the model package groups the template itself creates."""
+    return {
+        str(r.get("Properties", {}).get("ModelPackageGroupName"))
+        for r in resources.values()
+        if r.get("Type") == "AWS::SageMaker::ModelPackageGroup"
+    }
+
+
+def _pattern_summary(pattern: Mapping[str, Any], created_groups: set[str]) -> tuple[str, str]:
+    """(what the rule listens to, the condition it filters on) for the patterns mlops-gen writes."""
+    detail: Mapping[str, Any] = pattern.get("detail", {})
+    sources = ", ".join(map(str, pattern.get("source", [])))
+    if sources == "aws.sagemaker" and "ModelPackageGroupName" in detail:
+        groups = [str(g) for g in detail["ModelPackageGroupName"]]
+        # --launch-role standard: the launch role may not create the group, so the template does not either.
+        where = "" if set(groups) <= created_groups else "\n(not created by the product template)"
+        rest = {k: v for k, v in detail.items() if k != "ModelPackageGroupName"}
+        return f"SageMaker model package group\n{', '.join(groups)}{where}", _conditions(rest) or "any state change"
+    if sources == "aws.codecommit":
+        names = ", ".join(str(arn).rsplit(":", 1)[-1] for arn in pattern.get("resources", []))
+        branches = ", ".join(map(str, detail.get("referenceName", []))) or "any branch"
+        return f"CodeCommit repository\n{names}", f"push to {branches}"
+    kinds = ", ".join(map(str, pattern.get("detail-type", [])))
+    return f"events from {sources}" + (f"\n{kinds}" if kinds else ""), _conditions(detail) or "any event"
+
+
+def _conditions(detail: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key} = {' or '.join(map(str, values))}" for key, values in detail.items())
+
+
+# --- writing Mermaid ----------------------------------------------------------------------------------------
+
+#: Characters Mermaid reads as syntax inside a quoted label, as Mermaid entity codes (`#name;`/`#code;`).
+_ESCAPES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "|": "#124;", "`": "#96;"}
+
+
+def label(text: str) -> str:
+    """`text` as a quoted Mermaid label: syntax characters as entity codes, newlines as `<br/>`."""
+    escaped = "".join(_ESCAPES.get(c, c) for c in text)
+    return '"' + "<br/>".join(escaped.splitlines()) + '"'
+
+
+def node_id(prefix: str, name: str) -> str:
+    """A Mermaid node id: letters, digits and `_` only (ids starting with a capital never clash with `end`)."""
+    return f"{prefix}_{re.sub(r'[^A-Za-z0-9]', '_', name)}"
+
+
+class _Writer:
+    """Mermaid lines, with each node defined once at its first use."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.edges: list[str] = []
+        self.nodes: dict[str, str] = {}
+        self.sources: dict[str, str] = {}
+
+    def node(self, ident: str, shape: str, text: str, indent: int = 1) -> str:
+        if ident not in self.nodes:
+            opening, closing = shape.split(" ")
+            self.nodes[ident] = text
+            self.lines.append("    " * indent + f"{ident}{opening}{label(text)}{closing}")
+        return ident
+
+    def source(self, text: str) -> str:
+        """A node outside the pipeline (model group, repository) numbered by first use: one node per label."""
+        ident = self.sources.setdefault(text, f"SOURCE_{len(self.sources) + 1}")
+        return self.node(ident, REPOSITORY, text)
+
+    def edge(self, source: str, target: str, text: str = "", arrow: str = "-->") -> None:
+        self.edges.append(f"    {source} {arrow}" + (f"|{label(text)}|" if text else "") + f" {target}")
+
+
+#: Node shapes (opening and closing, space-separated).
+REPOSITORY = "[( )]"
+RULE = "{{ }}"
+STEP = "[ ]"
+APPROVAL = "([ ])"
+ARTIFACT = "[/ /]"
+TARGET = "[[ ]]"
+
+
+def to_mermaid(graph: ProjectGraph) -> str:
+    """The flowchart, deterministic: template order for stages and actions, logical-id order for rules."""
+    w = _Writer()
+    w.lines.append("flowchart TB")
+    for trigger in graph.triggers:
+        origin = w.source(trigger.origin)
+        rule = w.node(node_id("RULE", trigger.logical_id), RULE, f"EventBridge rule\n{trigger.rule_name}")
+        w.edge(origin, rule, trigger.condition)
+        w.edge(rule, "PIPELINE", "starts")
+    title = f"CodePipeline {graph.pipeline_name}\n{graph.pipeline_details}"
+    w.lines.append(f"    subgraph PIPELINE[{label(title)}]")
+    ids: dict[tuple[int, int], str] = {}
+    for s, stage in enumerate(graph.stages, start=1):
+        w.lines.append(f"        subgraph STAGE_{s}[{label(f'Stage {s}: {stage.name}')}]")
+        for a, action in enumerate(stage.actions, start=1):
+            text = "\n".join((action.name, *action.details))
+            shape = APPROVAL if action.provider == "Manual" else STEP
+            ids[(s, a)] = w.node(f"ACTION_{s}_{a}", shape, text, indent=3)
+        w.lines.append("        end")
+    for artifact in _artifacts(graph):  # in the pipeline's artifact store, so drawn inside the pipeline
+        w.node(node_id("ARTIFACT", artifact), ARTIFACT, artifact, indent=2)
+    w.lines.append("    end")
+    for s in range(2, len(graph.stages) + 1):
+        w.edge(f"STAGE_{s - 1}", f"STAGE_{s}", arrow="==>")
+    for s, stage in enumerate(graph.stages, start=1):
+        _stage_edges(w, stage, [ids[(s, a)] for a in range(1, len(stage.actions) + 1)])
+    return "\n".join(w.lines + w.edges) + "\n"
+
+
+def _artifacts(graph: ProjectGraph) -> list[str]:
+    """Every artifact name, in order of first appearance (outputs before inputs of each action)."""
+    names = [n for stage in graph.stages for action in stage.actions for n in (*action.outputs, *action.inputs)]
+    return list(dict.fromkeys(names))
+
+
+def _stage_edges(w: _Writer, stage: Stage, ids: list[str]) -> None:
+    """Run order within the stage, artifacts, where the source comes from and where StackSets deploy."""
+    for earlier, later in _run_order_pairs(stage.actions, ids):
+        w.edge(earlier, later, "then", arrow="-.->")
+    for action, ident in zip(stage.actions, ids, strict=True):
+        if action.origin is not None:
+            repository, condition = action.origin
+            w.edge(w.source(repository), ident, condition)
+        for artifact in action.inputs:
+            w.edge(w.node(node_id("ARTIFACT", artifact), ARTIFACT, artifact), ident)
+        for artifact in action.outputs:
+            w.edge(ident, w.node(node_id("ARTIFACT", artifact), ARTIFACT, artifact))
+        for target in action.targets:
+            kind = "Organizational unit" if target.startswith("ou-") or target.startswith("r-") else "Account"
+            target_id = w.node(node_id("TARGET", target), TARGET, f"{kind}\n{target}")
+            w.edge(ident, target_id, "regions " + ", ".join(action.regions))
+
+
+def _run_order_pairs(actions: Iterable[Action], ids: list[str]) -> list[tuple[str, str]]:
+    """Each action of one run order to each action of the next run order of the same stage."""
+    groups: dict[int, list[str]] = {}
+    for action, ident in zip(actions, ids, strict=True):
+        groups.setdefault(action.run_order, []).append(ident)
+    orders = sorted(groups)
+    return [(a, b) for first, second in itertools.pairwise(orders) for a in groups[first] for b in groups[second]]
+
+
+def to_markdown(graph: ProjectGraph) -> str:
+    """The diagram in a fenced ```mermaid block, which GitHub (and most Markdown viewers) draw."""
+    return f"```mermaid\n{to_mermaid(graph)}```\n"

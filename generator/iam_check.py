@@ -1,0 +1,362 @@
+"""IAM findings for a render output folder: may the launch role create the product, and may the
+pipeline's roles do what the pipeline does at run time?
+
+cfn-lint and checkov say a template is well formed and hardened; this says whether it can work.
+Everything comes from the rendered files listed in the manifest:
+
+- the launch role in use: the rendered `launch-role-template` if there is one (its policy), else
+  the standard `AmazonSageMakerServiceCatalogProductsLaunchRole` (package data), checked with the
+  accepted gaps of generator/launch_role.py; each product resource's needs come from
+  generator/iam_table.py;
+- the service roles: the product's role-name parameter defaults (per-service roles or the
+  UseRole), their policies from package data (`SERVICE_ROLE_POLICIES`); the run-time needs from
+  generator/runtime_iam.py;
+- the prerequisites template (kind `prerequisites-template`), when the manifest lists one: its
+  IAM policies are added to the roles they attach to before checking.
+
+A need a SageMaker-provided role lacks, with no prerequisites template rendered, is of kind
+`needs-prerequisites`: the fix is an extra policy on a role the product does not own, which is
+that template's job. With the template rendered, any gap left is `missing`. A need allowed only
+under a condition this cannot evaluate (a tag on a connection) is `conditional`: never counted as
+allowed. `validate` reports every kind and exits non-zero; `render` refuses only `missing` and
+`unchecked` (see `RENDER_ACCEPTS`), since the other two concern things outside the rendered files.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections import defaultdict
+from collections.abc import Mapping
+from enum import StrEnum
+from functools import cache
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from generator.iam_eval import Decision, Result, evaluate
+from generator.iam_table import UnknownResourceType, required_permissions
+from generator.manifest import Manifest
+from generator.resolve import Resolver, UnresolvableError
+from generator.runtime_iam import Need, RuntimeModel, role_name, runtime_needs
+from generator.validate import Finding
+
+LAUNCH_RULE = "IAM-LAUNCH-ROLE"
+RUNTIME_RULE = "IAM-RUNTIME"
+PREREQUISITES_KIND = "prerequisites-template"
+STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
+
+#: SageMaker-provided role name -> its policy document in generator/data/ (as published; see
+#: /work/shared/reference/iam/README.md). The UseRole's policy is customer managed: this copy is what
+#: the SageMaker console creates, the account's own may differ.
+SERVICE_ROLE_POLICIES: Mapping[str, str] = {
+    "AmazonSageMakerServiceCatalogProductsCodePipelineRole": (
+        "AmazonSageMakerServiceCatalogProductsCodePipelineServiceRolePolicy.json"
+    ),
+    "AmazonSageMakerServiceCatalogProductsCodeBuildRole": (
+        "AmazonSageMakerServiceCatalogProductsCodeBuildServiceRolePolicy.json"
+    ),
+    "AmazonSageMakerServiceCatalogProductsEventsRole": (
+        "AmazonSageMakerServiceCatalogProductsEventsServiceRolePolicy.json"
+    ),
+    "AmazonSageMakerServiceCatalogProductsUseRole": "AmazonSageMakerServiceCatalogProductsUseRole-20241128T033623.json",
+}
+
+Policies = dict[str, Mapping[str, Any]]
+
+
+class Kind(StrEnum):
+    """What an IAM finding says."""
+
+    MISSING = "missing"
+    NEEDS_PREREQUISITES = "needs-prerequisites"
+    CONDITIONAL = "conditional"
+    UNCHECKED = "unchecked"
+
+
+#: Kinds `render` writes files despite (validate still reports them and exits 1).
+RENDER_ACCEPTS = frozenset({Kind.NEEDS_PREREQUISITES.value, Kind.CONDITIONAL.value})
+
+
+@cache
+def service_role_policy(name: str) -> dict[str, Any]:
+    """The packaged policy of a SageMaker-provided service role."""
+    text = files("generator").joinpath(f"data/{SERVICE_ROLE_POLICIES[name]}").read_text(encoding="utf-8")
+    policy: dict[str, Any] = json.loads(text)
+    return policy
+
+
+def decode_template(path: Path) -> dict[str, Any]:
+    """A rendered template (YAML with short-form tags, or JSON) as a dict, with cfn-lint's decoder.
+
+    Mappings keep cfn-lint's line marks (`start_mark`), which findings use.
+    """
+    from cfnlint.decode import decode_str
+
+    template, matches = decode_str(path.read_text(encoding="utf-8"))
+    if template is None:
+        raise ValueError(f"{path.name} cannot be parsed: {[m.message for m in matches]}")
+    return dict(template)
+
+
+def _line(node: Any) -> int:
+    mark = getattr(node, "start_mark", None)
+    return int(mark.line) + 1 if mark is not None else 0
+
+
+def _seed_files(folder: Path, manifest: Manifest) -> dict[str, bytes] | None:
+    try:
+        path = folder / manifest.path_of("seed-bundle")
+    except KeyError:
+        return None
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _kinds(manifest: Manifest) -> set[str]:
+    return {a.kind for a in manifest.artifacts}
+
+
+# --- the prerequisites hook ----------------------------------------------------------------------
+
+
+def prerequisite_policies(template: Mapping[str, Any], region: str) -> dict[str, Policies]:
+    """Role name -> {policy name: document} that a prerequisites template adds to existing roles.
+
+    Read: `AWS::IAM::ManagedPolicy` and `AWS::IAM::Policy` with `Roles` (names, or `Ref`s to
+    parameters with defaults, possibly under `Fn::If`), and the inline `Policies` of `AWS::IAM::Role`s
+    the template creates (plus their `ManagedPolicyArns` that `Ref` a managed policy of the same
+    template). Parameters take their defaults: the template as rendered is what is checked.
+    """
+    values = _TemplateValues(template, region)
+    resources = template.get("Resources", {})
+    added: dict[str, Policies] = defaultdict(dict)
+    for logical_id, resource in resources.items():
+        rtype, props = resource.get("Type"), values.value(resource.get("Properties", {}))
+        if rtype in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
+            for role in props.get("Roles") or []:
+                added[role_name(str(role))][f"{logical_id} (prerequisites)"] = props.get("PolicyDocument", {})
+        elif rtype == "AWS::IAM::Role":
+            name = str(props.get("RoleName", logical_id))
+            for policy in props.get("Policies") or []:
+                added[name][f"{policy['PolicyName']} (prerequisites)"] = policy["PolicyDocument"]
+            for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
+                ref = arn.get("Ref") if isinstance(arn, Mapping) else None
+                if ref in resources and resources[ref].get("Type") == "AWS::IAM::ManagedPolicy":
+                    document = values.value(resources[ref]["Properties"]["PolicyDocument"])
+                    added[name][f"{ref} (prerequisites)"] = document
+    return dict(added)
+
+
+_NO_VALUE = object()
+
+
+class _TemplateValues:
+    """Resolve a template's values with parameter defaults, including `Fn::If` on its `Conditions`
+    and `AWS::NoValue` (generator/resolve.py resolves the rest)."""
+
+    def __init__(self, template: Mapping[str, Any], region: str) -> None:
+        self.template = template
+        self.resolver = Resolver(template, region=region)
+
+    def _list_parameter(self, name: str) -> list[str] | None:
+        spec = self.template.get("Parameters", {}).get(name)
+        if spec is None or not str(spec.get("Type", "")).startswith(("CommaDelimitedList", "List<")):
+            return None
+        default = str(spec.get("Default", ""))
+        return [v.strip() for v in default.split(",")] if default else []
+
+    def condition(self, name: str) -> bool:
+        return self._truth(self.template.get("Conditions", {})[name])
+
+    def _truth(self, node: Any) -> bool:
+        ((fn, arg),) = node.items()
+        if fn == "Condition":
+            return self.condition(arg)
+        if fn == "Fn::Not":
+            return not self._truth(arg[0])
+        if fn == "Fn::And":
+            return all(self._truth(c) for c in arg)
+        if fn == "Fn::Or":
+            return any(self._truth(c) for c in arg)
+        if fn == "Fn::Equals":
+            return bool(self.value(arg[0]) == self.value(arg[1]))
+        raise UnresolvableError(f"condition function {fn} is not modelled")
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, list):
+            items = [self.value(item) for item in node]
+            return [item for item in items if item is not _NO_VALUE]
+        if not isinstance(node, Mapping):
+            return node
+        if len(node) == 1:
+            ((fn, arg),) = node.items()
+            if fn == "Ref" and arg == "AWS::NoValue":
+                return _NO_VALUE
+            if fn == "Ref" and (listed := self._list_parameter(arg)) is not None:
+                return listed
+            if fn == "Fn::If":
+                return self.value(arg[1] if self.condition(arg[0]) else arg[2])
+            if fn == "Fn::Join" and isinstance(self.value(arg[1]), list):
+                return str(arg[0]).join(str(v) for v in self.value(arg[1]))
+            if fn.startswith("Fn::") or fn == "Ref":
+                return self.resolver.resolve(node)
+        fields = {k: self.value(v) for k, v in node.items()}
+        return {k: v for k, v in fields.items() if v is not _NO_VALUE}
+
+
+# --- the launch role -----------------------------------------------------------------------------
+
+
+def generated_launch_policies(template: Mapping[str, Any], region: str) -> tuple[str, Policies]:
+    """The rendered launch role's name and inline policies, resolved for the sample account."""
+    from generator.resolve import SAMPLE_ACCOUNT
+
+    resolver = Resolver(template, region=region, account=SAMPLE_ACCOUNT)
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::IAM::Role":
+            props = resource.get("Properties", {})
+            name = str(resolver.resolve(props.get("RoleName", logical_id)))
+            policies = {str(p["PolicyName"]): resolver.resolve(p["PolicyDocument"]) for p in props.get("Policies", [])}
+            return name, policies
+    raise ValueError("the launch-role template has no AWS::IAM::Role")
+
+
+def _launch_findings(
+    product: Mapping[str, Any], path: str, role: str, policies: Policies, standard: bool, region: str
+) -> list[Finding]:
+    from generator.launch_role import STANDARD_ACCEPTED_GAPS, STANDARD_CHECKED_OPERATIONS, evaluate_requirement
+
+    grouped: dict[tuple[str, str, str, Kind], tuple[set[str], Result]] = {}
+    for req in required_permissions(product):
+        if standard and (
+            req.operation not in STANDARD_CHECKED_OPERATIONS
+            or (req.resource_type, req.action, req.operation) in STANDARD_ACCEPTED_GAPS
+        ):
+            continue
+        result = evaluate_requirement(policies, req, region)
+        if result.allowed:
+            continue
+        kind = Kind.CONDITIONAL if result.decision is Decision.CONDITIONAL else Kind.MISSING
+        key = (req.logical_id, req.action, req.resource, kind)
+        ops, _ = grouped.get(key, (set(), result))
+        grouped[key] = (ops | {req.operation.value}, result)
+    resources = product.get("Resources", {})
+    findings = []
+    for (logical_id, action, resource, kind), (ops, result) in sorted(grouped.items()):
+        rtype = resources[logical_id]["Type"]
+        what = f"{logical_id} ({rtype}) needs {action} ({'/'.join(sorted(ops))}) on {resource}"
+        message = f"{what}: launch role {role} {_verdict(result)}"
+        findings.append(
+            Finding(
+                path, _line(resources[logical_id]), LAUNCH_RULE, message, kind.value, role, action, resource, logical_id
+            )
+        )
+    return findings
+
+
+def _verdict(result: Result) -> str:
+    if result.decision is Decision.CONDITIONAL:
+        return "allows it only if " + "; ".join(result.unevaluated) + " (cannot be evaluated: not counted as allowed)"
+    if result.decision is Decision.EXPLICIT_DENY:
+        return f"explicitly denies it ({', '.join(result.statements)})"
+    return "does not allow it"
+
+
+# --- the run-time roles --------------------------------------------------------------------------
+
+
+def role_policies(name: str, added: Mapping[str, Policies]) -> Policies | None:
+    """A role's policies: the packaged SageMaker-provided one, plus what the prerequisites add."""
+    policies: Policies = {}
+    if name in SERVICE_ROLE_POLICIES:
+        policies[SERVICE_ROLE_POLICIES[name].removesuffix(".json")] = service_role_policy(name)
+    policies.update(added.get(name, {}))
+    return policies or None
+
+
+def _runtime_findings(
+    model: RuntimeModel, product: Mapping[str, Any], path: str, added: Mapping[str, Policies], prerequisites: bool
+) -> list[Finding]:
+    resources = product.get("Resources", {})
+
+    def finding(need: Need | None, logical_id: str, kind: Kind, message: str, role: str = "") -> Finding:
+        action = need.action if need else ""
+        resource = need.resource if need else ""
+        node = resources.get(logical_id)
+        return Finding(path, _line(node), RUNTIME_RULE, message, kind.value, role, action, resource, logical_id)
+
+    findings = [
+        finding(None, u.logical_id, Kind.UNCHECKED, f"{u.logical_id} {u.subject}: not checked: {u.reason}")
+        for u in model.unchecked
+    ]
+    unknown_roles: set[tuple[str, str]] = set()
+    for need in model.needs:
+        name = need.role_name
+        policies = role_policies(name, added)
+        if policies is None:
+            if (need.logical_id, name) not in unknown_roles:
+                unknown_roles.add((need.logical_id, name))
+                message = f"{need.logical_id} runs as role {name}, whose policies mlops-gen does not know: not checked"
+                findings.append(finding(need, need.logical_id, Kind.UNCHECKED, message, name))
+            continue
+        result = evaluate(policies, need.action, need.resource, dict(need.context))
+        if result.allowed:
+            continue
+        if result.decision is Decision.CONDITIONAL:
+            kind = Kind.CONDITIONAL
+        elif name in SERVICE_ROLE_POLICIES and not prerequisites:
+            kind = Kind.NEEDS_PREREQUISITES
+        else:
+            kind = Kind.MISSING
+        message = (
+            f"{need.logical_id} {need.subject} needs {need.action} on {need.resource}: role {name} {_verdict(result)}"
+        )
+        if kind is Kind.NEEDS_PREREQUISITES:
+            message += "; needs the prerequisites template (the policy it adds to this role)"
+        findings.append(finding(need, need.logical_id, kind, message, name))
+    return findings
+
+
+# --- the folder ----------------------------------------------------------------------------------
+
+
+def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
+    """Every IAM finding for the render in `folder` (none when it has no product template)."""
+    try:
+        product_path = manifest.path_of("product-template")
+    except KeyError:
+        return []
+    region = manifest.home_region
+    product = decode_template(folder / product_path)
+    kinds = _kinds(manifest)
+    findings: list[Finding] = []
+    try:
+        if "launch-role-template" in kinds:
+            launch = decode_template(folder / manifest.path_of("launch-role-template"))
+            role, policies = generated_launch_policies(launch, region)
+            findings += _launch_findings(product, product_path, role, policies, False, region)
+        else:
+            from generator.launch_role import standard_policy
+
+            policies = {"standard-launch-role-policy": standard_policy()}
+            findings += _launch_findings(product, product_path, STANDARD_LAUNCH_ROLE, policies, True, region)
+    except UnknownResourceType as exc:
+        findings.append(Finding(product_path, 0, LAUNCH_RULE, f"not checked: {exc.args[0]}", Kind.UNCHECKED.value))
+    added: dict[str, Policies] = {}
+    prerequisites = PREREQUISITES_KIND in kinds
+    if prerequisites:
+        path = manifest.path_of(PREREQUISITES_KIND)
+        try:
+            added = prerequisite_policies(decode_template(folder / path), region)
+        except (UnresolvableError, KeyError) as exc:
+            message = f"the prerequisites template's policies cannot be read, so they were not added ({exc})"
+            findings.append(Finding(path, 0, RUNTIME_RULE, message, Kind.UNCHECKED.value))
+    try:
+        model = runtime_needs(product, _seed_files(folder, manifest), region)
+    except (UnresolvableError, KeyError) as exc:
+        message = f"run-time IAM not checked: the product cannot be resolved for a sample launch ({exc})"
+        return [*findings, Finding(product_path, 0, RUNTIME_RULE, message, Kind.UNCHECKED.value)]
+    findings += _runtime_findings(model, product, product_path, added, prerequisites)
+    return sorted(findings)

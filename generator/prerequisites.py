@@ -1,0 +1,226 @@
+"""What the data-science account needs before the first project: the pipeline roles' missing rights.
+
+The source article pastes inline policies onto two SageMaker roles by hand. Here they are
+managed policies in one template (kind `prerequisites-template`), attached to the role names in
+use (parameters defaulting to the per-service roles, or to the UseRole for all):
+
+- the CodePipeline role: the `CloudFormationStackSet` action's calls on the project's stack sets
+  (the set CDK grants that action; SERVICE_MANAGED needs no pass-role);
+- the CodeBuild role: `sts:AssumeRole` on the target role in any account (the staging test),
+  Organizations reads to walk the staging OU and its child OUs, test reports, and under the
+  standard launch role creating the project's model package group (the product cannot);
+- an approver policy: approve or reject the pipelines' manual approval, and see their state, for
+  the project pipelines' name pattern only.
+
+Read access of the staging and prod accounts to the model artifacts and to the model package group
+is not here: it belongs on the resources. The iris pipeline writes its model artifacts to the
+project's artifact bucket, which the product creates, so the product's bucket policy grants the two
+OUs `s3:GetObject` (a template cannot add a statement to a bucket it does not own, such as
+SageMaker's default bucket). The model package group's resource policy is set on the group: by the
+product under the generated launch role; under the standard launch role, which may not create the
+group, the build step creates it and must put the same policy (this template grants that).
+Both conditions use `aws:PrincipalOrgPaths` with `*/ou-.../*` patterns: no account lists, no org id.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from awacs.aws import Action, Allow, PolicyDocument, Statement
+from troposphere import Equals, If, Join, Not, Output, Parameter, Ref, Sub, Template
+from troposphere.iam import ManagedPolicy
+
+from generator.config import LaunchRole, RenderConfig
+from generator.naming import PROJECT_ID, PROJECT_NAME, BootstrapNames
+from generator.parameters import service_role_defaults
+from generator.render import RenderedFile, template_file
+
+KIND = "prerequisites-template"
+STEM = "prerequisites-template"
+DESCRIPTION = (
+    "mlops-gen prerequisites for the data-science account: the permissions the SageMaker service roles lack "
+    "for multi-account deployment, and an approver policy. Deploy once per account before the first project."
+)
+_PARTITION = "arn:${AWS::Partition}"
+_ROLE_NAME_PATTERN = r"^[\w+=,.@-]{1,64}$"
+HAS_APPROVERS = "HasApprovers"
+
+#: What CodePipeline's CloudFormationStackSet action calls on its stack set (the set aws-cdk grants
+#: the action's role, aws-codepipeline-actions SingletonPolicy.grantCreateUpdateStackSet), plus the
+#: operation results it reads to report a failed account.
+STACK_SET_ACTIONS = (
+    "UpdateStackSet",
+    "DescribeStackSet",
+    "DescribeStackSetOperation",
+    "ListStackInstances",
+    "CreateStackInstances",
+    "ListStackSetOperationResults",
+)
+#: What seedcode/modeldeploy/test/test.py calls to find the staging accounts (it walks child OUs).
+ORGANIZATIONS_ACTIONS = ("ListAccountsForParent", "ListOrganizationalUnitsForParent", "DescribeOrganizationalUnit")
+#: What CodeBuild calls to publish the test's JUnit report (test/buildspec.yml `reports:`).
+REPORT_ACTIONS = ("CreateReportGroup", "CreateReport", "UpdateReport", "BatchPutTestCases", "BatchPutCodeCoverages")
+#: What build.py calls when the product could not create the group (standard launch role).
+GROUP_ACTIONS = ("DescribeModelPackageGroup", "CreateModelPackageGroup", "PutModelPackageGroupPolicy")
+
+
+def name_wildcard(pattern: str) -> str:
+    """A name pattern from naming.py with the project name and id as IAM wildcards."""
+    return pattern.replace(PROJECT_NAME, "*").replace(PROJECT_ID, "*")
+
+
+def approval_action_path(cfg: RenderConfig) -> tuple[str, str]:
+    """(stage, action) of the pipeline's manual approval, read from the rendered product itself."""
+    from generator.product import build_product
+
+    for resource in build_product(cfg).to_dict()["Resources"].values():
+        if resource["Type"] != "AWS::CodePipeline::Pipeline":
+            continue
+        for stage in resource["Properties"]["Stages"]:
+            for action in stage["Actions"]:
+                if action["ActionTypeId"]["Category"] == "Approval":
+                    return stage["Name"], action["Name"]
+    raise ValueError("the product's pipeline has no manual approval action")
+
+
+def _statement(sid: str, service: str, actions: tuple[str, ...], resources: list[Any]) -> Statement:
+    return Statement(Sid=sid, Effect=Allow, Action=[Action(service, a) for a in actions], Resource=resources)
+
+
+def pipeline_role_document(cfg: RenderConfig) -> PolicyDocument:
+    """The CodePipeline role: create, update and watch the project's two stack sets."""
+    stack_sets = Sub(f"{_PARTITION}:cloudformation:*:${{AWS::AccountId}}:stackset/{cfg.name_prefix}*")
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            # The service authorization reference lists no resource type for CreateStackSet: only "*" is
+            # sure to match (aws-cdk scopes it to the stack set's ARN). Everything after creation is scoped.
+            _statement("CreateStackSets", "cloudformation", ("CreateStackSet",), ["*"]),
+            _statement("ProjectStackSets", "cloudformation", STACK_SET_ACTIONS, [stack_sets]),
+        ],
+    )
+
+
+def build_role_document(cfg: RenderConfig) -> PolicyDocument:
+    """The CodeBuild role: the staging test's cross-account calls and reports; the build's group."""
+    statements = [
+        _statement(
+            "AssumeTargetRole",
+            "sts",
+            ("AssumeRole",),
+            [Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")],
+        ),
+        _statement(
+            "WalkStageOrganizationalUnits",
+            "organizations",
+            ORGANIZATIONS_ACTIONS,
+            [Sub(f"{_PARTITION}:organizations::*:ou/o-*/ou-*")],
+        ),
+        _statement(
+            "TestReports",
+            "codebuild",
+            REPORT_ACTIONS,
+            [Sub(f"{_PARTITION}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:report-group/{cfg.name_prefix}*")],
+        ),
+    ]
+    if cfg.launch_role is LaunchRole.STANDARD:
+        # Groups are named after the project (no prefix): any group of this account and region.
+        statements.append(
+            _statement(
+                "ProjectModelPackageGroups",
+                "sagemaker",
+                GROUP_ACTIONS,
+                [Sub(f"{_PARTITION}:sagemaker:${{AWS::Region}}:${{AWS::AccountId}}:model-package-group/*")],
+            )
+        )
+    return PolicyDocument(Version="2012-10-17", Statement=statements)
+
+
+def approver_document(cfg: RenderConfig) -> PolicyDocument:
+    """Approve or reject the manual approval of the project pipelines, and see where they stand."""
+    pipelines = (
+        f"{_PARTITION}:codepipeline:${{AWS::Region}}:${{AWS::AccountId}}:{name_wildcard(cfg.names.pipeline.pattern)}"
+    )
+    stage, action = approval_action_path(cfg)
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            _statement(
+                "ApproveProjectDeployments",
+                "codepipeline",
+                ("PutApprovalResult",),
+                [Sub(f"{pipelines}/{stage}/{action}")],
+            ),
+            _statement("SeeProjectPipelines", "codepipeline", ("GetPipelineState",), [Sub(pipelines)]),
+        ],
+    )
+
+
+def _role_parameter(template: Template, title: str, default: str, description: str) -> Parameter:
+    return template.add_parameter(
+        Parameter(title, Type="String", Default=default, AllowedPattern=_ROLE_NAME_PATTERN, Description=description)
+    )
+
+
+def build_prerequisites(cfg: RenderConfig) -> Template:
+    """The prerequisites template: three managed policies, attached to the role names in use."""
+    template = Template(Description=DESCRIPTION)
+    template.set_version("2010-09-09")
+    names = BootstrapNames(cfg.name_prefix)
+    roles = service_role_defaults(cfg)
+    pipeline_role = _role_parameter(
+        template, "CodePipelineRoleName", roles["pipeline"], "The pipelines' service role (path service-role/)."
+    )
+    build_role = _role_parameter(
+        template, "CodeBuildRoleName", roles["build"], "The build and test projects' service role (path service-role/)."
+    )
+    _role_parameter(
+        template,
+        "TargetRoleName",
+        cfg.target_role_name,
+        "The role in every staging and prod account (target-role-template).",
+    )
+    approvers = template.add_parameter(
+        Parameter(
+            "ApproverRoleNames",
+            Type="CommaDelimitedList",
+            Default="",
+            Description="Names of the roles (comma separated) that approve production deployments; may be empty.",
+        )
+    )
+    template.add_condition(HAS_APPROVERS, Not(Equals(Join("", Ref(approvers)), "")))
+    pipeline_policy = template.add_resource(
+        ManagedPolicy(
+            "PipelineRolePolicy",
+            ManagedPolicyName=names.pipeline_role_policy,
+            Description="mlops-gen: stack-set operations of the project pipelines' deploy actions.",
+            PolicyDocument=pipeline_role_document(cfg),
+            Roles=[Ref(pipeline_role)],
+        )
+    )
+    build_policy = template.add_resource(
+        ManagedPolicy(
+            "BuildRolePolicy",
+            ManagedPolicyName=names.build_role_policy,
+            Description="mlops-gen: the staging endpoint test's cross-account calls and reports.",
+            PolicyDocument=build_role_document(cfg),
+            Roles=[Ref(build_role)],
+        )
+    )
+    approver_policy = template.add_resource(
+        ManagedPolicy(
+            "ApproverPolicy",
+            ManagedPolicyName=names.approver_policy,
+            Description="mlops-gen: approve production deployments of SageMaker project pipelines.",
+            PolicyDocument=approver_document(cfg),
+            Roles=If(HAS_APPROVERS, Ref(approvers), Ref("AWS::NoValue")),
+        )
+    )
+    for title, policy in (("PipelineRolePolicyArn", pipeline_policy), ("BuildRolePolicyArn", build_policy),
+                          ("ApproverPolicyArn", approver_policy)):  # fmt: skip
+        template.add_output(Output(title, Value=Ref(policy)))
+    return template
+
+
+def prerequisites_files(cfg: RenderConfig) -> list[RenderedFile]:
+    return [template_file(KIND, STEM, build_prerequisites(cfg), cfg)]

@@ -1,0 +1,262 @@
+"""One runner per action type the pipeline may declare: it does what CodePipeline would, from the
+action's configuration alone, and fails naming the action and the file, artifact or name it lacks."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from generator.rehearse import fidelity
+from generator.rehearse.codebuild import run_build
+from generator.rehearse.launch import Project
+from generator.rehearse.organization import ACCESS_ROLE, Organisation
+from generator.rehearse.pipeline import Action, Pipeline
+from generator.rehearse.report import REJECTED, Step, StepFailed
+from generator.rehearse.server import LocalAws
+
+#: (action, the approval's CustomData) -> approve?
+Decide = Callable[[Action, str], bool]
+#: Called with the (account, region) pairs a stack-set action deployed to.
+OnDeployed = Callable[[list[tuple[str, str]]], None]
+
+
+@dataclass
+class Execution:
+    """One pipeline execution: where its artifacts live and what its actions may ask for."""
+
+    aws: LocalAws
+    project: Project
+    org: Organisation
+    pipeline: Pipeline
+    work: Path
+    seed_bundle: bytes
+    decide: Decide
+    on_deployed: OnDeployed
+    artifacts: dict[str, Path] = field(default_factory=dict)
+
+    def new_folder(self, name: str) -> Path:
+        folder = self.work / name
+        folder.mkdir(parents=True)
+        return folder
+
+
+def _unzip(data: bytes, folder: Path) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        archive.extractall(folder)
+        return sorted(n for n in archive.namelist() if not n.endswith("/"))
+
+
+def _output(action: Action) -> str:
+    if len(action.outputs) != 1:
+        raise StepFailed(f"action {action.name}: expected one output artifact, found {len(action.outputs)}")
+    return action.outputs[0]
+
+
+def source_codecommit(action: Action, ex: Execution, step: Step) -> None:
+    """The repository's branch: the seed bundle its Code.S3 points at (its first commit)."""
+    name, branch = action.configuration.get("RepositoryName", ""), action.configuration.get("BranchName", "")
+    found = ex.project.named("AWS::CodeCommit::Repository", name)
+    if found is None:
+        raise StepFailed(f"RepositoryName {name}: no CodeCommit repository of that name in the template")
+    code = found[1].get("Code", {})
+    if code.get("BranchName", "main") != branch:
+        raise StepFailed(f"BranchName {branch}: repository {name} starts with branch {code.get('BranchName', 'main')}")
+    s3 = code["S3"]
+    body = ex.aws.client("s3").get_object(Bucket=s3["Bucket"], Key=s3["Key"])["Body"].read()
+    files = _unzip(body, ex.new_folder(_output(action)))
+    ex.artifacts[_output(action)] = ex.work / _output(action)
+    step.detail = f"{name}@{branch}: {len(files)} files from s3://{s3['Bucket']}/{s3['Key']}"
+
+
+def source_connection(action: Action, ex: Execution, step: Step) -> None:
+    """An external repository (GitHub, GitLab): its contents are the seed bundle, as first pushed."""
+    repo, branch = action.configuration.get("FullRepositoryId", ""), action.configuration.get("BranchName", "")
+    if not repo or not branch or not action.configuration.get("ConnectionArn"):
+        raise StepFailed("CodeStarSourceConnection needs ConnectionArn, FullRepositoryId and BranchName")
+    files = _unzip(ex.seed_bundle, ex.new_folder(_output(action)))
+    ex.artifacts[_output(action)] = ex.work / _output(action)
+    step.detail = f"{repo}@{branch}: {len(files)} files (the rendered seed bundle, as pushed to the repository)"
+
+
+def _input(action: Action, ex: Execution, name: str) -> Path:
+    if name not in action.inputs:
+        raise StepFailed(f"{name} is not an input artifact of action {action.name}")
+    if name not in ex.artifacts:
+        raise StepFailed(f"input artifact {name} was not produced by an earlier action")
+    return ex.artifacts[name]
+
+
+def codebuild(action: Action, ex: Execution, step: Step) -> None:
+    """Run the named CodeBuild project of the template on the action's input artifacts."""
+    name = action.configuration.get("ProjectName", "")
+    found = ex.project.named("AWS::CodeBuild::Project", name)
+    if found is None:
+        raise StepFailed(f"ProjectName {name}: no CodeBuild project of that name in the template")
+    if not action.inputs:
+        raise StepFailed(f"action {action.name} has no input artifact for CodeBuild")
+    sources = [(artifact, _input(action, ex, artifact)) for artifact in action.inputs]
+    output = None
+    if action.outputs:
+        output = ex.work / _output(action)
+    work = ex.new_folder(f"build-{action.name}")
+    build = run_build(
+        name,
+        found[1],
+        sources,
+        output,
+        work,
+        ex.aws.environment(),
+        {"CODEBUILD_INITIATOR": f"codepipeline/{ex.pipeline.name}"},
+    )
+    step.log = build.log
+    if output is not None:
+        ex.artifacts[_output(action)] = output
+        step.detail = f"{_output(action)}: {', '.join(build.files)}"
+    reports = [f"{group}: {', '.join(files) or 'no file'}" for group, files in build.reports.items()]
+    if reports:
+        step.detail = "; ".join(filter(None, [step.detail, "reports " + "; ".join(reports)]))
+
+
+def artifact_file(action: Action, ex: Execution, reference: str, key: str) -> str:
+    """The text of `Artifact::path` named by configuration `key`."""
+    artifact, sep, path = reference.partition("::")
+    if not sep:
+        raise StepFailed(f"{key} {reference}: expected ArtifactName::path")
+    folder = _input(action, ex, artifact)
+    file = folder / path
+    if not file.is_file():
+        held = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        raise StepFailed(f"{key}: {artifact} has no file {path} (it holds: {', '.join(held) or 'nothing'})")
+    return file.read_text(encoding="utf-8")
+
+
+def _numbers(config: dict[str, str], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: int(config[k]) if config[k].isdigit() else config[k] for k in keys if k in config}
+
+
+PREFERENCES = (
+    "FailureToleranceCount",
+    "FailureTolerancePercentage",
+    "MaxConcurrentCount",
+    "MaxConcurrentPercentage",
+    "RegionConcurrencyType",
+    "ConcurrencyMode",
+)
+AUTO_DEPLOYMENT = {
+    "Enabled": {"Enabled": True, "RetainStacksOnAccountRemoval": False},
+    "EnabledWithStackRetention": {"Enabled": True, "RetainStacksOnAccountRemoval": True},
+    "Disabled": {"Enabled": False},
+}
+
+
+def _tolerated(config: dict[str, str], failed: int, total: int) -> bool:
+    """Does the action's failure tolerance (per region, of `total` accounts) allow `failed` failures?"""
+    if "FailureToleranceCount" in config:
+        return failed <= int(config["FailureToleranceCount"])
+    percentage = int(config.get("FailureTolerancePercentage", "0"))
+    return failed <= (percentage * total) // 100  # AWS rounds the percentage down to whole accounts
+
+
+def stack_set(action: Action, ex: Execution, step: Step) -> None:
+    """Create or update the stack set and its instances, as the CloudFormationStackSet action does."""
+    config = action.configuration
+    name = config.get("StackSetName", "")
+    template = artifact_file(action, ex, config.get("TemplatePath", ""), "TemplatePath")
+    parameters: list[dict[str, str]] = []
+    if "Parameters" in config:
+        text = artifact_file(action, ex, config["Parameters"], "Parameters")
+        try:
+            parameters = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StepFailed(f"Parameters {config['Parameters']}: not JSON: {exc}") from None
+        if not isinstance(parameters, list):
+            raise StepFailed(f"Parameters {config['Parameters']}: expected a JSON list of ParameterKey/ParameterValue")
+    permission = config.get("PermissionModel", "SELF_MANAGED")
+    targets = [t.strip() for t in config.get("DeploymentTargets", "").split(",") if t.strip()]
+    regions = [r.strip() for r in config.get("Regions", "").split(",") if r.strip()]
+    if not targets or not regions:
+        raise StepFailed("DeploymentTargets and Regions are required")
+    deployment = {"OrganizationalUnitIds": targets} if permission == "SERVICE_MANAGED" else {"Accounts": targets}
+    common: dict[str, Any] = {"StackSetName": name, "TemplateBody": template, "Parameters": parameters}
+    if "Description" in config:
+        common["Description"] = config["Description"]
+    if "Capabilities" in config:
+        common["Capabilities"] = [c.strip() for c in config["Capabilities"].split(",")]
+    if permission == "SERVICE_MANAGED":
+        common["AutoDeployment"] = AUTO_DEPLOYMENT[config.get("OrganizationsAutoDeployment", "Disabled")]
+    preferences = _numbers(config, PREFERENCES)
+    cfn = ex.aws.client("cloudformation")
+    try:
+        existing = cfn.describe_stack_set(StackSetName=name)["StackSet"]["Status"] == "ACTIVE"
+    except cfn.exceptions.StackSetNotFoundException:
+        existing = False
+    try:
+        if existing:
+            cfn.update_stack_set(**common, OperationPreferences=preferences)
+            step.detail = f"updated stack set {name}"
+        else:
+            cfn.create_stack_set(**common, PermissionModel=permission)
+            step.detail = f"created stack set {name}"
+        cfn.create_stack_instances(
+            StackSetName=name, DeploymentTargets=deployment, Regions=regions, OperationPreferences=preferences
+        )
+    except cfn.exceptions.ClientError as exc:
+        raise StepFailed(f"stack set {name}: {exc}") from None
+    instances = [
+        (i["Account"], i["Region"])
+        for page in cfn.get_paginator("list_stack_instances").paginate(StackSetName=name)
+        for i in page["Summaries"]
+    ]
+    step.accounts = sorted({a for a, _ in instances})
+    step.regions = sorted({r for _, r in instances})
+    _check_instances(action, ex, step, name, instances)
+    ex.on_deployed(instances)
+
+
+def _check_instances(action: Action, ex: Execution, step: Step, name: str, instances: list[tuple[str, str]]) -> None:
+    """SageMaker's execution-role check per instance (see fidelity.py); roll failed instances back."""
+    failed: dict[tuple[str, str], str] = {}
+    for account, region in instances:
+        session = ex.aws.assume(account, ACCESS_ROLE)
+        problems = fidelity.model_role_problems(ex.aws, session, account, region)
+        if problems:
+            failed[(account, region)] = problems[0]
+    if not failed:
+        return
+    cfn = ex.aws.client("cloudformation")
+    for account, region in failed:  # CloudFormation rolls a failed stack back: nothing stays
+        cfn.delete_stack_instances(StackSetName=name, Accounts=[account], Regions=[region], RetainStacks=False)
+    step.log += [f"FAILED account {a}, region {r}: {why}" for (a, r), why in failed.items()]
+    for region in step.regions:
+        total = sum(1 for _, r in instances if r == region)
+        count = sum(1 for _, r in failed if r == region)
+        if not _tolerated(action.configuration, count, total):
+            (account, _), why = next((k, v) for k, v in failed.items() if k[1] == region)
+            raise StepFailed(
+                f"stack set {name}: {count} of {total} stack instance(s) failed in {region}, beyond the action's "
+                f"failure tolerance; account {account}: {why}"
+            )
+
+
+def manual_approval(action: Action, ex: Execution, step: Step) -> None:
+    """Ask `decide`; a rejection stops the execution."""
+    custom = action.configuration.get("CustomData", "")
+    if ex.decide(action, custom):
+        step.detail = "approved"
+    else:
+        step.result, step.detail = REJECTED, "rejected: the execution stops here"
+
+
+RUNNERS: dict[tuple[str, str], Callable[[Action, Execution, Step], None]] = {
+    ("Source", "CodeCommit"): source_codecommit,
+    ("Source", "CodeStarSourceConnection"): source_connection,
+    ("Build", "CodeBuild"): codebuild,
+    ("Test", "CodeBuild"): codebuild,
+    ("Deploy", "CloudFormationStackSet"): stack_set,
+    ("Approval", "Manual"): manual_approval,
+}

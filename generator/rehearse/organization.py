@@ -1,0 +1,151 @@
+"""The rehearsal's organisation: the rendered staging and prod OUs with member accounts, and the
+target role deployed into them by the rendered stack set (as the administrator would deploy it).
+
+The rendered OU ids belong to the real organisation; the local one gets new ids. Each rendered id
+is mapped to the local OU of the same stage, and that map is the only thing changed in what the
+rendered templates say.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from generator.naming import Stage
+from generator.rehearse.report import StepFailed
+from generator.rehearse.server import MANAGEMENT_ACCOUNT, LocalAws
+from generator.resolve import Resolver
+
+#: The role Organizations creates in every account it creates; administrators reach members through it.
+ACCESS_ROLE = "OrganizationAccountAccessRole"
+_OU = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
+
+
+@dataclass
+class Organisation:
+    """Local OU id, rendered OU id and ACTIVE member accounts (id -> name) per stage."""
+
+    ou: dict[Stage, str] = field(default_factory=dict)
+    rendered_ou: dict[Stage, str] = field(default_factory=dict)
+    accounts: dict[Stage, dict[str, str]] = field(default_factory=dict)
+
+    def local_ou(self, rendered: str) -> str:
+        """The local OU standing in for a rendered OU id (unknown ids pass through unchanged)."""
+        for stage, ou in self.rendered_ou.items():
+            if ou == rendered:
+                return self.ou[stage]
+        return rendered
+
+    def stage_of_ou(self, ou: str) -> Stage | None:
+        return next((stage for stage, local in self.ou.items() if local == ou), None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "management_account": MANAGEMENT_ACCOUNT,
+            "organizational_units": {
+                s.value: {"id": self.ou[s], "rendered_id": self.rendered_ou[s], "accounts": self.accounts[s]}
+                for s in self.ou
+            },
+        }
+
+
+def rendered_ous(product: dict[str, Any]) -> dict[Stage, str]:
+    """The OU ids the product was rendered for: its OU-typed parameters' defaults, by stage name."""
+    found: dict[Stage, str] = {}
+    for name, spec in product.get("Parameters", {}).items():
+        default = str(spec.get("Default", ""))
+        if not _OU.match(default):
+            continue
+        for stage in Stage:
+            if stage.value in name.lower():
+                found[stage] = default
+    missing = [s.value for s in Stage if s not in found]
+    if missing:
+        raise StepFailed(f"the product template has no OU parameter (with a default) for {', '.join(missing)}")
+    return found
+
+
+def build_organisation(aws: LocalAws, product: dict[str, Any], accounts_per_ou: int) -> Organisation:
+    """An organisation (management account = the local default account) with one OU per stage."""
+    org = aws.client("organizations")
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    result = Organisation(rendered_ou=rendered_ous(product))
+    for stage in Stage:
+        ou = org.create_organizational_unit(ParentId=root, Name=stage.value)["OrganizationalUnit"]["Id"]
+        result.ou[stage] = ou
+        result.accounts[stage] = {}
+        for n in range(1, accounts_per_ou + 1):
+            name = f"{stage.value}-{n}"
+            status = org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
+            org.move_account(AccountId=status["AccountId"], SourceParentId=root, DestinationParentId=ou)
+            result.accounts[stage][status["AccountId"]] = name
+    return result
+
+
+def _stack_set_resource(template: dict[str, Any]) -> dict[str, Any]:
+    sets = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::CloudFormation::StackSet"]
+    if len(sets) != 1:
+        raise StepFailed(f"the target-role stack-set template holds {len(sets)} stack sets, expected 1")
+    return sets[0]
+
+
+def deploy_target_role(aws: LocalAws, template: dict[str, Any], org: Organisation) -> tuple[str, list[str]]:
+    """Create the rendered target-role stack set (from the management account); its name and accounts."""
+    props = Resolver(template, {}, region=aws.region, account=MANAGEMENT_ACCOUNT).resolve(
+        _stack_set_resource(template)["Properties"]
+    )
+    cfn = aws.client("cloudformation")
+    name = props["StackSetName"]
+    create: dict[str, Any] = {
+        "StackSetName": name,
+        "TemplateBody": props["TemplateBody"],
+        "PermissionModel": props.get("PermissionModel", "SELF_MANAGED"),
+        "Parameters": props.get("Parameters", []),
+        "Capabilities": props.get("Capabilities", []),
+    }
+    for key in ("Description", "AutoDeployment"):
+        if key in props:
+            create[key] = props[key]
+    cfn.create_stack_set(**create)
+    for group in props.get("StackInstancesGroup", []):
+        targets = dict(group["DeploymentTargets"])
+        if "OrganizationalUnitIds" in targets:
+            targets["OrganizationalUnitIds"] = [org.local_ou(ou) for ou in targets["OrganizationalUnitIds"]]
+        extra = {"OperationPreferences": props["OperationPreferences"]} if "OperationPreferences" in props else {}
+        cfn.create_stack_instances(StackSetName=name, DeploymentTargets=targets, Regions=group["Regions"], **extra)
+    instances = cfn.list_stack_instances(StackSetName=name)["Summaries"]
+    accounts = sorted({i["Account"] for i in instances})
+    expected = sorted(a for members in org.accounts.values() for a in members)
+    if accounts != expected:
+        raise StepFailed(f"stack set {name} reached accounts {accounts}, not every staging and prod account {expected}")
+    return name, accounts
+
+
+def target_role_name(template: dict[str, Any]) -> str:
+    """The RoleName of the rendered target-role template's role."""
+    roles = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::IAM::Role"]
+    if len(roles) != 1 or "RoleName" not in roles[0].get("Properties", {}):
+        raise StepFailed("the target-role template should hold exactly one named AWS::IAM::Role")
+    return str(roles[0]["Properties"]["RoleName"])
+
+
+def check_role(aws: LocalAws, account: str, role: str) -> bool:
+    """Does `role` exist in `account` (asked as the organisation's access role)?"""
+    iam = aws.client("iam", aws.assume(account, ACCESS_ROLE))
+    try:
+        iam.get_role(RoleName=role)
+    except iam.exceptions.NoSuchEntityException:
+        return False
+    return True
+
+
+def break_account(aws: LocalAws, account: str, role: str) -> None:
+    """Delete `role` in `account`, as someone with the organisation's access role might by mistake."""
+    iam = aws.client("iam", aws.assume(account, ACCESS_ROLE))
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=role, PolicyName=name)
+    for policy in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
+    iam.delete_role(RoleName=role)

@@ -1,0 +1,157 @@
+"""The rehearsal's record: one `Step` per thing that happened, a `Report` around them, and timelines.
+
+Steps are recorded as they finish, so a timeline can print each one live; the same steps become the
+JSON report. A failed step carries the cause in words a platform engineer can act on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+REJECTED = "rejected"
+SKIPPED = "skipped"
+
+
+class StepFailed(Exception):
+    """The step cannot succeed; the message is the cause the report names, `log` what led there."""
+
+    def __init__(self, message: str, log: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.log = list(log or [])
+
+
+@dataclass
+class Step:
+    """One action of the pipeline, or one thing the rehearsal does around it."""
+
+    run: int  # 0: setting up; 1, 2: pipeline executions
+    stage: str
+    action: str
+    provider: str
+    result: str = ""
+    duration_s: float = 0.0
+    accounts: list[str] = field(default_factory=list)
+    regions: list[str] = field(default_factory=list)
+    detail: str = ""
+    log: list[str] = field(default_factory=list)
+
+
+class Timeline(Protocol):
+    def finished(self, step: Step) -> None: ...
+
+    def note(self, text: str) -> None: ...
+
+
+class SilentTimeline:
+    """For `--json` and tests: record only."""
+
+    def finished(self, step: Step) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+
+class RichTimeline:
+    """One line per finished step: run, stage, action, accounts, result, duration."""
+
+    COLOURS = {SUCCEEDED: "green", FAILED: "red", REJECTED: "yellow", SKIPPED: "dim"}
+
+    def __init__(self, console: Any = None) -> None:
+        from rich.console import Console
+
+        self.console = console or Console(highlight=False)
+
+    def finished(self, step: Step) -> None:
+        from rich.markup import escape
+
+        colour = self.COLOURS.get(step.result, "white")
+        run = "setup" if step.run == 0 else f"run {step.run}"
+        where = ""
+        if step.accounts:
+            where = f" [dim]{len(step.accounts)} account(s): {escape(', '.join(step.accounts))}[/]"
+        if step.regions:
+            where += f" [dim]({escape(', '.join(step.regions))})[/]"
+        self.console.print(
+            f"[dim]{run:>6}[/] [bold]{escape(step.stage):<16}[/] {escape(step.action):<28} "
+            f"[{colour}]{step.result:<9}[/] {step.duration_s:6.2f} s{where}"
+        )
+        if step.detail and step.result != SUCCEEDED:
+            self.console.print(f"{'':>24}[{colour}]{escape(step.detail)}[/]")
+        if step.result == FAILED and step.log:
+            for line in step.log[-15:]:
+                self.console.print(f"{'':>26}[dim]{escape(line)}[/]")
+
+    def note(self, text: str) -> None:
+        from rich.markup import escape
+
+        self.console.print(f"[dim]{'':>7}{escape(text)}[/]")
+
+
+@dataclass
+class Report:
+    """Everything a rehearsal did and found; `reached_prod` decides the exit code."""
+
+    folder: str
+    project_name: str
+    project_id: str
+    options: dict[str, Any]
+    steps: list[Step] = field(default_factory=list)
+    organisation: dict[str, Any] = field(default_factory=dict)
+    launch: dict[str, Any] = field(default_factory=dict)
+    model_packages: list[dict[str, Any]] = field(default_factory=list)
+    served: dict[str, Any] = field(default_factory=dict)
+    fidelity: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reached_prod: bool = False
+    cause: str = ""
+    duration_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_dict(), indent=2, default=str) + "\n"
+
+
+class Recorder:
+    """Times steps, records them in the report and tells the timeline."""
+
+    def __init__(self, report: Report, timeline: Timeline) -> None:
+        self.report = report
+        self.timeline = timeline
+
+    @contextmanager
+    def step(self, run: int, stage: str, action: str, provider: str) -> Iterator[Step]:
+        """Record one step; StepFailed (or any error) marks it failed, names the cause, and propagates."""
+        step = Step(run, stage, action, provider)
+        started = time.perf_counter()
+        try:
+            yield step
+        except StepFailed as exc:
+            step.result, step.detail = FAILED, str(exc)
+            step.log = step.log or exc.log
+            raise
+        except Exception as exc:
+            step.result, step.detail = FAILED, f"{type(exc).__name__}: {exc}"
+            raise
+        else:
+            step.result = step.result or SUCCEEDED
+        finally:
+            step.duration_s = round(time.perf_counter() - started, 3)
+            self.report.steps.append(step)
+            if step.result in (FAILED, REJECTED) and not self.report.cause:
+                self.report.cause = f"{stage} / {action}: {step.detail}"
+            self.timeline.finished(step)
+
+    def skipped(self, run: int, stage: str, action: str, provider: str, why: str) -> None:
+        step = Step(run, stage, action, provider, result=SKIPPED, detail=why)
+        self.report.steps.append(step)
+        self.timeline.finished(step)

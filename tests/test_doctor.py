@@ -1,0 +1,593 @@
+"""`mlops-gen doctor` against moto organisations built to fail each check in turn.
+
+One green organisation (management account 123456789012, StackSets trusted access on, a staging OU
+with an account and a nested OU holding another, a prod OU with one account, the target role in
+every target account), then one change per test that must turn exactly the expected check red.
+
+Where moto 5.2.5 falls short of Organizations, the test says so:
+- it rejects the StackSets principal in (Register|List)DelegatedAdministrator(s) ("unrecognized
+  service principal"), although AWS documents it; the `stacksets_delegation` fixture adds it to
+  moto's list of supported principals;
+- it keeps a member account's organisation reads in that account's own empty backend (only
+  DescribeOrganization and ListRoots reach the management account's data), while real Organizations
+  lets a delegated administrator read the whole organisation; the delegated-administrator test
+  therefore reads the organisation through the management account's client while STS says the
+  caller is the delegated administrator;
+- it lets anyone assume any role, and its IAM allows everything; answers only real IAM gives
+  (AccessDenied on AssumeRole or GetRole, AccessDenied listing delegated administrators) come from
+  `botocore.stub.Stubber`, which checks each stubbed request and response against the API model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from moto import mock_aws
+from moto.organizations.models import FakeDelegatedAdministrator
+from moto.server import ThreadedMotoServer
+from typer.testing import CliRunner
+
+from generator import doctor
+from generator.cli import app
+from generator.config import DEFAULT_TARGET_ROLE
+from generator.doctor import (
+    STACKSETS_PRINCIPAL,
+    Caller,
+    CallerKind,
+    CheckResult,
+    DoctorError,
+    DoctorOptions,
+    check_caller,
+    check_target_role,
+    run_checks,
+)
+
+REGION = "eu-west-1"
+MANAGEMENT = "123456789012"  # moto's default account creates the organisation, so it is the management account
+runner = CliRunner()
+
+
+def credentials_kwargs(credentials: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
+def client_factory(service: str, credentials: Mapping[str, Any] | None = None) -> Any:
+    """What `doctor.session_clients` gives the checks, for the in-process moto."""
+    return boto3.client(service, region_name=REGION, **(credentials_kwargs(credentials) if credentials else {}))
+
+
+def member_credentials(account: str) -> dict[str, Any]:
+    """Credentials in `account` through the role Organizations creates in every new account."""
+    sts = boto3.client("sts", region_name=REGION)
+    role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+    return dict(sts.assume_role(RoleArn=role, RoleSessionName="test-admin")["Credentials"])
+
+
+@dataclass
+class Org:
+    """The green organisation: ids a test mutates or asserts on."""
+
+    orgs: Any
+    root: str
+    staging_ou: str
+    nested_ou: str
+    prod_ou: str
+    accounts: dict[str, str] = field(default_factory=dict)  # name -> id
+
+    def options(self, **overrides: Any) -> DoctorOptions:
+        values: dict[str, Any] = {
+            "staging_ou": self.staging_ou,
+            "prod_ou": self.prod_ou,
+            "region": REGION,
+            "target_role_name": DEFAULT_TARGET_ROLE,
+        }
+        values.update(overrides)
+        return DoctorOptions(**values)
+
+    def add_account(self, name: str, parent: str, *, role: bool = True) -> str:
+        status = self.orgs.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
+        account = str(status["AccountId"])
+        self.orgs.move_account(AccountId=account, SourceParentId=self.root, DestinationParentId=parent)
+        if role:  # what the target-role stack set puts in every target account
+            iam = boto3.client("iam", region_name=REGION, **credentials_kwargs(member_credentials(account)))
+            iam.create_role(RoleName=DEFAULT_TARGET_ROLE, AssumeRolePolicyDocument=json.dumps({"Statement": []}))
+        self.accounts[name] = account
+        return account
+
+
+def build_org(*, trusted_access: bool = True, feature_set: str = "ALL") -> Org:
+    orgs = boto3.client("organizations", region_name=REGION)
+    orgs.create_organization(FeatureSet=feature_set)
+    root = orgs.list_roots()["Roots"][0]["Id"]
+
+    def ou(name: str, parent: str) -> str:
+        return str(orgs.create_organizational_unit(ParentId=parent, Name=name)["OrganizationalUnit"]["Id"])
+
+    staging = ou("staging", root)
+    org = Org(orgs, root, staging, ou("staging-eu", staging), ou("prod", root))
+    org.add_account("staging-1", org.staging_ou)
+    org.add_account("staging-eu-1", org.nested_ou)
+    org.add_account("prod-1", org.prod_ou)
+    if trusted_access:
+        orgs.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+    return org
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
+def org(aws: None) -> Org:
+    return build_org()
+
+
+@pytest.fixture
+def stacksets_delegation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let moto register StackSets delegated administrators, as AWS does (see the module docstring)."""
+    supported = [*FakeDelegatedAdministrator.SUPPORTED_SERVICES, STACKSETS_PRINCIPAL]
+    monkeypatch.setattr(FakeDelegatedAdministrator, "SUPPORTED_SERVICES", supported)
+
+
+def run(org: Org, *, sts: Any = None, orgs: Any = None, **overrides: Any) -> dict[str, CheckResult]:
+    results = run_checks(
+        org.options(**overrides),
+        sts or client_factory("sts"),
+        orgs or client_factory("organizations"),
+        client_factory,
+    )
+    by_name = {r.name: r for r in results}
+    assert len(by_name) == len(results), "check names must be unique"
+    return by_name
+
+
+def failed(results: Mapping[str, CheckResult]) -> set[str]:
+    return {name for name, r in results.items() if not r.ok}
+
+
+GREEN = ["caller", "trusted-access", "staging-ou", "prod-ou", "ous-differ", "staging-accounts", "prod-accounts",
+         "management-not-target"]  # fmt: skip
+
+
+# --- the green organisation --------------------------------------------------------------------------------------
+
+
+def test_green_organisation_passes_every_check(org: Org) -> None:
+    results = run(org, check_roles=True)
+    assert failed(results) == set()
+    targets = [org.accounts[n] for n in ("staging-1", "staging-eu-1", "prod-1")]
+    assert list(results) == GREEN + [f"target-role:{a}" for a in targets]
+    assert "management account 123456789012" in results["caller"].detail
+    # the nested OU's account is a staging target: StackSets deploy to nested OUs too
+    assert org.accounts["staging-eu-1"] in results["staging-accounts"].detail
+    assert "2 active account(s)" in results["staging-accounts"].detail
+    assert "1 nested OU(s)" in results["staging-ou"].detail
+    assert results["target-role:" + targets[2]].detail.startswith("prod: assumed arn:aws:iam::")
+
+
+def test_cli_green_json_and_table(org: Org) -> None:
+    args = ["doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION]
+    as_json = runner.invoke(app, [*args, "--json", "--check-roles"])
+    assert as_json.exit_code == 0, as_json.output
+    report = json.loads(as_json.stdout)  # --json prints only JSON
+    assert report["ok"] is True
+    assert [c["name"] for c in report["checks"]][: len(GREEN)] == GREEN
+    assert set(report["checks"][0]) == {"name", "ok", "detail", "fix"}
+    assert len(report["checks"]) == len(GREEN) + 3
+
+    table = runner.invoke(app, args)
+    assert table.exit_code == 0, table.output
+    for name in GREEN:
+        assert name in table.stdout
+    assert "FAIL" not in table.stdout
+    assert "all checks passed" in table.stdout
+
+
+def test_ou_listing_is_paginated(org: Org) -> None:
+    """moto pages ListAccountsForParent by 20: all 25 accounts must be counted."""
+    for i in range(24):
+        org.add_account(f"prod-{i + 2}", org.prod_ou, role=False)
+    assert "25 active account(s)" in run(org)["prod-accounts"].detail
+
+
+# --- one failure at a time ---------------------------------------------------------------------------------------
+
+
+def test_member_account_caller_fails_and_skips_organisation_checks(org: Org, stacksets_delegation: None) -> None:
+    member = member_credentials(org.accounts["prod-1"])
+    results = run(
+        org,
+        sts=client_factory("sts", member),
+        orgs=client_factory("organizations", member),
+        check_roles=True,
+    )
+    caller = results["caller"]
+    assert not caller.ok
+    assert f"account {org.accounts['prod-1']} is neither the management account ({MANAGEMENT})" in caller.detail
+    assert MANAGEMENT in caller.fix and "--profile" in caller.fix
+    # a plain member may not read the organisation: the rest is reported as not checked, not guessed
+    assert list(results) == GREEN
+    assert all(r.detail.startswith("not checked") for name, r in results.items() if name != "caller")
+
+
+def test_cli_member_account_exits_1(org: Org, stacksets_delegation: None) -> None:
+    member = member_credentials(org.accounts["staging-1"])
+    env = {
+        "AWS_ACCESS_KEY_ID": member["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": member["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": member["SessionToken"],
+    }
+    args = ["doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION, "--json"]
+    result = runner.invoke(app, args, env=env)
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["checks"][0]["name"] == "caller" and not report["checks"][0]["ok"]
+    assert org.accounts["staging-1"] in report["checks"][0]["detail"]
+
+
+def test_delegated_administrator_fails_with_the_codepipeline_limitation(org: Org, stacksets_delegation: None) -> None:
+    tooling = org.add_account("tooling", org.root, role=False)
+    org.orgs.register_delegated_administrator(AccountId=tooling, ServicePrincipal=STACKSETS_PRINCIPAL)
+    sts = client_factory("sts", member_credentials(tooling))
+    results = run(org, sts=sts)  # organisation reads: see the module docstring
+    caller = results["caller"]
+    assert not caller.ok
+    assert f"account {tooling} is a delegated administrator for StackSets" in caller.detail
+    assert "CloudFormationStackSet" in caller.detail
+    assert "cloudformation-coverage-roadmap/issues/796" in caller.detail
+    assert f"management account {MANAGEMENT}" in caller.fix
+    assert "--stackset-admin delegated" in caller.fix
+    # a delegated administrator may read the organisation, so the other checks still run
+    assert failed(results) == {"caller"}
+
+
+def test_not_delegated_when_only_another_service_delegates_to_the_caller(org: Org) -> None:
+    """A delegated administrator for another service (here Service Catalog) is still just a member for StackSets."""
+    tooling = org.add_account("tooling", org.root, role=False)
+    org.orgs.register_delegated_administrator(AccountId=tooling, ServicePrincipal="servicecatalog.amazonaws.com")
+    caller = Caller(tooling, f"arn:aws:sts::{tooling}:assumed-role/Admin/me", MANAGEMENT, "ALL")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            FakeDelegatedAdministrator,
+            "SUPPORTED_SERVICES",
+            [*FakeDelegatedAdministrator.SUPPORTED_SERVICES, STACKSETS_PRINCIPAL],
+        )
+        result, kind = check_caller(client_factory("organizations"), caller)
+    assert kind is CallerKind.MEMBER and not result.ok
+    assert "neither the management account" in result.detail
+
+
+def test_trusted_access_not_enabled(aws: None) -> None:
+    org = build_org(trusted_access=False)
+    results = run(org)
+    assert failed(results) == {"trusted-access"}
+    assert STACKSETS_PRINCIPAL in results["trusted-access"].detail
+    assert "aws cloudformation activate-organizations-access" in results["trusted-access"].fix
+
+
+def test_trusted_access_for_other_services_only(aws: None) -> None:
+    org = build_org(trusted_access=False)
+    org.orgs.enable_aws_service_access(ServicePrincipal="servicecatalog.amazonaws.com")
+    assert failed(run(org)) == {"trusted-access"}
+
+
+def test_consolidated_billing_organisation(aws: None) -> None:
+    org = build_org(trusted_access=False, feature_set="CONSOLIDATED_BILLING")
+    results = run(org)
+    assert failed(results) == {"trusted-access"}
+    assert "CONSOLIDATED_BILLING" in results["trusted-access"].detail
+    assert "Enable all features" in results["trusted-access"].fix
+
+
+def test_missing_ou(org: Org) -> None:
+    missing = "ou-zz99-99999999"
+    results = run(org, prod_ou=missing)
+    assert failed(results) == {"prod-ou"}  # and no prod-accounts line: there is no OU to count
+    assert "prod-accounts" not in results
+    assert results["prod-ou"].detail.startswith(f"{missing}: OrganizationalUnitNotFoundException")
+    assert "--prod-ou" in results["prod-ou"].fix
+    assert "nesting not checked" in results["ous-differ"].detail
+
+
+def test_same_ou_twice(org: Org) -> None:
+    results = run(org, prod_ou=org.staging_ou)
+    assert failed(results) == {"ous-differ"}
+    assert results["ous-differ"].detail == f"--staging-ou and --prod-ou are both {org.staging_ou}"
+
+
+def test_prod_ou_nested_in_staging_ou(org: Org) -> None:
+    results = run(org, prod_ou=org.nested_ou)
+    assert failed(results) == {"ous-differ"}
+    assert f"the prod OU {org.nested_ou} is nested in the staging OU {org.staging_ou}" in results["ous-differ"].detail
+
+
+def test_staging_ou_nested_in_prod_ou(org: Org) -> None:
+    results = run(org, staging_ou=org.nested_ou, prod_ou=org.staging_ou)
+    assert failed(results) == {"ous-differ"}
+    assert "staging OU" in results["ous-differ"].detail and "nested in the prod OU" in results["ous-differ"].detail
+
+
+def test_empty_ou(org: Org) -> None:
+    empty = org.orgs.create_organizational_unit(ParentId=org.root, Name="empty")["OrganizationalUnit"]["Id"]
+    results = run(org, prod_ou=empty)
+    assert failed(results) == {"prod-accounts"}
+    assert results["prod-accounts"].detail == f"no ACTIVE account in {empty} or its nested OUs"
+    assert f"--destination-parent-id {empty}" in results["prod-accounts"].fix
+
+
+def test_ou_whose_only_account_is_closed(org: Org) -> None:
+    org.orgs.close_account(AccountId=org.accounts["prod-1"])
+    results = run(org, check_roles=True)
+    assert failed(results) == {"prod-accounts"}
+    assert f"found only {org.accounts['prod-1']} (SUSPENDED)" in results["prod-accounts"].detail
+    assert f"target-role:{org.accounts['prod-1']}" not in results  # a closed account is no target
+
+
+def test_management_account_moved_into_a_target_ou(org: Org) -> None:
+    org.orgs.move_account(AccountId=MANAGEMENT, SourceParentId=org.root, DestinationParentId=org.nested_ou)
+    results = run(org, check_roles=True)
+    assert failed(results) == {"management-not-target"}
+    result = results["management-not-target"]
+    assert f"management account {MANAGEMENT} is inside the staging OU ({org.staging_ou})" in result.detail
+    assert f"--account-id {MANAGEMENT}" in result.fix
+    # StackSets skip it: it is neither counted as a staging account nor a role target
+    assert "2 active account(s)" in results["staging-accounts"].detail
+    assert f"target-role:{MANAGEMENT}" not in results
+
+
+def test_management_account_alone_in_an_ou_is_no_target(org: Org) -> None:
+    alone = org.orgs.create_organizational_unit(ParentId=org.root, Name="alone")["OrganizationalUnit"]["Id"]
+    org.orgs.move_account(AccountId=MANAGEMENT, SourceParentId=org.root, DestinationParentId=alone)
+    results = run(org, prod_ou=alone)
+    assert failed(results) == {"prod-accounts", "management-not-target"}
+
+
+def test_check_roles_with_one_account_lacking_the_role(org: Org) -> None:
+    bare = org.add_account("prod-2", org.prod_ou, role=False)
+    results = run(org, check_roles=True)
+    assert failed(results) == {f"target-role:{bare}"}
+    result = results[f"target-role:{bare}"]
+    assert "NoSuchEntity" in result.detail and result.detail.startswith("prod: ")
+    assert "target-role-stackset.yaml" in result.fix
+    assert results[f"target-role:{org.accounts['prod-1']}"].ok
+
+
+def test_roles_are_not_checked_without_the_flag(org: Org) -> None:
+    org.add_account("prod-2", org.prod_ou, role=False)
+    results = run(org)
+    assert failed(results) == set()
+    assert not [name for name in results if name.startswith("target-role:")]
+
+
+def test_cli_check_roles_failure_exits_1_with_table(org: Org) -> None:
+    bare = org.add_account("staging-2", org.staging_ou, role=False)
+    args = ["doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION, "--check-roles"]
+    result = runner.invoke(app, args, terminal_width=200)
+    assert result.exit_code == 1
+    assert "FAIL" in result.stdout
+    assert f"1 failed: target-role:{bare}" in result.stdout
+
+
+# --- answers only real IAM and Organizations give (Stubber) ---------------------------------------------------------
+
+CALLER = Caller("111122223333", "arn:aws:sts::111122223333:assumed-role/Admin/me", MANAGEMENT, "ALL")
+ROLE_ARN = f"arn:aws:iam::444455556666:role/{DEFAULT_TARGET_ROLE}"
+
+
+def stubbed(service: str) -> tuple[Any, Stubber]:
+    client = boto3.client(service, region_name=REGION, aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+    return client, Stubber(client)
+
+
+def test_plain_member_is_denied_listing_delegated_administrators() -> None:
+    orgs, stub = stubbed("organizations")
+    stub.add_client_error(
+        "list_delegated_administrators",
+        service_error_code="AccessDeniedException",
+        service_message="You don't have permissions to access this resource.",
+        http_status_code=400,
+        expected_params={"ServicePrincipal": STACKSETS_PRINCIPAL},
+    )
+    with stub:
+        result, kind = check_caller(orgs, CALLER)
+    stub.assert_no_pending_responses()
+    assert kind is CallerKind.MEMBER and not result.ok
+    assert "AccessDeniedException" in result.detail
+    assert "only the management account and delegated administrators may list" in result.detail
+
+
+def test_delegated_administrator_from_the_real_response_shape() -> None:
+    orgs, stub = stubbed("organizations")
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    admin = {
+        "Id": CALLER.account,
+        "Arn": f"arn:aws:organizations::{MANAGEMENT}:account/o-exampleorgid/{CALLER.account}",
+        "Email": "tooling@example.com",
+        "Name": "tooling",
+        "Status": "ACTIVE",
+        "State": "ACTIVE",
+        "JoinedMethod": "CREATED",
+        "JoinedTimestamp": when,
+        "DelegationEnabledDate": when,
+    }
+    # two pages: the paginator must follow NextToken
+    stub.add_response(
+        "list_delegated_administrators",
+        {"DelegatedAdministrators": [{**admin, "Id": "777788889999"}], "NextToken": "page-2"},
+        {"ServicePrincipal": STACKSETS_PRINCIPAL},
+    )
+    stub.add_response(
+        "list_delegated_administrators",
+        {"DelegatedAdministrators": [admin]},
+        {"ServicePrincipal": STACKSETS_PRINCIPAL, "NextToken": "page-2"},
+    )
+    with stub:
+        result, kind = check_caller(orgs, CALLER)
+    stub.assert_no_pending_responses()
+    assert kind is CallerKind.DELEGATED_ADMIN and not result.ok
+
+
+def assume_role_response(account: str) -> dict[str, Any]:
+    return {
+        "Credentials": {
+            "AccessKeyId": "ASIAEXAMPLEEXAMPLE01",
+            "SecretAccessKey": "secret",
+            "SessionToken": "token",
+            "Expiration": datetime(2026, 1, 1, tzinfo=UTC),
+        },
+        "AssumedRoleUser": {
+            "AssumedRoleId": "AROAEXAMPLEEXAMPLE01:mlops-gen-doctor",
+            "Arn": f"arn:aws:sts::{account}:assumed-role/{DEFAULT_TARGET_ROLE}/mlops-gen-doctor",
+        },
+    }
+
+
+ASSUME_PARAMS = {"RoleArn": ROLE_ARN, "RoleSessionName": "mlops-gen-doctor", "DurationSeconds": 900}
+
+
+def test_target_role_that_does_not_trust_the_caller() -> None:
+    sts, stub = stubbed("sts")
+    message = f"User: {CALLER.arn} is not authorized to perform: sts:AssumeRole on resource: {ROLE_ARN}"
+    stub.add_client_error("assume_role", "AccessDenied", message, 403, expected_params=ASSUME_PARAMS)
+    with stub:
+        result = check_target_role(sts, client_factory, CALLER, "staging", "444455556666", DEFAULT_TARGET_ROLE)
+    assert not result.ok
+    assert "does not trust you" in result.detail
+    assert CALLER.arn in result.fix and "CodeBuild role" in result.fix
+
+
+def test_target_role_that_may_not_read_itself_still_passes() -> None:
+    """The generated role grants no iam:GetRole: having assumed it is proof enough."""
+    sts, sts_stub = stubbed("sts")
+    iam, iam_stub = stubbed("iam")
+    sts_stub.add_response("assume_role", assume_role_response("444455556666"), ASSUME_PARAMS)
+    iam_stub.add_client_error("get_role", "AccessDenied", "not authorized to perform: iam:GetRole", 403)
+    seen: list[Mapping[str, Any] | None] = []
+
+    def factory(service: str, credentials: Mapping[str, Any] | None = None) -> Any:
+        assert service == "iam"
+        seen.append(credentials)
+        return iam
+
+    with sts_stub, iam_stub:
+        result = check_target_role(sts, factory, CALLER, "prod", "444455556666", DEFAULT_TARGET_ROLE)
+    assert result.ok, result
+    assert seen and seen[0] is not None and seen[0]["AccessKeyId"] == "ASIAEXAMPLEEXAMPLE01"
+
+
+# --- errors before any check ---------------------------------------------------------------------------------------
+
+
+def test_no_credentials_is_one_line(tmp_path: Path) -> None:
+    env = {
+        "AWS_ACCESS_KEY_ID": None,
+        "AWS_SECRET_ACCESS_KEY": None,
+        "AWS_SESSION_TOKEN": None,
+        "AWS_PROFILE": None,
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": None,
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI": None,
+        "AWS_WEB_IDENTITY_TOKEN_FILE": None,
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    args = ["doctor", "--staging-ou", "ou-ab12-11111111", "--prod-ou", "ou-ab12-22222222", "--region", REGION]
+    result = runner.invoke(app, [*args, "--json"], env=env)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: no AWS credentials")
+
+
+def test_unknown_profile_is_an_input_error(aws: None) -> None:
+    args = ["doctor", "--staging-ou", "ou-ab12-11111111", "--prod-ou", "ou-ab12-22222222", "--region", REGION]
+    result = runner.invoke(app, [*args, "--profile", "no-such-profile"])
+    assert result.exit_code == 2
+    assert "--profile: no AWS profile named 'no-such-profile'" in result.stderr
+
+
+def test_account_outside_any_organisation(aws: None) -> None:
+    with pytest.raises(DoctorError, match="not in an AWS organisation"):
+        doctor.read_caller(client_factory("sts"), client_factory("organizations"))
+
+
+def test_bad_ou_id_exits_2_naming_the_flag(aws: None) -> None:
+    result = runner.invoke(
+        app, ["doctor", "--staging-ou", "ou-AB", "--prod-ou", "ou-ab12-22222222", "--region", REGION]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: --staging-ou: must be an organizational unit id")
+
+
+def test_ous_and_role_name_come_from_mlops_gen_toml(org: Org, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "mlops-gen.toml").write_text(
+        f'staging-ou = "{org.staging_ou}"\nprod-ou = "{org.prod_ou}"\nregion = "{REGION}"\n'
+        'target-role-name = "sagemaker-acme-deployer"\nformat = "json"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["doctor", "--check-roles", "--json"])
+    assert result.exit_code == 1  # the accounts have the default role, not sagemaker-acme-deployer
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["staging-ou"]["ok"] and checks["prod-ou"]["ok"]
+    role_checks = [c for name, c in checks.items() if name.startswith("target-role:")]
+    assert len(role_checks) == 3 and not any(c["ok"] for c in role_checks)
+    assert all("role/sagemaker-acme-deployer" in c["detail"] for c in role_checks)
+
+
+def test_doctor_options_reject_bad_role_name() -> None:
+    from generator.errors import InputError
+
+    flags = {"staging-ou": "ou-ab12-11111111", "prod-ou": "ou-ab12-22222222", "region": REGION}
+    with pytest.raises(InputError, match="--target-role-name"):
+        doctor.doctor_options({**flags, "target-role-name": "bad role"}, {}, environ={})
+    same = doctor.doctor_options({**flags, "prod-ou": "ou-ab12-11111111"}, {}, environ={})
+    assert same.staging_ou == same.prod_ou  # equal OUs are a check, not an input error
+
+
+def test_console_script_against_a_moto_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--endpoint-url and the installed `mlops-gen` in its own process: the wiring of real clients."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10)
+        fake = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_ENDPOINT_URL": url}
+        for name, value in fake.items():
+            monkeypatch.setenv(name, value)
+        for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        org = build_org()
+        bare = org.add_account("prod-2", org.prod_ou, role=False)
+        monkeypatch.delenv("AWS_ENDPOINT_URL")  # from here on only --endpoint-url points at the server
+        script = shutil.which("mlops-gen", path=str(Path(sys.executable).parent)) or "mlops-gen"
+        args = [script, "doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION]
+        args += ["--check-roles", "--json", "--endpoint-url", url]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+        assert proc.returncode == 1, proc.stderr
+        report = json.loads(proc.stdout)
+        assert {c["name"] for c in report["checks"] if not c["ok"]} == {f"target-role:{bare}"}
+        assert len(report["checks"]) == len(GREEN) + 4
+    finally:
+        server.stop()
