@@ -94,7 +94,7 @@ def render(
             help="Comma-separated regions to deploy endpoints to (default: the home region).", show_default=False
         ),
     ] = None,
-    source: Annotated[Source | None, typer.Option(help="Deploy repository source. [default: codecommit]")] = None,
+    source: Annotated[Source | None, typer.Option(help="Deploy repository source. Default: codecommit.")] = None,
     connection_arn: Annotated[
         str | None, typer.Option(help="CodeConnections ARN (with --source codeconnections).", show_default=False)
     ] = None,
@@ -102,43 +102,43 @@ def render(
         str | None,
         typer.Option(help="owner/name of the repository (with --source codeconnections).", show_default=False),
     ] = None,
-    branch: Annotated[str | None, typer.Option(help="Deploy branch. [default: main]", show_default=False)] = None,
+    branch: Annotated[str | None, typer.Option(help="Deploy branch. Default: main.", show_default=False)] = None,
     seed_bucket: Annotated[
         str | None,
         typer.Option(help="Bucket the seed bundle is published to (default of SeedCodeBucket).", show_default=False),
     ] = None,
     max_concurrent_percentage: Annotated[
-        int | None, typer.Option(help="StackSet MaxConcurrentPercentage, 1-100. [default: 100]", show_default=False)
+        int | None, typer.Option(help="StackSet MaxConcurrentPercentage, 1-100. Default: 100.", show_default=False)
     ] = None,
     failure_tolerance_percentage: Annotated[
         int | None,
         typer.Option(
-            help="StackSet FailureTolerancePercentage for staging, 0-100 (prod is always 0). [default: 0]",
+            help="StackSet FailureTolerancePercentage for staging, 0-100 (prod is always 0). Default: 0.",
             show_default=False,
         ),
     ] = None,
     region_concurrency: Annotated[
-        RegionConcurrency | None, typer.Option(help="StackSet RegionConcurrencyType. [default: parallel]")
+        RegionConcurrency | None, typer.Option(help="StackSet RegionConcurrencyType. Default: parallel.")
     ] = None,
     target_role_name: Annotated[
         str | None,
         typer.Option(
-            help="Role in every staging/prod account. [default: sagemaker-multi-account-deploy]", show_default=False
+            help="Role in every staging/prod account. Default: sagemaker-multi-account-deploy.", show_default=False
         ),
     ] = None,
     launch_role: Annotated[
         LaunchRole | None,
-        typer.Option(help="Build for a generated launch role, or stay within the standard one. [default: generated]"),
+        typer.Option(help="Build for a generated launch role, or stay within the standard one. Default: generated."),
     ] = None,
     service_roles: Annotated[
         ServiceRoles | None,
-        typer.Option(help="SageMaker-provided per-service roles, or the single UseRole. [default: per-service]"),
+        typer.Option(help="SageMaker-provided per-service roles, or the single UseRole. Default: per-service."),
     ] = None,
     name_prefix: Annotated[
-        str | None, typer.Option(help="Prefix of every physical name. [default: sagemaker-]", show_default=False)
+        str | None, typer.Option(help="Prefix of every physical name. Default: sagemaker-.", show_default=False)
     ] = None,
     output_format: Annotated[
-        OutputFormat | None, typer.Option("--format", help="Template format. [default: yaml]")
+        OutputFormat | None, typer.Option("--format", help="Template format. Default: yaml.")
     ] = None,
     studio_role_arn: Annotated[
         list[str] | None,
@@ -330,7 +330,7 @@ def doctor(
     target_role_name: Annotated[
         str | None,
         typer.Option(
-            help="Role in every staging/prod account. [default: sagemaker-multi-account-deploy]", show_default=False
+            help="Role in every staging/prod account. Default: sagemaker-multi-account-deploy.", show_default=False
         ),
     ] = None,
     check_roles: Annotated[

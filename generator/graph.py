@@ -24,6 +24,8 @@ from generator.manifest import Manifest, read_manifest
 PROJECT_NAME = "{project}"
 PROJECT_ID = "{project-id}"
 PRODUCT_KIND = "product-template"
+#: Resource types the diagram reads.
+_DRAWN = frozenset({"AWS::CodePipeline::Pipeline", "AWS::Events::Rule", "AWS::SageMaker::ModelPackageGroup"})
 
 #: Why `--format svg` is refused, and how to get a picture anyway.
 SVG_UNSUPPORTED = (
@@ -86,6 +88,8 @@ class ProjectGraph:
 
 def read_graph(folder: Path) -> ProjectGraph:
     """The graph of the render in `folder`; anything missing or unreadable is a user error (exit 2)."""
+    import yaml
+
     from generator.resolve import Resolver, UnresolvableError, load_template
 
     manifest: Manifest = read_manifest(folder)
@@ -93,8 +97,6 @@ def read_graph(folder: Path) -> ProjectGraph:
         path = manifest.path_of(PRODUCT_KIND)
     except KeyError:
         raise InputError("DIR", f"{folder / 'manifest.json'} lists no {PRODUCT_KIND}: nothing to draw") from None
-    import yaml
-
     try:
         template = load_template((folder / path).read_text(encoding="utf-8"), path)
     except OSError as exc:
@@ -105,7 +107,9 @@ def read_graph(folder: Path) -> ProjectGraph:
         raise InputError("DIR", f"{folder / path} is not a CloudFormation template (no Resources)")
     resolver = Resolver(template, sample_parameters(template), region=manifest.home_region)
     try:
-        return build_graph(resolver.resolve(template.get("Resources", {})), manifest.home_region)
+        # Only what the diagram shows is resolved: an unmodelled intrinsic elsewhere must not stop it.
+        drawn = {k: r for k, r in template["Resources"].items() if isinstance(r, dict) and r.get("Type") in _DRAWN}
+        return build_graph(resolver.resolve(drawn), manifest.home_region)
     except (UnresolvableError, KeyError, TypeError, ValueError) as exc:
         raise InputError("DIR", f"{folder / path} cannot be drawn: {exc!s}") from None
 

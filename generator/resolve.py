@@ -165,10 +165,14 @@ def load_template(text: str, path: str = "template.yaml") -> dict[str, Any]:
     import json
 
     if path.endswith(".json"):
-        return dict(json.loads(text))
-    from cfn_tools import load_yaml  # cfn-flip's loader, a troposphere dependency
+        data = json.loads(text)
+    else:
+        from cfn_tools import load_yaml  # cfn-flip's loader, a troposphere dependency
 
-    return dict(json.loads(json.dumps(load_yaml(text))))
+        data = json.loads(json.dumps(load_yaml(text)))
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a CloudFormation template (its top level is not a mapping)")
+    return data
 
 
 def sample_resolver(template: Mapping[str, Any], region: str = "eu-west-1", **parameters: str) -> Resolver:

@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 
 from generator.config import RenderConfig, build_config
+from tests.moto_gaps import model_package_group_policies
+
+__all__ = ["model_package_group_policies"]  # fixtures shared by every test module
 
 STAGING_OU = "ou-ab12-11111111"
 PROD_OU = "ou-ab12-22222222"

@@ -7,6 +7,7 @@ diagram is checked against the default render; `--update-golden` rewrites it bet
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -18,14 +19,16 @@ from typer.testing import CliRunner
 from generator.cli import app
 from generator.graph import label, read_graph, to_markdown, to_mermaid
 from generator.render import build_manifest, render_files, write_output
-from tests.conftest import PROD_OU, STAGING_OU, make_config, named_config
+from tests.conftest import PROD_OU, STAGING_OU, make_config
 
 runner = CliRunner()
 README = Path(__file__).resolve().parents[1] / "README.md"
 START, END = "<!-- graph:start (mlops-gen graph, default render) -->", "<!-- graph:end -->"
 
 _SHAPES = {"[(": "cylinder", "{{": "hexagon", "([": "stadium", "[/": "parallelogram", "[[": "subroutine", "[": "box"}
-_NODE = re.compile(r'^(?P<id>[A-Z][A-Za-z0-9_]*)(?P<open>\[\(|\{\{|\(\[|\[/|\[\[|\[)"(?P<text>[^"]*)"(?P<close>\)\]|\}\}|\]\)|/\]|\]\]|\])$')
+_NODE = re.compile(
+    r'^(?P<id>[A-Z][A-Za-z0-9_]*)(?P<open>\[\(|\{\{|\(\[|\[/|\[\[|\[)"(?P<text>[^"]*)"(?P<close>\)\]|\}\}|\]\)|/\]|\]\]|\])$'
+)
 _SUBGRAPH = re.compile(r'^subgraph (?P<id>[A-Z][A-Za-z0-9_]*)\["(?P<text>[^"]*)"\]$')
 _EDGE = re.compile(r'^(?P<src>[A-Z]\w*) (?P<arrow>-->|-\.->|==>)(?:\|"(?P<text>[^"]*)"\|)? (?P<dst>[A-Z]\w*)$')
 _ENTITIES = {"#quot;": '"', "#lt;": "<", "#gt;": ">", "#amp;": "&", "#124;": "|", "#96;": "`", "#35;": "#"}
@@ -135,7 +138,7 @@ def test_default_stages_actions_and_artifacts(rendered: dict[str, Path]) -> None
     assert d.stages() == STAGES
     assert d.subgraphs["PIPELINE"][0] == f"CodePipeline {PROJECT}-modeldeploy\nV2, QUEUED, region eu-west-1"
     stage_ids = [i for i, (_, parent, _) in d.subgraphs.items() if parent == "PIPELINE"]
-    assert [(s, d_) for s, a, _, d_ in d.edges if a == "==>"] == list(zip(stage_ids, stage_ids[1:], strict=False))
+    assert [(s, d_) for s, a, _, d_ in d.edges if a == "==>"] == list(itertools.pairwise(stage_ids))
 
     source, build = d.by_text("ModelDeploySource"), d.by_text("BuildDeploymentTemplates")
     deploy_staging, test, approve = (d.by_text(n) for n in STAGES[2][1])
@@ -189,7 +192,9 @@ def test_codeconnections_three_regions(rendered: dict[str, Path]) -> None:
     assert rules == [f"EventBridge rule\n{PROJECT}-model"]  # the connection detects pushes itself
     repository = d.by_text("Repository acme/iris-deploy")
     assert d.nodes[repository][1] == "Repository acme/iris-deploy\nvia CodeConnections"
-    assert d.edges_from(repository) == [("ModelDeploySource\nCodeConnections, branch main", "branch main, pushes detected")]
+    assert d.edges_from(repository) == [
+        ("ModelDeploySource\nCodeConnections, branch main", "branch main, pushes detected")
+    ]
     regions = "regions eu-west-1, eu-central-1, us-east-1"
     assert d.edges_from(d.by_text("DeployResourcesStaging"))[-1] == (f"Organizational unit\n{STAGING_OU}", regions)
     assert d.edges_from(d.by_text("DeployResourcesProd")) == [(f"Organizational unit\n{PROD_OU}", regions)]
@@ -283,6 +288,7 @@ def _copy(folder: Path, target: Path) -> Path:
         ("no-product", "lists no product-template: nothing to draw"),
         ("product-missing", "cannot read"),
         ("product-garbage", "is not a readable template"),
+        ("product-scalar", "is not a readable template"),
         ("product-not-a-template", "is not a CloudFormation template (no Resources)"),
         ("no-pipeline", "cannot be drawn: expected one AWS::CodePipeline::Pipeline, found 0"),
     ],
@@ -305,8 +311,10 @@ def test_cli_unusable_folder_exits_2(rendered: dict[str, Path], tmp_path: Path, 
         product.unlink()
     elif damage == "product-garbage":
         product.write_text("Resources: [unclosed\n  - : :\n", encoding="utf-8")
-    elif damage == "product-not-a-template":
+    elif damage == "product-scalar":
         product.write_text("just a string\n", encoding="utf-8")
+    elif damage == "product-not-a-template":
+        product.write_text("AWSTemplateFormatVersion: '2010-09-09'\n", encoding="utf-8")
     elif damage == "no-pipeline":
         text = product.read_text(encoding="utf-8")
         product.write_text(text.replace("Type: AWS::CodePipeline::Pipeline", "Type: AWS::SNS::Topic"), encoding="utf-8")
@@ -331,4 +339,3 @@ def test_readme_diagram_is_the_default_render(rendered: dict[str, Path], update_
         README.write_text(before + START + "\n" + expected + END + after, encoding="utf-8")
         current = expected
     assert current == expected, "README.md's diagram is stale: run pytest tests/test_graph.py --update-golden"
-    assert named_config("default").region == "eu-west-1"  # the README's render command uses the same options

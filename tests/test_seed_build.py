@@ -18,12 +18,16 @@ from moto import mock_aws
 
 from generator import contract
 from generator.naming import Names, Stage
+from generator.render import render_files
+from tests.cfn_resolve import Resolver, product_template
+from tests.conftest import make_config
 from tests.test_seed_support import PROJECT, PROJECT_ID, REGION, Seed, assumed_session, make_org, seed
 
 __all__ = ["seed"]  # the fixture, imported for pytest
 
 GROUP = PROJECT
 ROLE = "sagemaker-multi-account-deploy"
+STAGING_OU, PROD_OU = "ou-ab12-11111111", "ou-ab12-22222222"
 
 
 def build_environ(**overrides: str) -> dict[str, str]:
@@ -36,6 +40,8 @@ def build_environ(**overrides: str) -> dict[str, str]:
         contract.Env.CREATE_MODEL_PACKAGE_GROUP: "false",
         contract.Env.EXPORT_TEMPLATE: contract.EXPORT_TEMPLATE,
     }
+    for stage, ou in zip(Stage, (STAGING_OU, PROD_OU), strict=True):
+        env[contract.Env.ou(stage)] = ou
     for stage in Stage:
         env[contract.Env.role(stage)] = ROLE
         env[contract.Env.endpoint(stage)] = names.endpoint(stage).render(PROJECT, PROJECT_ID)
@@ -69,6 +75,15 @@ def register(sm: Any, status: str) -> str:
         },
     )["ModelPackageArn"]
     return str(arn)
+
+
+def product_group_policy() -> dict[str, Any]:
+    """The ModelPackageGroupPolicy of the rendered product (generated launch role), for project `iris`."""
+    files = render_files(make_config(staging_ou=STAGING_OU, prod_ou=PROD_OU))
+    template = product_template(files)
+    resolver = Resolver(template, {"SageMakerProjectName": PROJECT, "SageMakerProjectId": PROJECT_ID})
+    (group,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
+    return dict(resolver.resolve(group["Properties"]["ModelPackageGroupPolicy"]))
 
 
 def run_build(seed: Seed, repo: Path, out: Path, sm: Any, **env: str) -> int:
@@ -146,7 +161,9 @@ def test_no_approved_package_fails_naming_the_group(
     assert not (tmp_path / "out").exists()
 
 
-def test_missing_group_is_created_when_asked(seed: Seed, repo: Path, tmp_path: Path, aws: None) -> None:
+def test_missing_group_is_created_when_asked(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, model_package_group_policies: None
+) -> None:
     sm = boto3.client("sagemaker")
     create = {contract.Env.CREATE_MODEL_PACKAGE_GROUP: "true"}
     # Without the flag the build does not touch the registry's groups (the product made the group).
@@ -155,6 +172,9 @@ def test_missing_group_is_created_when_asked(seed: Seed, repo: Path, tmp_path: P
     # With it (standard launch role), the group appears; nothing is approved yet, so the build still fails.
     assert run_build(seed, repo, tmp_path / "out", sm, **create) == 1
     assert sm.describe_model_package_group(ModelPackageGroupName=GROUP)["ModelPackageGroupName"] == GROUP
+    # The group the build made gets the same cross-account read policy the product would have given it.
+    policy = json.loads(sm.get_model_package_group_policy(ModelPackageGroupName=GROUP)["ResourcePolicy"])
+    assert policy == product_group_policy()
     # An existing group is used as is.
     package = register(sm, "Approved")
     assert run_build(seed, repo, tmp_path / "out", sm, **create) == 0

@@ -100,7 +100,11 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_build_writes_exactly_what_the_deploy_actions_read(
-    seed: Seed, product: tuple[dict[str, Any], dict[str, bytes]], tmp_path: Path, aws: None
+    seed: Seed,
+    product: tuple[dict[str, Any], dict[str, bytes]],
+    tmp_path: Path,
+    aws: None,
+    model_package_group_policies: None,
 ) -> None:
     template, bundle = product
     declared = project_env(template, "ModelDeployBuildProject")

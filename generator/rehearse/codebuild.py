@@ -188,8 +188,8 @@ def _run(
         commands = [str(c) for c in (phases.get(phase, {}) or {}).get("commands", [])]
         if not commands:
             continue
-        script = _phase_script(phase, commands, src, build.log)
         build.log.append(f"[rehearsal] phase {phase}: " + " && ".join(shlex.quote(c) for c in commands))
+        script = _phase_script(phase, commands, src, build.log)
         try:
             done = subprocess.run(
                 ["bash", "-c", script], cwd=src, env=env, capture_output=True, text=True, timeout=timeout
@@ -198,8 +198,9 @@ def _run(
             raise StepFailed(f"phase {phase} timed out after {timeout} s") from None
         build.log += (done.stdout + done.stderr).splitlines()
         if done.returncode != 0:
-            last = next((line for line in reversed(done.stderr.splitlines()) if line.strip()), "")
-            raise StepFailed(f"phase {phase} failed (exit {done.returncode}): {last}")
+            errors = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+            said = "; ".join(dict.fromkeys(errors[:1] + errors[-1:]))  # the first problem and the summary
+            raise StepFailed(f"phase {phase} failed (exit {done.returncode}): {said}")
     for group, report in (spec.get("reports", {}) or {}).items():
         base = src / report.get("base-directory", ".")
         build.reports[group] = sorted(

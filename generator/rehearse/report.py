@@ -74,25 +74,25 @@ class RichTimeline:
 
         colour = self.COLOURS.get(step.result, "white")
         run = "setup" if step.run == 0 else f"run {step.run}"
-        where = ""
-        if step.accounts:
-            where = f" [dim]{len(step.accounts)} account(s): {escape(', '.join(step.accounts))}[/]"
+        where = f"{len(step.accounts)} account(s)" if step.accounts else ""
         if step.regions:
-            where += f" [dim]({escape(', '.join(step.regions))})[/]"
+            where += f" in {', '.join(step.regions)}"
         self.console.print(
-            f"[dim]{run:>6}[/] [bold]{escape(step.stage):<16}[/] {escape(step.action):<28} "
-            f"[{colour}]{step.result:<9}[/] {step.duration_s:6.2f} s{where}"
+            f"[dim]{run:>5}[/] {escape(step.stage)} / [bold]{escape(step.action)}[/] "
+            f"[{colour}]{step.result}[/] [dim]{step.duration_s:.2f} s[/] {escape(where)}"
         )
+        if step.accounts:
+            self.console.print(f"      [dim]accounts: {escape(', '.join(step.accounts))}[/]")
         if step.detail and step.result != SUCCEEDED:
-            self.console.print(f"{'':>24}[{colour}]{escape(step.detail)}[/]")
+            self.console.print(f"      [{colour}]{escape(step.detail)}[/]")
         if step.result == FAILED and step.log:
             for line in step.log[-15:]:
-                self.console.print(f"{'':>26}[dim]{escape(line)}[/]")
+                self.console.print(f"        [dim]{escape(line)}[/]")
 
     def note(self, text: str) -> None:
         from rich.markup import escape
 
-        self.console.print(f"[dim]{'':>7}{escape(text)}[/]")
+        self.console.print(f"      [dim]{escape(text)}[/]")
 
 
 @dataclass

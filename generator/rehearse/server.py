@@ -84,7 +84,9 @@ def local_aws(region: str) -> Iterator[LocalAws]:
 
     # The server logs every request (werkzeug) and moto warns about each resource type its
     # CloudFormation skips; the rehearsal reports what it models itself instead.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    quiet = {name: logging.getLogger(name).level for name in ("werkzeug", "moto")}
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
@@ -97,3 +99,5 @@ def local_aws(region: str) -> Iterator[LocalAws]:
         aws.post("/moto-api/reset")
     finally:
         server.stop()
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)

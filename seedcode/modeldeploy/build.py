@@ -53,6 +53,8 @@ class BuildEnv:
     create_model_package_group: bool
     export_template: str
     stages: tuple[StageSettings, ...]
+    #: The staging and prod OU ids: their accounts may read the group's model packages.
+    reader_ous: tuple[str, ...] = ()
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BuildEnv:
@@ -82,6 +84,7 @@ class BuildEnv:
             create_model_package_group=create == "true",
             export_template=need("EXPORT_TEMPLATE_NAME"),
             stages=stages,
+            reader_ous=tuple(need(f"{stage.upper()}_OU_ID") for stage in STAGES),
         )
 
 
@@ -102,6 +105,39 @@ def ensure_model_package_group(sm: Any, group: str, project_name: str) -> bool:
     )
     print(f"created model package group {group}")
     return True
+
+
+def group_read_policy(group_arn: str, reader_ous: tuple[str, ...]) -> dict[str, Any]:
+    """The group's resource policy: accounts in the stage OUs (or below them) may read its packages.
+
+    The same policy the product puts on the group when its launch role may (generator/registry.py);
+    `*/ou-.../*` matches the OU anywhere in `aws:PrincipalOrgPaths`, so no account list is kept.
+    """
+    package_arn = group_arn.replace(":model-package-group/", ":model-package/", 1) + "/*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "StageAccountsReadModelPackages",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": [
+                    "sagemaker:DescribeModelPackageGroup",
+                    "sagemaker:DescribeModelPackage",
+                    "sagemaker:ListModelPackages",
+                ],
+                "Resource": [group_arn, package_arn],
+                "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"*/{ou}/*" for ou in reader_ous]}},
+            }
+        ],
+    }
+
+
+def ensure_group_read_policy(sm: Any, group: str, reader_ous: tuple[str, ...]) -> None:
+    """Put the cross-account read policy on a group the build created (standard launch role)."""
+    arn = sm.describe_model_package_group(ModelPackageGroupName=group)["ModelPackageGroupArn"]
+    policy = json.dumps(group_read_policy(arn, reader_ous), sort_keys=True)
+    sm.put_model_package_group_policy(ModelPackageGroupName=group, ResourcePolicy=policy)
 
 
 def newest_approved_package(sm: Any, group: str) -> dict[str, Any]:
@@ -183,6 +219,8 @@ def build(env: BuildEnv, sm: Any, repo: Path, out: Path) -> dict[str, Any]:
     configs = {stage.name: load_stage_config(repo / stage.config_file) for stage in env.stages}
     if env.create_model_package_group:
         ensure_model_package_group(sm, env.model_package_group, env.project_name)
+        # Every build, so a change of the OU parameters reaches the policy too.
+        ensure_group_read_policy(sm, env.model_package_group, env.reader_ous)
     package = newest_approved_package(sm, env.model_package_group)
     package_arn = package["ModelPackageArn"]
 
