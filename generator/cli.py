@@ -421,6 +421,79 @@ def graph(
     say(("wrote", "green"), f" {out}")
 
 
+@app.command()
+def rehearse(
+    folder: Annotated[Path, typer.Argument(metavar="DIR", help="A render output folder.")] = Path("dist"),
+    accounts_per_ou: Annotated[
+        int, typer.Option(min=1, max=20, help="Member accounts created in each of the staging and prod OUs.")
+    ] = 2,
+    approve: Annotated[bool, typer.Option("--approve", help="Approve the manual approval without asking.")] = False,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="Reject the manual approval (prod stays untouched).")
+    ] = False,
+    fail_test: Annotated[
+        bool, typer.Option("--fail-test", help="Staging endpoints answer malformed predictions.")
+    ] = False,
+    break_account: Annotated[
+        bool, typer.Option("--break-account", help="One staging account lacks the target role.")
+    ] = False,
+    no_approved_model: Annotated[
+        bool, typer.Option("--no-approved-model", help="The data scientist rejects the model: nothing may start.")
+    ] = False,
+    second_approval: Annotated[
+        bool, typer.Option("--second-approval", help="Then approve a newer version: the stack sets must update.")
+    ] = False,
+    report_file: Annotated[
+        Path | None, typer.Option("--report", help="Write the JSON report to this file.", show_default=False)
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout, and nothing else.")] = False,
+) -> None:
+    """Play [bold]DIR[/]'s whole multi-account life on an embedded local AWS (moto), offline.
+
+    Organisation and target roles, project launch, model approval, and the pipeline action by action.
+    Exits 0 only when the model reached prod.
+    Example: [cyan]mlops-gen rehearse dist --approve --second-approval[/]
+    """
+    from generator.errors import InputError
+    from generator.rehearse import Options
+    from generator.rehearse import rehearse as play
+    from generator.rehearse.report import RichTimeline, SilentTimeline
+
+    if approve and reject:
+        fail(InputError("--approve/--reject", "give one of them, not both"))
+    if as_json and not (approve or reject):
+        approve = True  # nothing may be printed, so nothing may be asked
+    approval = "approve" if approve else "reject" if reject else "prompt"
+    options = Options(
+        accounts_per_ou=accounts_per_ou,
+        approval=approval,
+        fail_test=fail_test,
+        break_account=break_account,
+        no_approved_model=no_approved_model,
+        second_approval=second_approval,
+    )
+
+    def ask(action: Any, custom_data: str) -> bool:
+        say(("approval", "cyan"), f" {action.stage} / {action.name}: {custom_data}")
+        return bool(typer.confirm("Approve?", default=True))
+
+    try:
+        report = play(folder, options, SilentTimeline() if as_json else RichTimeline(), ask)
+    except MlopsGenError as exc:
+        fail(exc)
+    text = report.to_json()
+    if report_file is not None:
+        report_file.write_text(text, encoding="utf-8")
+    if as_json:
+        sys.stdout.write(text)
+    elif report.reached_prod:
+        say(("prod got the model", "green"), f" in {report.duration_s:.1f} s")
+    else:
+        say(("prod did not get the model:", "red"), f" {report.cause}")
+    if not report.reached_prod:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

@@ -52,7 +52,7 @@ def _update_instances() -> Any:
                 stack_name=old.stack_name,
                 name=self.name,
                 template=self.template,
-                parameters=dict(self.parameters),
+                parameters=dict(self.parameters),  # type: ignore[arg-type]  # moto accepts a dict too
                 permission_model=self.permission_model,
             )
         return operation

@@ -88,7 +88,7 @@ def _stack_set_resource(template: dict[str, Any]) -> dict[str, Any]:
     sets = [r for r in template.get("Resources", {}).values() if r.get("Type") == "AWS::CloudFormation::StackSet"]
     if len(sets) != 1:
         raise StepFailed(f"the target-role stack-set template holds {len(sets)} stack sets, expected 1")
-    return sets[0]
+    return dict(sets[0])
 
 
 def deploy_target_role(aws: LocalAws, template: dict[str, Any], org: Organisation) -> tuple[str, list[str]]:

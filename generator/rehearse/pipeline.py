@@ -95,7 +95,8 @@ def triggered(project: Project, event: dict[str, Any]) -> list[tuple[Rule, Pipel
     known = pipelines(project)
     matches: list[tuple[Rule, Pipeline]] = []
     for rule in rules(project):
-        if rule.state != "ENABLED" or not EventPattern.load(json.dumps(rule.pattern)).matches_event(event):
+        pattern = EventPattern.load(json.dumps(rule.pattern))
+        if rule.state != "ENABLED" or not pattern.matches_event(event):  # type: ignore[arg-type]  # a plain dict
             continue
         for target in rule.targets:
             if target in known:

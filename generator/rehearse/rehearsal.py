@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -47,13 +46,18 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
     report.fidelity = list(fidelity.NOTES)
     report.warnings = [f"{path} was edited after the render (its sha256 differs from the manifest)"
                        for path in rendered.edited]  # fmt: skip
-    if decide is None:
+    if options.approval != "prompt":
         decide = _fixed_decision(options.approval)
+    elif decide is None:
+        raise ValueError("approval 'prompt' needs a decide function")
     started = time.perf_counter()
     try:
-        with tempfile.TemporaryDirectory(prefix="mlops-gen-rehearse-") as tmp, local_aws(rendered.region) as aws:
-            with fidelity.aws_behaviour():
-                _play(aws, rendered, options, Recorder(report, timeline), decide, Path(tmp))
+        with (
+            tempfile.TemporaryDirectory(prefix="mlops-gen-rehearse-") as tmp,
+            local_aws(rendered.region) as aws,
+            fidelity.aws_behaviour(),
+        ):
+            _play(aws, rendered, options, Recorder(report, timeline), decide, Path(tmp))
     except StepFailed:
         pass  # the failed step recorded the cause
     except Exception as exc:  # a bug or an unexpected AWS answer: still a report that says where
@@ -68,7 +72,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
 
 def _fixed_decision(approval: str) -> Decide:
     if approval not in ("approve", "reject"):
-        raise ValueError("approval 'prompt' needs a decide function")
+        raise ValueError(f"approval must be approve, reject or prompt, not {approval!r}")
     return lambda action, custom_data: approval == "approve"
 
 
@@ -202,7 +206,11 @@ def _check_updated_in_place(world: _World, pipeline: Pipeline) -> None:
     """A second deployment updates the stack sets the first one created; it creates none."""
     with world.rec.step(2, "Verify", "Stack sets updated in place", "cloudformation") as step:
         cfn = world.aws.client("cloudformation")
-        names = [a.configuration.get("StackSetName", "") for a in pipeline.actions() if a.provider == "CloudFormationStackSet"]
+        names = [
+            a.configuration.get("StackSetName", "")
+            for a in pipeline.actions()
+            if a.provider == "CloudFormationStackSet"
+        ]
         for name in names:
             sets = [s for s in cfn.list_stack_sets(Status="ACTIVE")["Summaries"] if s["StackSetName"] == name]
             actions = [o["Action"] for o in cfn.list_stack_set_operations(StackSetName=name)["Summaries"]]

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 SUCCEEDED = "succeeded"
 FAILED = "failed"
@@ -62,7 +62,7 @@ class SilentTimeline:
 class RichTimeline:
     """One line per finished step: run, stage, action, accounts, result, duration."""
 
-    COLOURS = {SUCCEEDED: "green", FAILED: "red", REJECTED: "yellow", SKIPPED: "dim"}
+    COLOURS: ClassVar[dict[str, str]] = {SUCCEEDED: "green", FAILED: "red", REJECTED: "yellow", SKIPPED: "dim"}
 
     def __init__(self, console: Any = None) -> None:
         from rich.console import Console
@@ -73,7 +73,7 @@ class RichTimeline:
         from rich.markup import escape
 
         colour = self.COLOURS.get(step.result, "white")
-        run = "setup" if step.run == 0 else f"run {step.run}"
+        run = f"run {step.run}" if step.run else ""
         where = f"{len(step.accounts)} account(s)" if step.accounts else ""
         if step.regions:
             where += f" in {', '.join(step.regions)}"

@@ -7,7 +7,7 @@ import io
 import json
 import tarfile
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from generator.rehearse.server import MANAGEMENT_ACCOUNT, LocalAws
@@ -95,7 +95,7 @@ def state_change_event(aws: LocalAws, arn: str) -> dict[str, Any]:
         "detail-type": "SageMaker Model Package State Change",
         "source": "aws.sagemaker",
         "account": MANAGEMENT_ACCOUNT,
-        "time": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": aws.region,
         "resources": [arn],
         "detail": detail,

@@ -59,7 +59,7 @@ class LocalAws:
         request = urllib.request.Request(
             self.url + path, data=body, method="POST", headers={"Content-Type": "application/json"}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (our own local server)
+        with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
     def environment(self) -> dict[str, str]:

@@ -1,0 +1,240 @@
+"""`mlops-gen rehearse`: the rendered product and the seed code, played end to end on a local moto.
+
+Each test renders a folder the way `mlops-gen render` does, rehearses it, and checks what the local
+AWS holds afterwards (which package each account's endpoints serve), not only what the report says.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from generator.cli import app
+from generator.naming import Stage
+from generator.rehearse import Options, rehearse
+from generator.rehearse.report import FAILED, REJECTED, SKIPPED, SUCCEEDED, Report, SilentTimeline
+from generator.render import build_manifest, render_files, write_output
+from tests.conftest import CONFIGS, make_config
+
+PIPELINE_ACTIONS = [
+    ("Source", "ModelDeploySource"),
+    ("Build", "BuildDeploymentTemplates"),
+    ("DeployStaging", "DeployResourcesStaging"),
+    ("DeployStaging", "TestStaging"),
+    ("DeployStaging", "ApproveDeployment"),
+    ("DeployProd", "DeployResourcesProd"),
+]
+
+
+def render_folder(out: Path, **overrides: Any) -> Path:
+    cfg = make_config(**overrides)
+    files = render_files(cfg)
+    write_output(files, build_manifest(cfg, files), out, force=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def default_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_folder(tmp_path_factory.mktemp("render") / "dist")
+
+
+def play(folder: Path, **options: Any) -> Report:
+    return rehearse(folder, Options(**{"approval": "approve", **options}), SilentTimeline())
+
+
+def steps(report: Report, run: int | None = None) -> dict[tuple[str, str], Any]:
+    return {(s.stage, s.action): s for s in report.steps if run is None or s.run == run}
+
+
+def prod_endpoints(report: Report) -> dict[str, Any]:
+    return {a: by_region for a, by_region in report.served[Stage.PROD.value].items() if by_region}
+
+
+def assert_prod_untouched(report: Report) -> None:
+    assert not report.reached_prod
+    assert report.served[Stage.PROD.value]  # the check ran over every prod account ...
+    assert prod_endpoints(report) == {}  # ... and found no endpoint
+    assert steps(report)[("DeployProd", "DeployResourcesProd")].result == SKIPPED
+
+
+def test_default_render_reaches_prod(default_render: Path) -> None:
+    report = play(default_render)
+    assert report.reached_prod, report.cause
+    run = [(s.stage, s.action) for s in report.steps if s.run == 1 and s.stage not in ("Data scientist", "EventBridge")]
+    assert run == PIPELINE_ACTIONS
+    assert all(s.result == SUCCEEDED for s in report.steps), [(s.action, s.detail) for s in report.steps]
+    # What moto created, and what was read from the template instead.
+    assert report.launch["created_by_cloudformation"] == {"ArtifactBucket": "AWS::S3::Bucket"}
+    assert {"ModelDeployPipeline", "ModelDeployBuildProject", "ModelApprovedRule"} <= set(
+        report.launch["read_from_template"]
+    )
+    # The build really ran build.py, the test really ran test/test.py against every staging account.
+    build = steps(report)[("Build", "BuildDeploymentTemplates")]
+    assert "endpoint-config-template.yml" in build.detail and "staging-stackset-parameters.json" in build.detail
+    test = steps(report)[("DeployStaging", "TestStaging")]
+    staging = report.organisation["organizational_units"]["staging"]["accounts"]
+    assert len(staging) == 2
+    for account, name in staging.items():
+        assert any(line.startswith(f"PASS account {account} ({name}), region eu-west-1") for line in test.log)
+    # Every staging and prod account serves the approved package, under the rendered endpoint name.
+    (package,) = report.model_packages
+    assert package["status"] == "Approved"
+    for stage in Stage:
+        for account, by_region in report.served[stage.value].items():
+            assert by_region == {
+                "eu-west-1": {f"sagemaker-iris-multi-01-p-abcdefghijkl-{stage.value}": package["arn"]}
+            }, account
+
+
+def test_codeconnections_three_regions_reach_prod(tmp_path: Path) -> None:
+    folder = render_folder(tmp_path / "dist", **CONFIGS["codeconnections-3-regions"])
+    report = play(folder, accounts_per_ou=1)
+    assert report.reached_prod, report.cause
+    source = steps(report)[("Source", "ModelDeploySource")]
+    assert source.provider == "CodeStarSourceConnection" and "acme/iris-deploy@main" in source.detail
+    assert "CodePushedRule" not in report.launch["read_from_template"]
+    regions = {"eu-west-1", "eu-central-1", "us-east-1"}
+    assert set(steps(report)[("DeployProd", "DeployResourcesProd")].regions) == regions
+    for account, by_region in report.served[Stage.PROD.value].items():
+        assert set(by_region) == regions, account
+        assert {p for endpoints in by_region.values() for p in endpoints.values()} == {report.model_packages[0]["arn"]}
+
+
+def test_failing_endpoint_test_stops_before_approval(default_render: Path) -> None:
+    report = play(default_render, fail_test=True)
+    assert_prod_untouched(report)
+    test = steps(report)[("DeployStaging", "TestStaging")]
+    assert test.result == FAILED
+    assert "malformed prediction" in test.detail and "not numbers" in test.detail
+    assert report.cause.startswith("DeployStaging / TestStaging: phase build failed (exit 1)")
+    assert steps(report)[("DeployStaging", "ApproveDeployment")].result == SKIPPED
+
+
+def test_rejected_approval_leaves_prod_untouched(default_render: Path) -> None:
+    report = play(default_render, approval="reject")
+    assert_prod_untouched(report)
+    assert steps(report)[("DeployStaging", "ApproveDeployment")].result == REJECTED
+    assert report.cause.startswith("DeployStaging / ApproveDeployment: rejected")
+    assert all(report.served[Stage.STAGING.value].values())  # staging did get the model
+
+
+def test_account_without_target_role_fails_the_staging_deploy(default_render: Path) -> None:
+    report = play(default_render, break_account=True)
+    assert_prod_untouched(report)
+    broken = steps(report)[("Setup", "Break a staging account")].accounts[0]
+    assert broken in report.organisation["organizational_units"]["staging"]["accounts"]
+    deploy = steps(report)[("DeployStaging", "DeployResourcesStaging")]
+    assert deploy.result == FAILED
+    assert (
+        f"account {broken}: SageMaker CreateModel: Could not assume role arn:aws:iam::{broken}:role/" in deploy.detail
+    )
+    assert "beyond the action's failure tolerance" in deploy.detail
+    assert report.served[Stage.STAGING.value][broken] == {}  # its failed stack was rolled back
+    assert any("CreateModel" in note for note in report.fidelity)
+
+
+def test_tolerated_deploy_failure_is_caught_by_the_endpoint_test(tmp_path: Path) -> None:
+    """With 50 % tolerance one of two staging stacks may fail; the test's AssumeRole then fails there."""
+    folder = render_folder(tmp_path / "dist", **{"failure-tolerance-percentage": 50})
+    report = play(folder, break_account=True)
+    assert_prod_untouched(report)
+    broken = steps(report)[("Setup", "Break a staging account")].accounts[0]
+    deploy = steps(report)[("DeployStaging", "DeployResourcesStaging")]
+    assert deploy.result == SUCCEEDED
+    assert any(
+        line.startswith(f"FAILED account {broken}, region eu-west-1: SageMaker CreateModel") for line in deploy.log
+    )
+    test = steps(report)[("DeployStaging", "TestStaging")]
+    assert test.result == FAILED
+    assert f"cannot assume arn:aws:iam::{broken}:role/sagemaker-multi-account-deploy" in test.detail
+    assert "(AccessDenied)" in test.detail
+
+
+def test_rejected_model_does_not_start_the_pipeline(default_render: Path) -> None:
+    report = play(default_render, no_approved_model=True)
+    assert not report.reached_prod
+    trigger = steps(report)[("EventBridge", "Model package state change")]
+    assert trigger.result == FAILED
+    assert "(ModelApprovalStatus Rejected) matches no rule" in trigger.detail
+    assert not any(s.stage in dict(PIPELINE_ACTIONS) for s in report.steps)  # no action ran, none skipped
+    assert all(not by_region for stage in report.served.values() for by_region in stage.values())
+
+
+def test_second_approval_updates_the_stack_sets(default_render: Path) -> None:
+    report = play(default_render, second_approval=True)
+    assert report.reached_prod, report.cause
+    first, second = report.model_packages
+    assert first["arn"].endswith("/1") and second["arn"].endswith("/2")
+    assert steps(report, 1)[("DeployProd", "DeployResourcesProd")].detail.startswith("created stack set")
+    for stage in ("DeployStaging", "DeployProd"):
+        deploy = next(s for s in report.steps if s.run == 2 and s.stage == stage and s.provider.endswith("StackSet"))
+        assert deploy.detail.startswith("updated stack set")
+    assert steps(report, 2)[("Verify", "Stack sets updated in place")].result == SUCCEEDED
+    for stage in Stage:
+        for account, by_region in report.served[stage.value].items():
+            assert list(by_region["eu-west-1"].values()) == [second["arn"]], account
+
+
+def test_renamed_export_file_fails_at_the_action_that_reads_it(default_render: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for file in default_render.iterdir():
+        (broken / file.name).write_bytes(file.read_bytes())
+    product = broken / "product-template.yaml"
+    text = product.read_text()
+    assert text.count("BuildArtifact::staging-stackset-parameters.json") == 1
+    product.write_text(text.replace("BuildArtifact::staging-stackset-parameters.json", "BuildArtifact::staging.json"))
+    report = play(broken)
+    assert_prod_untouched(report)
+    assert steps(report)[("Build", "BuildDeploymentTemplates")].result == SUCCEEDED
+    deploy = steps(report)[("DeployStaging", "DeployResourcesStaging")]
+    assert deploy.result == FAILED
+    assert deploy.detail.startswith("Parameters: BuildArtifact has no file staging.json")
+    assert report.cause.startswith("DeployStaging / DeployResourcesStaging: Parameters:")
+    assert report.warnings == [
+        "product-template.yaml was edited after the render (its sha256 differs from the manifest)"
+    ]
+
+
+def test_server_stops_and_patches_are_undone_even_on_error() -> None:
+    from moto.sagemaker.models import FakeEndpoint
+
+    from generator.rehearse import fidelity
+    from generator.rehearse.server import local_aws
+
+    before = FakeEndpoint.cloudformation_name_type()
+    with pytest.raises(RuntimeError), local_aws("eu-west-1") as aws, fidelity.aws_behaviour():
+        host, port = aws.url.removeprefix("http://").split(":")
+        assert FakeEndpoint.cloudformation_name_type() == "EndpointName"
+        sts = aws.client("sts")
+        with pytest.raises(sts.exceptions.ClientError, match="AccessDenied"):
+            sts.assume_role(RoleArn="arn:aws:iam::111122223333:role/missing", RoleSessionName="check")
+        raise RuntimeError("boom")
+    assert FakeEndpoint.cloudformation_name_type() == before
+    with pytest.raises(OSError), socket.create_connection((host, int(port)), timeout=1):
+        pass
+
+
+def test_cli_prompts_for_the_approval_and_writes_the_report(default_render: Path, tmp_path: Path) -> None:
+    report_file = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["rehearse", str(default_render), "--report", str(report_file)], input="n\n")
+    assert result.exit_code == 1, result.output
+    assert "Approve?" in result.output
+    assert "prod did not get the model: DeployStaging / ApproveDeployment: rejected" in result.output
+    report = json.loads(report_file.read_text())
+    assert report["reached_prod"] is False and report["options"]["approval"] == "prompt"
+
+
+def test_cli_json_and_input_errors(default_render: Path, tmp_path: Path) -> None:
+    assert CliRunner().invoke(app, ["rehearse", str(default_render), "--approve", "--reject"]).exit_code == 2
+    not_a_render = CliRunner().invoke(app, ["rehearse", str(tmp_path), "--approve"])
+    assert not_a_render.exit_code == 2 and "has no manifest.json" in not_a_render.output
+    result = CliRunner().invoke(app, ["rehearse", str(default_render), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["reached_prod"] is True and report["cause"] == ""
