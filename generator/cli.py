@@ -18,9 +18,11 @@ from generator import __version__
 from generator.config import (
     LaunchRole,
     OutputFormat,
+    PermissionModel,
     RegionConcurrency,
     ServiceRoles,
     Source,
+    StackSetAdmin,
     build_config,
     find_config_file,
     read_config_file,
@@ -152,6 +154,50 @@ def render(
     product_name: Annotated[
         str | None, typer.Option(help="Name of the Service Catalog product.", show_default=False)
     ] = None,
+    stackset_admin: Annotated[
+        StackSetAdmin | None,
+        typer.Option(
+            help="Account administering the stack sets: the management account, or a delegated "
+            "StackSets administrator (CallAs=DELEGATED_ADMIN). Default: management."
+        ),
+    ] = None,
+    permission_model: Annotated[
+        PermissionModel | None,
+        typer.Option(help="service-managed (OU targets) or self-managed (account lists). Default: service-managed."),
+    ] = None,
+    staging_accounts: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated account ids: only these accounts of the staging OU (self-managed: the targets).",
+            show_default=False,
+        ),
+    ] = None,
+    prod_accounts: Annotated[
+        str | None, typer.Option(help="Comma-separated account ids, as --staging-accounts.", show_default=False)
+    ] = None,
+    administration_role_arn: Annotated[
+        str | None,
+        typer.Option(
+            help="Self-managed: the administration role (default: AWSCloudFormationStackSetAdministrationRole "
+            "in the pipeline's account).",
+            show_default=False,
+        ),
+    ] = None,
+    execution_role_name: Annotated[
+        str | None,
+        typer.Option(
+            help="Self-managed: the execution role in every target account. "
+            "Default: AWSCloudFormationStackSetExecutionRole.",
+            show_default=False,
+        ),
+    ] = None,
+    approver_email: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Email told (SNS topic, KMS-encrypted) when a deployment waits for approval; repeat for several.",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty --out.")] = False,
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")
@@ -183,6 +229,13 @@ def render(
         "studio-role-arn": studio_role_arn or None,  # typer gives [] when absent: let the config file speak
         "portfolio-name": portfolio_name,
         "product-name": product_name,
+        "approver-email": approver_email or None,  # typer gives [] when absent: let the config file speak
+        "stackset-admin": stackset_admin,
+        "permission-model": permission_model,
+        "staging-accounts": staging_accounts,
+        "prod-accounts": prod_accounts,
+        "administration-role-arn": administration_role_arn,
+        "execution-role-name": execution_role_name,
     }
     try:
         config_path = find_config_file(config, Path.cwd())
@@ -336,6 +389,10 @@ def doctor(
     check_roles: Annotated[
         bool, typer.Option("--check-roles", help="Also assume the target role in every target account.")
     ] = False,
+    stackset_admin: Annotated[
+        StackSetAdmin | None,
+        typer.Option(help="As rendered: with delegated, a registered delegated administrator passes."),
+    ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the checks as JSON on stdout, and nothing else.")
     ] = False,
@@ -355,6 +412,7 @@ def doctor(
         "region": region,
         "target-role-name": target_role_name,
         "check-roles": check_roles,
+        "stackset-admin": _value(stackset_admin),
     }
     try:
         config_path = find_config_file(config, Path.cwd())
@@ -375,6 +433,87 @@ def doctor(
         failed = [r.name for r in results if not r.ok]
         say(("all checks passed", "green") if not failed else (f"{len(failed)} failed: {', '.join(failed)}", "red"))
     if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def destroy(
+    project_name: Annotated[str, typer.Option(help="The SageMaker project's name.", show_default=False)],
+    project_id: Annotated[str, typer.Option(help="The SageMaker project's id (p-...).", show_default=False)],
+    config: Annotated[
+        Path | None,
+        typer.Option(help="TOML file with the render options (default: ./mlops-gen.toml if present). Flags win."),
+    ] = None,
+    name_prefix: Annotated[
+        str | None, typer.Option(help="The render's --name-prefix. Default: sagemaker-.", show_default=False)
+    ] = None,
+    stackset_admin: Annotated[
+        StackSetAdmin | None, typer.Option(help="As rendered: management, or delegated (CallAs=DELEGATED_ADMIN).")
+    ] = None,
+    staging_ou: Annotated[
+        str | None, typer.Option(help="Staging OU (where ListStackInstances does not name it).", show_default=False)
+    ] = None,
+    prod_ou: Annotated[str | None, typer.Option(help="Production OU (likewise).", show_default=False)] = None,
+    max_concurrent_percentage: Annotated[
+        int | None, typer.Option(help="MaxConcurrentPercentage of the deletions. Default: 100.", show_default=False)
+    ] = None,
+    failure_tolerance_percentage: Annotated[
+        int | None, typer.Option(help="FailureTolerancePercentage of the deletions. Default: 0.", show_default=False)
+    ] = None,
+    region_concurrency: Annotated[
+        RegionConcurrency | None, typer.Option(help="RegionConcurrencyType of the deletions. Default: parallel.")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Delete (without it: a dry run that only reads).")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the report as JSON on stdout, and nothing else.")
+    ] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="Send every AWS call to this URL (e.g. a moto server).", show_default=False)
+    ] = None,
+    profile: Annotated[str | None, typer.Option(help="AWS profile.", show_default=False)] = None,
+    region: Annotated[
+        str | None, typer.Option(help="Home region (else AWS_REGION or AWS_DEFAULT_REGION).", show_default=False)
+    ] = None,
+) -> None:
+    """Remove the project's stack sets: their instances in every account and region, then the stack sets.
+
+    A dry run unless [bold]--yes[/]; exits 1 if anything could not be removed.
+    Example: [cyan]mlops-gen destroy --project-name iris --project-id p-abcdefghijkl --yes[/]
+    """
+    from generator import destroy as des
+
+    flags = {
+        "name-prefix": name_prefix,
+        "stackset-admin": _value(stackset_admin),
+        "staging-ou": staging_ou,
+        "prod-ou": prod_ou,
+        "region": region,
+        "max-concurrent-percentage": max_concurrent_percentage,
+        "failure-tolerance-percentage": failure_tolerance_percentage,
+        "region-concurrency": _value(region_concurrency),
+    }
+    try:
+        config_path = find_config_file(config, Path.cwd())
+        file_values = read_config_file(config_path) if config_path else {}
+        options, home = des.destroy_options(project_name, project_id, flags, file_values)
+        cfn = des.session_client(home, profile, endpoint_url)
+        plans = des.plan(cfn, options)
+        report = des.apply(cfn, options, plans) if yes else des.dry_run(options, plans)
+    except MlopsGenError as exc:
+        fail(exc)
+    if as_json:
+        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
+    else:
+        verb = "removed" if yes else "would remove"
+        for line in report.removed:
+            say((verb, "green"), f" {line}")
+        for line in report.absent:
+            say(("absent", "cyan"), f" {line} (nothing to remove)")
+        for line in report.failed:
+            say(("FAILED", "red"), f" {line}")
+        if not yes:
+            say("dry run: nothing was deleted; pass --yes to delete")
+    if report.failed:
         raise typer.Exit(1)
 
 
@@ -438,10 +577,19 @@ def rehearse(
         bool, typer.Option("--break-account", help="One staging account lacks the target role.")
     ] = False,
     no_approved_model: Annotated[
-        bool, typer.Option("--no-approved-model", help="The data scientist rejects the model: nothing may start.")
+        bool,
+        typer.Option(
+            "--no-approved-model", help="The data scientist rejects the model: the build must stop, nothing deployed."
+        ),
     ] = False,
     second_approval: Annotated[
         bool, typer.Option("--second-approval", help="Then approve a newer version: the stack sets must update.")
+    ] = False,
+    reject_live: Annotated[
+        bool,
+        typer.Option(
+            "--reject-live", help="Approve v1, then v2, then reject the live v2: every endpoint must serve v1 again."
+        ),
     ] = False,
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report to this file.", show_default=False)
@@ -471,6 +619,7 @@ def rehearse(
         break_account=break_account,
         no_approved_model=no_approved_model,
         second_approval=second_approval,
+        reject_live=reject_live,
     )
 
     def ask(action: Any, custom_data: str) -> bool:

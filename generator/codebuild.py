@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from troposphere import Ref, Sub, Template
+from troposphere import Join, Ref, Sub, Template
 from troposphere.codebuild import Artifacts, Environment, EnvironmentVariable, Project, Source
 from troposphere.s3 import Bucket
 
@@ -15,6 +15,7 @@ from generator.contract import Env
 from generator.naming import Stage
 from generator.parameters import ProductParameters
 from generator.roles import service_role_arn
+from generator.stacksets import DeployMode, call_as, deploy_mode, description, failure_tolerance
 
 #: A current CodeBuild standard image (Ubuntu 22.04) with the Python 3.12 runtime.
 #: https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html
@@ -22,6 +23,8 @@ IMAGE = "aws/codebuild/standard:7.0"
 COMPUTE = "BUILD_GENERAL1_SMALL"
 BUILD_TIMEOUT_MINUTES = 20
 TEST_TIMEOUT_MINUTES = 60
+#: deploy.py's waiter is bounded below this (see seedcode/modeldeploy/deploy/deploy.py).
+DEPLOY_TIMEOUT_MINUTES = 120
 
 
 def _env(variables: dict[str, Any]) -> list[EnvironmentVariable]:
@@ -53,7 +56,7 @@ def build_environment(cfg: RenderConfig, params: ProductParameters, bucket: Buck
 def test_environment(cfg: RenderConfig, params: ProductParameters) -> dict[str, Any]:
     """What test/test.py reads: where the staging endpoints are and the staging settings."""
     stage = Stage.STAGING
-    return {
+    variables: dict[str, Any] = {
         Env.PROJECT_NAME: Ref(params.project_name),
         Env.PROJECT_ID: Ref(params.project_id),
         Env.STAGE: stage.value,
@@ -62,6 +65,33 @@ def test_environment(cfg: RenderConfig, params: ProductParameters) -> dict[str, 
         Env.role(stage): Ref(params.execution_role[stage]),
         Env.endpoint(stage): Sub(cfg.names.endpoint(stage).pattern),
         Env.config(stage): contract.STAGE_CONFIG[stage],
+        # Listed accounts got the endpoint: test them, not the whole OU (empty: every account of the OU).
+        Env.accounts(stage): Join(",", Ref(params.accounts[stage])) if stage in params.accounts else "",
+    }
+    return variables
+
+
+def deploy_environment(cfg: RenderConfig, params: ProductParameters, stage: Stage) -> dict[str, Any]:
+    """What deploy/deploy.py reads (deploy mode "api"): the stack set, its targets, regions and preferences."""
+    prefs = cfg.preferences
+    listed = stage in params.accounts
+    return {
+        Env.STAGE: stage.value,
+        Env.STACK_SET_NAME: Sub(cfg.names.stack_set(stage).pattern),
+        Env.STACK_SET_DESCRIPTION: description(stage),
+        Env.EXPORT_TEMPLATE: contract.EXPORT_TEMPLATE,
+        Env.STACK_SET_PARAMETERS: contract.EXPORT_PARAMETERS[stage],
+        Env.CALL_AS: call_as(cfg),
+        Env.TARGET_OUS: Ref(params.ou[stage]),
+        Env.TARGET_ACCOUNTS: Join(",", Ref(params.accounts[stage])) if listed else "",
+        Env.ACCOUNT_FILTER: "INTERSECTION" if listed else "NONE",
+        # Auto-deployment would also reach accounts outside the list as they join the OU.
+        Env.AUTO_DEPLOYMENT: "false" if listed else "true",
+        # Comma-separated, in the order given: deploy.py passes it as RegionOrder.
+        Env.DEPLOY_REGIONS: ",".join(cfg.deploy_regions),
+        Env.FAILURE_TOLERANCE: str(failure_tolerance(cfg, stage)),
+        Env.MAX_CONCURRENT: str(prefs.max_concurrent_percentage),
+        Env.REGION_CONCURRENCY: prefs.region_concurrency.value.upper(),
     }
 
 
@@ -121,3 +151,23 @@ def add_test_project(template: Template, cfg: RenderConfig, params: ProductParam
             params,
         )
     )
+
+
+def add_deploy_projects(template: Template, cfg: RenderConfig, params: ProductParameters) -> dict[Stage, Project]:
+    """Deploy mode "api" only: one project per stage that creates or updates its stack set (deploy.py)."""
+    if deploy_mode(cfg) is not DeployMode.API:
+        return {}
+    return {
+        stage: template.add_resource(
+            _project(
+                f"ModelDeploy{stage.value.capitalize()}DeployProject",
+                cfg.names.deploy_project(stage).pattern,
+                f"Creates or updates the {stage.value} endpoint's stack set and its instances (CloudFormation API).",
+                contract.DEPLOY_BUILD_SPEC,
+                DEPLOY_TIMEOUT_MINUTES,
+                deploy_environment(cfg, params, stage),
+                params,
+            )
+        )
+        for stage in Stage
+    }

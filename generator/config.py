@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import InputError
-from generator.naming import DEFAULT_PREFIX, Names, prefix_problem
+from generator.naming import DEFAULT_PREFIX, Names, Stage, prefix_problem
 
 CONFIG_FILE_NAME = "mlops-gen.toml"
 
@@ -38,8 +38,16 @@ FULL_REPOSITORY_PATTERN = re.compile(r"^[\w.-]+(/[\w.-]+)+$")
 #: S3 bucket names. https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BRANCH_PATTERN = re.compile(r"^(?!-)(?!.*\.\.)[\w./-]{1,255}$")
+#: AWS account ids: exactly 12 digits. https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-identifiers.html
+ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
+#: The roles self-managed stack sets use unless told otherwise (CloudFormation's documented names).
+#: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-prereqs-self-managed.html
+DEFAULT_ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
+DEFAULT_EXECUTION_ROLE = "AWSCloudFormationStackSetExecutionRole"
 
 DEFAULT_TARGET_ROLE = "sagemaker-multi-account-deploy"
+#: An email address SNS can subscribe (a pragmatic check: one @, a dotted domain, no spaces).
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 #: IAM role ARNs (any partition, with a path): the Studio execution roles the portfolio is shared with.
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[\w+=,.@-]+/)*[\w+=,.@-]{1,64}$")
 DEFAULT_PORTFOLIO_NAME = "SageMaker multi-account deployment (mlops-gen)"
@@ -63,6 +71,27 @@ class RegionConcurrency(StrEnum):
 
     PARALLEL = "parallel"
     SEQUENTIAL = "sequential"
+
+
+class StackSetAdmin(StrEnum):
+    """Which account administers the stack sets: the management account, or a delegated administrator
+    (the CloudFormation API with `CallAs=DELEGATED_ADMIN`, which CodePipeline's action cannot do)."""
+
+    MANAGEMENT = "management"
+    DELEGATED = "delegated"
+
+
+class PermissionModel(StrEnum):
+    """StackSet `PermissionModel`, lowercased for the CLI: Organizations-managed OU targets, or explicit
+    accounts with an administration role and an execution role the organisation created itself."""
+
+    SERVICE_MANAGED = "service-managed"
+    SELF_MANAGED = "self-managed"
+
+    @property
+    def api_value(self) -> str:
+        """`SERVICE_MANAGED` / `SELF_MANAGED`, as the CloudFormation API and CodePipeline spell it."""
+        return self.value.upper().replace("-", "_")
 
 
 class LaunchRole(StrEnum):
@@ -117,11 +146,34 @@ class RenderConfig:
     studio_role_arns: tuple[str, ...] = ()
     portfolio_name: str = DEFAULT_PORTFOLIO_NAME
     product_name: str = DEFAULT_PRODUCT_NAME
+    #: People told by email (an SNS topic) when a deployment waits for approval; none: no topic.
+    approver_emails: tuple[str, ...] = ()
+    stackset_admin: StackSetAdmin = StackSetAdmin.MANAGEMENT
+    permission_model: PermissionModel = PermissionModel.SERVICE_MANAGED
+    #: Accounts per stage (value of `Stage`): with service-managed, a filter inside the stage's OU
+    #: (`AccountFilterType` INTERSECTION); with self-managed, the targets themselves. Empty: the whole OU.
+    staging_accounts: tuple[str, ...] = ()
+    prod_accounts: tuple[str, ...] = ()
+    #: Self-managed only: the administration role (None: the standard one in the pipeline's account)
+    #: and the execution role's name in every target account.
+    administration_role_arn: str | None = None
+    execution_role_name: str | None = None
 
     @property
     def names(self) -> Names:
         """The physical names for this configuration's prefix."""
         return Names(self.name_prefix)
+
+    def accounts(self, stage: Stage) -> tuple[str, ...]:
+        """The accounts listed for a stage; empty when the stage targets its whole OU."""
+        return self.staging_accounts if stage is Stage.STAGING else self.prod_accounts
+
+    @property
+    def filters_accounts(self) -> bool:
+        """Do the service-managed stack sets target only some accounts of their OUs?"""
+        return self.permission_model is PermissionModel.SERVICE_MANAGED and bool(
+            self.staging_accounts or self.prod_accounts
+        )
 
 
 #: Render option (flag name without dashes) -> default. Also the keys a config file may hold.
@@ -146,6 +198,13 @@ RENDER_OPTIONS: dict[str, Any] = {
     "studio-role-arn": None,
     "portfolio-name": DEFAULT_PORTFOLIO_NAME,
     "product-name": DEFAULT_PRODUCT_NAME,
+    "approver-email": None,
+    "stackset-admin": StackSetAdmin.MANAGEMENT.value,
+    "permission-model": PermissionModel.SERVICE_MANAGED.value,
+    "staging-accounts": None,
+    "prod-accounts": None,
+    "administration-role-arn": None,
+    "execution-role-name": None,
 }
 
 
@@ -211,10 +270,17 @@ def build_config(
     env = os.environ if environ is None else environ
     check = _Checker(values, origin)
 
+    for stage in ("staging", "prod"):
+        if values[f"{stage}-accounts"] is not None and values[f"{stage}-ou"] is None:
+            raise check.fail(
+                f"{stage}-accounts",
+                f"needs --{stage}-ou: the accounts are chosen inside that OU (and it scopes the model read policies)",
+            )
     staging_ou = check.ou("staging-ou")
     prod_ou = check.ou("prod-ou")
     if staging_ou == prod_ou:
         raise InputError(origin["prod-ou"], f"must differ from --staging-ou (both are {prod_ou})")
+    topology = _topology(check)
 
     region, region_origin = home_region(values["region"], origin["region"], env)
     check.region(region, region_origin)
@@ -282,7 +348,48 @@ def build_config(
         studio_role_arns=check.role_arns("studio-role-arn"),
         portfolio_name=check.bounded_string("portfolio-name", PORTFOLIO_NAME_MAX),
         product_name=check.bounded_string("product-name", PRODUCT_NAME_MAX),
+        approver_emails=check.emails("approver-email"),
+        **topology,
     )
+
+
+def _topology(check: _Checker) -> dict[str, Any]:
+    """Stack-set administration, permission model, accounts and self-managed roles, checked together."""
+    admin = check.choice("stackset-admin", StackSetAdmin)
+    model = check.choice("permission-model", PermissionModel)
+    staging_accounts = check.account_list("staging-accounts")
+    prod_accounts = check.account_list("prod-accounts")
+    both = sorted(set(staging_accounts) & set(prod_accounts))
+    if both:
+        raise check.fail("prod-accounts", f"lists {', '.join(both)}, also a staging account: stages must not share one")
+    admin_role = execution_role = None
+    if model is PermissionModel.SELF_MANAGED:
+        if admin is StackSetAdmin.DELEGATED:
+            raise check.fail(
+                "stackset-admin",
+                "delegated only applies to --permission-model service-managed (CallAs=DELEGATED_ADMIN is valid "
+                "only for SERVICE_MANAGED stack sets); a self-managed stack set belongs to the account that runs it",
+            )
+        for key, listed in (("staging-accounts", staging_accounts), ("prod-accounts", prod_accounts)):
+            if not listed:
+                raise check.fail(key, "is required with --permission-model self-managed (it targets accounts, not OUs)")
+        if check.values["administration-role-arn"] is not None:
+            admin_role = check.pattern("administration-role-arn", ROLE_ARN_PATTERN, "an IAM role ARN")
+        execution_role = DEFAULT_EXECUTION_ROLE
+        if check.values["execution-role-name"] is not None:
+            execution_role = check.pattern("execution-role-name", ROLE_NAME_PATTERN, "an IAM role name")
+    else:
+        for key in ("administration-role-arn", "execution-role-name"):
+            if check.values[key] is not None:
+                raise check.fail(key, "only applies with --permission-model self-managed")
+    return {
+        "stackset_admin": admin,
+        "permission_model": model,
+        "staging_accounts": staging_accounts,
+        "prod_accounts": prod_accounts,
+        "administration_role_arn": admin_role,
+        "execution_role_name": execution_role,
+    }
 
 
 def home_region(value: Any, flag: str, env: Mapping[str, str]) -> tuple[Any, str]:
@@ -341,6 +448,24 @@ class _Checker:
             raise self.fail(key, f"lists a region twice: {', '.join(regions)}")
         return regions
 
+    def account_list(self, key: str) -> tuple[str, ...]:
+        """Comma-separated (or a TOML list of) 12-digit account ids, none twice; () when absent."""
+        raw = self.values[key]
+        if raw is None:
+            return ()
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)):
+            raise self.fail(key, f"must be a list of account ids, got {raw!r}")
+        accounts = tuple(str(item).strip() for item in items if str(item).strip())
+        if not accounts:
+            raise self.fail(key, "lists no account id")
+        for account in accounts:
+            if not ACCOUNT_ID_PATTERN.match(account):
+                raise self.fail(key, f"must be 12-digit AWS account ids; got {account!r}")
+        if len(set(accounts)) != len(accounts):
+            raise self.fail(key, f"lists an account twice: {', '.join(accounts)}")
+        return accounts
+
     def role_arns(self, key: str) -> tuple[str, ...]:
         """A repeatable flag (or a TOML list) of IAM role ARNs, none twice."""
         raw = self.values[key]
@@ -354,6 +479,21 @@ class _Checker:
                 raise self.fail(key, f"must be an IAM role ARN like arn:aws:iam::111122223333:role/name; got {item!r}")
         if len(set(items)) != len(items):
             raise self.fail(key, f"lists a role twice: {', '.join(items)}")
+        return tuple(items)
+
+    def emails(self, key: str) -> tuple[str, ...]:
+        """A repeatable flag (or a TOML list) of email addresses, none twice (case-insensitive)."""
+        raw = self.values[key]
+        if raw is None:
+            return ()
+        items = [raw] if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)) or not all(isinstance(item, str) for item in items):
+            raise self.fail(key, f"must be a list of email addresses, got {raw!r}")
+        for item in items:
+            if not EMAIL_PATTERN.match(item):
+                raise self.fail(key, f"must be an email address like approver@example.com; got {item!r}")
+        if len({item.lower() for item in items}) != len(items):
+            raise self.fail(key, f"lists an address twice: {', '.join(items)}")
         return tuple(items)
 
     def bounded_string(self, key: str, maximum: int) -> str:

@@ -24,6 +24,8 @@ STAGE_CONFIG = {Stage.STAGING: "staging-config.json", Stage.PROD: "prod-config.j
 
 BUILD_SPEC = "buildspec.yml"
 TEST_BUILD_SPEC = "test/buildspec.yml"
+#: The stack-set deploy projects' buildspec (deploy mode "api"): runs deploy/deploy.py.
+DEPLOY_BUILD_SPEC = "deploy/buildspec.yml"
 
 #: The seed bundle the CodeCommit repository starts from.
 SEED_BUNDLE = "seedcode-modeldeploy.zip"
@@ -40,6 +42,18 @@ class Env:
     DEPLOY_REGIONS = "DEPLOY_REGIONS"
     EXPORT_TEMPLATE = "EXPORT_TEMPLATE_NAME"
     STAGE = "STAGE"
+    #: The deploy projects (deploy mode "api"): what deploy/deploy.py creates or updates, and how.
+    STACK_SET_NAME = "STACK_SET_NAME"
+    STACK_SET_DESCRIPTION = "STACK_SET_DESCRIPTION"
+    STACK_SET_PARAMETERS = "STACK_SET_PARAMETERS_FILE"
+    CALL_AS = "STACK_SET_CALL_AS"
+    TARGET_OUS = "DEPLOY_OU_IDS"
+    TARGET_ACCOUNTS = "DEPLOY_ACCOUNT_IDS"
+    ACCOUNT_FILTER = "DEPLOY_ACCOUNT_FILTER_TYPE"
+    AUTO_DEPLOYMENT = "DEPLOY_AUTO_DEPLOYMENT"
+    FAILURE_TOLERANCE = "FAILURE_TOLERANCE_PERCENTAGE"
+    MAX_CONCURRENT = "MAX_CONCURRENT_PERCENTAGE"
+    REGION_CONCURRENCY = "REGION_CONCURRENCY_TYPE"
 
     @staticmethod
     def ou(stage: Stage) -> str:
@@ -48,6 +62,11 @@ class Env:
     @staticmethod
     def role(stage: Stage) -> str:
         return f"{stage.value.upper()}_ROLE_NAME"
+
+    @staticmethod
+    def accounts(stage: Stage) -> str:
+        """The stage's listed accounts, comma-separated (empty: every account of the stage's OU)."""
+        return f"{stage.value.upper()}_ACCOUNT_IDS"
 
     @staticmethod
     def params(stage: Stage) -> str:
@@ -60,3 +79,24 @@ class Env:
     @staticmethod
     def config(stage: Stage) -> str:
         return f"{stage.value.upper()}_CONFIG"
+
+
+class Variables:
+    """CodePipeline variables: the build and test actions export them (their buildspecs' `env:
+    exported-variables`, set by sourcing the file the script writes), and the manual approval's
+    CustomData reads them as `#{Namespace.NAME}`."""
+
+    BUILD_NAMESPACE = "BuildVariables"
+    TEST_NAMESPACE = "TestVariables"
+    #: What build.py exports: the package it deploys and why that one (a rollback says so).
+    BUILD = ("MODEL_PACKAGE_ARN", "MODEL_PACKAGE_VERSION", "MODEL_PACKAGE_URL", "DEPLOY_REASON")
+    #: What test/test.py exports: the staging test's summary and where its report is.
+    TEST = ("PASS_COUNT", "TARGET_COUNT", "P95_MS", "REPORT_URL")
+    #: The shell files (in the build's source folder) the scripts write and the buildspecs source.
+    BUILD_FILE = "build-variables.sh"
+    TEST_FILE = "test-variables.sh"
+
+    @staticmethod
+    def ref(namespace: str, name: str) -> str:
+        """CodePipeline's variable syntax."""
+        return f"#{{{namespace}.{name}}}"

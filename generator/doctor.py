@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
 
-from generator.config import ROLE_NAME_PATTERN, _Checker, home_region, layer
+from generator.config import ROLE_NAME_PATTERN, StackSetAdmin, _Checker, home_region, layer
 from generator.errors import InputError, MlopsGenError
 
 if TYPE_CHECKING:
@@ -70,6 +70,8 @@ class DoctorOptions:
     region: str
     target_role_name: str
     check_roles: bool = False
+    #: The render's --stackset-admin: with "delegated", a registered delegated administrator passes.
+    stackset_admin: StackSetAdmin = StackSetAdmin.MANAGEMENT
 
 
 class CallerKind(StrEnum):
@@ -143,6 +145,7 @@ def doctor_options(
         region=region,
         target_role_name=role,
         check_roles=bool(flags.get("check-roles")),
+        stackset_admin=check.choice("stackset-admin", StackSetAdmin),
     )
 
 
@@ -198,7 +201,9 @@ def read_caller(sts: Any, organizations: Any) -> Caller:
     )
 
 
-def check_caller(organizations: Any, caller: Caller) -> tuple[CheckResult, CallerKind]:
+def check_caller(
+    organizations: Any, caller: Caller, admin: StackSetAdmin = StackSetAdmin.MANAGEMENT
+) -> tuple[CheckResult, CallerKind]:
     """The pipeline's StackSet deploy action only works from the management account.
 
     A delegated StackSets administrator can call the CloudFormation API with `CallAs=DELEGATED_ADMIN`,
@@ -233,6 +238,14 @@ def check_caller(organizations: Any, caller: Caller) -> tuple[CheckResult, Calle
         return CheckResult(name, False, detail, f"{run_there}, and run doctor with its credentials (--profile)."), (
             CallerKind.MEMBER
         )
+    if caller.account in admins and admin is StackSetAdmin.DELEGATED:
+        detail = (
+            f"account {caller.account} is a registered delegated administrator for StackSets (management account "
+            f"{caller.management_account}). With --stackset-admin delegated the deploy actions are CodeBuild "
+            "projects running deploy/deploy.py, which calls the CloudFormation API with CallAs=DELEGATED_ADMIN "
+            "(CodePipeline's own StackSet action could not), so the pipeline may run here."
+        )
+        return CheckResult(name, True, detail), CallerKind.DELEGATED_ADMIN
     if caller.account in admins:
         detail = (
             f"account {caller.account} is a delegated administrator for StackSets, not the management account "
@@ -241,8 +254,8 @@ def check_caller(organizations: Any, caller: Caller) -> tuple[CheckResult, Calle
             "fails at its first SERVICE_MANAGED deploy from this account."
         )
         fix = (
-            f"{run_there}, or use the CodeBuild-based deploy mode planned as `--stackset-admin delegated` "
-            "(it calls the CloudFormation API with CallAs=DELEGATED_ADMIN, which a delegated administrator may use)."
+            f"{run_there}, or render with `--stackset-admin delegated` and run doctor with it: the deploy actions then "
+            "call the CloudFormation API with CallAs=DELEGATED_ADMIN, which a delegated administrator may use."
         )
         return CheckResult(name, False, detail, fix), CallerKind.DELEGATED_ADMIN
     detail = (
@@ -372,38 +385,7 @@ def check_management_not_target(caller: Caller, trees: Mapping[str, OuTree]) -> 
     )
 
 
-def check_target_role(
-    sts: Any, make_client: ClientFactory, caller: Caller, stage: str, account_id: str, role_name: str
-) -> CheckResult:
-    """The target role exists in the account and can be assumed (as the caller: see the fix text)."""
-    name = f"target-role:{account_id}"
-    arn = f"arn:{caller.partition}:iam::{account_id}:role/{role_name}"
-    how = (
-        f"doctor assumes it as you ({caller.arn}); in real runs the pipeline's CodeBuild role assumes it, and "
-        "the generated trust policy admits only that role, so run --check-roles with that role's credentials "
-        "for a conclusive answer."
-    )
-    deploy = (
-        "Deploy the role to both OUs with target-role-stackset.yaml from `mlops-gen render` "
-        "(a stack in the management account; its stack set auto-deploys to new accounts)."
-    )
-    try:
-        credentials = sts.assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS)
-    except ClientError as exc:
-        return CheckResult(
-            name,
-            False,
-            f"{stage}: cannot assume {arn} ({_error(exc)}): the role is missing or does not trust you",
-            f"{deploy} Note: {how}",
-        )
-    iam = make_client("iam", credentials["Credentials"])
-    try:
-        role = iam.get_role(RoleName=role_name)["Role"]
-    except ClientError as exc:
-        if _code(exc) in ACCESS_DENIED:  # the generated role has no iam:GetRole: the assumption is the proof
-            return CheckResult(name, True, f"{stage}: assumed {arn} (iam:GetRole not granted to the role)")
-        return CheckResult(name, False, f"{stage}: assumed {arn}, but GetRole failed ({_error(exc)})", deploy)
-    return CheckResult(name, True, f"{stage}: assumed {role['Arn']}")
+#@@ROLECHECKS@@
 
 
 def not_checked(name: str, caller: Caller) -> CheckResult:
@@ -419,7 +401,7 @@ def not_checked(name: str, caller: Caller) -> CheckResult:
 def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client: ClientFactory) -> list[CheckResult]:
     """Every check, in order; raises `DoctorError` only when none can run (no credentials, no organisation)."""
     caller = read_caller(sts, organizations)
-    caller_result, kind = check_caller(organizations, caller)
+    caller_result, kind = check_caller(organizations, caller, options.stackset_admin)
     results = [caller_result]
     stages = {"staging": options.staging_ou, "prod": options.prod_ou}
     if kind is CallerKind.MEMBER:

@@ -677,6 +677,9 @@ class _Resolver:
         if name.startswith("AWS::"):
             return f"${{{name}}}"
         resource = self.resources.get(name)
+        if resource is not None and resource.get("Type") == "AWS::SNS::Topic":  # Ref is the topic's ARN
+            topic = self.arns(BY_TYPE["AWS::SNS::Topic"].arn, resource.get("Properties", {}))[0]
+            return topic
         if resource is not None:
             entry = BY_TYPE.get(resource.get("Type", ""))
             names = list(values_at(resource.get("Properties", {}), entry.ref)) if entry and entry.ref else []

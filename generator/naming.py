@@ -79,6 +79,8 @@ _CP_LIMITS = "https://docs.aws.amazon.com/codepipeline/latest/userguide/limits.h
 _EB_LIMITS = "https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutRule.html"
 _SS_LIMITS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStackSet.html"
 _EP_LIMITS = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html"
+_SNS_LIMITS = "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
+_KMS_LIMITS = "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html"
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,24 @@ class Names:
     def code_rule(self) -> PhysicalName:
         return PhysicalName("code_rule", f"{self._base}-code", 64, _EB_LIMITS)
 
+    @property
+    def approval_topic(self) -> PhysicalName:
+        """The SNS topic approvers are told on (rendered only with --approver-email)."""
+        return PhysicalName("approval_topic", f"{self._base}-approval", 256, _SNS_LIMITS)
+
+    @property
+    def approval_key_alias(self) -> PhysicalName:
+        """The alias of the KMS key that encrypts the approval topic (rendered only with --approver-email)."""
+        return PhysicalName("approval_key_alias", f"alias/{self._base}-approval", 256, _KMS_LIMITS)
+
     def stack_set(self, stage: Stage) -> PhysicalName:
         """The stack set that deploys the endpoint to one stage's OU (as the article names it)."""
         return PhysicalName(f"stack_set_{stage.value}", f"{self._base}-deploy-{stage.value}", 128, _SS_LIMITS)
+
+    def deploy_project(self, stage: Stage) -> PhysicalName:
+        """The CodeBuild project that deploys one stage's stack set through the CloudFormation API
+        (deploy mode "api", see generator/stacksets.py); rendered only in that mode."""
+        return PhysicalName(f"deploy_project_{stage.value}", f"{self._base}-{stage.value}-deploy", 255, _CB_LIMITS)
 
     def endpoint(self, stage: Stage) -> PhysicalName:
         """The endpoint created in every account of a stage; the staging test looks it up by name."""
@@ -144,8 +161,12 @@ class Names:
             self.pipeline,
             self.model_rule,
             self.code_rule,
+            self.approval_topic,
+            self.approval_key_alias,
         )
-        staged = tuple(n for stage in Stage for n in (self.stack_set(stage), self.endpoint(stage)))
+        staged = tuple(
+            n for stage in Stage for n in (self.stack_set(stage), self.endpoint(stage), self.deploy_project(stage))
+        )
         return fixed + staged
 
     def max_project_name_length(self) -> int:

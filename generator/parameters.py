@@ -7,7 +7,7 @@ the project from Studio does not have to know OU ids or role names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from troposphere import Parameter, Template
 
@@ -36,6 +36,9 @@ class ProductParameters:
     events_role: Parameter
     seed_bucket: Parameter | None
     seed_key: Parameter | None
+    #: Stages with listed accounts (`--staging-accounts`/`--prod-accounts`): a comma-delimited list
+    #: parameter defaulting to them (a filter inside the OU, or the self-managed targets).
+    accounts: dict[Stage, Parameter] = field(default_factory=dict)
 
 
 def service_role_defaults(cfg: RenderConfig) -> dict[str, str]:
@@ -100,6 +103,18 @@ def add_parameters(template: Template, cfg: RenderConfig, seed_key: str) -> Prod
                 Description=f"Organizational unit whose accounts get the {stage.value} endpoint.",
             )
         )
+    accounts: dict[Stage, Parameter] = {}
+    for stage in Stage:
+        if cfg.accounts(stage):
+            what = "the accounts of the OU that get" if cfg.filters_accounts else "the accounts that get"
+            accounts[stage] = template.add_parameter(
+                Parameter(
+                    f"{stage.value.capitalize()}AccountIds",
+                    Type="CommaDelimitedList",
+                    Default=",".join(cfg.accounts(stage)),
+                    Description=f"Comma-separated 12-digit ids of {what} the {stage.value} endpoint.",
+                )
+            )
     roles = service_role_defaults(cfg)
     pipeline_role = template.add_parameter(
         _role_name("CodePipelineRoleName", roles["pipeline"], "Service role (path service-role/) of the pipeline.")
@@ -140,6 +155,7 @@ def add_parameters(template: Template, cfg: RenderConfig, seed_key: str) -> Prod
         events_role=events_role,
         seed_bucket=seed_bucket,
         seed_key=seed_key_param,
+        accounts=accounts,
     )
     _add_interface(template, params)
     return params
@@ -147,7 +163,9 @@ def add_parameters(template: Template, cfg: RenderConfig, seed_key: str) -> Prod
 
 def _add_interface(template: Template, p: ProductParameters) -> None:
     """Group and label the parameters the way Studio and the CloudFormation console show them."""
-    targets = [p.ou[Stage.STAGING], p.execution_role[Stage.STAGING], p.ou[Stage.PROD], p.execution_role[Stage.PROD]]
+    targets = [
+        x for stage in Stage for x in (p.ou[stage], p.accounts.get(stage), p.execution_role[stage]) if x is not None
+    ]
     advanced = [p.pipeline_role, p.build_role, p.events_role] + [x for x in (p.seed_bucket, p.seed_key) if x]
     labels = {
         p.project_name: "Project name",
@@ -160,6 +178,8 @@ def _add_interface(template: Template, p: ProductParameters) -> None:
         p.build_role: "CodeBuild service role name",
         p.events_role: "EventBridge service role name",
     }
+    for stage, parameter in p.accounts.items():
+        labels[parameter] = f"{'Staging' if stage is Stage.STAGING else 'Production'} account ids"
     if p.seed_bucket and p.seed_key:
         labels[p.seed_bucket] = "Seed code bucket"
         labels[p.seed_key] = "Seed code key"

@@ -26,14 +26,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from awacs.aws import Action, Allow, PolicyDocument, Statement
+from awacs.aws import Action, Allow, Condition, PolicyDocument, Statement, StringEquals
 from troposphere import Equals, If, Join, Not, Output, Parameter, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy
 
-from generator.config import LaunchRole, RenderConfig
+from generator.config import LaunchRole, PermissionModel, RenderConfig, StackSetAdmin
 from generator.naming import PROJECT_ID, PROJECT_NAME, BootstrapNames
 from generator.parameters import service_role_defaults
 from generator.render import RenderedFile, template_file
+from generator.stacksets import DeployMode, administration_role_arn, deploy_mode
 
 KIND = "prerequisites-template"
 STEM = "prerequisites-template"
@@ -90,15 +91,60 @@ def _statement(sid: str, service: str, actions: tuple[str, ...], resources: list
 def pipeline_role_document(cfg: RenderConfig) -> PolicyDocument:
     """The CodePipeline role: create, update and watch the project's two stack sets."""
     stack_sets = Sub(f"{_PARTITION}:cloudformation:*:${{AWS::AccountId}}:stackset/{cfg.name_prefix}*")
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            # The service authorization reference lists no resource type for CreateStackSet: only "*" is
-            # sure to match (aws-cdk scopes it to the stack set's ARN). Everything after creation is scoped.
-            _statement("CreateStackSets", "cloudformation", ("CreateStackSet",), ["*"]),
-            _statement("ProjectStackSets", "cloudformation", STACK_SET_ACTIONS, [stack_sets]),
-        ],
-    )
+    statements = [
+        # The service authorization reference lists no resource type for CreateStackSet: only "*" is
+        # sure to match (aws-cdk scopes it to the stack set's ARN). Everything after creation is scoped.
+        _statement("CreateStackSets", "cloudformation", ("CreateStackSet",), ["*"]),
+        _statement("ProjectStackSets", "cloudformation", STACK_SET_ACTIONS, [stack_sets]),
+    ]
+    if cfg.permission_model is PermissionModel.SELF_MANAGED:
+        # A self-managed stack set is created with its administration role, which the caller passes.
+        statements.append(
+            _statement("PassStackSetAdministrationRole", "iam", ("PassRole",), [administration_role_arn(cfg)])
+        )
+    statements += approval_notification_statements(cfg)
+    return PolicyDocument(Version="2012-10-17", Statement=statements)
+
+
+def approval_notification_statements(cfg: RenderConfig) -> list[Statement]:
+    """With --approver-email: CodePipeline publishes the approval notification as the pipeline's role,
+    to the project's KMS-encrypted topic (generator/notifications.py): publish, and use a key through SNS."""
+    if not cfg.approver_emails:
+        return []
+    topics = Sub(f"{_PARTITION}:sns:${{AWS::Region}}:${{AWS::AccountId}}:{cfg.name_prefix}*")
+    keys = Sub(f"{_PARTITION}:kms:${{AWS::Region}}:${{AWS::AccountId}}:key/*")
+    via_sns = Condition(StringEquals("kms:ViaService", Sub("sns.${AWS::Region}.amazonaws.com")))
+    return [
+        _statement("PublishApprovalNotifications", "sns", ("Publish",), [topics]),
+        Statement(
+            Sid="EncryptApprovalNotifications",
+            Effect=Allow,
+            Action=[Action("kms", "GenerateDataKey*"), Action("kms", "Decrypt")],
+            Resource=[keys],
+            Condition=via_sns,
+        ),
+    ]
+
+
+def deploy_project_statements(cfg: RenderConfig) -> list[Statement]:
+    """Deploy mode "api": deploy/deploy.py calls the stack-set API as the CodeBuild role.
+
+    Any account in the stack sets' ARN: a delegated administrator's service-managed stack sets live in
+    the management account. A delegated administrator also needs `ListDelegatedAdministrators`, which
+    CloudFormation checks on its behalf (stacksets-orgs-delegated-admin).
+    """
+    if deploy_mode(cfg) is not DeployMode.API:
+        return []
+    stack_sets = Sub(f"{_PARTITION}:cloudformation:*:*:stackset/{cfg.name_prefix}*")
+    statements = [
+        _statement("DeployCreateStackSets", "cloudformation", ("CreateStackSet",), ["*"]),
+        _statement("DeployProjectStackSets", "cloudformation", STACK_SET_ACTIONS, [stack_sets]),
+    ]
+    if cfg.stackset_admin is StackSetAdmin.DELEGATED:
+        statements.append(
+            _statement("StackSetsDelegatedAdministrator", "organizations", ("ListDelegatedAdministrators",), ["*"])
+        )
+    return statements
 
 
 def build_role_document(cfg: RenderConfig) -> PolicyDocument:
@@ -123,6 +169,7 @@ def build_role_document(cfg: RenderConfig) -> PolicyDocument:
             [Sub(f"{_PARTITION}:codebuild:${{AWS::Region}}:${{AWS::AccountId}}:report-group/{cfg.name_prefix}*")],
         ),
     ]
+    statements += deploy_project_statements(cfg)
     if cfg.launch_role is LaunchRole.STANDARD:
         # Groups are named after the project (no prefix): any group of this account and region.
         statements.append(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from troposphere import Output, Ref, Sub, Template
 
-from generator.codebuild import add_build_project, add_test_project
+from generator.codebuild import add_build_project, add_deploy_projects, add_test_project
 from generator.config import LaunchRole, RenderConfig, Source
 from generator.contract import SEED_BUNDLE
+from generator.notifications import add_approval_topic
 from generator.parameters import add_parameters
 from generator.pipeline import add_pipeline
 from generator.registry import add_model_approved_rule, add_model_package_group
@@ -35,7 +36,11 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     repository = add_repository(template, cfg, params) if cfg.source is Source.CODECOMMIT else None
     build_project = add_build_project(template, cfg, params, bucket)
     test_project = add_test_project(template, cfg, params)
-    pipeline = add_pipeline(template, cfg, params, bucket, repository, build_project, test_project)
+    deploy_projects = add_deploy_projects(template, cfg, params)  # deploy mode "api" only
+    approval_topic = add_approval_topic(template, cfg)  # with --approver-email only
+    pipeline = add_pipeline(
+        template, cfg, params, bucket, repository, build_project, test_project, deploy_projects, approval_topic
+    )
     add_model_approved_rule(template, cfg, params, pipeline)
     if repository is not None:
         add_code_pushed_rule(template, cfg, params, repository, pipeline)

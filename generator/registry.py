@@ -57,24 +57,33 @@ def model_package_group_policy(cfg: RenderConfig, readers: Condition) -> PolicyD
     )
 
 
+#: The approval statuses that start a deployment: Approved deploys the version; Rejected (of a version
+#: that may be live) redeploys the newest version still Approved (seedcode/modeldeploy/build.py), so a
+#: bad model is reversible from the registry. PendingManualApproval (a new registration) never does.
+DEPLOYING_STATUSES = ("Approved", "Rejected")
+
+
 def approved_model_pattern(group_name: Any) -> dict[str, Any]:
-    """Only approvals: a new registration (PendingManualApproval) must not start a deployment."""
+    """Approvals and rejections of the group's versions; a new registration must not start a deployment."""
     return {
         "source": ["aws.sagemaker"],
         "detail-type": [MODEL_STATE_CHANGE],
-        "detail": {"ModelPackageGroupName": [group_name], "ModelApprovalStatus": ["Approved"]},
+        "detail": {"ModelPackageGroupName": [group_name], "ModelApprovalStatus": list(DEPLOYING_STATUSES)},
     }
 
 
 def add_model_approved_rule(
     template: Template, cfg: RenderConfig, params: ProductParameters, pipeline: Pipeline
 ) -> Rule:
-    """Start the pipeline when a model package of the project's group is approved."""
+    """Start the pipeline when a version of the project's group is approved, or rejected (a rollback)."""
     return template.add_resource(
         Rule(
             "ModelApprovedRule",
             Name=Sub(cfg.names.model_rule.pattern),
-            Description="Deploy a model when it is approved in the project's model package group.",
+            Description=(
+                "Deploy a model when it is approved in the project's model package group; when one is rejected, "
+                "redeploy the newest version still approved."
+            ),
             EventPattern=approved_model_pattern(Sub(cfg.names.model_package_group.pattern)),
             State="ENABLED",
             Targets=[pipeline_target(pipeline, params)],

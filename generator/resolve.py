@@ -15,6 +15,8 @@ from typing import Any
 SAMPLE_ACCOUNT = "123456789012"
 SAMPLE_PROJECT_NAME = "iris-multi-01"
 SAMPLE_PROJECT_ID = "p-abcdefghijkl"
+#: A KMS key id stands for the one KMS makes up at launch.
+SAMPLE_KEY_ID = "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
 
 #: Property holding each resource type's physical name.
 _NAME_PROPERTY = {
@@ -77,6 +79,10 @@ class Resolver:
             raise UnresolvableError(f"Ref to unknown name {name!r} (a parameter without value?)")
         if resource["Type"] == "AWS::CodeCommit::Repository":
             return f"{self.physical_name(name)}-repository-id"  # Ref is an id, not the name
+        if resource["Type"] == "AWS::SNS::Topic":  # Ref is the topic's ARN
+            return f"arn:{self.partition}:sns:{self.region}:{self.account}:{self.physical_name(name)}"
+        if resource["Type"] == "AWS::KMS::Key":  # Ref is the key id
+            return SAMPLE_KEY_ID
         return self.physical_name(name)
 
     def physical_name(self, name: str) -> str:
@@ -106,6 +112,8 @@ class Resolver:
             ): f"arn:{self.partition}:codebuild:{self.region}:{self.account}:project/{physical}",
             ("AWS::Events::Rule", "Arn"): f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{physical}",
             ("AWS::IAM::Role", "Arn"): f"arn:{self.partition}:iam::{self.account}:role/{physical}",
+            ("AWS::KMS::Key", "Arn"): f"arn:{self.partition}:kms:{self.region}:{self.account}:key/{SAMPLE_KEY_ID}",
+            ("AWS::KMS::Key", "KeyId"): SAMPLE_KEY_ID,
             ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): (
                 # SageMaker lowercases names in its ARNs.
                 f"arn:{self.partition}:sagemaker:{self.region}:{self.account}:model-package-group/{physical.lower()}"
@@ -150,6 +158,10 @@ class Resolver:
                 logical, attribute = value if isinstance(value, list) else value.split(".", 1)
                 return self.get_att(logical, attribute)
             if key == "Fn::Join":
+                if isinstance(value[1], dict):  # a list-valued function, or a Ref to a CommaDelimitedList
+                    items = self.resolve(value[1])
+                    items = items.split(",") if isinstance(items, str) else items
+                    return str(value[0]).join(str(v) for v in items)
                 return str(value[0]).join(str(self.resolve(v)) for v in value[1])
             if key == "Fn::Select":
                 return self.resolve(value[1])[int(self.resolve(value[0]))]

@@ -160,6 +160,12 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
                 _STACK_SET,
                 "update the stack set, add the target OU's instances and wait for the operation",
             ),
+            ActionGrant(
+                ("iam:PassRole",),
+                "{Config:AdministrationRoleArn}",
+                "a self-managed stack set is created with its administration role, passed by the caller",
+                when="AdministrationRoleArn",
+            ),
         ),
         True,
         (
@@ -370,6 +376,10 @@ def _pipeline_needs(
             for grant in entry.grants:
                 if _grant_applies(grant, config):
                     model.needs.extend(_expand(grant, values, role_arn, logical_id, subject))
+            if "NotificationArn" in config:
+                model.needs.extend(
+                    _topic_key_needs(resolver, str(config["NotificationArn"]), role_arn, logical_id, subject)
+                )
             inputs = [a["Name"] for a in action.get("InputArtifacts", [])]
             outputs = [a["Name"] for a in action.get("OutputArtifacts", [])]
             if entry.moves_artifacts and bucket:
@@ -382,6 +392,26 @@ def _pipeline_needs(
                 usage.setdefault(projects[str(config["ProjectName"])], []).append(
                     (bucket, objects[: len(inputs)], objects[len(inputs) :])
                 )
+
+
+#: What a publisher to an SNS topic with server-side encryption needs on the topic's key.
+#: https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html
+ENCRYPTED_TOPIC_PUBLISH = ("kms:GenerateDataKey", "kms:Decrypt")
+
+
+def _topic_key_needs(resolver: Resolver, topic_arn: str, role_arn: str, logical_id: str, subject: str) -> list[Need]:
+    """A publish to a topic of the template encrypted with a KMS key: the key, used through SNS."""
+    for topic_id, topic in _resources(resolver.template, "AWS::SNS::Topic"):
+        if str(resolver.ref(topic_id)) != topic_arn or "KmsMasterKeyId" not in topic.get("Properties", {}):
+            continue
+        key = str(resolver.resolve(topic["Properties"]["KmsMasterKeyId"]))
+        if not key.startswith("arn:"):  # a key id or an alias name: the key's ARN
+            kind = "" if key.startswith("alias/") else "key/"
+            key = f"arn:{resolver.partition}:kms:{resolver.region}:{resolver.account}:{kind}{key}"
+        context = (("kms:ViaService", f"sns.{resolver.region}.amazonaws.com"),)
+        why = f"publish to topic {topic_id}, encrypted with this key (SNS uses it as the publisher)"
+        return [Need(role_arn, action, key, logical_id, subject, why, context) for action in ENCRYPTED_TOPIC_PUBLISH]
+    return []
 
 
 def _environment(resolver: Resolver, props: Mapping[str, Any]) -> dict[str, str]:
@@ -467,14 +497,20 @@ def _script_needs(
             if any(env.get(k) != v for k, v in call.get("when", {}).items()):
                 continue
             subject = f"project {project} ({script}: {call['client']} {call['operation']})"
-            for pattern in call.get("resources", []):
-                try:
-                    arn = _substitute(pattern, {**pseudo, **env})
-                except KeyError as missing:
-                    reason = f"{PERMISSIONS_FILE} uses {missing} which the project does not set"
-                    model.unchecked.append(Unchecked(logical_id, subject, reason))
-                    continue
-                model.needs.append(Need(role, call["action"], arn, logical_id, subject, call.get("why", "")))
+            # `also`: what the call needs beyond its own action (CloudFormation's checks as the caller).
+            grants = [
+                call,
+                *(a for a in call.get("also", []) if all(env.get(k) == v for k, v in a.get("when", {}).items())),
+            ]
+            for grant in grants:
+                for pattern in grant.get("resources", []):
+                    try:
+                        arn = _substitute(pattern, {**pseudo, **env})
+                    except KeyError as missing:
+                        reason = f"{PERMISSIONS_FILE} uses {missing} which the project does not set"
+                        model.unchecked.append(Unchecked(logical_id, subject, reason))
+                        continue
+                    model.needs.append(Need(role, grant["action"], arn, logical_id, subject, grant.get("why", "")))
 
 
 def _substitute(pattern: str, values: Mapping[str, str]) -> str:

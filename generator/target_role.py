@@ -140,6 +140,15 @@ def target_role_policy(cfg: RenderConfig) -> PolicyDocument:
                 ],
             ),
             Statement(
+                # SageMaker reads the endpoint's auto-rollback alarms as the endpoint's execution role (this
+                # role) during a blue/green update (deployment guardrails). Creating and deleting them is for
+                # a stack run as this role; SERVICE_MANAGED stack sets run as their own execution role.
+                Sid="EndpointRollbackAlarms",
+                Effect=Allow,
+                Action=[cloudwatch.DescribeAlarms, cloudwatch.PutMetricAlarm, cloudwatch.DeleteAlarms],
+                Resource=[Sub(f"arn:${{AWS::Partition}}:cloudwatch:*:${{AWS::AccountId}}:alarm:{cfg.name_prefix}*")],
+            ),
+            Statement(
                 Sid="PassThisRoleToSageMaker",
                 Effect=Allow,
                 Action=[iam.PassRole],

@@ -36,8 +36,24 @@ CONFIGS: dict[str, dict[str, Any]] = {
             "arn:aws:iam::123456789012:role/acme-data-scientist",
         ],
         "portfolio-name": "Acme ML deployment",
+        "approver-email": ["ml-lead@example.com", "risk-officer@example.com"],
     },
     "standard-launch-role": {"launch-role": "standard", "service-roles": "use-role"},
+    # Deployment topologies (issue 7): deploy mode "api" (delegated, filters) and a self-managed native action.
+    "delegated-admin": {"stackset-admin": "delegated", "deploy-regions": "eu-west-1,us-east-1"},
+    "account-filters": {
+        "staging-accounts": "111111111111",
+        "prod-accounts": "222222222222,333333333333",
+        "region-concurrency": "sequential",
+        "deploy-regions": "us-east-1,eu-west-1",
+    },
+    "self-managed": {
+        "permission-model": "self-managed",
+        "staging-accounts": "111111111111",
+        "prod-accounts": "222222222222",
+        "administration-role-arn": "arn:aws:iam::123456789012:role/acme-stackset-admin",
+        "execution-role-name": "acme-stackset-execution",
+    },
 }
 
 

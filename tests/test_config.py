@@ -94,6 +94,67 @@ BAD_INPUT: list[tuple[str, dict[str, Any], str, str]] = [
     ("branch-empty", {"branch": ""}, "--branch", "git branch name"),
     ("seed-bucket-uppercase", {"seed-bucket": "Seed"}, "--seed-bucket", "S3 bucket name"),
     ("unknown-format", {"format": "xml"}, "--format", "one of yaml, json"),
+    # Deployment topologies (issue 7).
+    ("unknown-stackset-admin", {"stackset-admin": "root"}, "--stackset-admin", "one of management, delegated"),
+    ("unknown-permission-model", {"permission-model": "managed"}, "--permission-model", "one of service-managed"),
+    ("account-11-digits", {"staging-accounts": "11111111111"}, "--staging-accounts", "12-digit AWS account ids"),
+    ("account-13-digits", {"prod-accounts": "2222222222222"}, "--prod-accounts", "12-digit AWS account ids"),
+    ("account-letters", {"prod-accounts": "22222222222a"}, "--prod-accounts", "12-digit AWS account ids"),
+    ("account-twice", {"staging-accounts": "111111111111,111111111111"}, "--staging-accounts", "twice"),
+    ("accounts-empty", {"staging-accounts": " , "}, "--staging-accounts", "lists no account id"),
+    (
+        "account-in-both-stages",
+        {"staging-accounts": "111111111111", "prod-accounts": "111111111111"},
+        "--prod-accounts",
+        "also a staging account",
+    ),
+    (
+        "filter-without-ou",
+        {"staging-ou": None, "staging-accounts": "111111111111"},
+        "--staging-accounts",
+        "needs --staging-ou",
+    ),
+    (
+        "self-managed-without-accounts",
+        {"permission-model": "self-managed"},
+        "--staging-accounts",
+        "required with --permission-model self-managed",
+    ),
+    (
+        "self-managed-without-prod-accounts",
+        {"permission-model": "self-managed", "staging-accounts": "111111111111"},
+        "--prod-accounts",
+        "required with --permission-model self-managed",
+    ),
+    (
+        "self-managed-delegated",
+        {
+            "permission-model": "self-managed",
+            "stackset-admin": "delegated",
+            "staging-accounts": "111111111111",
+            "prod-accounts": "222222222222",
+        },
+        "--stackset-admin",
+        "only applies to --permission-model service-managed",
+    ),
+    (
+        "admin-role-service-managed",
+        {"administration-role-arn": "arn:aws:iam::123456789012:role/Admin"},
+        "--administration-role-arn",
+        "only applies with --permission-model self-managed",
+    ),
+    ("execution-role-service-managed", {"execution-role-name": "Exec"}, "--execution-role-name", "only applies with"),
+    (
+        "admin-role-not-an-arn",
+        {
+            "permission-model": "self-managed",
+            "staging-accounts": "111111111111",
+            "prod-accounts": "222222222222",
+            "administration-role-arn": "Admin",
+        },
+        "--administration-role-arn",
+        "IAM role ARN",
+    ),
 ]
 
 
@@ -122,7 +183,28 @@ GOOD_INPUT: list[tuple[str, dict[str, Any]]] = [
     ("branch-with-slash", {"branch": "release/2026.11"}),
     ("deploy-regions-with-spaces", {"deploy-regions": "eu-west-1, us-east-1"}),
     ("deploy-regions-list", {"deploy-regions": ["eu-west-1", "ap-southeast-2"]}),
+    ("delegated", {"stackset-admin": "delegated"}),
+    ("filters-one-stage", {"prod-accounts": "222222222222"}),
+    ("filters-toml-list", {"staging-accounts": ["111111111111", "333333333333"]}),
+    (
+        "self-managed",
+        {
+            "permission-model": "self-managed",
+            "staging-accounts": "111111111111",
+            "prod-accounts": "222222222222",
+            "execution-role-name": "Exec",
+        },
+    ),
 ]
+
+
+def test_topology_values_reach_the_config() -> None:
+    cfg = make_config(**{"permission-model": "self-managed", "staging-accounts": "111111111111, 333333333333",
+                         "prod-accounts": "222222222222"})  # fmt: skip
+    assert cfg.staging_accounts == ("111111111111", "333333333333") and cfg.prod_accounts == ("222222222222",)
+    assert cfg.execution_role_name == "AWSCloudFormationStackSetExecutionRole"
+    assert cfg.administration_role_arn is None and not cfg.filters_accounts
+    assert make_config(**{"prod-accounts": "222222222222"}).filters_accounts
 
 
 @pytest.mark.parametrize("overrides", [row[1] for row in GOOD_INPUT], ids=[row[0] for row in GOOD_INPUT])

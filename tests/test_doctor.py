@@ -262,6 +262,30 @@ def test_delegated_administrator_fails_with_the_codepipeline_limitation(org: Org
     assert failed(results) == {"caller"}
 
 
+def test_delegated_administrator_passes_in_delegated_mode(org: Org, stacksets_delegation: None) -> None:
+    """Rendered with --stackset-admin delegated, the deploys call the API with CallAs: the caller check passes."""
+    from generator.config import StackSetAdmin
+
+    tooling = org.add_account("tooling", org.root, role=False)
+    org.orgs.register_delegated_administrator(AccountId=tooling, ServicePrincipal=STACKSETS_PRINCIPAL)
+    sts = client_factory("sts", member_credentials(tooling))
+    results = run(org, sts=sts, stackset_admin=StackSetAdmin.DELEGATED)
+    caller = results["caller"]
+    assert caller.ok, caller.detail
+    assert f"account {tooling} is a registered delegated administrator for StackSets" in caller.detail
+    assert "CallAs=DELEGATED_ADMIN" in caller.detail
+    assert failed(results) == set()
+    # the same caller without the delegated mode still fails (the native action cannot deploy from it)
+    assert failed(run(org, sts=sts)) == {"caller"}
+
+
+def test_delegated_mode_does_not_admit_a_plain_member(org: Org, stacksets_delegation: None) -> None:
+    from generator.config import StackSetAdmin
+
+    member = client_factory("sts", member_credentials(org.accounts["staging-1"]))
+    assert not run(org, sts=member, stackset_admin=StackSetAdmin.DELEGATED)["caller"].ok
+
+
 def test_not_delegated_when_only_another_service_delegates_to_the_caller(org: Org) -> None:
     """A delegated administrator for another service (here Service Catalog) is still just a member for StackSets."""
     tooling = org.add_account("tooling", org.root, role=False)

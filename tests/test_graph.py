@@ -172,7 +172,7 @@ def test_default_triggers(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["default"])
     group = d.by_text("SageMaker model package group")
     assert d.nodes[group][:2] == ("cylinder", "SageMaker model package group\n{project}")
-    assert d.edges_from(group) == [(f"EventBridge rule\n{PROJECT}-model", "ModelApprovalStatus = Approved")]
+    assert d.edges_from(group) == [(f"EventBridge rule\n{PROJECT}-model", "ModelApprovalStatus = Approved or Rejected")]
     repository = d.by_text("CodeCommit repository")
     assert d.nodes[repository][1] == f"CodeCommit repository\n{PROJECT}-modeldeploy"
     assert d.edges_from(repository) == [
@@ -213,7 +213,7 @@ def test_standard_launch_role_group_is_not_in_the_template(rendered: dict[str, P
     assert d.stages() == STAGES
     group = d.by_text("SageMaker model package group")
     assert d.nodes[group][1] == "SageMaker model package group\n{project}\n(not created by the product template)"
-    assert d.edges_from(group) == [(f"EventBridge rule\n{PROJECT}-model", "ModelApprovalStatus = Approved")]
+    assert d.edges_from(group) == [(f"EventBridge rule\n{PROJECT}-model", "ModelApprovalStatus = Approved or Rejected")]
 
 
 def test_json_render_draws_the_same(rendered: dict[str, Path], tmp_path: Path) -> None:

@@ -200,4 +200,5 @@ def test_later_types_resolve_their_arns() -> None:
         "sns:CreateTopic",
         "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:sagemaker-t",
     ) in reqs
-    assert ("Sub", "sns:Subscribe", "*") in reqs  # Ref of a topic is its ARN: unknown before launch
+    # Ref of a topic is its ARN, built from the topic's name pattern.
+    assert ("Sub", "sns:Subscribe", "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:sagemaker-t") in reqs

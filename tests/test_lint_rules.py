@@ -132,11 +132,14 @@ def test_rendered_product_has_no_finding_of_ours(config: str) -> None:
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_misspelt_configuration_key_in_rendered_product_fails_e9101(config: str) -> None:
     template = product(config)
-    deploy = next(a for a in actions(template) if a["ActionTypeId"]["Provider"] == "CloudFormationStackSet")
-    deploy["Configuration"]["StackSetNme"] = deploy["Configuration"].pop("StackSetName")
+    # The deploy action: CodePipeline's StackSet action, or (deploy mode "api") a CodeBuild action.
+    deploy = next(a for a in actions(template) if a["Name"] == "DeployResourcesStaging")
+    key = "StackSetName" if deploy["ActionTypeId"]["Provider"] == "CloudFormationStackSet" else "ProjectName"
+    misspelt = key.replace("Name", "Nme")
+    deploy["Configuration"][misspelt] = deploy["Configuration"].pop(key)
     findings = [f for f in lint(json.dumps(template)) if f.rule in OUR_IDS]
     assert {f.rule for f in findings} == {"E9101"}
-    assert any("'StackSetNme'" in f.message and "did you mean StackSetName?" in f.message for f in findings)
+    assert any(f"'{misspelt}'" in f.message and f"did you mean {key}?" in f.message for f in findings)
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
@@ -182,6 +185,9 @@ NAME_TARGETS: dict[str, tuple[str, str]] = {
     "code_rule": ("AWS::Events::Rule", "Name"),
     **{f"stack_set_{s.value}": (STACK_SET_ACTION, "StackSetName") for s in Stage},
     **{f"endpoint_{s.value}": ("AWS::SageMaker::Endpoint", "EndpointName") for s in Stage},
+    **{f"deploy_project_{s.value}": ("AWS::CodeBuild::Project", "Name") for s in Stage},
+    "approval_topic": ("AWS::SNS::Topic", "TopicName"),
+    "approval_key_alias": ("AWS::KMS::Alias", "AliasName"),
 }
 #: Names used in the templates the stack sets deploy (exported by the build step), not in the product.
 NOT_IN_PRODUCT = {f"endpoint_{s.value}" for s in Stage}
@@ -218,7 +224,13 @@ def name_locations(template: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
 
 def test_name_targets_are_where_the_product_uses_each_name() -> None:
     """The mapping above is checked against the rendered product, not just asserted."""
-    locations = name_locations(product("default"))
+    # custom-preferences has approver emails: the approval topic and its key's alias exist only then.
+    # delegated-admin deploys through CodeBuild (deploy mode "api"): the deploy projects exist only then.
+    locations = {
+        **name_locations(product("default")),
+        **name_locations(product("custom-preferences")),
+        **name_locations(product("delegated-admin")),
+    }
     expected: dict[str, set[tuple[str, str]]] = {}
     for name in Names().all():
         if name.key in NOT_IN_PRODUCT:

@@ -155,13 +155,17 @@ def test_tolerated_deploy_failure_is_caught_by_the_endpoint_test(tmp_path: Path)
     assert "(AccessDenied)" in test.detail
 
 
-def test_rejected_model_does_not_start_the_pipeline(default_render: Path) -> None:
+def test_rejected_only_model_stops_at_the_build(default_render: Path) -> None:
+    """A rejection starts the pipeline (it may be a rollback), but with no Approved version left the
+    build stops with what to do, and nothing is deployed anywhere."""
     report = play(default_render, no_approved_model=True)
     assert not report.reached_prod
     trigger = steps(report)[("EventBridge", "Model package state change")]
-    assert trigger.result == FAILED
-    assert "(ModelApprovalStatus Rejected) matches no rule" in trigger.detail
-    assert not any(s.stage in dict(PIPELINE_ACTIONS) for s in report.steps)  # no action ran, none skipped
+    assert trigger.result == SUCCEEDED and "(ModelApprovalStatus Rejected): starts" in trigger.detail
+    build = steps(report)[("Build", "BuildDeploymentTemplates")]
+    assert build.result == FAILED
+    assert "no Approved model package left in model package group iris-multi-01 (version 1 Rejected)" in build.detail
+    assert steps(report)[("DeployStaging", "DeployResourcesStaging")].result == SKIPPED
     assert all(not by_region for stage in report.served.values() for by_region in stage.values())
 
 
@@ -238,3 +242,105 @@ def test_cli_json_and_input_errors(default_render: Path, tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["reached_prod"] is True and report["cause"] == ""
+
+
+def test_rejecting_the_live_model_rolls_every_endpoint_back(tmp_path: Path) -> None:
+    """--reject-live: v1 then v2 deployed, v2 set to Rejected: the rule starts the pipeline and the build
+    redeploys v1; each approval showed the approver the package, the test summary and the links."""
+    folder = render_folder(tmp_path / "dist", approver_email=["ml-lead@example.com"])
+    report = play(folder, reject_live=True)
+    assert report.reached_prod, report.cause
+    v1, v2 = report.model_packages
+    assert (v1["status"], v2["status"]) == ("Approved", "Rejected")
+    trigger = steps(report, 3)[("EventBridge", "Model package state change")]
+    assert "(ModelApprovalStatus Rejected): starts" in trigger.detail
+    build = steps(report, 3)[("Build", "BuildDeploymentTemplates")]
+    assert f"rollback: version 2 Rejected; deploying version 1 ({v1['arn']})" in "\n".join(build.log)
+    for stage in Stage:
+        for account, by_region in report.served[stage.value].items():
+            assert list(by_region["eu-west-1"].values()) == [v1["arn"]], account
+    # The approvals, as the approver read them: variables resolved from what the builds exported.
+    assert [a["run"] for a in report.approvals] == [1, 2, 3]
+    rollback = report.approvals[-1]
+    assert "#{" not in rollback["custom_data"]
+    assert rollback["custom_data"].startswith("Deploy version 1 of model package group iris-multi-01 to production")
+    assert "rollback to version 1: newer version(s) 2 Rejected" in rollback["custom_data"]
+    assert "Staging test: 2 of 2 endpoint(s) passed" in rollback["custom_data"]
+    assert f"Package: {v1['arn']} https://eu-west-1.console.aws.amazon.com/sagemaker/" in rollback["custom_data"]
+    assert rollback["external_entity_link"].startswith(
+        "https://eu-west-1.console.aws.amazon.com/codesuite/codebuild/123456789012/projects/"
+        "sagemaker-iris-multi-01-p-abcdefghijkl-test/build/"
+    )
+    assert f"Test report: {rollback['external_entity_link']}" in rollback["custom_data"]
+    assert rollback["notification_arn"] == (
+        "arn:aws:sns:eu-west-1:123456789012:sagemaker-iris-multi-01-p-abcdefghijkl-approval"
+    )
+    assert {"ApprovalTopic", "ApprovalTopicKey"} <= set(report.launch["created_by_cloudformation"])
+
+
+def test_an_unexported_variable_fails_the_approval(default_render: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for file in default_render.iterdir():
+        (broken / file.name).write_bytes(file.read_bytes())
+    product = broken / "product-template.yaml"
+    product.write_text(product.read_text().replace("#{TestVariables.P95_MS}", "#{TestVariables.P99_MS}"))
+    report = play(broken)
+    assert_prod_untouched(report)
+    approval = steps(report)[("DeployStaging", "ApproveDeployment")]
+    assert approval.result == FAILED
+    assert approval.detail.startswith("variable #{TestVariables.P99_MS} cannot be resolved: namespace TestVariables")
+
+
+# --- deployment topologies (issue 7) -----------------------------------------------------------------------------
+
+
+def _served_targets(report: Report, stage: Stage) -> dict[str, Any]:
+    return {a: by_region for a, by_region in report.served[stage.value].items() if by_region}
+
+
+def test_delegated_admin_deploys_through_deploy_py_with_call_as(tmp_path: Path) -> None:
+    folder = render_folder(tmp_path / "dist", **CONFIGS["delegated-admin"])
+    report = play(folder, accounts_per_ou=1)
+    assert report.reached_prod, report.cause
+    for stage in ("DeployStaging", "DeployProd"):
+        deploy = next(s for s in report.steps if s.stage == stage and s.action.startswith("DeployResources"))
+        assert deploy.provider == "CodeBuild" and deploy.result == SUCCEEDED
+        assert "deploy.py deployed stack set" in deploy.detail and "(CallAs DELEGATED_ADMIN)" in deploy.detail
+        calls = [line for line in deploy.log if line.startswith("[rehearsal] ") and "CallAs=" in line]
+        assert "[rehearsal] CreateStackSet CallAs=DELEGATED_ADMIN" in calls
+        assert "[rehearsal] CreateStackInstances CallAs=DELEGATED_ADMIN" in calls
+        assert all(line.endswith("CallAs=DELEGATED_ADMIN") for line in calls), calls
+        assert set(deploy.regions) == {"eu-west-1", "us-east-1"}
+    for stage in Stage:  # the endpoint test and the check cover every region
+        for account, by_region in report.served[stage.value].items():
+            assert set(by_region) == {"eu-west-1", "us-east-1"}, account
+
+
+def test_account_filters_deploy_only_the_listed_accounts(tmp_path: Path) -> None:
+    folder = render_folder(tmp_path / "dist", **CONFIGS["account-filters"])
+    report = play(folder, second_approval=True)
+    assert report.reached_prod, report.cause
+    targets = report.organisation["targets"]
+    ous = report.organisation["organizational_units"]
+    assert len(targets["staging"]) == 1 and len(targets["prod"]) == 2  # as rendered: 1 and 2 accounts
+    assert len(ous["staging"]["accounts"]) == 2 and len(ous["prod"]["accounts"]) == 3  # one more in each OU
+    for stage in Stage:
+        assert set(_served_targets(report, stage)) == set(targets[stage.value])  # the others got nothing
+    test = steps(report, 1)[("DeployStaging", "TestStaging")]
+    (staging_target,) = targets["staging"]
+    assert sum(line.startswith("PASS account") for line in test.log) == 2  # one account, two regions
+    assert any(line.startswith(f"PASS account {staging_target}") for line in test.log)
+    assert steps(report, 2)[("Verify", "Stack sets updated in place")].result == SUCCEEDED
+
+
+def test_self_managed_deploys_to_the_listed_accounts(tmp_path: Path) -> None:
+    folder = render_folder(tmp_path / "dist", **CONFIGS["self-managed"])
+    report = play(folder)
+    assert report.reached_prod, report.cause
+    deploy = steps(report)[("DeployProd", "DeployResourcesProd")]
+    assert deploy.provider == "CloudFormationStackSet"
+    targets = report.organisation["targets"]
+    assert deploy.accounts == targets["prod"] and len(targets["prod"]) == 1
+    for stage in Stage:
+        assert set(_served_targets(report, stage)) == set(targets[stage.value])

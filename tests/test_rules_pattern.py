@@ -92,8 +92,10 @@ def _other_repository(event: dict[str, Any]) -> dict[str, Any]:
 
 MODEL_EVENTS: list[tuple[str, dict[str, Any], bool]] = [
     ("approved", model_event("Approved"), True),
+    # A new registration never deploys ...
     ("pending", model_event("PendingManualApproval"), False),
-    ("rejected", model_event("Rejected"), False),
+    # ... but rejecting a version does: the build redeploys the newest version still Approved.
+    ("rejected", model_event("Rejected"), True),
     ("approved-other-group", model_event("Approved", OTHER_GROUP), False),
     ("approved-group-name-prefix", model_event("Approved", PROJECT_NAME + "-v2"), False),
     ("other-source", {**model_event("Approved"), "source": "aws.codecommit"}, False),
@@ -190,7 +192,7 @@ def _key(event: dict[str, Any]) -> str:
 
 
 @pytest.mark.usefixtures("aws")
-def test_model_rule_delivers_only_approvals() -> None:
+def test_model_rule_delivers_approvals_and_rejections_only() -> None:
     events = [e for _, e, _ in MODEL_EVENTS if e["source"] == "aws.sagemaker"]
     expected = [_key(e) for _, e, matches in MODEL_EVENTS if matches]
     assert delivered("ModelApprovedRule", events) == expected

@@ -61,6 +61,9 @@ def _table_actions() -> list[tuple[str, str, str]]:
             if call["action"] is not None:
                 for resource in call["resources"]:
                     found.append((f"{PERMISSIONS_FILE} {script}", call["action"], resource))
+            for also in call.get("also", []):  # what CloudFormation needs of the caller besides the call
+                for resource in also["resources"]:
+                    found.append((f"{PERMISSIONS_FILE} {script} (also)", also["action"], resource))
     return found
 
 
@@ -285,3 +288,28 @@ def test_coverage_report_needs_coverage_actions() -> None:
 
 def test_every_provider_is_reachable_by_key() -> None:
     assert all(BY_PROVIDER[(e.category, e.provider)] is e for e in PROVIDERS)
+
+
+def test_api_deploy_projects_need_the_stack_set_api_and_delegated_admin_lookup() -> None:
+    """Deploy mode "api": deploy.py's calls as the CodeBuild role; a delegated admin also needs the lookup."""
+    delegated, unchecked = _needs(**{"stackset-admin": "delegated"})
+    assert unchecked == []
+    deploy = {(n.logical_id, n.action) for n in delegated if n.logical_id.endswith("DeployProject")}
+    for logical_id in ("ModelDeployStagingDeployProject", "ModelDeployProdDeployProject"):
+        for action in ("CreateStackSet", "UpdateStackSet", "CreateStackInstances", "DescribeStackSetOperation"):
+            assert (logical_id, f"cloudformation:{action}") in deploy
+        assert (logical_id, "organizations:ListDelegatedAdministrators") in deploy
+    filtered, _ = _needs(**{"staging-accounts": "111111111111"})
+    assert not [n for n in filtered if n.action == "organizations:ListDelegatedAdministrators"]
+    assert [
+        n for n in filtered if n.action == "cloudformation:CreateStackInstances" and "DeployProject" in n.logical_id
+    ]
+    native, _ = _needs()
+    assert not [n for n in native if "DeployProject" in n.logical_id]
+
+
+def test_self_managed_pipeline_role_passes_the_administration_role() -> None:
+    needs, _ = _needs(**{"permission-model": "self-managed", "staging-accounts": "111111111111",
+                         "prod-accounts": "222222222222"})  # fmt: skip
+    passed = {n.resource for n in needs if n.action == "iam:PassRole" and n.logical_id == "ModelDeployPipeline"}
+    assert passed == {"arn:aws:iam::123456789012:role/AWSCloudFormationStackSetAdministrationRole"}

@@ -111,15 +111,16 @@ def test_newest_approved_wins_over_newer_pending_and_rejected(
 
 
 def test_more_packages_than_one_page(seed: Seed, aws: None) -> None:
+    """The one still-Approved version sits on the second page, behind 105 newer rejected ones."""
     sm = boto3.client("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName=GROUP)
-    approved = [register(sm, "Approved") for _ in range(105)]
-    register(sm, "PendingManualApproval")
-    pages = list(
-        sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved")
-    )
-    assert len(pages) == 2  # the approved packages really span two pages
-    assert seed.build.newest_approved_package(sm, GROUP)["ModelPackageArn"] == approved[-1]
+    approved = register(sm, "Approved")
+    rejected = [register(sm, "Rejected") for _ in range(105)]
+    pages = list(sm.get_paginator("list_model_packages").paginate(ModelPackageGroupName=GROUP))
+    assert len(pages) == 2  # the packages really span two pages
+    selection = seed.build.newest_approved_package(sm, GROUP)
+    assert selection.package["ModelPackageArn"] == approved
+    assert [p["ModelPackageArn"] for p in selection.passed_over] == rejected[::-1]
 
 
 def test_empty_first_page_is_walked_past(seed: Seed, aws: None) -> None:
@@ -141,11 +142,8 @@ def test_empty_first_page_is_walked_past(seed: Seed, aws: None) -> None:
             assert name == "list_model_packages"
             return Paginator()
 
-    assert seed.build.newest_approved_package(Client(), GROUP)["ModelPackageArn"] == newest
-    assert seen == [
-        {"ModelPackageGroupName": GROUP, "ModelApprovalStatus": "Approved", "SortBy": "CreationTime",
-         "SortOrder": "Descending"}
-    ]  # fmt: skip
+    assert seed.build.newest_approved_package(Client(), GROUP).package["ModelPackageArn"] == newest
+    assert seen == [{"ModelPackageGroupName": GROUP, "SortBy": "CreationTime", "SortOrder": "Descending"}]
 
 
 def test_no_approved_package_fails_naming_the_group(
@@ -157,8 +155,60 @@ def test_no_approved_package_fails_naming_the_group(
     register(sm, "Rejected")
     assert run_build(seed, repo, tmp_path / "out", sm) == 1
     err = capsys.readouterr().err
-    assert f"no Approved model package in model package group {GROUP}" in err
+    # Nothing left to deploy or roll back to: says so, lists the versions, and what to do.
+    assert (
+        f"no Approved model package left in model package group {GROUP} "
+        "(version 2 Rejected, version 1 PendingManualApproval)" in err
+    )
+    assert "Approve a version" in err and "mlops-gen destroy" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_empty_group_asks_for_a_first_approval(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    assert run_build(seed, repo, tmp_path / "out", sm) == 1
+    assert f"no Approved model package in model package group {GROUP}: register a model" in capsys.readouterr().err
+
+
+def test_rejecting_the_live_version_rolls_back_and_says_so(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """v2 was deployed, then set to Rejected: the build picks v1 and exports why for the approver."""
+    sm = boto3.client("sagemaker")
+    sm.create_model_package_group(ModelPackageGroupName=GROUP)
+    v1, v2 = register(sm, "Approved"), register(sm, "Approved")
+    sm.update_model_package(ModelPackageArn=v2, ModelApprovalStatus="Rejected")
+    variables = tmp_path / "build-variables.sh"
+    env = build_environ()
+    code = seed.build.main(
+        ["--repo", str(repo), "--out", str(tmp_path / "out"), "--variables", str(variables)], env, sm
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert f"rollback: version 2 Rejected; deploying version 1 ({v1})" in out
+    assert "version 1 replaces version 2 where it is live" in out
+    for stage in Stage:
+        assert parameters(tmp_path / "out", stage)["ModelPackageArn"] == v1
+    exported = sourced(variables, contract.Variables.BUILD)
+    assert exported == {
+        "MODEL_PACKAGE_ARN": v1,
+        "MODEL_PACKAGE_VERSION": "1",
+        "MODEL_PACKAGE_URL": seed.build.model_package_url(v1),
+        "DEPLOY_REASON": "rollback to version 1: newer version(s) 2 Rejected",
+    }
+    assert exported["MODEL_PACKAGE_URL"].startswith(f"https://{REGION}.console.aws.amazon.com/sagemaker/")
+
+
+def sourced(script: Path, names: tuple[str, ...]) -> dict[str, str]:
+    """The variables a shell has after sourcing `script` (as the buildspec does), by name."""
+    import subprocess
+
+    dump = "; ".join(f'printf "%s\\0" "${{{n}}}"' for n in names)
+    done = subprocess.run(["sh", "-c", f". {script}; {dump}"], capture_output=True, text=True, check=True, env={})
+    return dict(zip(names, done.stdout.split("\0")[: len(names)], strict=True))
 
 
 def test_missing_group_is_created_when_asked(
@@ -195,6 +245,16 @@ def test_missing_group_is_created_when_asked(
          'data_capture.enabled: must be true or false, got "yes"'),
         ("staging-config.json", ("test", "p95_latency_ms"), -5, "test.p95_latency_ms: must be a number greater than 0"),
         ("staging-config.json", ("autoscaling", "enabeld"), True, "autoscaling.enabeld: unknown key"),
+        ("prod-config.json", ("deployment", "traffic_routing"), "linear",
+         'deployment.traffic_routing: must be one of canary, all_at_once, got "linear"'),
+        ("prod-config.json", ("deployment", "canary_percent"), 60,
+         "deployment.canary_percent: must be a whole number from 1 to 50, got 60"),
+        ("prod-config.json", ("deployment", "maximum_execution_timeout_seconds"), 1200,
+         "deployment.maximum_execution_timeout_seconds: must be more than the waits it contains (1200 s: "
+         "termination_wait_seconds + wait_interval_seconds), got 1200"),
+        ("prod-config.json", ("deployment", "max_model_latency_p99_ms"), 0,
+         "deployment.max_model_latency_p99_ms: must be a number greater than 0 and at most 60000, got 0"),
+        ("prod-config.json", ("deployment", "canary_pct"), 5, "deployment.canary_pct: unknown key"),
     ],
 )  # fmt: skip
 def test_bad_stage_config_fails_naming_file_and_key(

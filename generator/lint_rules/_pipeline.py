@@ -41,6 +41,8 @@ class Action:
     inputs: tuple[Artifact, ...]
     outputs: tuple[Artifact, ...]
     path: Path
+    #: The action's variable namespace (an action property, not a configuration key), if a string.
+    namespace: str | None = None
 
     @property
     def label(self) -> str:
@@ -94,6 +96,7 @@ def _action(pipeline: str, stage_index: int, stage: str, raw: dict[str, Any], pa
         inputs=_artifacts(raw.get("InputArtifacts"), (*path, "InputArtifacts")),
         outputs=_artifacts(raw.get("OutputArtifacts"), (*path, "OutputArtifacts")),
         path=path,
+        namespace=raw["Namespace"] if isinstance(raw.get("Namespace"), str) else None,
     )
 
 

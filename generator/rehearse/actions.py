@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from generator.contract import Env
+from generator.pipeline import CONFIGURATION_VALUE_MAX
 from generator.rehearse import fidelity
 from generator.rehearse.codebuild import run_build
 from generator.rehearse.launch import Project
@@ -38,6 +41,10 @@ class Execution:
     decide: Decide
     on_deployed: OnDeployed
     artifacts: dict[str, Path] = field(default_factory=dict)
+    #: Namespace -> the variables its action exported (`#{namespace.NAME}` downstream).
+    variables: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: What each manual approval showed (CustomData resolved, the topic, the review link).
+    approvals: list[dict[str, str]] = field(default_factory=list)
 
     def new_folder(self, name: str) -> Path:
         folder = self.work / name
@@ -104,6 +111,7 @@ def codebuild(action: Action, ex: Execution, step: Step) -> None:
     if action.outputs:
         output = ex.work / _output(action)
     work = ex.new_folder(f"build-{action.name}")
+    calls_before = len(fidelity.STACK_SET_CALLS)
     build = run_build(
         name,
         found[1],
@@ -114,12 +122,45 @@ def codebuild(action: Action, ex: Execution, step: Step) -> None:
         {"CODEBUILD_INITIATOR": f"codepipeline/{ex.pipeline.name}"},
     )
     step.log = build.log
+    if action.namespace:
+        ex.variables[action.namespace] = dict(build.variables)
+        step.log.append(
+            f"[rehearsal] exported to {action.namespace}: {', '.join(sorted(build.variables)) or 'nothing'}"
+        )
+    environment = {
+        str(v["Name"]): str(v["Value"]) for v in found[1].get("Environment", {}).get("EnvironmentVariables", [])
+    }
+    if Env.STACK_SET_NAME in environment:  # deploy mode "api": the build deployed a stack set
+        _after_api_deploy(action, ex, step, environment, calls_before)
     if output is not None:
         ex.artifacts[_output(action)] = output
         step.detail = f"{_output(action)}: {', '.join(build.files)}"
     reports = [f"{group}: {', '.join(files) or 'no file'}" for group, files in build.reports.items()]
     if reports:
         step.detail = "; ".join(filter(None, [step.detail, "reports " + "; ".join(reports)]))
+
+
+def _after_api_deploy(
+    action: Action, ex: Execution, step: Step, environment: dict[str, str], calls_before: int
+) -> None:
+    """What the native runner does after a deploy, for deploy.py's stack set: where it deployed, SageMaker's
+    execution-role check with the project's failure tolerance, and the CallAs each call carried."""
+    name = environment[Env.STACK_SET_NAME]
+    calls = fidelity.STACK_SET_CALLS[calls_before:]
+    step.log += [f"[rehearsal] {operation} CallAs={call_as or '(none)'}" for operation, call_as in calls]
+    sent = sorted({call_as or "(none)" for _, call_as in calls})
+    cfn = ex.aws.client("cloudformation")
+    instances = [
+        (i["Account"], i["Region"])
+        for page in cfn.get_paginator("list_stack_instances").paginate(StackSetName=name)
+        for i in page["Summaries"]
+    ]
+    step.accounts = sorted({a for a, _ in instances})
+    step.regions = sorted({r for _, r in instances})
+    step.detail = f"deploy.py deployed stack set {name} (CallAs {', '.join(sent)})"
+    tolerance = {"FailureTolerancePercentage": environment.get(Env.FAILURE_TOLERANCE, "0")}
+    _check_instances(action, ex, step, name, instances, tolerance)
+    ex.on_deployed(instances)
 
 
 def artifact_file(action: Action, ex: Execution, reference: str, key: str) -> str:
@@ -181,7 +222,12 @@ def stack_set(action: Action, ex: Execution, step: Step) -> None:
     regions = [r.strip() for r in config.get("Regions", "").split(",") if r.strip()]
     if not targets or not regions:
         raise StepFailed("DeploymentTargets and Regions are required")
-    deployment = {"OrganizationalUnitIds": targets} if permission == "SERVICE_MANAGED" else {"Accounts": targets}
+    # Service-managed: OUs in DeploymentTargets; self-managed: the account list (CreateStackInstances' Accounts).
+    deployment: dict[str, Any] = (
+        {"DeploymentTargets": {"OrganizationalUnitIds": targets}}
+        if permission == "SERVICE_MANAGED"
+        else {"Accounts": targets}
+    )
     common: dict[str, Any] = {"StackSetName": name, "TemplateBody": template, "Parameters": parameters}
     if "Description" in config:
         common["Description"] = config["Description"]
@@ -189,6 +235,11 @@ def stack_set(action: Action, ex: Execution, step: Step) -> None:
         common["Capabilities"] = [c.strip() for c in config["Capabilities"].split(",")]
     if permission == "SERVICE_MANAGED":
         common["AutoDeployment"] = AUTO_DEPLOYMENT[config.get("OrganizationsAutoDeployment", "Disabled")]
+    else:  # self-managed: the roles CloudFormation uses (moto does not check they exist)
+        if "AdministrationRoleArn" in config:
+            common["AdministrationRoleARN"] = config["AdministrationRoleArn"]
+        if "ExecutionRoleName" in config:
+            common["ExecutionRoleName"] = config["ExecutionRoleName"]
     preferences = _numbers(config, PREFERENCES)
     cfn = ex.aws.client("cloudformation")
     try:
@@ -202,9 +253,7 @@ def stack_set(action: Action, ex: Execution, step: Step) -> None:
         else:
             cfn.create_stack_set(**common, PermissionModel=permission)
             step.detail = f"created stack set {name}"
-        cfn.create_stack_instances(
-            StackSetName=name, DeploymentTargets=deployment, Regions=regions, OperationPreferences=preferences
-        )
+        cfn.create_stack_instances(StackSetName=name, Regions=regions, OperationPreferences=preferences, **deployment)
     except cfn.exceptions.ClientError as exc:
         raise StepFailed(f"stack set {name}: {exc}") from None
     instances = [
@@ -218,8 +267,17 @@ def stack_set(action: Action, ex: Execution, step: Step) -> None:
     ex.on_deployed(instances)
 
 
-def _check_instances(action: Action, ex: Execution, step: Step, name: str, instances: list[tuple[str, str]]) -> None:
-    """SageMaker's execution-role check per instance (see fidelity.py); roll failed instances back."""
+def _check_instances(
+    action: Action,
+    ex: Execution,
+    step: Step,
+    name: str,
+    instances: list[tuple[str, str]],
+    tolerance: dict[str, str] | None = None,
+) -> None:
+    """SageMaker's execution-role check per instance (see fidelity.py); roll failed instances back.
+
+    `tolerance` holds the failure-tolerance keys (the native action's configuration by default)."""
     failed: dict[tuple[str, str], str] = {}
     for account, region in instances:
         session = ex.aws.assume(account, ACCESS_ROLE)
@@ -235,7 +293,7 @@ def _check_instances(action: Action, ex: Execution, step: Step, name: str, insta
     for region in step.regions:
         total = sum(1 for _, r in instances if r == region)
         count = sum(1 for _, r in failed if r == region)
-        if not _tolerated(action.configuration, count, total):
+        if not _tolerated(action.configuration if tolerance is None else tolerance, count, total):
             (account, _), why = next((k, v) for k, v in failed.items() if k[1] == region)
             raise StepFailed(
                 f"stack set {name}: {count} of {total} stack instance(s) failed in {region}, beyond the action's "
@@ -243,9 +301,71 @@ def _check_instances(action: Action, ex: Execution, step: Step, name: str, insta
             )
 
 
+def deployed_stack_sets(project: Project, pipeline: Pipeline) -> list[str]:
+    """The stack sets the pipeline's deploy actions deploy: native actions name them; api-mode deploy
+    projects carry the name in their environment."""
+    names = []
+    for action in pipeline.actions():
+        if action.provider == "CloudFormationStackSet":
+            names.append(action.configuration.get("StackSetName", ""))
+        elif action.provider == "CodeBuild":
+            found = project.named("AWS::CodeBuild::Project", action.configuration.get("ProjectName", ""))
+            variables = (found[1] if found else {}).get("Environment", {}).get("EnvironmentVariables", [])
+            names += [str(v["Value"]) for v in variables if v["Name"] == Env.STACK_SET_NAME]
+    return names
+
+
+#: `#{Namespace.NAME}`, CodePipeline's variable syntax.
+_VARIABLE = re.compile(r"#\{([A-Za-z0-9@_-]+)\.([A-Za-z0-9@_.-]+)\}")
+
+
+def resolve_variables(action: Action, ex: Execution) -> Action:
+    """The action with `#{Namespace.NAME}` in its configuration replaced by what earlier actions exported,
+    as CodePipeline does when the action starts; a reference nothing exported fails the action."""
+
+    def value(match: re.Match[str]) -> str:
+        namespace, name = match.groups()
+        if namespace == "codepipeline" and name == "PipelineExecutionId":
+            return ex.work.name
+        if namespace not in ex.variables:
+            known = ", ".join(sorted(ex.variables)) or "none"
+            raise StepFailed(
+                f"variable #{{{namespace}.{name}}}: no earlier action exported namespace {namespace} "
+                f"(namespaces so far: {known})"
+            )
+        exported = ex.variables[namespace]
+        if name not in exported:
+            listed = ", ".join(sorted(exported)) or "nothing"
+            raise StepFailed(
+                f"variable #{{{namespace}.{name}}} cannot be resolved: namespace {namespace} exported {listed} "
+                "(the buildspec's env: exported-variables)"
+            )
+        return exported[name]
+
+    configuration = {key: _VARIABLE.sub(value, text) for key, text in action.configuration.items()}
+    return replace(action, configuration=configuration)
+
+
 def manual_approval(action: Action, ex: Execution, step: Step) -> None:
-    """Ask `decide`; a rejection stops the execution."""
+    """Ask `decide`, showing the CustomData as the approver reads it; a rejection stops the execution."""
     custom = action.configuration.get("CustomData", "")
+    if len(custom) > CONFIGURATION_VALUE_MAX:
+        step.log.append(
+            f"[rehearsal] CustomData is {len(custom)} characters resolved (CodePipeline: {CONFIGURATION_VALUE_MAX})"
+        )
+    ex.approvals.append(
+        {
+            "action": f"{action.stage}/{action.name}",
+            "custom_data": custom,
+            "notification_arn": action.configuration.get("NotificationArn", ""),
+            "external_entity_link": action.configuration.get("ExternalEntityLink", ""),
+        }
+    )
+    step.log.append(f"[rehearsal] CustomData: {custom}")
+    if action.configuration.get("NotificationArn"):
+        step.log.append(
+            f"[rehearsal] notification to {action.configuration['NotificationArn']} (as the pipeline's role)"
+        )
     if ex.decide(action, custom):
         step.detail = "approved"
     else:

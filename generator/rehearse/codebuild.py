@@ -4,7 +4,9 @@ The work folder holds the input artifacts; the environment is the project's (res
 CodeBuild's own `CODEBUILD_*` variables, and what reaches the local AWS (`AWS_ENDPOINT_URL`, fake
 credentials). `pip install -r FILE` lines of the install phase are not run (no network here): the
 rehearsal checks instead that this interpreter, first on PATH as `python`, already satisfies FILE.
-The output artifact is collected from `artifacts` as CodeBuild does.
+The output artifact is collected from `artifacts` as CodeBuild does, and the variables the buildspec
+lists under `env: exported-variables` are read from the shell after each phase, as CodeBuild exports
+them to the pipeline (an unset one is not exported).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.rehearse.report import StepFailed
+from generator.rehearse.server import MANAGEMENT_ACCOUNT
 
 PHASES = ("install", "pre_build", "build", "post_build")
 #: The longest a rehearsed build may run, whatever the project's TimeoutInMinutes says.
@@ -36,6 +39,8 @@ class Build:
     log: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     reports: dict[str, list[str]] = field(default_factory=dict)
+    #: `env: exported-variables` with the values the phases left in the shell.
+    variables: dict[str, str] = field(default_factory=dict)
 
 
 def project_environment(project: dict[str, Any], name: str) -> dict[str, str]:
@@ -109,6 +114,14 @@ def _phase_script(phase: str, commands: list[str], cwd: Path, log: list[str]) ->
     return "set -e -o pipefail\n" + "\n".join(lines) + "\n"
 
 
+def _dump_exported(names: list[str], dump: Path) -> str:
+    """Shell lines that append `NAME=value\\0` for each exported variable set in the shell."""
+    target = shlex.quote(str(dump))
+    return "".join(
+        f'if [ -n "${{{n}+x}}" ]; then printf "%s=%s\\0" {shlex.quote(n)} "${{{n}}}" >> {target}; fi\n' for n in names
+    )
+
+
 def _collect(spec: dict[str, Any], src: Path, out: Path, log: list[str]) -> list[str]:
     """Copy the files `artifacts` names into `out`; CodeBuild fails when nothing matches."""
     artifacts = spec.get("artifacts")
@@ -160,6 +173,7 @@ def _run(
     extra_env: dict[str, str],
 ) -> None:
     primary_name, primary = sources[0]
+    build_id = uuid.uuid4()
     src = work / "src"
     shutil.copytree(primary, src)
     where, spec = load_buildspec(project, name, src, primary_name)
@@ -174,7 +188,9 @@ def _run(
         **{str(k): str(v) for k, v in (spec.get("env", {}) or {}).get("variables", {}).items()},
         **extra_env,
         "CODEBUILD_SRC_DIR": str(src),
-        "CODEBUILD_BUILD_ID": f"{name}:{uuid.uuid4()}",
+        "CODEBUILD_BUILD_ID": f"{name}:{build_id}",
+        "CODEBUILD_BUILD_ARN": f"arn:aws:codebuild:{aws_env.get('AWS_DEFAULT_REGION', 'us-east-1')}:"
+        f"{MANAGEMENT_ACCOUNT}:build/{name}:{build_id}",
         "CODEBUILD_BUILD_SUCCEEDING": "1",
     }
     (work / "home").mkdir()
@@ -190,6 +206,9 @@ def _run(
             continue
         build.log.append(f"[rehearsal] phase {phase}: " + " && ".join(shlex.quote(c) for c in commands))
         script = _phase_script(phase, commands, src, build.log)
+        exported = [str(v) for v in (spec.get("env", {}) or {}).get("exported-variables", []) or []]
+        dump = work / f"exported-{phase}"
+        script += _dump_exported(exported, dump)
         try:
             done = subprocess.run(
                 ["bash", "-c", script], cwd=src, env=env, capture_output=True, text=True, timeout=timeout
@@ -201,6 +220,9 @@ def _run(
             errors = [line.strip() for line in done.stderr.splitlines() if line.strip()]
             said = "; ".join(dict.fromkeys(errors[:1] + errors[-1:]))  # the first problem and the summary
             raise StepFailed(f"phase {phase} failed (exit {done.returncode}): {said}")
+        if dump.is_file():
+            pairs = [item.partition("=") for item in dump.read_text(encoding="utf-8").split("\0") if item]
+            build.variables.update({key: value for key, _, value in pairs})
     for group, report in (spec.get("reports", {}) or {}).items():
         base = src / report.get("base-directory", ".")
         build.reports[group] = sorted(

@@ -24,6 +24,25 @@ NOTES = (
     "SageMaker CreateModel fails when it cannot assume the model's execution role; moto 5.2.5 does not check. "
     "After each stack-set deployment the rehearsal checks (iam:GetRole) that every model's execution role "
     "exists in its account, and counts a missing one as a failed stack instance.",
+    "CreateStackInstances and DeleteStackInstances honour DeploymentTargets (OUs with AccountFilterType "
+    "INTERSECTION, DIFFERENCE or UNION); moto 5.2.5 ignores the filter on create (every account of the OU) and "
+    "DeploymentTargets entirely on delete. Patched to resolve the targets to accounts as CloudFormation does.",
+    "moto 5.2.5 ignores CallAs. The rehearsal records the CallAs of every stack-set call it serves "
+    "(`stack_set_calls`), so a delegated-administrator deploy is checked to send CallAs=DELEGATED_ADMIN.",
+)
+
+#: (operation, CallAs or "") of every stack-set call the local server answered, while `aws_behaviour` is on.
+STACK_SET_CALLS: list[tuple[str, str]] = []
+_RECORDED = (
+    "create_stack_set",
+    "update_stack_set",
+    "describe_stack_set",
+    "delete_stack_set",
+    "create_stack_instances",
+    "delete_stack_instances",
+    "list_stack_instances",
+    "describe_stack_set_operation",
+    "list_stack_set_operation_results",
 )
 
 
@@ -80,12 +99,90 @@ def _deny_missing_roles() -> Any:
     return mock.patch.object(STSBackend, "assume_role", assume_role)
 
 
+def target_accounts(org_backend: Any, targets: dict[str, Any]) -> list[str]:
+    """The accounts CloudFormation resolves DeploymentTargets to: the OUs' accounts (and their child OUs',
+    as moto deploys), combined with `Accounts` by `AccountFilterType`."""
+    ous = list(targets.get("OrganizationalUnitIds", []))
+    ous += [ou.id for ou in org_backend.ou if ou.parent_id in ous]
+    in_ous = [account.id for account in org_backend.accounts if account.parent_id in ous]
+    listed = list(targets.get("Accounts", []))
+    kind = targets.get("AccountFilterType", "NONE")
+    if kind == "INTERSECTION":
+        return [a for a in in_ous if a in listed]
+    if kind == "DIFFERENCE":
+        return [a for a in in_ous if a not in listed]
+    if kind == "UNION":
+        return in_ous + [a for a in listed if a not in in_ous]
+    return in_ous
+
+
+def _filter_targets() -> Any:
+    from moto.cloudformation.models import StackInstances
+
+    original = StackInstances.create_instances
+
+    def create_instances(self: Any, accounts: list[str], regions: list[str], parameters: Any, targets: Any,
+                         permission_model: str) -> Any:  # fmt: skip
+        if targets and targets.get("OrganizationalUnitIds"):
+            accounts = [*accounts, *target_accounts(self.org_backend, targets)]
+            targets = {}
+        return original(self, accounts, regions, parameters, targets, permission_model=permission_model)
+
+    return mock.patch.object(StackInstances, "create_instances", create_instances)
+
+
+def _delete_by_targets() -> Any:
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.organizations.models import organizations_backends
+
+    original = CloudFormationResponse.delete_stack_instances
+
+    def delete_stack_instances(self: Any) -> Any:
+        targets = self._get_params().get("DeploymentTargets")
+        if targets and targets.get("OrganizationalUnitIds"):
+            org = organizations_backends[self.current_account][self.partition]
+            accounts = target_accounts(org, targets)
+            name = self._get_param("StackSetName")
+            regions = self._get_param("Regions", [])
+            operation = self.cloudformation_backend.delete_stack_instances(name, accounts, regions)
+            from moto.core.responses import ActionResult
+
+            return ActionResult({"OperationId": operation.operations[-1]["OperationId"]})
+        return original(self)
+
+    return mock.patch.object(CloudFormationResponse, "delete_stack_instances", delete_stack_instances)
+
+
+def _record_call_as() -> Any:
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    def recording(name: str) -> Any:
+        original = getattr(CloudFormationResponse, name)
+
+        def method(self: Any) -> Any:
+            STACK_SET_CALLS.append((self._get_action(), self._get_param("CallAs") or ""))
+            return original(self)
+
+        return method
+
+    return mock.patch.multiple(CloudFormationResponse, **{name: recording(name) for name in _RECORDED})
+
+
 @contextmanager
 def aws_behaviour() -> Iterator[None]:
     """Apply every patch for the duration of a rehearsal."""
+    STACK_SET_CALLS.clear()
     with ExitStack() as stack:
-        for patch in (_honour_endpoint_name(), _update_instances(), _deny_missing_roles()):
-            stack.enter_context(patch)
+        # Made one after another: a patch may wrap what the one before it patched (CallAs recording).
+        for make in (
+            _honour_endpoint_name,
+            _update_instances,
+            _deny_missing_roles,
+            _filter_targets,
+            _delete_by_targets,
+            _record_call_as,
+        ):
+            stack.enter_context(make())
         yield
 
 

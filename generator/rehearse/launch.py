@@ -66,8 +66,8 @@ def launch_parameters(
         if name in values:
             continue
         default = spec.get("Default")
-        if default is not None and org.local_ou(str(default)) != str(default):
-            values[name] = org.local_ou(str(default))
+        if default is not None and org.local_value(str(default)) != str(default):
+            values[name] = org.local_value(str(default))
         elif default is None and name == "SeedCodeBucket":
             values[name] = SEED_BUCKET
         elif default is None:
@@ -177,6 +177,8 @@ def launch(
         logical = summary["LogicalResourceId"]
         project.created[logical] = summary["ResourceType"]
         expected = project.resolver.physical_name(logical)
+        if summary["ResourceType"] == "AWS::SNS::Topic":  # its physical id (and Ref) is the topic's ARN
+            expected = str(project.resolver.ref(logical))
         if expected != logical and summary.get("PhysicalResourceId") != expected:
             raise StepFailed(
                 f"{logical}: moto created {summary.get('PhysicalResourceId')}, the template names it {expected}"

@@ -20,6 +20,7 @@ from generator.resolve import Resolver
 #: The role Organizations creates in every account it creates; administrators reach members through it.
 ACCESS_ROLE = "OrganizationAccountAccessRole"
 _OU = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
+_ACCOUNT = re.compile(r"^\d{12}$")
 
 
 @dataclass
@@ -29,6 +30,10 @@ class Organisation:
     ou: dict[Stage, str] = field(default_factory=dict)
     rendered_ou: dict[Stage, str] = field(default_factory=dict)
     accounts: dict[Stage, dict[str, str]] = field(default_factory=dict)
+    #: Rendered account id (`--staging-accounts`/`--prod-accounts`) -> the local account standing in for it.
+    account_map: dict[str, str] = field(default_factory=dict)
+    #: The accounts each stage's stack set targets: the listed ones, else every account of the OU.
+    targets: dict[Stage, dict[str, str]] = field(default_factory=dict)
 
     def local_ou(self, rendered: str) -> str:
         """The local OU standing in for a rendered OU id (unknown ids pass through unchanged)."""
@@ -36,6 +41,12 @@ class Organisation:
             if ou == rendered:
                 return self.ou[stage]
         return rendered
+
+    def local_value(self, rendered: str) -> str:
+        """A rendered parameter default with its OU id, or its comma-separated account ids, made local."""
+        if rendered and all(a.strip() in self.account_map for a in rendered.split(",")):
+            return ",".join(self.account_map[a.strip()] for a in rendered.split(","))
+        return self.local_ou(rendered)
 
     def stage_of_ou(self, ou: str) -> Stage | None:
         return next((stage for stage, local in self.ou.items() if local == ou), None)
@@ -47,6 +58,8 @@ class Organisation:
                 s.value: {"id": self.ou[s], "rendered_id": self.rendered_ou[s], "accounts": self.accounts[s]}
                 for s in self.ou
             },
+            "targets": {s.value: sorted(self.targets.get(s, {})) for s in self.ou},
+            "rendered_accounts": dict(self.account_map),
         }
 
 
@@ -66,21 +79,42 @@ def rendered_ous(product: dict[str, Any]) -> dict[Stage, str]:
     return found
 
 
+def rendered_accounts(product: dict[str, Any]) -> dict[Stage, list[str]]:
+    """Account ids the product was rendered for, by stage: its comma-delimited list parameters' defaults."""
+    found: dict[Stage, list[str]] = {}
+    for name, spec in product.get("Parameters", {}).items():
+        ids = [a.strip() for a in str(spec.get("Default", "")).split(",") if a.strip()]
+        if spec.get("Type") != "CommaDelimitedList" or not ids or not all(_ACCOUNT.match(a) for a in ids):
+            continue
+        for stage in Stage:
+            if stage.value in name.lower():
+                found[stage] = ids
+    return found
+
+
 def build_organisation(aws: LocalAws, product: dict[str, Any], accounts_per_ou: int) -> Organisation:
     """An organisation (management account = the local default account) with one OU per stage."""
     org = aws.client("organizations")
     org.create_organization(FeatureSet="ALL")
     root = org.list_roots()["Roots"][0]["Id"]
     result = Organisation(rendered_ou=rendered_ous(product))
+    listed = rendered_accounts(product)
     for stage in Stage:
         ou = org.create_organizational_unit(ParentId=root, Name=stage.value)["OrganizationalUnit"]["Id"]
         result.ou[stage] = ou
         result.accounts[stage] = {}
-        for n in range(1, accounts_per_ou + 1):
+        # With listed accounts, one more account in the OU than listed: it must get nothing.
+        count = max(accounts_per_ou, len(listed[stage]) + 1) if stage in listed else accounts_per_ou
+        for n in range(1, count + 1):
             name = f"{stage.value}-{n}"
             status = org.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
             org.move_account(AccountId=status["AccountId"], SourceParentId=root, DestinationParentId=ou)
             result.accounts[stage][status["AccountId"]] = name
+        members = list(result.accounts[stage])
+        for rendered, local in zip(listed.get(stage, []), members, strict=False):
+            result.account_map[rendered] = local
+        chosen = members[: len(listed[stage])] if stage in listed else members
+        result.targets[stage] = {a: result.accounts[stage][a] for a in chosen}
     return result
 
 

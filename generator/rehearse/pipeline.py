@@ -20,6 +20,8 @@ class Action:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     run_order: int
+    #: The namespace its variables are exported under (`#{namespace.NAME}` downstream), if any.
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ def _action(stage: str, spec: dict[str, Any]) -> Action:
         inputs=tuple(a["Name"] for a in spec.get("InputArtifacts", [])),
         outputs=tuple(a["Name"] for a in spec.get("OutputArtifacts", [])),
         run_order=int(spec.get("RunOrder", 1)),
+        namespace=spec.get("Namespace"),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from generator.naming import Stage
 from generator.rehearse import endpoints, fidelity, organization, scientist
-from generator.rehearse.actions import RUNNERS, Decide, Execution
+from generator.rehearse.actions import RUNNERS, Decide, Execution, deployed_stack_sets, resolve_variables
 from generator.rehearse.launch import Project, launch, launch_parameters
 from generator.rehearse.organization import Organisation
 from generator.rehearse.pipeline import Pipeline, triggered
@@ -35,6 +35,9 @@ class Options:
     break_account: bool = False
     no_approved_model: bool = False
     second_approval: bool = False
+    #: Approve v1 and v2 (each deployed), then reject v2: the rule starts the pipeline again and the
+    #: build redeploys v1, the newest version still Approved (a rollback from the registry).
+    reject_live: bool = False
     project_name: str = SAMPLE_PROJECT_NAME
     project_id: str = SAMPLE_PROJECT_ID
 
@@ -115,7 +118,7 @@ def _play(aws: LocalAws, rendered: Rendered, options: Options, rec: Recorder, de
             f"read {len(project.modelled)} from the template ({', '.join(project.modelled)})"
         )
     world = _World(aws, rendered, org, project, rec, options, decide, work)
-    versions = 2 if options.second_approval else 1
+    versions = 2 if options.second_approval or options.reject_live else 1
     approved: list[str] = []
     try:
         for run in range(1, versions + 1):
@@ -127,6 +130,9 @@ def _play(aws: LocalAws, rendered: Rendered, options: Options, rec: Recorder, de
                 break
             if run == 2:
                 _check_updated_in_place(world, pipeline)
+        else:
+            if options.reject_live and len(approved) == 2:
+                _reject_live(world, approved)
     finally:
         _verify(world, approved[-1] if approved else "")
 
@@ -148,6 +154,17 @@ def _data_scientist(world: _World, run: int) -> tuple[str, str]:
         step.detail = f"ModelApprovalStatus {status}"
         world.rec.report.model_packages[-1]["status"] = status
     return arn, status
+
+
+def _reject_live(world: _World, approved: list[str]) -> None:
+    """Run 3: the data scientist rejects the live v2; the pipeline must roll every endpoint back to v1."""
+    live = approved.pop()
+    with world.rec.step(3, "Data scientist", "Reject live model v2", "sagemaker") as step:
+        scientist.set_status(world.aws, live, "Rejected")
+        step.detail = f"ModelApprovalStatus Rejected on {live}, which every staging and prod endpoint serves"
+        world.rec.report.model_packages[-1]["status"] = "Rejected"
+    pipeline = _trigger(world, 3, live)
+    _run_pipeline(world, 3, pipeline)
 
 
 def _trigger(world: _World, run: int, arn: str) -> Pipeline:
@@ -187,7 +204,9 @@ def _run_pipeline(world: _World, run: int, pipeline: Pipeline) -> bool:
             with world.rec.step(run, action.stage, action.name, action.provider) as step:
                 if runner is None:
                     raise StepFailed(f"{action.category}/{action.provider} actions are not rehearsed")
-                runner(action, ex, step)
+                runner(resolve_variables(action, ex), ex, step)
+                world.rec.report.approvals += [{"run": run, **a} for a in ex.approvals]
+                ex.approvals.clear()
         except StepFailed:
             _skip(world.rec, run, pending, f"{action.stage} / {action.name} failed")
             raise
@@ -206,11 +225,7 @@ def _check_updated_in_place(world: _World, pipeline: Pipeline) -> None:
     """A second deployment updates the stack sets the first one created; it creates none."""
     with world.rec.step(2, "Verify", "Stack sets updated in place", "cloudformation") as step:
         cfn = world.aws.client("cloudformation")
-        names = [
-            a.configuration.get("StackSetName", "")
-            for a in pipeline.actions()
-            if a.provider == "CloudFormationStackSet"
-        ]
+        names = deployed_stack_sets(world.project, pipeline)
         for name in names:
             sets = [s for s in cfn.list_stack_sets(Status="ACTIVE")["Summaries"] if s["StackSetName"] == name]
             actions = [o["Action"] for o in cfn.list_stack_set_operations(StackSetName=name)["Summaries"]]
@@ -228,16 +243,22 @@ def _verify(world: _World, approved: str) -> None:
             for stage in Stage
         }
         world.rec.report.served = served
-        prod = served[Stage.PROD.value]
+        # Only the stage's targets (the listed accounts, else the whole OU) may serve anything.
+        strays = [a for stage in Stage for a, found in served[stage.value].items()
+                  if found and a not in world.org.targets[stage]]  # fmt: skip
+        prod = {a: v for a, v in served[Stage.PROD.value].items() if a in world.org.targets[Stage.PROD]}
         serving = [
             a for a, by_region in prod.items()
             if all(approved and approved in by_region.get(r, {}).values() for r in regions)
         ]  # fmt: skip
         step.accounts = sorted(prod)
         step.regions = list(regions)
-        world.rec.report.reached_prod = bool(approved) and len(serving) == len(prod) > 0
+        world.rec.report.reached_prod = bool(approved) and len(serving) == len(prod) > 0 and not strays
         untouched = not any(by_region for by_region in prod.values())
-        if world.rec.report.reached_prod:
+        if strays:
+            step.result = FAILED
+            step.detail = f"account(s) {', '.join(sorted(strays))} serve endpoints but are no stack-set target"
+        elif world.rec.report.reached_prod:
             step.detail = f"every prod account serves {approved} in {', '.join(regions)}"
         elif untouched:
             step.detail = "prod untouched: no endpoint in any prod account"

@@ -108,6 +108,8 @@ class Report:
     launch: dict[str, Any] = field(default_factory=dict)
     model_packages: list[dict[str, Any]] = field(default_factory=list)
     served: dict[str, Any] = field(default_factory=dict)
+    #: What each manual approval showed the approver (CustomData with the variables resolved).
+    approvals: list[dict[str, Any]] = field(default_factory=list)
     fidelity: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     reached_prod: bool = False

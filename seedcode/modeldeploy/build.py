@@ -1,15 +1,19 @@
 """Build step of the deployment pipeline: export the endpoint template and one parameter file per stage.
 
 CodeBuild runs this from the repository root (see buildspec.yml) with the environment the project
-template declares. It finds the newest *Approved* model package of the project's group, checks the
-stage settings, and writes into the output folder:
+template declares. It finds the newest *Approved* model package of the project's group (after a deployed version is
+set to Rejected, that is the version to roll back to), checks the stage settings, and writes into
+the output folder:
 
 - the endpoint template (copied unchanged), and
 - for each stage, the parameter file the pipeline's CloudFormationStackSet action reads: a JSON list
   of {"ParameterKey", "ParameterValue"} objects giving every parameter of the template (the action
   resets a parameter that is left out to its default).
 
-Any problem stops the build with one clear message and exit code 1.
+With `--variables FILE` it also writes the pipeline variables (model package ARN, version, link, and
+why this version) as shell `export` lines: the buildspec sources them and exports them to the
+pipeline, where the manual approval shows them. Any problem stops the build with one clear message
+and exit code 1.
 """
 
 from __future__ import annotations
@@ -140,22 +144,92 @@ def ensure_group_read_policy(sm: Any, group: str, reader_ous: tuple[str, ...]) -
     sm.put_model_package_group_policy(ModelPackageGroupName=group, ResourcePolicy=policy)
 
 
-def newest_approved_package(sm: Any, group: str) -> dict[str, Any]:
-    """The newest Approved package version of `group` (a ModelPackageSummary), or BuildError."""
+@dataclass(frozen=True)
+class Selection:
+    """The package to deploy, and the newer versions passed over (Rejected, or not approved yet)."""
+
+    package: dict[str, Any]
+    passed_over: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def version(self) -> Any:
+        return self.package.get("ModelPackageVersion")
+
+    def message(self) -> str:
+        """One line for the log: which version is deployed and, in a rollback, which one it replaces."""
+        deployed = f"deploying version {self.version} ({self.package['ModelPackageArn']}), the newest Approved"
+        rejected = [p for p in self.passed_over if p.get("ModelApprovalStatus") == "Rejected"]
+        if not rejected:
+            return deployed
+        newer = ", ".join(f"version {p.get('ModelPackageVersion')}" for p in rejected)
+        return f"rollback: {newer} Rejected; {deployed}: version {self.version} replaces {newer} where it is live"
+
+    @property
+    def reason(self) -> str:
+        """Short form for the approver (the DEPLOY_REASON variable)."""
+        rejected = [
+            str(p.get("ModelPackageVersion")) for p in self.passed_over if p.get("ModelApprovalStatus") == "Rejected"
+        ]
+        if rejected:
+            return f"rollback to version {self.version}: newer version(s) {', '.join(rejected)} Rejected"
+        return f"version {self.version} is the newest Approved"
+
+
+def newest_approved_package(sm: Any, group: str) -> Selection:
+    """The newest still-Approved package version of `group`, or BuildError naming what to do.
+
+    Every version is listed, newest first, so a rollback (the newest version was set to Rejected after
+    it was deployed: the model rule starts the pipeline for Rejected too) can say what it replaces.
+    """
     pages = sm.get_paginator("list_model_packages").paginate(
-        ModelPackageGroupName=group,
-        ModelApprovalStatus="Approved",
-        SortBy="CreationTime",
-        SortOrder="Descending",
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
     )
+    passed_over: list[dict[str, Any]] = []
     for page in pages:
-        # Sorted newest first: the first summary of the first non-empty page is the one.
         for summary in page.get("ModelPackageSummaryList", []):
-            return dict(summary)
+            if summary.get("ModelApprovalStatus") == "Approved":
+                return Selection(dict(summary), tuple(passed_over))
+            passed_over.append(dict(summary))
+    if passed_over:
+        seen = ", ".join(f"version {p.get('ModelPackageVersion')} {p.get('ModelApprovalStatus')}" for p in passed_over)
+        raise BuildError(
+            f"no Approved model package left in model package group {group} ({seen}): nothing to deploy or roll back "
+            "to. Approve a version (Studio: Models > your group > version > Update status > Approved) to deploy it, "
+            "or remove the staging and prod endpoints with `mlops-gen destroy`"
+        )
     raise BuildError(
         f"no Approved model package in model package group {group}: register a model and approve it "
         "(Studio: Models > your group > version > Update status > Approved), then rerun the pipeline"
     )
+
+
+def model_package_url(package_arn: str) -> str:
+    """The package's page in the SageMaker console (a console path, not an API: the ARN is the reference)."""
+    from urllib.parse import quote
+
+    region = package_arn.split(":")[3]
+    return (
+        f"https://{region}.console.aws.amazon.com/sagemaker/home?region={region}"
+        f"#/model-packages/{quote(package_arn, safe='')}"
+    )
+
+
+def pipeline_variables(selection: Selection) -> dict[str, str]:
+    """What the build action exports to the pipeline (namespace BuildVariables; buildspec `exported-variables`)."""
+    arn = str(selection.package["ModelPackageArn"])
+    return {
+        "MODEL_PACKAGE_ARN": arn,
+        "MODEL_PACKAGE_VERSION": str(selection.version),
+        "MODEL_PACKAGE_URL": model_package_url(arn),
+        "DEPLOY_REASON": selection.reason,
+    }
+
+
+def shell_exports(variables: Mapping[str, str]) -> str:
+    """`export NAME='value'` lines the buildspec sources, so CodeBuild can export the variables."""
+    import shlex
+
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
 
 
 def template_parameter_names(template_text: str) -> list[str]:
@@ -179,7 +253,7 @@ def template_parameter_names(template_text: str) -> list[str]:
 
 def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, package_arn: str) -> dict[str, str]:
     """Every endpoint-template parameter for one stage, as the strings CloudFormation receives."""
-    a, d = config.autoscaling, config.data_capture
+    a, d, g = config.autoscaling, config.data_capture, config.deployment
     return {
         "SageMakerProjectName": env.project_name,
         "SageMakerProjectId": env.project_id,
@@ -196,6 +270,14 @@ def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, p
         "DataCaptureEnabled": str(d.enabled).lower(),
         "DataCaptureSamplingPercentage": str(d.sampling_percentage),
         "DataCaptureS3Uri": d.s3_uri,
+        "TrafficRoutingType": g.traffic_routing.upper(),
+        "CanarySizePercent": str(g.canary_percent),
+        "WaitIntervalInSeconds": str(g.wait_interval_seconds),
+        "TerminationWaitInSeconds": str(g.termination_wait_seconds),
+        "MaximumExecutionTimeoutInSeconds": str(g.maximum_execution_timeout_seconds),
+        "MaxInvocation5XXErrorsPerMinute": str(g.max_5xx_errors_per_minute),
+        # SageMaker reports ModelLatency in microseconds.
+        "ModelLatencyP99ThresholdMicroseconds": str(round(g.max_model_latency_p99_ms * 1000)),
     }
 
 
@@ -213,16 +295,17 @@ def stackset_parameter_file(values: Mapping[str, str], template_parameters: list
     return json.dumps(entries, indent=2) + "\n"
 
 
-def build(env: BuildEnv, sm: Any, repo: Path, out: Path) -> dict[str, Any]:
-    """Write the template and the parameter files into `out`; return a summary for the log."""
+def build(env: BuildEnv, sm: Any, repo: Path, out: Path, variables: Path | None = None) -> dict[str, Any]:
+    """Write the template and the parameter files into `out` (and the pipeline variables into `variables`)."""
     # Settings first: a typo in a config file should not wait for (or depend on) the registry.
     configs = {stage.name: load_stage_config(repo / stage.config_file) for stage in env.stages}
     if env.create_model_package_group:
         ensure_model_package_group(sm, env.model_package_group, env.project_name)
         # Every build, so a change of the OU parameters reaches the policy too.
         ensure_group_read_policy(sm, env.model_package_group, env.reader_ous)
-    package = newest_approved_package(sm, env.model_package_group)
-    package_arn = package["ModelPackageArn"]
+    selection = newest_approved_package(sm, env.model_package_group)
+    print(selection.message())
+    package_arn = selection.package["ModelPackageArn"]
 
     template_path = repo / env.export_template
     try:
@@ -238,10 +321,16 @@ def build(env: BuildEnv, sm: Any, repo: Path, out: Path) -> dict[str, Any]:
         (out / stage.parameters_file).write_text(
             stackset_parameter_file(values, names, stage.parameters_file), encoding="utf-8"
         )
+    if variables is not None:
+        variables.write_text(shell_exports(pipeline_variables(selection)), encoding="utf-8")
     return {
         "model_package_group": env.model_package_group,
         "model_package_arn": package_arn,
-        "model_package_version": package.get("ModelPackageVersion"),
+        "model_package_version": selection.version,
+        "passed_over": [
+            {"version": p.get("ModelPackageVersion"), "status": p.get("ModelApprovalStatus")}
+            for p in selection.passed_over
+        ],
         "files": [env.export_template, *(s.parameters_file for s in env.stages)],
     }
 
@@ -250,6 +339,9 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root (default: current folder)")
     parser.add_argument("--out", type=Path, required=True, help="folder of the BuildArtifact files")
+    parser.add_argument(
+        "--variables", type=Path, help="write the pipeline variables here as `export NAME=value` lines to source"
+    )
     args = parser.parse_args(argv)
     try:
         env = BuildEnv.from_environ(os.environ if environ is None else environ)
@@ -257,7 +349,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             import boto3
 
             sm = boto3.client("sagemaker")
-        summary = build(env, sm, args.repo, args.out)
+        summary = build(env, sm, args.repo, args.out, args.variables)
     except (BuildError, StageConfigError) as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1

@@ -3,6 +3,14 @@
 `staging-config.json` and `prod-config.json` are the files people edit. Every value is checked
 here, and a bad one stops the build with a message naming the file, the key and the rule, before
 anything is deployed. Unknown keys are errors too, so a misspelt key cannot be silently ignored.
+
+`deployment` (optional; each key optional) sets the endpoint's guardrails: how an update shifts
+traffic from the old fleet to the new one (SageMaker blue/green: a canary share first, or all at
+once), how long the old fleet is kept, and the CloudWatch alarms (5XX errors, p99 model latency)
+that roll the update back automatically. Its defaults are the safe production choice (`DEFAULTS`).
+Autoscaling and blue/green: SageMaker allows a new model on an autoscaled variant (what every
+deployment changes), but refuses an update that changes an autoscaled variant's instance type:
+to change `instance_type` of a stage with autoscaling, deploy once with autoscaling disabled.
 """
 
 from __future__ import annotations
@@ -22,6 +30,18 @@ TOP_KEYS = {"instance_type", "instance_count", "autoscaling", "data_capture", "t
 AUTOSCALING_KEYS = {"enabled", "min_capacity", "max_capacity", "target_invocations_per_instance"}
 DATA_CAPTURE_KEYS = {"enabled", "sampling_percentage", "s3_uri"}
 TEST_KEYS = {"p95_latency_ms", "calls"}
+TRAFFIC_ROUTING = ("canary", "all_at_once")
+#: The guardrails when `deployment` (or one of its keys) is left out: the safe choice for production.
+DEFAULTS: dict[str, Any] = {
+    "traffic_routing": "canary",
+    "canary_percent": 10,
+    "wait_interval_seconds": 600,
+    "termination_wait_seconds": 600,
+    "maximum_execution_timeout_seconds": 3600,
+    "max_5xx_errors_per_minute": 0,
+    "max_model_latency_p99_ms": 1000,
+}
+DEPLOYMENT_KEYS = frozenset(DEFAULTS)
 
 
 class StageConfigError(ValueError):
@@ -50,6 +70,19 @@ class EndpointTest:
 
 
 @dataclass(frozen=True)
+class Deployment:
+    """How an endpoint update is rolled out and when SageMaker rolls it back (see the module doc)."""
+
+    traffic_routing: str
+    canary_percent: int
+    wait_interval_seconds: int
+    termination_wait_seconds: int
+    maximum_execution_timeout_seconds: int
+    max_5xx_errors_per_minute: int
+    max_model_latency_p99_ms: float
+
+
+@dataclass(frozen=True)
 class StageConfig:
     """One stage's settings, validated."""
 
@@ -58,6 +91,7 @@ class StageConfig:
     autoscaling: AutoScaling
     data_capture: DataCapture
     test: EndpointTest
+    deployment: Deployment = Deployment(**DEFAULTS)
 
 
 class _Reader:
@@ -76,14 +110,16 @@ class _Reader:
         self.known(value, allowed, f"{key}.")
         return value
 
-    def known(self, data: dict[str, Any], allowed: set[str], prefix: str = "") -> None:
+    def known(
+        self, data: dict[str, Any], allowed: set[str], prefix: str = "", optional: frozenset[str] = frozenset()
+    ) -> None:
         unknown = sorted(set(data) - allowed)
         if unknown:
             raise StageConfigError(
                 f"{self.file}: {prefix}{unknown[0]}: unknown key; allowed keys are "
                 + ", ".join(f"{prefix}{k}" for k in sorted(allowed))
             )
-        missing = sorted(allowed - set(data))
+        missing = sorted(allowed - optional - set(data))
         if missing:
             raise StageConfigError(f"{self.file}: {prefix}{missing[0]}: is required")
 
@@ -117,7 +153,7 @@ def parse_stage_config(data: Any, path: Path) -> StageConfig:
     r = _Reader(path)
     if not isinstance(data, dict):
         raise StageConfigError(f"{r.file}: must hold a JSON object, got {type(data).__name__}")
-    r.known(data, TOP_KEYS)
+    r.known(data, TOP_KEYS | {"deployment"}, optional=frozenset({"deployment"}))
     instance_type = r.pattern(
         data, "instance_type", "instance_type", INSTANCE_TYPE, "a SageMaker instance type like ml.m5.large"
     )
@@ -161,7 +197,46 @@ def parse_stage_config(data: Any, path: Path) -> StageConfig:
         p95_latency_ms=r.number(t, "p95_latency_ms", "test.p95_latency_ms", 0, 60_000),
         calls=r.integer(t, "calls", "test.calls", 1, 10_000),
     )
-    return StageConfig(instance_type, instance_count, autoscaling, data_capture, test)
+    return StageConfig(instance_type, instance_count, autoscaling, data_capture, test, parse_deployment(r, data))
+
+
+def parse_deployment(r: _Reader, data: dict[str, Any]) -> Deployment:
+    """The optional `deployment` section, each missing key taking its safe default."""
+    given = data.get("deployment", {})
+    if not isinstance(given, dict):
+        raise r.fail("deployment", "must be an object", given)
+    r.known(given, set(DEPLOYMENT_KEYS), "deployment.", optional=DEPLOYMENT_KEYS)
+    d = {**DEFAULTS, **given}
+    routing = d["traffic_routing"]
+    if routing not in TRAFFIC_ROUTING:
+        raise r.fail("deployment.traffic_routing", f"must be one of {', '.join(TRAFFIC_ROUTING)}", routing)
+    deployment = Deployment(
+        traffic_routing=routing,
+        # SageMaker: a canary may be at most half of the fleet's capacity.
+        canary_percent=r.integer(d, "canary_percent", "deployment.canary_percent", 1, 50),
+        wait_interval_seconds=r.integer(d, "wait_interval_seconds", "deployment.wait_interval_seconds", 0, 3600),
+        termination_wait_seconds=r.integer(
+            d, "termination_wait_seconds", "deployment.termination_wait_seconds", 0, 3600
+        ),
+        maximum_execution_timeout_seconds=r.integer(
+            d, "maximum_execution_timeout_seconds", "deployment.maximum_execution_timeout_seconds", 600, 28_800
+        ),
+        max_5xx_errors_per_minute=r.integer(
+            d, "max_5xx_errors_per_minute", "deployment.max_5xx_errors_per_minute", 0, 1_000_000
+        ),
+        max_model_latency_p99_ms=r.number(
+            d, "max_model_latency_p99_ms", "deployment.max_model_latency_p99_ms", 0, 60_000
+        ),
+    )
+    # SageMaker: the execution timeout must exceed the waits it contains.
+    waits = deployment.termination_wait_seconds + deployment.wait_interval_seconds
+    if deployment.maximum_execution_timeout_seconds <= waits:
+        raise r.fail(
+            "deployment.maximum_execution_timeout_seconds",
+            f"must be more than the waits it contains ({waits} s: termination_wait_seconds + wait_interval_seconds)",
+            deployment.maximum_execution_timeout_seconds,
+        )
+    return deployment
 
 
 def load_stage_config(path: Path) -> StageConfig:

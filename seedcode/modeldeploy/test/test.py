@@ -7,7 +7,9 @@ to be InService, sends iris rows as CSV, checks each prediction (a class 0-2, or
 summing to 1) and compares the p95 latency with the stage config's limit.
 
 It writes a JUnit XML report (shown in CodeBuild's Reports tab) and a JSON summary, and exits 1 if any
-account or region failed, naming the account, the region and the reason.
+account or region failed, naming the account, the region and the reason. With `--variables FILE` it
+also writes the summary the manual approval shows (targets passed, worst p95 latency, report link)
+as shell `export` lines that the buildspec sources and exports to the pipeline.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ class EndpointTestEnv:
     endpoint_name: str
     config_file: str
     regions: tuple[str, ...]
+    #: `<STAGE>_ACCOUNT_IDS`: only these accounts got the endpoint (accounts chosen inside the OU, or a
+    #: self-managed stack set's targets); empty: every ACTIVE account of the OU tree.
+    accounts: tuple[str, ...] = ()
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> EndpointTestEnv:
@@ -81,6 +86,7 @@ class EndpointTestEnv:
             endpoint_name=need(f"{prefix}_ENDPOINT_NAME"),
             config_file=need(f"{prefix}_CONFIG"),
             regions=regions,
+            accounts=tuple(a.strip() for a in environ.get(f"{prefix}_ACCOUNT_IDS", "").split(",") if a.strip()),
         )
 
 
@@ -233,7 +239,10 @@ def run_tests(
     """Test the endpoint in every ACTIVE account of the stage's OU tree and every deploy region."""
     from botocore.exceptions import ClientError
 
-    accounts = active_accounts(org, env.ou_id)
+    if env.accounts:  # the listed accounts, whether or not this role may read the organisation
+        accounts = [{"Id": account, "Name": ""} for account in env.accounts]
+    else:
+        accounts = active_accounts(org, env.ou_id)
     if not accounts:
         raise SetupError(f"no ACTIVE account in {env.stage} OU {env.ou_id} or its child OUs: nothing to test")
     partition = sts.get_caller_identity()["Arn"].split(":")[1]
@@ -297,6 +306,43 @@ def summary(results: Sequence[TargetResult], env: EndpointTestEnv, settings: End
     }
 
 
+def report_url(environ: Mapping[str, str], fallback: str) -> str:
+    """The build's Reports tab in the CodeBuild console (from CODEBUILD_BUILD_ARN), else `fallback`.
+
+    A console path, not an API; the JUnit report itself is in the build's report group.
+    """
+    from urllib.parse import quote
+
+    arn = environ.get("CODEBUILD_BUILD_ARN", "")
+    parts = arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("build/"):
+        return fallback
+    region, account, build_id = parts[3], parts[4], parts[5].removeprefix("build/")
+    project = build_id.split(":", 1)[0]
+    return (
+        f"https://{region}.console.aws.amazon.com/codesuite/codebuild/{account}/projects/{project}"
+        f"/build/{quote(build_id, safe='')}/reports?region={region}"
+    )
+
+
+def pipeline_variables(results: Sequence[TargetResult], url: str) -> dict[str, str]:
+    """What the test action exports to the pipeline (namespace TestVariables), for the approval's message."""
+    p95 = [r.p95_ms for r in results if r.p95_ms is not None]
+    return {
+        "PASS_COUNT": str(sum(r.passed for r in results)),
+        "TARGET_COUNT": str(len(results)),
+        "P95_MS": f"{max(p95):.1f}" if p95 else "n/a",
+        "REPORT_URL": url,
+    }
+
+
+def shell_exports(variables: Mapping[str, str]) -> str:
+    """`export NAME='value'` lines the buildspec sources, so CodeBuild can export the variables."""
+    import shlex
+
+    return "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables.items())
+
+
 def write_reports(results: Sequence[TargetResult], env: EndpointTestEnv, settings: EndpointTest, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / REPORT_XML).write_text(junit_xml(results, env.stage), encoding="utf-8")
@@ -315,9 +361,13 @@ def main(
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root (default: current folder)")
     parser.add_argument("--report-dir", type=Path, required=True, help="where the JUnit XML and JSON summary go")
+    parser.add_argument(
+        "--variables", type=Path, help="write the pipeline variables here as `export NAME=value` lines to source"
+    )
     args = parser.parse_args(argv)
+    environ = os.environ if environ is None else environ
     try:
-        env = EndpointTestEnv.from_environ(os.environ if environ is None else environ)
+        env = EndpointTestEnv.from_environ(environ)
         settings = load_stage_config(args.repo / env.config_file).test
         if org is None or sts is None:
             import boto3
@@ -329,6 +379,9 @@ def main(
         print(f"endpoint test failed: {exc}", file=sys.stderr)
         return 1
     write_reports(results, env, settings, args.report_dir)
+    if args.variables is not None:
+        url = report_url(environ, str(args.report_dir / SUMMARY_JSON))
+        args.variables.write_text(shell_exports(pipeline_variables(results, url)), encoding="utf-8")
     for r in results:
         if r.passed:
             print(f"PASS {r.label}: p50 {r.p50_ms} ms, p95 {r.p95_ms} ms over {r.calls} calls")

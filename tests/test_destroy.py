@@ -1,0 +1,150 @@
+"""`mlops-gen destroy` on moto: finds the project's stack sets, deletes their instances, then the stack sets.
+
+moto ignores CallAs (a botocore hook records what each call sends) and DeploymentTargets on delete (the
+rehearsal's fidelity patch resolves them as CloudFormation does, so a wrong target deletes nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from generator import destroy as des
+from generator.cli import app
+from generator.config import StackSetAdmin
+from generator.errors import InputError
+from generator.naming import Stage
+from generator.rehearse import fidelity
+
+REGION = "eu-west-1"
+PROJECT, PROJECT_ID = "iris", "p-abcdefghijkl"
+TEMPLATE = json.dumps({"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}})
+
+
+class World:
+    """An organisation with a staging OU of two accounts, and the project's two stack sets deployed."""
+
+    def __init__(self, admin: StackSetAdmin) -> None:
+        orgs = boto3.client("organizations", region_name=REGION)
+        orgs.create_organization(FeatureSet="ALL")
+        root = orgs.list_roots()["Roots"][0]["Id"]
+        self.ou = {}
+        self.accounts: dict[Stage, list[str]] = {}
+        for stage in Stage:
+            ou = orgs.create_organizational_unit(ParentId=root, Name=stage.value)["OrganizationalUnit"]["Id"]
+            self.ou[stage] = ou
+            self.accounts[stage] = []
+            for n in range(2):
+                name = f"{stage.value}-{n}"
+                account = orgs.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
+                orgs.move_account(AccountId=account["AccountId"], SourceParentId=root, DestinationParentId=ou)
+                self.accounts[stage].append(account["AccountId"])
+        self.options = des.DestroyOptions(PROJECT, PROJECT_ID, stackset_admin=admin, ous=self.ou)
+        self.cfn = boto3.client("cloudformation", region_name=REGION)
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.cfn.meta.events.register(
+            "before-parameter-build.cloudformation.*",
+            lambda model, params, **_: self.calls.append((model.name, dict(params))),
+        )
+        for stage, name in des.stack_set_names(self.options).items():
+            auto = {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+            self.cfn.create_stack_set(
+                StackSetName=name, TemplateBody=TEMPLATE, PermissionModel="SERVICE_MANAGED", AutoDeployment=auto
+            )
+            # prod: only its first account (as with --prod-accounts)
+            targets: dict[str, Any] = {"OrganizationalUnitIds": [self.ou[stage]]}
+            if stage is Stage.PROD:
+                targets.update(Accounts=self.accounts[stage][:1], AccountFilterType="INTERSECTION")
+            self.cfn.create_stack_instances(StackSetName=name, DeploymentTargets=targets, Regions=[REGION, "us-east-1"])
+        self.calls.clear()
+
+    def sets(self) -> list[str]:
+        # moto keeps deleted stack sets in the list (Status DELETED) and ignores the Status filter
+        return [s["StackSetName"] for s in self.cfn.list_stack_sets()["Summaries"] if s["Status"] == "ACTIVE"]
+
+
+@pytest.fixture(params=[StackSetAdmin.MANAGEMENT, StackSetAdmin.DELEGATED], ids=lambda a: a.value)
+def world(request: pytest.FixtureRequest) -> Iterator[World]:
+    with mock_aws(), fidelity.aws_behaviour():
+        yield World(request.param)
+
+
+def test_dry_run_only_reads(world: World) -> None:
+    report = des.dry_run(world.options, des.plan(world.cfn, world.options))
+    assert report.dry_run and not report.failed and not report.absent
+    staging, prod = (f"sagemaker-{PROJECT}-{PROJECT_ID}-deploy-{s.value}" for s in Stage)
+    assert f"stack set {staging}" in report.removed and f"stack set {prod}" in report.removed
+    assert len([r for r in report.removed if r.startswith("stack instance")]) == 2 * 2 + 1 * 2
+    assert {op for op, _ in world.calls} <= {"DescribeStackSet", "ListStackInstances"}
+    assert sorted(world.sets()) == sorted([staging, prod])  # nothing deleted
+
+
+def test_apply_deletes_instances_then_stack_sets(world: World) -> None:
+    report = des.apply(
+        world.cfn, world.options, des.plan(world.cfn, world.options), des.operation_waiter(world.cfn, 0, 5)
+    )
+    assert report.failed == [], report.failed
+    assert world.sets() == []
+    deletes = [params for op, params in world.calls if op == "DeleteStackInstances"]
+    assert len(deletes) == 2
+    prod = next(d for d in deletes if d["StackSetName"].endswith("-prod"))
+    assert prod["RetainStacks"] is False
+    assert prod["DeploymentTargets"] == {
+        "OrganizationalUnitIds": [world.ou[Stage.PROD]],
+        "Accounts": world.accounts[Stage.PROD][:1],
+        "AccountFilterType": "INTERSECTION",
+    }
+    assert prod["Regions"] == sorted([REGION, "us-east-1"])
+    assert prod["OperationPreferences"]["RegionOrder"] == prod["Regions"]
+    sent = {params.get("CallAs") for op, params in world.calls if op != "ListStackSets"}  # (the test's own reads)
+    assert sent == {world.options.call_as}
+    # A second run finds nothing left and says so.
+    again = des.apply(world.cfn, world.options, des.plan(world.cfn, world.options))
+    assert again.removed == [] and len(again.absent) == 2 and again.failed == []
+
+
+def test_unknown_ou_is_reported_not_guessed() -> None:
+    with mock_aws(), fidelity.aws_behaviour():
+        world = World(StackSetAdmin.MANAGEMENT)
+        options = des.DestroyOptions(PROJECT, PROJECT_ID)  # no OUs, and moto's summaries do not name them
+        report = des.apply(world.cfn, options, des.plan(world.cfn, options))
+        assert len(report.failed) == 2 and all("pass --" in f for f in report.failed)
+        assert len(world.sets()) == 2
+
+
+def test_options_validate_like_render() -> None:
+    with pytest.raises(InputError, match="--project-name"):
+        des.destroy_options("Iris_1", PROJECT_ID, {"region": REGION}, {})
+    with pytest.raises(InputError, match="--stackset-admin"):
+        des.destroy_options(PROJECT, PROJECT_ID, {"region": REGION, "stackset-admin": "root"}, {})
+    options, region = des.destroy_options(
+        PROJECT, PROJECT_ID, {"region": None}, {"stackset-admin": "delegated", "staging-ou": "ou-ab12-11111111"},
+        environ={"AWS_REGION": "us-east-1"},
+    )  # fmt: skip
+    assert region == "us-east-1" and options.call_as == "DELEGATED_ADMIN"
+    assert options.ous == {Stage.STAGING: "ou-ab12-11111111"}
+
+
+def test_cli_dry_run_and_yes(monkeypatch: pytest.MonkeyPatch) -> None:
+    with mock_aws(), fidelity.aws_behaviour():
+        world = World(StackSetAdmin.DELEGATED)
+        monkeypatch.setattr(des, "session_client", lambda region, profile, url: world.cfn)
+        monkeypatch.setattr(des, "WAITER_DELAY", 0)
+        args = ["destroy", "--project-name", PROJECT, "--project-id", PROJECT_ID, "--region", REGION,
+                "--stackset-admin", "delegated", "--staging-ou", world.ou[Stage.STAGING], "--prod-ou",
+                world.ou[Stage.PROD]]  # fmt: skip
+        dry = CliRunner().invoke(app, args)
+        assert dry.exit_code == 0, dry.output
+        assert "would remove stack set sagemaker-iris-p-abcdefghijkl-deploy-prod" in dry.output
+        assert "pass --yes to delete" in dry.output and len(world.sets()) == 2
+        done = CliRunner().invoke(app, [*args, "--yes", "--json"])
+        assert done.exit_code == 0, done.output
+        report = json.loads(done.stdout)
+        assert report["dry_run"] is False and report["call_as"] == "DELEGATED_ADMIN" and report["failed"] == []
+        assert world.sets() == []
