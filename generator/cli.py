@@ -387,11 +387,32 @@ def doctor(
         ),
     ] = None,
     check_roles: Annotated[
-        bool, typer.Option("--check-roles", help="Also assume the target role in every target account.")
+        bool,
+        typer.Option(
+            "--check-roles",
+            help="Also check, per target account, the target-role stack set's instance and (through "
+            "--account-access-role) that the role trusts the pipeline's CodeBuild role and SageMaker.",
+        ),
     ] = False,
     stackset_admin: Annotated[
         StackSetAdmin | None,
         typer.Option(help="As rendered: with delegated, a registered delegated administrator passes."),
+    ] = None,
+    service_roles: Annotated[
+        ServiceRoles | None,
+        typer.Option(help="As rendered: the CodeBuild role the target role must trust. Default: per-service."),
+    ] = None,
+    name_prefix: Annotated[
+        str | None,
+        typer.Option(help="As rendered: it names the target-role stack set. Default: sagemaker-.", show_default=False),
+    ] = None,
+    account_access_role: Annotated[
+        str | None,
+        typer.Option(
+            help="Role in each target account doctor assumes to read the target role's trust. "
+            "Default: OrganizationAccountAccessRole.",
+            show_default=False,
+        ),
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the checks as JSON on stdout, and nothing else.")
@@ -413,6 +434,9 @@ def doctor(
         "target-role-name": target_role_name,
         "check-roles": check_roles,
         "stackset-admin": _value(stackset_admin),
+        "service-roles": _value(service_roles),
+        "name-prefix": name_prefix,
+        "account-access-role": account_access_role,
     }
     try:
         config_path = find_config_file(config, Path.cwd())

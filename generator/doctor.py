@@ -7,21 +7,32 @@ the management account must not sit in a target OU (SERVICE_MANAGED stack sets s
 Each check is a small function over injected boto3 clients that returns a `CheckResult` with the
 fix spelled out; nothing here prints, so the CLI chooses a table or JSON.
 
-Readers only: every call is a Describe/List/Get, plus `sts:AssumeRole` with `--check-roles`.
+With `--check-roles` it also checks, per target account, the target role a platform engineer cannot
+assume (its trust admits only the pipeline's CodeBuild role and SageMaker): the target-role stack set
+has a CURRENT/SUCCEEDED instance there, and, read through the account-access role Organizations
+creates in the accounts it creates, the role's trust policy admits the CodeBuild role and SageMaker.
+
+Readers only: every call is a Describe/List/Get, plus `sts:AssumeRole` of the account-access role.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
 
-from generator.config import ROLE_NAME_PATTERN, StackSetAdmin, _Checker, home_region, layer
+from generator import iam_eval
+from generator.config import ROLE_NAME_PATTERN, ServiceRoles, StackSetAdmin, _Checker, home_region, layer
 from generator.errors import InputError, MlopsGenError
+from generator.naming import DEFAULT_PREFIX, BootstrapNames, prefix_problem
+from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
+from generator.target_role import PIPELINE_ACCOUNT, PIPELINE_ROLE
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -33,6 +44,10 @@ ROADMAP_ISSUE = "https://github.com/aws-cloudformation/cloudformation-coverage-r
 #: Error codes that mean "your identity may not do this" rather than "this does not exist".
 ACCESS_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 SESSION_NAME = "mlops-gen-doctor"
+#: The role Organizations creates in every account it creates (CreateAccount's RoleName default), trusting
+#: the management account. https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access-cross-account-role.html
+ACCOUNT_ACCESS_ROLE = "OrganizationAccountAccessRole"
+SAGEMAKER = "sagemaker.amazonaws.com"
 #: Shortest session STS allows: the credentials are used for one GetRole call.
 SESSION_SECONDS = 900
 #: Accounts named in a detail before "and N more".
@@ -72,6 +87,12 @@ class DoctorOptions:
     check_roles: bool = False
     #: The render's --stackset-admin: with "delegated", a registered delegated administrator passes.
     stackset_admin: StackSetAdmin = StackSetAdmin.MANAGEMENT
+    #: The render's --service-roles: which CodeBuild role the target role must trust.
+    service_roles: ServiceRoles = ServiceRoles.PER_SERVICE
+    #: The render's --name-prefix: it names the target-role stack set.
+    name_prefix: str = DEFAULT_PREFIX
+    #: A role in each target account the caller may assume to read the target role's trust policy.
+    account_access_role: str = ACCOUNT_ACCESS_ROLE
 
 
 class CallerKind(StrEnum):
@@ -90,6 +111,7 @@ class Caller:
     arn: str
     management_account: str
     feature_set: str
+    organization_id: str = ""
 
     @property
     def partition(self) -> str:
@@ -136,9 +158,15 @@ def doctor_options(
     prod_ou = check.ou("prod-ou")
     region, region_origin = home_region(values["region"], origin["region"], os.environ if environ is None else environ)
     check.region(region, region_origin)
-    role = check.pattern(
-        "target-role-name", ROLE_NAME_PATTERN, "an IAM role name (1-64 of letters, digits and +=,.@_-)"
-    )
+    role_rule = "an IAM role name (1-64 of letters, digits and +=,.@_-)"
+    role = check.pattern("target-role-name", ROLE_NAME_PATTERN, role_rule)
+    name_prefix = check.string("name-prefix")
+    problem = prefix_problem(name_prefix)
+    if problem:
+        raise check.fail("name-prefix", problem)
+    access_role = flags.get("account-access-role") or ACCOUNT_ACCESS_ROLE
+    if not isinstance(access_role, str) or not ROLE_NAME_PATTERN.match(access_role):
+        raise InputError("--account-access-role", f"must be {role_rule}; got {access_role!r}")
     return DoctorOptions(
         staging_ou=staging_ou,
         prod_ou=prod_ou,
@@ -146,6 +174,9 @@ def doctor_options(
         target_role_name=role,
         check_roles=bool(flags.get("check-roles")),
         stackset_admin=check.choice("stackset-admin", StackSetAdmin),
+        service_roles=check.choice("service-roles", ServiceRoles),
+        name_prefix=name_prefix,
+        account_access_role=access_role,
     )
 
 
@@ -198,6 +229,7 @@ def read_caller(sts: Any, organizations: Any) -> Caller:
         arn=identity["Arn"],
         management_account=organization["MasterAccountId"],
         feature_set=organization.get("FeatureSet", "ALL"),
+        organization_id=organization.get("Id", ""),
     )
 
 
@@ -385,7 +417,323 @@ def check_management_not_target(caller: Caller, trees: Mapping[str, OuTree]) -> 
     )
 
 
-#@@ROLECHECKS@@
+# --- --check-roles: the target role in every target account ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrustPrincipal:
+    """Who must be able to assume the target role, and the request context IAM would evaluate conditions on.
+
+    `kind` is the trust policy's principal type: "AWS" (`value` a role ARN) or "Service" (`value` a service
+    principal such as sagemaker.amazonaws.com).
+    """
+
+    kind: str
+    value: str
+    context: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def account(self) -> str:
+        """The role's account (empty for a service)."""
+        return self.value.split(":")[4] if self.kind == "AWS" else ""
+
+
+@dataclass(frozen=True)
+class RoleTargets:
+    """What `--check-roles` compares every target account with."""
+
+    stack_set: str
+    #: CallAs of ListStackInstances: SELF, or DELEGATED_ADMIN for a stack set a delegated administrator made.
+    call_as: str
+    region: str
+    role_name: str
+    access_role: str
+
+    @property
+    def call_as_flag(self) -> str:
+        return " --call-as DELEGATED_ADMIN" if self.call_as == "DELEGATED_ADMIN" else ""
+
+
+@dataclass(frozen=True)
+class RoleRead:
+    """The target role's trust policy read through the account-access role, or why it was not read."""
+
+    policy: Mapping[str, Any] | None = None
+    #: Why the trust was not inspected (the access role or GetRole was refused), or GetRole's NoSuchEntity.
+    why: str = ""
+    #: The access role worked, and the account has no role of that name.
+    missing: bool = False
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def principal_matches(principal: Any, who: TrustPrincipal) -> bool:
+    """Does a statement's `Principal` (or `NotPrincipal`) block name `who`?
+
+    "*" and {"AWS": "*"} name every IAM principal; an account (`111122223333` or
+    `arn:aws:iam::111122223333:root`) names every role in it; a role ARN names that role only (a
+    deleted role shows as its unique id, which names nobody); {"Service": ...} names a service.
+    """
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping):
+        return False
+    named = {str(v) for v in _listed(principal.get(who.kind, []))}
+    if who.kind != "AWS":
+        return who.value in named
+    partition = who.value.split(":")[1]
+    return bool(named & {"*", who.value, who.account, f"arn:{partition}:iam::{who.account}:root"})
+
+
+def statements_for(policy: Mapping[str, Any], who: TrustPrincipal) -> list[dict[str, Any]]:
+    """The trust policy's statements that apply to `who`, shaped for `iam_eval.evaluate`.
+
+    `iam_eval` knows identity policies, which name resources and no principal; a trust policy is the
+    reverse (the role itself is the resource). So the principal is matched here, and each statement
+    kept has `Resource: "*"` in place of its principal.
+    """
+    kept: list[dict[str, Any]] = []
+    for statement in _listed(policy.get("Statement", [])):
+        if "Principal" in statement:
+            applies = principal_matches(statement["Principal"], who)
+        else:  # NotPrincipal (Deny only): everyone but the principals it names
+            applies = "NotPrincipal" in statement and not principal_matches(statement["NotPrincipal"], who)
+        if applies:
+            rest = {k: v for k, v in statement.items() if k not in ("Principal", "NotPrincipal", "Resource")}
+            kept.append({**rest, "Resource": "*"})
+    return kept
+
+
+def evaluate_trust(policy: Mapping[str, Any], who: TrustPrincipal, role_arn: str) -> iam_eval.Result:
+    """May `who` call sts:AssumeRole on the role with this trust policy: allow, deny, or conditional."""
+    return iam_eval.evaluate(
+        {"trust": {"Statement": statements_for(policy, who)}}, "sts:AssumeRole", role_arn, who.context
+    )
+
+
+def build_role_arn(caller: Caller, service_roles: ServiceRoles) -> str:
+    """The pipeline's CodeBuild role (it runs the staging test, which assumes the target role), as `render` names it."""
+    name = USE_ROLE if service_roles is ServiceRoles.USE_ROLE else PER_SERVICE_ROLES["build"]
+    return f"arn:{caller.partition}:iam::{caller.account}:role/service-role/{name}"
+
+
+def expected_principals(options: DoctorOptions, caller: Caller, account_id: str) -> tuple[TrustPrincipal, ...]:
+    """The pipeline's CodeBuild role (in the caller's account) and SageMaker acting in `account_id`.
+
+    SageMaker's context is what it sends when it assumes an endpoint's role in that account:
+    aws:SourceAccount and a SageMaker ARN there as aws:SourceArn (the generated trust checks the latter).
+    """
+    build_arn = build_role_arn(caller, options.service_roles)
+    pipeline = {
+        "aws:PrincipalArn": build_arn,
+        "aws:PrincipalAccount": caller.account,
+        "aws:PrincipalType": "AssumedRole",
+    }
+    if caller.organization_id:
+        pipeline["aws:PrincipalOrgID"] = caller.organization_id
+    source = f"arn:{caller.partition}:sagemaker:{options.region}:{account_id}:endpoint/{options.name_prefix}doctor"
+    sagemaker = {"aws:SourceAccount": account_id, "aws:SourceArn": source, "aws:PrincipalServiceName": SAGEMAKER}
+    return TrustPrincipal("AWS", build_arn, pipeline), TrustPrincipal("Service", SAGEMAKER, sagemaker)
+
+
+def list_stack_instances(cloudformation: Any, targets: RoleTargets) -> dict[str, list[Mapping[str, Any]]]:
+    """Account -> its instances of the target-role stack set (raises `ClientError`)."""
+    by_account: dict[str, list[Mapping[str, Any]]] = {}
+    for summary in _pages(
+        cloudformation, "list_stack_instances", "Summaries", StackSetName=targets.stack_set, CallAs=targets.call_as
+    ):
+        by_account.setdefault(summary["Account"], []).append(summary)
+    return by_account
+
+
+def read_trust_policy(
+    sts: Any, make_client: ClientFactory, caller: Caller, account_id: str, targets: RoleTargets
+) -> RoleRead:
+    """The target role's trust policy, read through the account-access role (Organizations' admin role)."""
+    access_arn = f"arn:{caller.partition}:iam::{account_id}:role/{targets.access_role}"
+    try:
+        assumed = sts.assume_role(RoleArn=access_arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS)
+    except ClientError as exc:
+        return RoleRead(why=f"cannot assume {access_arn} ({_error(exc)})")
+    iam = make_client("iam", assumed["Credentials"])
+    try:
+        role = iam.get_role(RoleName=targets.role_name)["Role"]
+    except ClientError as exc:
+        if _code(exc) == "NoSuchEntity":
+            return RoleRead(why=_error(exc), missing=True)
+        return RoleRead(why=f"GetRole as {access_arn} failed ({_error(exc)})")
+    document = role.get("AssumeRolePolicyDocument") or {}
+    if isinstance(document, str):  # boto3 decodes IAM's URL-encoded JSON; be safe with other clients
+        document = json.loads(urllib.parse.unquote(document))
+    return RoleRead(policy=document)
+
+
+def _instance_text(instance: Mapping[str, Any]) -> str:
+    detailed = instance.get("StackInstanceStatus", {}).get("DetailedStatus", "UNKNOWN")
+    reason = f": {instance['StatusReason']}" if instance.get("StatusReason") else ""
+    return f"{instance.get('Region', '?')} {instance.get('Status', 'UNKNOWN')}/{detailed}{reason}"
+
+
+def _is_current(instance: Mapping[str, Any]) -> bool:
+    detailed = instance.get("StackInstanceStatus", {}).get("DetailedStatus")
+    return (instance.get("Status"), detailed) == ("CURRENT", "SUCCEEDED")
+
+
+def _deploy_fix(targets: RoleTargets, caller: Caller) -> str:
+    return (
+        f"Deploy target-role-stackset.yaml from `mlops-gen render` as a stack in account {caller.account}: its "
+        f"stack set {targets.stack_set} puts the role into every account of both OUs, and auto-deploys to accounts "
+        "that join them later. If it is deployed, add the account's OU: `aws cloudformation create-stack-instances "
+        f"--stack-set-name {targets.stack_set} --deployment-targets OrganizationalUnitIds=<its OU> "
+        f"--regions {targets.region}{targets.call_as_flag}`."
+    )
+
+
+def _instance_fix(bad: list[Mapping[str, Any]], targets: RoleTargets) -> str:
+    statuses = {i.get("Status") for i in bad}
+    detailed = {i.get("StackInstanceStatus", {}).get("DetailedStatus") for i in bad}
+    if "INOPERABLE" in statuses or "INOPERABLE" in detailed:
+        return (
+            "INOPERABLE: a DeleteStackInstances operation failed and left the stack unstable, or StackSets could "
+            "not act in the account; users see it most when the account lacks the stack-set execution trust (the "
+            "StatusReason names the role: for SERVICE_MANAGED stack sets the execution role StackSets keeps in each "
+            "member account through the service-linked role AWSServiceRoleForCloudFormationStackSetsOrgMember). "
+            "Restore what the reason names, remove the instance with "
+            f"`aws cloudformation delete-stack-instances --stack-set-name {targets.stack_set} --retain-stacks "
+            f"--deployment-targets OrganizationalUnitIds=<its OU> --regions {targets.region}{targets.call_as_flag}` "
+            "(delete a retained stack by hand), then create it again."
+        )
+    if detailed <= {"PENDING", "RUNNING"}:
+        return "A stack set operation is still running for this account: wait for it, then run doctor again."
+    return (
+        "The stack set's last operation did not succeed here (the reason says why, e.g. a role of that name "
+        f"already exists in the account). Fix the cause, then re-run it: `aws cloudformation update-stack-set "
+        f"--stack-set-name {targets.stack_set} --use-previous-template --capabilities CAPABILITY_NAMED_IAM "
+        f"--parameters ParameterKey={PIPELINE_ACCOUNT},UsePreviousValue=true "
+        f"ParameterKey={PIPELINE_ROLE},UsePreviousValue=true{targets.call_as_flag}`."
+    )
+
+
+def trust_findings(
+    policy: Mapping[str, Any], principals: tuple[TrustPrincipal, ...], role_arn: str
+) -> tuple[list[str], list[str]]:
+    """(principals the trust does not admit, principals it admits only under conditions doctor cannot evaluate)."""
+    denied: list[str] = []
+    unknown: list[str] = []
+    for who in principals:
+        result = evaluate_trust(policy, who, role_arn)
+        if result.decision is iam_eval.Decision.CONDITIONAL:
+            unknown.append(
+                f"for {who.value}, {', '.join(result.statements)} has condition(s) doctor cannot "
+                f"evaluate: {'; '.join(result.unevaluated)}"
+            )
+        elif not result.allowed:
+            how = f"denied by {', '.join(result.statements)}" if result.statements else "no statement allows it"
+            denied.append(f"does not let {who.value} assume it ({how})")
+    return denied, unknown
+
+
+def check_target_role(
+    targets: RoleTargets,
+    caller: Caller,
+    stage: str,
+    account_id: str,
+    instances: list[Mapping[str, Any]],
+    role: RoleRead,
+    principals: tuple[TrustPrincipal, ...],
+) -> CheckResult:
+    """The account's stack instance is CURRENT/SUCCEEDED, and (when readable) the role's trust admits the principals.
+
+    A trust that could not be read does not fail the check: the instance says the stack set's role
+    is there, and the detail says what was not inspected.
+    """
+    name = f"target-role:{account_id}"
+    where = f"stack set {targets.stack_set} (CallAs {targets.call_as})"
+    if not instances:
+        return CheckResult(
+            name, False, f"{stage}: no instance of {where} in account {account_id}", _deploy_fix(targets, caller)
+        )
+    bad = [i for i in instances if not _is_current(i)]
+    if bad:
+        detail = f"{stage}: instance(s) of {where} not CURRENT/SUCCEEDED: " + "; ".join(_instance_text(i) for i in bad)
+        return CheckResult(name, False, detail, _instance_fix(bad, targets))
+    deployed = f"{stage}: instance CURRENT/SUCCEEDED in {', '.join(sorted(str(i.get('Region')) for i in instances))}"
+    role_arn = f"arn:{caller.partition}:iam::{account_id}:role/{targets.role_name}"
+    if role.policy is None and not role.missing:
+        return CheckResult(name, True, f"{deployed}; trust not inspected: {role.why}")
+    if role.policy is None:
+        return CheckResult(
+            name,
+            False,
+            f"{deployed}, but {role_arn} does not exist ({role.why}): the stack set deploys another role name, "
+            "or the role was deleted by hand",
+            f"Run doctor with the render's --target-role-name, or update the stack of target-role-stackset.yaml "
+            f"to put {targets.role_name} back.",
+        )
+    denied, unknown = trust_findings(role.policy, principals, role_arn)
+    read = f"read through {targets.access_role}"
+    if not denied and not unknown:
+        admitted = " and ".join(who.value for who in principals)
+        return CheckResult(name, True, f"{deployed}; the trust of {role_arn} admits {admitted} ({read})")
+    detail = f"{deployed}; the trust of {role_arn} ({read}) " + "; ".join(denied + unknown)
+    fixes = []
+    if denied:
+        build = next((who for who in principals if who.kind == "AWS"), None)
+        role_name = build.value.rsplit("/", 1)[1] if build else "<role>"
+        fixes.append(
+            "Render with the --service-roles and --target-role-name the project uses, and update the stack of "
+            f"target-role-stackset.yaml from account {caller.account} ({PIPELINE_ACCOUNT} {caller.account}, "
+            f"{PIPELINE_ROLE} {role_name}); an edit by hand is lost at the next stack set update."
+        )
+    if unknown:
+        fixes.append(
+            "doctor cannot tell whether those conditions hold for the pipeline's request: check them by hand, or "
+            "use the generated trust policy."
+        )
+    return CheckResult(name, False, detail, " ".join(fixes))
+
+
+def check_target_roles(
+    options: DoctorOptions,
+    caller: Caller,
+    kind: CallerKind,
+    sts: Any,
+    make_client: ClientFactory,
+    accounts: Mapping[str, str],
+) -> list[CheckResult]:
+    """One `target-role:<account>` result per target account (account id -> stage)."""
+    delegated = kind is CallerKind.DELEGATED_ADMIN and options.stackset_admin is StackSetAdmin.DELEGATED
+    targets = RoleTargets(
+        stack_set=BootstrapNames(options.name_prefix).target_role_stack_set,
+        call_as="DELEGATED_ADMIN" if delegated else "SELF",
+        region=options.region,
+        role_name=options.target_role_name,
+        access_role=options.account_access_role,
+    )
+    try:
+        instances = list_stack_instances(make_client("cloudformation", None), targets)
+    except ClientError as exc:
+        where = f"stack set {targets.stack_set} (CallAs {targets.call_as})"
+        if _code(exc) == "StackSetNotFoundException":
+            fix = _deploy_fix(targets, caller)
+        else:
+            fix = f"Run doctor with credentials of account {caller.account} allowed cloudformation:ListStackInstances."
+        return [
+            CheckResult(
+                f"target-role:{account}", False, f"{stage}: cannot list the instances of {where} ({_error(exc)})", fix
+            )
+            for account, stage in accounts.items()
+        ]
+    results = []
+    for account, stage in accounts.items():
+        mine = instances.get(account, [])
+        deployed = bool(mine) and all(map(_is_current, mine))
+        role = read_trust_policy(sts, make_client, caller, account, targets) if deployed else RoleRead()
+        principals = expected_principals(options, caller, account)
+        results.append(check_target_role(targets, caller, stage, account, mine, role, principals))
+    return results
 
 
 def not_checked(name: str, caller: Caller) -> CheckResult:
@@ -423,10 +771,7 @@ def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client
         for stage, tree in trees.items():
             for account in tree.active_accounts(caller.management_account):
                 targets.setdefault(account.id, stage)
-        results += [
-            check_target_role(sts, make_client, caller, stage, account_id, options.target_role_name)
-            for account_id, stage in targets.items()
-        ]
+        results += check_target_roles(options, caller, kind, sts, make_client, targets)
     return results
 
 

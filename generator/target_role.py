@@ -12,6 +12,7 @@ the identity the data-science account's staging test assumes to call the endpoin
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from awacs import application_autoscaling as autoscaling
 from awacs import cloudwatch, ecr, iam, logs, s3, sagemaker
@@ -37,10 +38,11 @@ from troposphere.cloudformation import (
 from troposphere.cloudformation import Parameter as StackSetParameter
 from troposphere.iam import Policy, Role
 
-from generator.config import RenderConfig
-from generator.naming import BootstrapNames, Stage
+from generator.config import PermissionModel, RenderConfig
+from generator.naming import BootstrapNames
 from generator.parameters import service_role_defaults
 from generator.render import RenderedFile, template_file
+from generator.stacksets import administration_role_arn
 
 ACCOUNT_PATTERN = r"^\d{12}$"
 
@@ -247,27 +249,42 @@ def build_target_role(cfg: RenderConfig) -> Template:
     return template
 
 
+def _stack_set_targets(cfg: RenderConfig) -> dict[str, Any]:
+    """Where the role goes: both OUs with auto-deployment, or (self-managed) the listed accounts.
+
+    Organisations that do not use Organizations-managed stack sets (`--permission-model self-managed`)
+    get a SELF_MANAGED stack set with the same administration and execution roles as the endpoint stack
+    sets; it cannot follow OU membership, so accounts added later need a re-render.
+    """
+    if cfg.permission_model is PermissionModel.SELF_MANAGED:
+        return {
+            "PermissionModel": "SELF_MANAGED",
+            "AdministrationRoleARN": administration_role_arn(cfg),
+            "ExecutionRoleName": cfg.execution_role_name,
+            "targets": DeploymentTargets(Accounts=[*cfg.staging_accounts, *cfg.prod_accounts]),
+        }
+    return {
+        "PermissionModel": "SERVICE_MANAGED",
+        "AutoDeployment": AutoDeployment(Enabled=True, RetainStacksOnAccountRemoval=False),
+        "targets": DeploymentTargets(OrganizationalUnitIds=[cfg.staging_ou, cfg.prod_ou]),
+    }
+
+
 def build_target_role_stack_set(cfg: RenderConfig, role_template: Template) -> Template:
-    """A SERVICE_MANAGED stack set deploying the role to both OUs, auto-deploying to new accounts."""
+    """A stack set deploying the role to every staging and prod account (auto-deploying where it can)."""
     template = Template(Description="mlops-gen: deploys the target role to every staging and prod account.")
     template.set_version("2010-09-09")
-    ous = {Stage.STAGING: cfg.staging_ou, Stage.PROD: cfg.prod_ou}
     prefs = cfg.preferences
+    targets = _stack_set_targets(cfg)
+    deployment_targets = targets.pop("targets")
     template.add_resource(
         StackSet(
             "TargetRoleStackSet",
             StackSetName=BootstrapNames(cfg.name_prefix).target_role_stack_set,
             Description="The role SageMaker project pipelines use in staging and prod accounts.",
-            PermissionModel="SERVICE_MANAGED",
-            AutoDeployment=AutoDeployment(Enabled=True, RetainStacksOnAccountRemoval=False),
             Capabilities=["CAPABILITY_NAMED_IAM"],
             # IAM is global: one region is enough, and a second instance would collide on the role name.
-            StackInstancesGroup=[
-                StackInstances(
-                    DeploymentTargets=DeploymentTargets(OrganizationalUnitIds=[ous[s] for s in Stage]),
-                    Regions=[cfg.region],
-                )
-            ],
+            StackInstancesGroup=[StackInstances(DeploymentTargets=deployment_targets, Regions=[cfg.region])],
             OperationPreferences=OperationPreferences(
                 MaxConcurrentPercentage=prefs.max_concurrent_percentage,
                 FailureTolerancePercentage=prefs.failure_tolerance_percentage,
@@ -279,6 +296,7 @@ def build_target_role_stack_set(cfg: RenderConfig, role_template: Template) -> T
                 StackSetParameter(ParameterKey=PIPELINE_ROLE, ParameterValue=service_role_defaults(cfg)["build"]),
             ],
             TemplateBody=json.dumps(role_template.to_dict(), sort_keys=True),
+            **targets,
         )
     )
     return template

@@ -133,6 +133,19 @@ def test_stack_set_deploys_the_role_to_both_ous_with_auto_deployment_and_the_cho
     assert body["Resources"]["TargetRole"]["Properties"]["RoleName"] == "sagemaker-acme-deployer"
 
 
+def test_self_managed_organisations_get_a_self_managed_role_stack_set_on_the_listed_accounts() -> None:
+    cfg = named_config("self-managed")
+    template = build_target_role_stack_set(cfg, build_target_role(cfg)).to_dict()
+    (stack_set,) = resources(template, "AWS::CloudFormation::StackSet").values()
+    props = stack_set["Properties"]
+    assert props["PermissionModel"] == "SELF_MANAGED"
+    assert "AutoDeployment" not in props  # only SERVICE_MANAGED stack sets can follow OU membership
+    assert props["AdministrationRoleARN"] == cfg.administration_role_arn
+    assert props["ExecutionRoleName"] == cfg.execution_role_name
+    (group,) = props["StackInstancesGroup"]
+    assert group["DeploymentTargets"] == {"Accounts": [*cfg.staging_accounts, *cfg.prod_accounts]}
+
+
 # --- prerequisites --------------------------------------------------------------------------------
 
 

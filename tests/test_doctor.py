@@ -1,8 +1,9 @@
 """`mlops-gen doctor` against moto organisations built to fail each check in turn.
 
 One green organisation (management account 123456789012, StackSets trusted access on, a staging OU
-with an account and a nested OU holding another, a prod OU with one account, the target role in
-every target account), then one change per test that must turn exactly the expected check red.
+with an account and a nested OU holding another, a prod OU with one account, the rendered
+target-role stack set deployed to both OUs through moto's StackSets API), then one change per test
+that must turn exactly the expected check red.
 
 Where moto 5.2.5 falls short of Organizations, the test says so:
 - it rejects the StackSets principal in (Register|List)DelegatedAdministrator(s) ("unrecognized
@@ -14,8 +15,11 @@ Where moto 5.2.5 falls short of Organizations, the test says so:
   therefore reads the organisation through the management account's client while STS says the
   caller is the delegated administrator;
 - it lets anyone assume any role, and its IAM allows everything; answers only real IAM gives
-  (AccessDenied on AssumeRole or GetRole, AccessDenied listing delegated administrators) come from
-  `botocore.stub.Stubber`, which checks each stubbed request and response against the API model.
+  (AccessDenied on AssumeRole, AccessDenied listing delegated administrators) come from
+  `botocore.stub.Stubber`, which checks each stubbed request and response against the API model;
+- its stack instances are always CURRENT/SUCCEEDED: INOPERABLE and FAILED instances are stubbed too.
+It does create OrganizationAccountAccessRole (trusting the management account) in every account
+`CreateAccount` makes, as Organizations does; doctor reads the target role's trust through it.
 """
 
 from __future__ import annotations
@@ -41,21 +45,33 @@ from typer.testing import CliRunner
 
 from generator import doctor
 from generator.cli import app
-from generator.config import DEFAULT_TARGET_ROLE
+from generator.config import DEFAULT_TARGET_ROLE, ServiceRoles, StackSetAdmin
 from generator.doctor import (
+    ACCOUNT_ACCESS_ROLE,
     STACKSETS_PRINCIPAL,
     Caller,
     CallerKind,
     CheckResult,
     DoctorError,
     DoctorOptions,
+    TrustPrincipal,
     check_caller,
-    check_target_role,
+    check_target_roles,
+    evaluate_trust,
+    principal_matches,
     run_checks,
+    statements_for,
 )
+from generator.iam_eval import Decision
+from generator.naming import BootstrapNames
+from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
+from generator.target_role import build_target_role, build_target_role_stack_set
+from tests.conftest import make_config
 
 REGION = "eu-west-1"
 MANAGEMENT = "123456789012"  # moto's default account creates the organisation, so it is the management account
+STACK_SET = BootstrapNames().target_role_stack_set
+BUILD_ROLE = f"arn:aws:iam::{MANAGEMENT}:role/service-role/{PER_SERVICE_ROLES['build']}"
 runner = CliRunner()
 
 
@@ -100,18 +116,52 @@ class Org:
         values.update(overrides)
         return DoctorOptions(**values)
 
-    def add_account(self, name: str, parent: str, *, role: bool = True) -> str:
+    def add_account(self, name: str, parent: str) -> str:
+        """An account moved into `parent` (added after `deploy_target_role`, it gets no instance: no auto-deploy)."""
         status = self.orgs.create_account(AccountName=name, Email=f"{name}@example.com")["CreateAccountStatus"]
         account = str(status["AccountId"])
         self.orgs.move_account(AccountId=account, SourceParentId=self.root, DestinationParentId=parent)
-        if role:  # what the target-role stack set puts in every target account
-            iam = boto3.client("iam", region_name=REGION, **credentials_kwargs(member_credentials(account)))
-            iam.create_role(RoleName=DEFAULT_TARGET_ROLE, AssumeRolePolicyDocument=json.dumps({"Statement": []}))
         self.accounts[name] = account
         return account
 
+    def deploy_target_role(self, **render: Any) -> str:
+        """What the platform engineer does with target-role-stackset.yaml, through moto's StackSets API.
 
-def build_org(*, trusted_access: bool = True, feature_set: str = "ALL") -> Org:
+        The stack's AWS::CloudFormation::StackSet resource, as rendered (`render` flags as keywords),
+        turned into CreateStackSet and CreateStackInstances; returns the stack set's name.
+        """
+        cfg = make_config(staging_ou=self.staging_ou, prod_ou=self.prod_ou, **render)
+        wrapper = build_target_role_stack_set(cfg, build_target_role(cfg)).to_dict()
+        props = wrapper["Resources"]["TargetRoleStackSet"]["Properties"]
+        account_ref = {"Ref": "AWS::AccountId"}  # the stack runs in the management account
+        parameters = [
+            {**p, "ParameterValue": MANAGEMENT if p["ParameterValue"] == account_ref else p["ParameterValue"]}
+            for p in props["Parameters"]
+        ]
+        cfn = boto3.client("cloudformation", region_name=REGION)
+        cfn.create_stack_set(
+            StackSetName=props["StackSetName"],
+            TemplateBody=props["TemplateBody"],
+            Parameters=parameters,
+            PermissionModel=props["PermissionModel"],
+            AutoDeployment=props["AutoDeployment"],
+            Capabilities=props["Capabilities"],
+        )
+        (group,) = props["StackInstancesGroup"]
+        cfn.create_stack_instances(
+            StackSetName=props["StackSetName"],
+            DeploymentTargets=group["DeploymentTargets"],
+            Regions=group["Regions"],
+            OperationPreferences=props["OperationPreferences"],
+        )
+        return str(props["StackSetName"])
+
+    def member_iam(self, name: str) -> Any:
+        """IAM in a member account, as an administrator there (through OrganizationAccountAccessRole)."""
+        return boto3.client("iam", region_name=REGION, **credentials_kwargs(member_credentials(self.accounts[name])))
+
+
+def build_org(*, trusted_access: bool = True, feature_set: str = "ALL", deploy: bool = True) -> Org:
     orgs = boto3.client("organizations", region_name=REGION)
     orgs.create_organization(FeatureSet=feature_set)
     root = orgs.list_roots()["Roots"][0]["Id"]
@@ -126,6 +176,8 @@ def build_org(*, trusted_access: bool = True, feature_set: str = "ALL") -> Org:
     org.add_account("prod-1", org.prod_ou)
     if trusted_access:
         orgs.enable_aws_service_access(ServicePrincipal=STACKSETS_PRINCIPAL)
+    if deploy:
+        org.deploy_target_role()
     return org
 
 
@@ -182,7 +234,11 @@ def test_green_organisation_passes_every_check(org: Org) -> None:
     assert org.accounts["staging-eu-1"] in results["staging-accounts"].detail
     assert "2 active account(s)" in results["staging-accounts"].detail
     assert "1 nested OU(s)" in results["staging-ou"].detail
-    assert results["target-role:" + targets[2]].detail.startswith("prod: assumed arn:aws:iam::")
+    role = results["target-role:" + targets[2]]
+    assert role.detail == (
+        f"prod: instance CURRENT/SUCCEEDED in {REGION}; the trust of arn:aws:iam::{targets[2]}:role/"
+        f"{DEFAULT_TARGET_ROLE} admits {BUILD_ROLE} and sagemaker.amazonaws.com (read through {ACCOUNT_ACCESS_ROLE})"
+    )
 
 
 def test_cli_green_json_and_table(org: Org) -> None:
@@ -206,7 +262,7 @@ def test_cli_green_json_and_table(org: Org) -> None:
 def test_ou_listing_is_paginated(org: Org) -> None:
     """moto pages ListAccountsForParent by 20: all 25 accounts must be counted."""
     for i in range(24):
-        org.add_account(f"prod-{i + 2}", org.prod_ou, role=False)
+        org.add_account(f"prod-{i + 2}", org.prod_ou)
     assert "25 active account(s)" in run(org)["prod-accounts"].detail
 
 
@@ -247,7 +303,7 @@ def test_cli_member_account_exits_1(org: Org, stacksets_delegation: None) -> Non
 
 
 def test_delegated_administrator_fails_with_the_codepipeline_limitation(org: Org, stacksets_delegation: None) -> None:
-    tooling = org.add_account("tooling", org.root, role=False)
+    tooling = org.add_account("tooling", org.root)
     org.orgs.register_delegated_administrator(AccountId=tooling, ServicePrincipal=STACKSETS_PRINCIPAL)
     sts = client_factory("sts", member_credentials(tooling))
     results = run(org, sts=sts)  # organisation reads: see the module docstring
@@ -266,7 +322,7 @@ def test_delegated_administrator_passes_in_delegated_mode(org: Org, stacksets_de
     """Rendered with --stackset-admin delegated, the deploys call the API with CallAs: the caller check passes."""
     from generator.config import StackSetAdmin
 
-    tooling = org.add_account("tooling", org.root, role=False)
+    tooling = org.add_account("tooling", org.root)
     org.orgs.register_delegated_administrator(AccountId=tooling, ServicePrincipal=STACKSETS_PRINCIPAL)
     sts = client_factory("sts", member_credentials(tooling))
     results = run(org, sts=sts, stackset_admin=StackSetAdmin.DELEGATED)
@@ -288,7 +344,7 @@ def test_delegated_mode_does_not_admit_a_plain_member(org: Org, stacksets_delega
 
 def test_not_delegated_when_only_another_service_delegates_to_the_caller(org: Org) -> None:
     """A delegated administrator for another service (here Service Catalog) is still just a member for StackSets."""
-    tooling = org.add_account("tooling", org.root, role=False)
+    tooling = org.add_account("tooling", org.root)
     org.orgs.register_delegated_administrator(AccountId=tooling, ServicePrincipal="servicecatalog.amazonaws.com")
     caller = Caller(tooling, f"arn:aws:sts::{tooling}:assumed-role/Admin/me", MANAGEMENT, "ALL")
     with pytest.MonkeyPatch.context() as patch:
@@ -387,30 +443,136 @@ def test_management_account_alone_in_an_ou_is_no_target(org: Org) -> None:
     assert failed(results) == {"prod-accounts", "management-not-target"}
 
 
-def test_check_roles_with_one_account_lacking_the_role(org: Org) -> None:
-    bare = org.add_account("prod-2", org.prod_ou, role=False)
-    results = run(org, check_roles=True)
-    assert failed(results) == {f"target-role:{bare}"}
-    result = results[f"target-role:{bare}"]
-    assert "NoSuchEntity" in result.detail and result.detail.startswith("prod: ")
-    assert "target-role-stackset.yaml" in result.fix
-    assert results[f"target-role:{org.accounts['prod-1']}"].ok
-
-
 def test_roles_are_not_checked_without_the_flag(org: Org) -> None:
-    org.add_account("prod-2", org.prod_ou, role=False)
+    org.add_account("prod-2", org.prod_ou)
     results = run(org)
     assert failed(results) == set()
     assert not [name for name in results if name.startswith("target-role:")]
 
 
 def test_cli_check_roles_failure_exits_1_with_table(org: Org) -> None:
-    bare = org.add_account("staging-2", org.staging_ou, role=False)
+    bare = org.add_account("staging-2", org.staging_ou)
     args = ["doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION, "--check-roles"]
     result = runner.invoke(app, args, terminal_width=200)
     assert result.exit_code == 1
     assert "FAIL" in result.stdout
     assert f"1 failed: target-role:{bare}" in result.stdout
+
+
+# --- --check-roles: stack instances and the role's trust, per target account ---------------------------------------
+
+
+def set_trust(org: Org, name: str, trust: Mapping[str, Any]) -> None:
+    """Replace the target role's trust in one account, as an administrator there could."""
+    org.member_iam(name).update_assume_role_policy(RoleName=DEFAULT_TARGET_ROLE, PolicyDocument=json.dumps(trust))
+
+
+def generated_trust(org: Org, name: str) -> dict[str, Any]:
+    document = org.member_iam(name).get_role(RoleName=DEFAULT_TARGET_ROLE)["Role"]["AssumeRolePolicyDocument"]
+    return json.loads(document) if isinstance(document, str) else dict(document)
+
+
+def test_account_without_a_stack_instance(org: Org) -> None:
+    bare = org.add_account("prod-2", org.prod_ou)  # joined after the deployment; moto has no auto-deployment
+    results = run(org, check_roles=True)
+    assert failed(results) == {f"target-role:{bare}"}
+    result = results[f"target-role:{bare}"]
+    assert result.detail == f"prod: no instance of stack set {STACK_SET} (CallAs SELF) in account {bare}"
+    assert "target-role-stackset.yaml" in result.fix and f"--stack-set-name {STACK_SET}" in result.fix
+    assert results[f"target-role:{org.accounts['prod-1']}"].ok
+
+
+def test_stack_set_not_deployed(aws: None) -> None:
+    org = build_org(deploy=False)
+    results = run(org, check_roles=True)
+    roles = {name for name in results if name.startswith("target-role:")}
+    assert failed(results) == roles and len(roles) == 3
+    result = results[f"target-role:{org.accounts['prod-1']}"]
+    assert "StackSetNotFoundException" in result.detail and STACK_SET in result.detail
+    assert "target-role-stackset.yaml" in result.fix
+
+
+def test_stack_set_is_named_by_the_renders_prefix(aws: None) -> None:
+    org = build_org(deploy=False)
+    org.deploy_target_role(name_prefix="sagemaker-acme-")
+    assert failed(run(org, check_roles=True))  # the default prefix names another stack set
+    assert failed(run(org, check_roles=True, name_prefix="sagemaker-acme-")) == set()
+
+
+def test_trust_that_does_not_admit_the_codebuild_role(org: Org) -> None:
+    trust = generated_trust(org, "staging-eu-1")
+    (pipeline,) = [s for s in trust["Statement"] if s["Sid"] == "PipelineRolesTestEndpoints"]
+    other = f"arn:aws:iam::{MANAGEMENT}:role/service-role/{USE_ROLE}"
+    pipeline["Condition"] = {"ArnEquals": {"aws:PrincipalArn": other}}
+    set_trust(org, "staging-eu-1", trust)
+    results = run(org, check_roles=True)
+    account = org.accounts["staging-eu-1"]
+    assert failed(results) == {f"target-role:{account}"}
+    result = results[f"target-role:{account}"]
+    assert f"does not let {BUILD_ROLE} assume it (no statement allows it)" in result.detail
+    assert "sagemaker.amazonaws.com" not in result.detail  # SageMaker is still admitted
+    assert "--service-roles" in result.fix and f"PipelineRoleName {PER_SERVICE_ROLES['build']}" in result.fix
+    assert results[f"target-role:{org.accounts['staging-1']}"].ok
+
+
+def test_rendered_with_use_role_but_checked_per_service(aws: None) -> None:
+    org = build_org(deploy=False)
+    org.deploy_target_role(service_roles="use-role")
+    roles = {f"target-role:{account}" for account in org.accounts.values()}
+    assert failed(run(org, check_roles=True)) == roles
+    green = run(org, check_roles=True, service_roles=ServiceRoles.USE_ROLE)
+    assert failed(green) == set()
+    assert f"role/service-role/{USE_ROLE}" in green[f"target-role:{org.accounts['prod-1']}"].detail
+
+
+def test_trust_without_sagemaker_fails(org: Org) -> None:
+    trust = generated_trust(org, "prod-1")
+    trust["Statement"] = [s for s in trust["Statement"] if s["Sid"] != "SageMakerRunsEndpoints"]
+    set_trust(org, "prod-1", trust)
+    result = run(org, check_roles=True)[f"target-role:{org.accounts['prod-1']}"]
+    assert not result.ok
+    assert "does not let sagemaker.amazonaws.com assume it" in result.detail
+    assert BUILD_ROLE not in result.detail.split("(read through")[1]  # the CodeBuild role is still admitted
+
+
+def test_trust_with_a_condition_doctor_cannot_evaluate_is_reported(org: Org) -> None:
+    trust = generated_trust(org, "prod-1")
+    (pipeline,) = [s for s in trust["Statement"] if s["Sid"] == "PipelineRolesTestEndpoints"]
+    pipeline["Condition"]["StringEquals"] = {"aws:PrincipalTag/team": "ml-platform"}
+    set_trust(org, "prod-1", trust)
+    result = run(org, check_roles=True)[f"target-role:{org.accounts['prod-1']}"]
+    assert not result.ok  # reported, not passed
+    assert "trust:PipelineRolesTestEndpoints has condition(s) doctor cannot evaluate" in result.detail
+    assert "aws:PrincipalTag/team" in result.detail
+    assert "check them by hand" in result.fix and "--service-roles" not in result.fix
+
+
+def test_target_role_deleted_by_hand(org: Org) -> None:
+    iam = org.member_iam("prod-1")
+    for policy in iam.list_role_policies(RoleName=DEFAULT_TARGET_ROLE)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=DEFAULT_TARGET_ROLE, PolicyName=policy)
+    iam.delete_role(RoleName=DEFAULT_TARGET_ROLE)
+    result = run(org, check_roles=True)[f"target-role:{org.accounts['prod-1']}"]
+    assert not result.ok
+    assert "instance CURRENT/SUCCEEDED" in result.detail and "NoSuchEntity" in result.detail
+    assert "--target-role-name" in result.fix
+
+
+def test_cli_check_roles_reads_service_roles_from_mlops_gen_toml(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = build_org(deploy=False)
+    org.deploy_target_role(service_roles="use-role")
+    config = f'staging-ou = "{org.staging_ou}"\nprod-ou = "{org.prod_ou}"\nregion = "{REGION}"\n'
+    (tmp_path / "mlops-gen.toml").write_text(config + 'service-roles = "use-role"\n', encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["doctor", "--check-roles", "--json"])
+    assert result.exit_code == 0, result.output
+    # the flag wins over the file
+    result = runner.invoke(app, ["doctor", "--check-roles", "--json", "--service-roles", "per-service"])
+    assert result.exit_code == 1
+    bad = [c for c in json.loads(result.stdout)["checks"] if not c["ok"]]
+    assert len(bad) == 3 and all(PER_SERVICE_ROLES["build"] in c["detail"] for c in bad)
 
 
 # --- answers only real IAM and Organizations give (Stubber) ---------------------------------------------------------
@@ -472,52 +634,238 @@ def test_delegated_administrator_from_the_real_response_shape() -> None:
     assert kind is CallerKind.DELEGATED_ADMIN and not result.ok
 
 
-def assume_role_response(account: str) -> dict[str, Any]:
-    return {
-        "Credentials": {
-            "AccessKeyId": "ASIAEXAMPLEEXAMPLE01",
-            "SecretAccessKey": "secret",
-            "SessionToken": "token",
-            "Expiration": datetime(2026, 1, 1, tzinfo=UTC),
-        },
-        "AssumedRoleUser": {
-            "AssumedRoleId": "AROAEXAMPLEEXAMPLE01:mlops-gen-doctor",
-            "Arn": f"arn:aws:sts::{account}:assumed-role/{DEFAULT_TARGET_ROLE}/mlops-gen-doctor",
-        },
+def stack_instance(account: str, status: str, detailed: str, reason: str | None, ou: str) -> dict[str, Any]:
+    """One StackInstanceSummary, every field ListStackInstances returns."""
+    summary: dict[str, Any] = {
+        "StackSetId": f"{STACK_SET}:0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        "Region": REGION,
+        "Account": account,
+        "StackId": f"arn:aws:cloudformation:{REGION}:{account}:stack/StackSet-{STACK_SET}-0f1e2d3c/4b5a6978",
+        "Status": status,
+        "StackInstanceStatus": {"DetailedStatus": detailed},
+        "OrganizationalUnitId": ou,
+        "DriftStatus": "NOT_CHECKED",
+        "LastOperationId": "7c3a9b1e-2d4f-4e6a-8b0c-1d2e3f4a5b6c",
     }
+    if reason is not None:
+        summary["StatusReason"] = reason
+    return summary
 
 
-ASSUME_PARAMS = {"RoleArn": ROLE_ARN, "RoleSessionName": "mlops-gen-doctor", "DurationSeconds": 900}
-
-
-def test_target_role_that_does_not_trust_the_caller() -> None:
-    sts, stub = stubbed("sts")
-    message = f"User: {CALLER.arn} is not authorized to perform: sts:AssumeRole on resource: {ROLE_ARN}"
-    stub.add_client_error("assume_role", "AccessDenied", message, 403, expected_params=ASSUME_PARAMS)
-    with stub:
-        result = check_target_role(sts, client_factory, CALLER, "staging", "444455556666", DEFAULT_TARGET_ROLE)
-    assert not result.ok
-    assert "does not trust you" in result.detail
-    assert CALLER.arn in result.fix and "CodeBuild role" in result.fix
-
-
-def test_target_role_that_may_not_read_itself_still_passes() -> None:
-    """The generated role grants no iam:GetRole: having assumed it is proof enough."""
-    sts, sts_stub = stubbed("sts")
-    iam, iam_stub = stubbed("iam")
-    sts_stub.add_response("assume_role", assume_role_response("444455556666"), ASSUME_PARAMS)
-    iam_stub.add_client_error("get_role", "AccessDenied", "not authorized to perform: iam:GetRole", 403)
-    seen: list[Mapping[str, Any] | None] = []
+def test_inoperable_and_failed_instances_are_reported_per_account(org: Org) -> None:
+    cfn, stub = stubbed("cloudformation")
+    staging, nested, prod = (org.accounts[n] for n in ("staging-1", "staging-eu-1", "prod-1"))
+    # StatusReason texts as StackSets writes them
+    execution = "stacksets-exec-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    inoperable = f"Account {staging} should have '{execution}' role with trust relationship to CloudFormation service."
+    failed_reason = (
+        "ResourceLogicalId:TargetRole, ResourceType:AWS::IAM::Role, "
+        f"ResourceStatusReason:{DEFAULT_TARGET_ROLE} already exists."
+    )
+    params = {"StackSetName": STACK_SET, "CallAs": "SELF"}
+    # two pages: the paginator must follow NextToken
+    stub.add_response(
+        "list_stack_instances",
+        {
+            "Summaries": [
+                stack_instance(staging, "INOPERABLE", "INOPERABLE", inoperable, org.staging_ou),
+                stack_instance(nested, "CURRENT", "SUCCEEDED", None, org.nested_ou),
+            ],
+            "NextToken": "page-2",
+        },
+        params,
+    )
+    stub.add_response(
+        "list_stack_instances",
+        {"Summaries": [stack_instance(prod, "OUTDATED", "FAILED", failed_reason, org.prod_ou)]},
+        {**params, "NextToken": "page-2"},
+    )
 
     def factory(service: str, credentials: Mapping[str, Any] | None = None) -> Any:
-        assert service == "iam"
-        seen.append(credentials)
-        return iam
+        return cfn if service == "cloudformation" else client_factory(service, credentials)
 
-    with sts_stub, iam_stub:
-        result = check_target_role(sts, factory, CALLER, "prod", "444455556666", DEFAULT_TARGET_ROLE)
-    assert result.ok, result
-    assert seen and seen[0] is not None and seen[0]["AccessKeyId"] == "ASIAEXAMPLEEXAMPLE01"
+    with stub:
+        results = run_checks(
+            org.options(check_roles=True), client_factory("sts"), client_factory("organizations"), factory
+        )
+    stub.assert_no_pending_responses()
+    by_name = {r.name: r for r in results}
+    assert failed(by_name) == {f"target-role:{staging}", f"target-role:{prod}"}
+    bad = by_name[f"target-role:{staging}"]
+    assert f"{REGION} INOPERABLE/INOPERABLE: {inoperable}" in bad.detail
+    assert "stack-set execution trust" in bad.fix and "AWSServiceRoleForCloudFormationStackSetsOrgMember" in bad.fix
+    bad = by_name[f"target-role:{prod}"]
+    assert f"{REGION} OUTDATED/FAILED: {failed_reason}" in bad.detail
+    assert "update-stack-set" in bad.fix and "ParameterKey=PipelineAccountId,UsePreviousValue=true" in bad.fix
+    assert "admits" in by_name[f"target-role:{nested}"].detail  # the good one's trust was read (moto)
+
+
+def test_running_operation_says_wait(org: Org) -> None:
+    cfn, stub = stubbed("cloudformation")
+    accounts = {org.accounts["prod-1"]: "prod"}
+    summary = stack_instance(org.accounts["prod-1"], "OUTDATED", "RUNNING", "User Initiated", org.prod_ou)
+    stub.add_response("list_stack_instances", {"Summaries": [summary]}, {"StackSetName": STACK_SET, "CallAs": "SELF"})
+    caller = Caller(MANAGEMENT, f"arn:aws:sts::{MANAGEMENT}:assumed-role/Admin/me", MANAGEMENT, "ALL")
+
+    with stub:
+        (result,) = check_target_roles(
+            org.options(), caller, CallerKind.MANAGEMENT, client_factory("sts"), lambda s, c=None: cfn, accounts
+        )
+    assert not result.ok and "OUTDATED/RUNNING: User Initiated" in result.detail
+    assert result.fix.startswith("A stack set operation is still running")
+
+
+def test_delegated_administrator_lists_instances_as_delegated_admin() -> None:
+    """A stack set a delegated administrator made is only visible with CallAs=DELEGATED_ADMIN."""
+    cfn, cfn_stub = stubbed("cloudformation")
+    sts, sts_stub = stubbed("sts")
+    account = "444455556666"
+    cfn_stub.add_response(
+        "list_stack_instances",
+        {"Summaries": [stack_instance(account, "CURRENT", "SUCCEEDED", None, "ou-ab12-22222222")]},
+        {"StackSetName": STACK_SET, "CallAs": "DELEGATED_ADMIN"},
+    )
+    # OrganizationAccountAccessRole trusts the management account only: a delegated administrator may not assume it
+    access = f"arn:aws:iam::{account}:role/{ACCOUNT_ACCESS_ROLE}"
+    message = f"User: {CALLER.arn} is not authorized to perform: sts:AssumeRole on resource: {access}"
+    sts_stub.add_client_error(
+        "assume_role",
+        "AccessDenied",
+        message,
+        403,
+        expected_params={"RoleArn": access, "RoleSessionName": "mlops-gen-doctor", "DurationSeconds": 900},
+    )
+    options = DoctorOptions(
+        "ou-ab12-11111111", "ou-ab12-22222222", REGION, DEFAULT_TARGET_ROLE, True, StackSetAdmin.DELEGATED
+    )
+    with cfn_stub, sts_stub:
+        (result,) = check_target_roles(
+            options, CALLER, CallerKind.DELEGATED_ADMIN, sts, lambda s, c=None: cfn, {account: "prod"}
+        )
+    cfn_stub.assert_no_pending_responses()
+    sts_stub.assert_no_pending_responses()
+    assert result.ok, result  # the instance is CURRENT/SUCCEEDED: not being able to look closer is no failure
+    assert result.detail == (
+        f"prod: instance CURRENT/SUCCEEDED in {REGION}; trust not inspected: cannot assume {access} "
+        f"(AccessDenied: {message})"
+    )
+
+
+def test_access_role_not_assumable_is_reported_not_failed(org: Org) -> None:
+    """A custom --account-access-role (e.g. Control Tower's) that the caller may not assume."""
+    sts, stub = stubbed("sts")
+    stub.add_response(
+        "get_caller_identity",
+        {"UserId": "AIDAEXAMPLEEXAMPLE01", "Account": MANAGEMENT, "Arn": f"arn:aws:iam::{MANAGEMENT}:user/platform"},
+        {},
+    )
+    targets = [org.accounts[n] for n in ("staging-1", "staging-eu-1", "prod-1")]
+    for account in targets:
+        access = f"arn:aws:iam::{account}:role/AWSControlTowerExecution"
+        stub.add_client_error(
+            "assume_role",
+            "AccessDenied",
+            f"User: arn:aws:iam::{MANAGEMENT}:user/platform is not authorized to perform: sts:AssumeRole on "
+            f"resource: {access}",
+            403,
+            expected_params={"RoleArn": access, "RoleSessionName": "mlops-gen-doctor", "DurationSeconds": 900},
+        )
+    with stub:
+        results = run(org, sts=sts, check_roles=True, account_access_role="AWSControlTowerExecution")
+    stub.assert_no_pending_responses()
+    assert failed(results) == set()
+    for account in targets:
+        detail = results[f"target-role:{account}"].detail
+        assert f"trust not inspected: cannot assume arn:aws:iam::{account}:role/AWSControlTowerExecution" in detail
+
+
+# --- the trust-policy helper: statements by principal, then iam_eval ------------------------------------------------
+
+PIPELINE = TrustPrincipal("AWS", BUILD_ROLE, {"aws:PrincipalArn": BUILD_ROLE, "aws:PrincipalAccount": MANAGEMENT})
+SAGEMAKER_IN = TrustPrincipal(
+    "Service",
+    "sagemaker.amazonaws.com",
+    {"aws:SourceAccount": "444455556666", "aws:SourceArn": "arn:aws:sagemaker:eu-west-1:444455556666:endpoint/x"},
+)
+
+
+def allow(principal: Any, **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole", **extra}
+
+
+@pytest.mark.parametrize(
+    ("principal", "who", "named"),
+    [
+        ("*", PIPELINE, True),
+        ({"AWS": "*"}, PIPELINE, True),
+        ({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}, PIPELINE, True),
+        ({"AWS": MANAGEMENT}, PIPELINE, True),  # IAM stores a bare account id as the root ARN; both forms occur
+        ({"AWS": [f"arn:aws:iam::{MANAGEMENT}:role/other", BUILD_ROLE]}, PIPELINE, True),
+        ({"AWS": f"arn:aws:iam::{MANAGEMENT}:role/other"}, PIPELINE, False),
+        ({"AWS": "arn:aws:iam::999988887777:root"}, PIPELINE, False),
+        ({"AWS": "AROAEXAMPLEEXAMPLE01"}, PIPELINE, False),  # a deleted role's unique id names nobody
+        ({"Service": "sagemaker.amazonaws.com"}, PIPELINE, False),
+        ({"Service": ["ec2.amazonaws.com", "sagemaker.amazonaws.com"]}, SAGEMAKER_IN, True),
+        ({"Service": "ec2.amazonaws.com"}, SAGEMAKER_IN, False),
+        ({"AWS": "*"}, SAGEMAKER_IN, False),
+        ("*", SAGEMAKER_IN, True),
+    ],
+)
+def test_principal_matches(principal: Any, who: TrustPrincipal, named: bool) -> None:
+    assert principal_matches(principal, who) is named
+
+
+def test_statements_for_keeps_the_principals_statements_as_resource_statements() -> None:
+    policy = {
+        "Statement": [
+            allow({"Service": "sagemaker.amazonaws.com"}, Sid="SageMaker"),
+            allow({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}, Sid="Account"),
+            {"Sid": "NotMe", "Effect": "Deny", "NotPrincipal": {"AWS": BUILD_ROLE}, "Action": "sts:AssumeRole"},
+            {"Sid": "AllButMe", "Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::999988887777:root"},
+             "Action": "sts:AssumeRole"},
+        ]
+    }  # fmt: skip
+    kept = statements_for(policy, PIPELINE)
+    assert [s["Sid"] for s in kept] == ["Account", "AllButMe"]
+    assert all(s["Resource"] == "*" and "Principal" not in s and "NotPrincipal" not in s for s in kept)
+    # a single statement (not a list) is valid IAM
+    assert [s["Sid"] for s in statements_for({"Statement": policy["Statement"][0]}, SAGEMAKER_IN)] == ["SageMaker"]
+
+
+@pytest.mark.parametrize(
+    ("statements", "who", "decision"),
+    [
+        ([allow({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
+                Condition={"ArnEquals": {"aws:PrincipalArn": BUILD_ROLE}})], PIPELINE, Decision.ALLOW),
+        ([allow({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
+                Condition={"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{MANAGEMENT}:role/x"}})],
+         PIPELINE, Decision.IMPLICIT_DENY),
+        ([allow({"AWS": BUILD_ROLE}, Action="sts:TagSession")], PIPELINE, Decision.IMPLICIT_DENY),
+        ([allow({"AWS": BUILD_ROLE}, Action="sts:*")], PIPELINE, Decision.ALLOW),
+        ([allow({"AWS": BUILD_ROLE}),
+          {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
+           "Condition": {"StringNotEquals": {"aws:PrincipalAccount": MANAGEMENT}}}], PIPELINE, Decision.ALLOW),
+        ([allow({"AWS": BUILD_ROLE}),
+          {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}], PIPELINE,
+         Decision.EXPLICIT_DENY),
+        ([allow({"AWS": BUILD_ROLE}, Condition={"StringEquals": {"sts:ExternalId": "x"}})], PIPELINE,
+         Decision.CONDITIONAL),
+        ([allow({"AWS": BUILD_ROLE}, Condition={"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}})],
+         PIPELINE, Decision.CONDITIONAL),
+        ([allow({"Service": "sagemaker.amazonaws.com"},
+                Condition={"ArnLike": {"aws:SourceArn": "arn:aws:sagemaker:*:444455556666:*"}})],
+         SAGEMAKER_IN, Decision.ALLOW),
+        ([allow({"Service": "sagemaker.amazonaws.com"},
+                Condition={"StringEquals": {"aws:SourceAccount": "999988887777"}})], SAGEMAKER_IN,
+         Decision.IMPLICIT_DENY),
+        ([allow({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"})], SAGEMAKER_IN, Decision.IMPLICIT_DENY),
+    ],
+)  # fmt: skip
+def test_evaluate_trust(statements: list[dict[str, Any]], who: TrustPrincipal, decision: Decision) -> None:
+    result = evaluate_trust({"Version": "2012-10-17", "Statement": statements}, who, ROLE_ARN)
+    assert result.decision is decision, result
+    if decision is Decision.CONDITIONAL:
+        assert result.unevaluated  # the condition is named, never silently passed
 
 
 # --- errors before any check ---------------------------------------------------------------------------------------
@@ -589,6 +937,19 @@ def test_doctor_options_reject_bad_role_name() -> None:
     assert same.staging_ou == same.prod_ou  # equal OUs are a check, not an input error
 
 
+def test_doctor_options_for_check_roles() -> None:
+    from generator.errors import InputError
+
+    flags = {"staging-ou": "ou-ab12-11111111", "prod-ou": "ou-ab12-22222222", "region": REGION}
+    with pytest.raises(InputError, match="--account-access-role"):
+        doctor.doctor_options({**flags, "account-access-role": "no spaces"}, {}, environ={})
+    with pytest.raises(InputError, match=r"--name-prefix \(name-prefix in the config file\)"):
+        doctor.doctor_options(flags, {"name-prefix": "acme-"}, environ={})
+    options = doctor.doctor_options(flags, {"service-roles": "use-role", "name-prefix": "sagemaker-acme-"}, environ={})
+    assert options.service_roles is ServiceRoles.USE_ROLE and options.name_prefix == "sagemaker-acme-"
+    assert options.account_access_role == ACCOUNT_ACCESS_ROLE
+
+
 def test_console_script_against_a_moto_server(monkeypatch: pytest.MonkeyPatch) -> None:
     """--endpoint-url and the installed `mlops-gen` in its own process: the wiring of real clients."""
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -603,7 +964,7 @@ def test_console_script_against_a_moto_server(monkeypatch: pytest.MonkeyPatch) -
         for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
             monkeypatch.delenv(name, raising=False)
         org = build_org()
-        bare = org.add_account("prod-2", org.prod_ou, role=False)
+        bare = org.add_account("prod-2", org.prod_ou)
         monkeypatch.delenv("AWS_ENDPOINT_URL")  # from here on only --endpoint-url points at the server
         script = shutil.which("mlops-gen", path=str(Path(sys.executable).parent)) or "mlops-gen"
         args = [script, "doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION]

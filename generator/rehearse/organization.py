@@ -139,19 +139,30 @@ def deploy_target_role(aws: LocalAws, template: dict[str, Any], org: Organisatio
         "Parameters": props.get("Parameters", []),
         "Capabilities": props.get("Capabilities", []),
     }
-    for key in ("Description", "AutoDeployment"):
+    for key in ("Description", "AutoDeployment", "AdministrationRoleARN", "ExecutionRoleName"):
         if key in props:
             create[key] = props[key]
     cfn.create_stack_set(**create)
+    # SERVICE_MANAGED: every account of both OUs; SELF_MANAGED: only the listed (targeted) accounts.
+    expected = sorted(a for members in org.accounts.values() for a in members)
     for group in props.get("StackInstancesGroup", []):
         targets = dict(group["DeploymentTargets"])
         if "OrganizationalUnitIds" in targets:
             targets["OrganizationalUnitIds"] = [org.local_ou(ou) for ou in targets["OrganizationalUnitIds"]]
-        extra = {"OperationPreferences": props["OperationPreferences"]} if "OperationPreferences" in props else {}
-        cfn.create_stack_instances(StackSetName=name, DeploymentTargets=targets, Regions=group["Regions"], **extra)
+        if "Accounts" in targets:
+            targets["Accounts"] = [org.account_map.get(a, a) for a in targets["Accounts"]]
+            expected = sorted(a for members in org.targets.values() for a in members)
+        extra: dict[str, Any] = (
+            {"OperationPreferences": props["OperationPreferences"]} if "OperationPreferences" in props else {}
+        )
+        if set(targets) == {"Accounts"}:
+            # Same request for a self-managed stack set; moto reads account lists only from `Accounts`.
+            extra["Accounts"] = targets["Accounts"]
+        else:
+            extra["DeploymentTargets"] = targets
+        cfn.create_stack_instances(StackSetName=name, Regions=group["Regions"], **extra)
     instances = cfn.list_stack_instances(StackSetName=name)["Summaries"]
     accounts = sorted({i["Account"] for i in instances})
-    expected = sorted(a for members in org.accounts.values() for a in members)
     if accounts != expected:
         raise StepFailed(f"stack set {name} reached accounts {accounts}, not every staging and prod account {expected}")
     return name, accounts
