@@ -39,6 +39,32 @@ app = typer.Typer(
 )
 
 
+# Options several commands share, declared once.
+StagingOu = Annotated[
+    str | None,
+    typer.Option("--staging-ou", help="Staging organizational unit id (ou-xxxx-xxxxxxxx).", show_default=False),
+]
+ProdOu = Annotated[str | None, typer.Option("--prod-ou", help="Production organizational unit id.", show_default=False)]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", help="TOML file with render options (default: ./mlops-gen.toml if present). Flags win."),
+]
+TargetRoleName = Annotated[
+    str | None,
+    typer.Option(
+        "--target-role-name",
+        help="Role in every staging/prod account. Default: sagemaker-multi-account-deploy.",
+        show_default=False,
+    ),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, and nothing else.")]
+EndpointUrl = Annotated[
+    str | None,
+    typer.Option("--endpoint-url", help="Send every AWS call to this URL (e.g. a moto server).", show_default=False),
+]
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile.", show_default=False)]
+
+
 def say(*parts: str | tuple[str, str], err: bool = False) -> None:
     """Print one line made of plain parts and (text, colour) parts.
 
@@ -77,15 +103,10 @@ def _value(option: Any) -> Any:
 
 @app.command()
 def render(
-    staging_ou: Annotated[
-        str | None, typer.Option(help="Staging organizational unit id ([cyan]ou-xxxx-xxxxxxxx[/]).", show_default=False)
-    ] = None,
-    prod_ou: Annotated[str | None, typer.Option(help="Production organizational unit id.", show_default=False)] = None,
+    staging_ou: StagingOu = None,
+    prod_ou: ProdOu = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("dist"),
-    config: Annotated[
-        Path | None,
-        typer.Option(help="TOML file with render options (default: ./mlops-gen.toml if present). Flags win."),
-    ] = None,
+    config: ConfigFile = None,
     region: Annotated[
         str | None,
         typer.Option(help="Home region of the project (else AWS_REGION or AWS_DEFAULT_REGION).", show_default=False),
@@ -122,12 +143,7 @@ def render(
     region_concurrency: Annotated[
         RegionConcurrency | None, typer.Option(help="StackSet RegionConcurrencyType. Default: parallel.")
     ] = None,
-    target_role_name: Annotated[
-        str | None,
-        typer.Option(
-            help="Role in every staging/prod account. Default: sagemaker-multi-account-deploy.", show_default=False
-        ),
-    ] = None,
+    target_role_name: TargetRoleName = None,
     launch_role: Annotated[
         LaunchRole | None,
         typer.Option(help="Build for a generated launch role, or stay within the standard one. Default: generated."),
@@ -307,11 +323,9 @@ def publish(
         str | None, typer.Option(help="SageMaker domain to tag (with --via s3-template).", show_default=False)
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; make no AWS call.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON report on stdout, and nothing else.")] = False,
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="Send every AWS call to this URL (e.g. a moto server).", show_default=False)
-    ] = None,
-    profile: Annotated[str | None, typer.Option(help="AWS profile.", show_default=False)] = None,
+    as_json: AsJson = False,
+    endpoint_url: EndpointUrl = None,
+    profile: Profile = None,
     region: Annotated[
         str | None, typer.Option(help="AWS region (must be the render's home region).", show_default=False)
     ] = None,
@@ -368,24 +382,14 @@ def publish(
 
 @app.command()
 def doctor(
-    staging_ou: Annotated[
-        str | None, typer.Option(help="Staging organizational unit id ([cyan]ou-xxxx-xxxxxxxx[/]).", show_default=False)
-    ] = None,
-    prod_ou: Annotated[str | None, typer.Option(help="Production organizational unit id.", show_default=False)] = None,
-    config: Annotated[
-        Path | None,
-        typer.Option(help="TOML file with render options (default: ./mlops-gen.toml if present). Flags win."),
-    ] = None,
+    staging_ou: StagingOu = None,
+    prod_ou: ProdOu = None,
+    config: ConfigFile = None,
     region: Annotated[
         str | None,
         typer.Option(help="Home region (else AWS_REGION or AWS_DEFAULT_REGION).", show_default=False),
     ] = None,
-    target_role_name: Annotated[
-        str | None,
-        typer.Option(
-            help="Role in every staging/prod account. Default: sagemaker-multi-account-deploy.", show_default=False
-        ),
-    ] = None,
+    target_role_name: TargetRoleName = None,
     check_roles: Annotated[
         bool,
         typer.Option(
@@ -414,13 +418,9 @@ def doctor(
             show_default=False,
         ),
     ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the checks as JSON on stdout, and nothing else.")
-    ] = False,
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="Send every AWS call to this URL (e.g. a moto server).", show_default=False)
-    ] = None,
-    profile: Annotated[str | None, typer.Option(help="AWS profile.", show_default=False)] = None,
+    as_json: AsJson = False,
+    endpoint_url: EndpointUrl = None,
+    profile: Profile = None,
 ) -> None:
     """Check the live organisation before launching the product: caller, trusted access, OUs, accounts.
 
@@ -464,20 +464,15 @@ def doctor(
 def destroy(
     project_name: Annotated[str, typer.Option(help="The SageMaker project's name.", show_default=False)],
     project_id: Annotated[str, typer.Option(help="The SageMaker project's id (p-...).", show_default=False)],
-    config: Annotated[
-        Path | None,
-        typer.Option(help="TOML file with the render options (default: ./mlops-gen.toml if present). Flags win."),
-    ] = None,
+    config: ConfigFile = None,
     name_prefix: Annotated[
         str | None, typer.Option(help="The render's --name-prefix. Default: sagemaker-.", show_default=False)
     ] = None,
     stackset_admin: Annotated[
         StackSetAdmin | None, typer.Option(help="As rendered: management, or delegated (CallAs=DELEGATED_ADMIN).")
     ] = None,
-    staging_ou: Annotated[
-        str | None, typer.Option(help="Staging OU (where ListStackInstances does not name it).", show_default=False)
-    ] = None,
-    prod_ou: Annotated[str | None, typer.Option(help="Production OU (likewise).", show_default=False)] = None,
+    staging_ou: StagingOu = None,
+    prod_ou: ProdOu = None,
     max_concurrent_percentage: Annotated[
         int | None, typer.Option(help="MaxConcurrentPercentage of the deletions. Default: 100.", show_default=False)
     ] = None,
@@ -488,13 +483,9 @@ def destroy(
         RegionConcurrency | None, typer.Option(help="RegionConcurrencyType of the deletions. Default: parallel.")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Delete (without it: a dry run that only reads).")] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the report as JSON on stdout, and nothing else.")
-    ] = False,
-    endpoint_url: Annotated[
-        str | None, typer.Option(help="Send every AWS call to this URL (e.g. a moto server).", show_default=False)
-    ] = None,
-    profile: Annotated[str | None, typer.Option(help="AWS profile.", show_default=False)] = None,
+    as_json: AsJson = False,
+    endpoint_url: EndpointUrl = None,
+    profile: Profile = None,
     region: Annotated[
         str | None, typer.Option(help="Home region (else AWS_REGION or AWS_DEFAULT_REGION).", show_default=False)
     ] = None,
@@ -618,7 +609,7 @@ def rehearse(
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report to this file.", show_default=False)
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report on stdout, and nothing else.")] = False,
+    as_json: AsJson = False,
 ) -> None:
     """Play [bold]DIR[/]'s whole multi-account life on an embedded local AWS (moto), offline.
 

@@ -12,6 +12,7 @@ Clients are injected, so tests run it on moto. Nothing here prints.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -22,30 +23,13 @@ from botocore.waiter import WaiterModel, create_waiter_with_client
 from generator.config import OperationPreferences, StackSetAdmin
 from generator.errors import InputError
 from generator.naming import DEFAULT_PREFIX, PROJECT_ID_PATTERN, PROJECT_NAME_PATTERN, Names, Stage, prefix_problem
+from generator.seed import SEED_DIR
 
-#: The waiter of seedcode/modeldeploy/deploy/deploy.py (a test keeps the two equal): DescribeStackSetOperation
-#: 30 s apart, at most 200 times; success SUCCEEDED, failure FAILED or STOPPED.
-WAITER_NAME = "StackSetOperationComplete"
-WAITER_DELAY = 30
-WAITER_MAX_ATTEMPTS = 200
-WAITER_MODEL: dict[str, Any] = {
-    "version": 2,
-    "waiters": {
-        WAITER_NAME: {
-            "operation": "DescribeStackSetOperation",
-            "delay": WAITER_DELAY,
-            "maxAttempts": WAITER_MAX_ATTEMPTS,
-            "acceptors": [
-                {"state": "success", "matcher": "path", "argument": "StackSetOperation.Status", "expected": s}
-                for s in ("SUCCEEDED",)
-            ]
-            + [
-                {"state": "failure", "matcher": "path", "argument": "StackSetOperation.Status", "expected": s}
-                for s in ("FAILED", "STOPPED")
-            ],
-        }
-    },
-}
+#: The stack-set operation waiter the seed's deploy/deploy.py uses: one botocore waiter model, one file.
+WAITER_MODEL: dict[str, Any] = json.loads((SEED_DIR / "deploy" / "stackset-operation-waiter.json").read_text("utf-8"))
+(WAITER_NAME,) = WAITER_MODEL["waiters"]
+WAITER_DELAY: int = WAITER_MODEL["waiters"][WAITER_NAME]["delay"]
+WAITER_MAX_ATTEMPTS: int = WAITER_MODEL["waiters"][WAITER_NAME]["maxAttempts"]
 
 
 @dataclass(frozen=True)

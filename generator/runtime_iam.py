@@ -78,6 +78,24 @@ class ProviderEntry:
 
 _STACK_SET = "arn:{Partition}:cloudformation:{Region}:{Account}:stackset/{Config:StackSetName}:{StackSetId}"
 
+
+def _codebuild_entry(category: str) -> ProviderEntry:
+    """CodeBuild as a Build or a Test action: the pipeline role starts the project and polls the build."""
+    return ProviderEntry(
+        category,
+        "CodeBuild",
+        (
+            ActionGrant(
+                ("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
+                "arn:{Partition}:codebuild:{Region}:{Account}:project/{Config:ProjectName}",
+                "start the project's build and poll it",
+            ),
+        ),
+        False,
+        (f"{_CODEPIPELINE_DOCS}/action-reference-CodeBuild.html",),
+    )
+
+
 PROVIDERS: tuple[ProviderEntry, ...] = (
     ProviderEntry(
         "Source",
@@ -118,32 +136,7 @@ PROVIDERS: tuple[ProviderEntry, ...] = (
         True,
         (f"{_CODEPIPELINE_DOCS}/action-reference-CodestarConnectionSource.html",),
     ),
-    ProviderEntry(
-        "Build",
-        "CodeBuild",
-        (
-            ActionGrant(
-                ("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
-                "arn:{Partition}:codebuild:{Region}:{Account}:project/{Config:ProjectName}",
-                "start the project's build and poll it",
-            ),
-        ),
-        False,
-        (f"{_CODEPIPELINE_DOCS}/action-reference-CodeBuild.html",),
-    ),
-    ProviderEntry(
-        "Test",
-        "CodeBuild",
-        (
-            ActionGrant(
-                ("codebuild:StartBuild", "codebuild:BatchGetBuilds"),
-                "arn:{Partition}:codebuild:{Region}:{Account}:project/{Config:ProjectName}",
-                "start the project's build and poll it",
-            ),
-        ),
-        False,
-        (f"{_CODEPIPELINE_DOCS}/action-reference-CodeBuild.html",),
-    ),
+    *(_codebuild_entry(category) for category in ("Build", "Test")),
     ProviderEntry(
         "Deploy",
         "CloudFormationStackSet",

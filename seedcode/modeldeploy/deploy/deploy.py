@@ -31,29 +31,13 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 from botocore.waiter import WaiterModel, create_waiter_with_client
 
-#: There is no boto3 waiter for stack-set operations: this one polls DescribeStackSetOperation 30 s
-#: apart, at most 200 times (100 minutes, under the project's 120-minute timeout).
-WAITER_NAME = "StackSetOperationComplete"
-WAITER_DELAY = 30
-WAITER_MAX_ATTEMPTS = 200
-WAITER_MODEL: dict[str, Any] = {
-    "version": 2,
-    "waiters": {
-        WAITER_NAME: {
-            "operation": "DescribeStackSetOperation",
-            "delay": WAITER_DELAY,
-            "maxAttempts": WAITER_MAX_ATTEMPTS,
-            "acceptors": [
-                {"state": "success", "matcher": "path", "argument": "StackSetOperation.Status", "expected": s}
-                for s in ("SUCCEEDED",)
-            ]
-            + [
-                {"state": "failure", "matcher": "path", "argument": "StackSetOperation.Status", "expected": s}
-                for s in ("FAILED", "STOPPED")
-            ],
-        }
-    },
-}
+#: There is no boto3 waiter for stack-set operations: the model beside this file polls
+#: DescribeStackSetOperation (`mlops-gen destroy` uses the same file).
+WAITER_FILE = Path(__file__).with_name("stackset-operation-waiter.json")
+WAITER_MODEL: dict[str, Any] = json.loads(WAITER_FILE.read_text(encoding="utf-8"))
+(WAITER_NAME,) = WAITER_MODEL["waiters"]
+WAITER_DELAY: int = WAITER_MODEL["waiters"][WAITER_NAME]["delay"]
+WAITER_MAX_ATTEMPTS: int = WAITER_MODEL["waiters"][WAITER_NAME]["maxAttempts"]
 CALL_AS_VALUES = ("SELF", "DELEGATED_ADMIN")
 FILTER_TYPES = ("NONE", "INTERSECTION")
 REGION_CONCURRENCY = ("PARALLEL", "SEQUENTIAL")
