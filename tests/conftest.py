@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto import mock_aws
 
 from generator.config import RenderConfig, build_config
-from tests.moto_gaps import model_package_group_policies
+from tests.moto_helpers import model_package_group_policies
 
 __all__ = ["model_package_group_policies"]  # fixtures shared by every test module
 
@@ -83,3 +85,17 @@ def named_config(name: str) -> RenderConfig:
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """An in-process moto AWS with fake credentials in eu-west-1 (modules may define their own)."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield

@@ -24,6 +24,7 @@ from generator.product import build_product
 from generator.render import render_files
 from generator.target_role import build_target_role, build_target_role_stack_set
 from tests.conftest import PROD_OU, STAGING_OU, make_config, named_config
+from tests.moto_helpers import create_stack_set_from_template
 
 STUDIO_ROLES = (
     "arn:aws:iam::111122223333:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000",
@@ -347,28 +348,8 @@ def test_stack_set_creates_the_role_in_every_staging_and_prod_account() -> None:
     mgmt, ous, accounts = _organisation()
     cfg = make_config(staging_ou=ous["staging"], prod_ou=ous["prod"])
     wrapper = build_target_role_stack_set(cfg, build_target_role(cfg)).to_dict()
-    props = wrapper["Resources"]["TargetRoleStackSet"]["Properties"]
-    parameters = [
-        {"ParameterKey": p["ParameterKey"], "ParameterValue": mgmt if p["ParameterValue"] == {"Ref": "AWS::AccountId"}
-         else p["ParameterValue"]}
-        for p in props["Parameters"]
-    ]  # fmt: skip
     cfn = boto3.client("cloudformation", region_name=MOTO_REGION)
-    cfn.create_stack_set(
-        StackSetName=props["StackSetName"],
-        TemplateBody=props["TemplateBody"],
-        Parameters=parameters,
-        PermissionModel=props["PermissionModel"],
-        AutoDeployment=props["AutoDeployment"],
-        Capabilities=props["Capabilities"],
-    )
-    (group,) = props["StackInstancesGroup"]
-    cfn.create_stack_instances(
-        StackSetName=props["StackSetName"],
-        DeploymentTargets=group["DeploymentTargets"],
-        Regions=group["Regions"],
-        OperationPreferences=props["OperationPreferences"],
-    )
+    name = create_stack_set_from_template(cfn, wrapper, mgmt)
     sts = boto3.client("sts", region_name=MOTO_REGION)
     targets = {accounts["staging"], accounts["staging-child"], accounts["prod"]}
     for account in targets:
@@ -391,7 +372,7 @@ def test_stack_set_creates_the_role_in_every_staging_and_prod_account() -> None:
             f"arn:aws:iam::{mgmt}:role/service-role/{PER_SERVICE_ROLES['build']}",
         )
     # An account outside the two OUs gets no stack instance.
-    instances = cfn.list_stack_instances(StackSetName=props["StackSetName"])["Summaries"]
+    instances = cfn.list_stack_instances(StackSetName=name)["Summaries"]
     assert {i["Account"] for i in instances} == targets
     assert accounts["sandbox"] not in {i["Account"] for i in instances}
 

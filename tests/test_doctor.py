@@ -67,6 +67,7 @@ from generator.naming import BootstrapNames
 from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
 from generator.target_role import build_target_role, build_target_role_stack_set
 from tests.conftest import make_config
+from tests.moto_helpers import create_stack_set_from_template
 
 REGION = "eu-west-1"
 MANAGEMENT = "123456789012"  # moto's default account creates the organisation, so it is the management account
@@ -132,29 +133,8 @@ class Org:
         """
         cfg = make_config(staging_ou=self.staging_ou, prod_ou=self.prod_ou, **render)
         wrapper = build_target_role_stack_set(cfg, build_target_role(cfg)).to_dict()
-        props = wrapper["Resources"]["TargetRoleStackSet"]["Properties"]
-        account_ref = {"Ref": "AWS::AccountId"}  # the stack runs in the management account
-        parameters = [
-            {**p, "ParameterValue": MANAGEMENT if p["ParameterValue"] == account_ref else p["ParameterValue"]}
-            for p in props["Parameters"]
-        ]
-        cfn = boto3.client("cloudformation", region_name=REGION)
-        cfn.create_stack_set(
-            StackSetName=props["StackSetName"],
-            TemplateBody=props["TemplateBody"],
-            Parameters=parameters,
-            PermissionModel=props["PermissionModel"],
-            AutoDeployment=props["AutoDeployment"],
-            Capabilities=props["Capabilities"],
-        )
-        (group,) = props["StackInstancesGroup"]
-        cfn.create_stack_instances(
-            StackSetName=props["StackSetName"],
-            DeploymentTargets=group["DeploymentTargets"],
-            Regions=group["Regions"],
-            OperationPreferences=props["OperationPreferences"],
-        )
-        return str(props["StackSetName"])
+        # The stack runs in the management account.
+        return create_stack_set_from_template(boto3.client("cloudformation", region_name=REGION), wrapper, MANAGEMENT)
 
     def member_iam(self, name: str) -> Any:
         """IAM in a member account, as an administrator there (through OrganizationAccountAccessRole)."""

@@ -25,6 +25,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from generator.naming import Names
+from tests.moto_helpers import register_model_package
 
 MODELBUILD = Path(__file__).resolve().parent.parent / "seedcode" / "modelbuild"
 sys.path.insert(0, str(MODELBUILD))
@@ -331,16 +332,7 @@ def test_ensure_model_package_group_creates_once(moto_aws: None) -> None:
 
 
 def _register(sm: Any, status: str) -> str:
-    arn: str = sm.create_model_package(
-        ModelPackageGroupName=PROJECT,
-        ModelApprovalStatus=status,
-        InferenceSpecification={
-            "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
-    return arn
+    return register_model_package(sm, PROJECT, status)
 
 
 def _status(sm: Any, arn: str) -> str:

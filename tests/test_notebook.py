@@ -23,6 +23,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from generator.naming import Names
+from tests.moto_helpers import register_model_package
 
 if os.environ.get("CI"):  # the `sagemaker` extra is installed in CI: missing modules must fail there
     import nbclient
@@ -83,16 +84,7 @@ def _client(service: str, endpoint: str) -> Any:
 
 
 def _register(sm: Any) -> str:
-    arn: str = sm.create_model_package(
-        ModelPackageGroupName=PROJECT,
-        ModelApprovalStatus=PENDING,
-        InferenceSpecification={
-            "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
-    return arn
+    return register_model_package(sm, PROJECT, PENDING)
 
 
 def _venv_kernel(jupyter_path: Path) -> str:

@@ -11,12 +11,10 @@ actions may be) are asserted here against the same resolved structure.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from generator.render import render_files
 from tests.cfn_resolve import REGION, Resolver, product_template
@@ -76,19 +74,6 @@ def rendered_pipeline(config: str) -> tuple[dict[str, Any], dict[str, Any]]:
     template = product_template(render_files(named_config(config)))
     (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     return template, api_pipeline(Resolver(template).resolve(pipeline["Properties"]))
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield
 
 
 def create_service_role(role_arn: str) -> None:

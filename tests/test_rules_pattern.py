@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.events.models import EventPattern  # internal class: moto is pinned (see aws-facts.md)
 
 from generator.render import render_files
@@ -139,19 +137,6 @@ def test_codeconnections_has_no_code_rule() -> None:
 
 
 # --- end to end through moto's EventBridge ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_SESSION_TOKEN": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield
 
 
 def delivered(rule: str, events: list[dict[str, Any]]) -> list[str]:

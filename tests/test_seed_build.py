@@ -21,6 +21,7 @@ from generator.naming import Names, Stage
 from generator.render import render_files
 from tests.cfn_resolve import Resolver, product_template
 from tests.conftest import make_config
+from tests.moto_helpers import register_model_package
 from tests.test_seed_support import PROJECT, PROJECT_ID, REGION, Seed, assumed_session, make_org, seed
 
 __all__ = ["seed"]  # the fixture, imported for pytest
@@ -65,16 +66,7 @@ def repo(seed: Seed, tmp_path: Path) -> Path:
 
 
 def register(sm: Any, status: str) -> str:
-    arn = sm.create_model_package(
-        ModelPackageGroupName=GROUP,
-        ModelApprovalStatus=status,
-        InferenceSpecification={
-            "Containers": [{"Image": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-xgboost:1.7-1"}],
-            "SupportedContentTypes": ["text/csv"],
-            "SupportedResponseMIMETypes": ["text/csv"],
-        },
-    )["ModelPackageArn"]
-    return str(arn)
+    return register_model_package(sm, GROUP, status)
 
 
 def product_group_policy() -> dict[str, Any]:
