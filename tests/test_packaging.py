@@ -35,6 +35,10 @@ def test_wheel_ships_seed_code_templates_rules_and_data(wheel: Path) -> None:
         "generator/lint_rules/ActionConfigurationKeys.py",
         "generator/data/standard-launch-role-policy.json",
     ]
+    # Every module of the package, whatever subpackage it is in.
+    expected += [
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "generator").rglob("*.py") if "__pycache__" not in p.parts
+    ]
     missing = [n for n in expected if n not in names]
     assert not missing, f"the wheel lacks {missing}"
 
