@@ -21,7 +21,7 @@ import json
 import os
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from generator.errors import InputError, MlopsGenError
 from generator.naming import DEFAULT_PREFIX, BootstrapNames, prefix_problem
 from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
 from generator.target_role import PIPELINE_ACCOUNT, PIPELINE_ROLE
+from generator.trust import TrustPrincipal, evaluate_trust
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -421,24 +422,6 @@ def check_management_not_target(caller: Caller, trees: Mapping[str, OuTree]) -> 
 
 
 @dataclass(frozen=True)
-class TrustPrincipal:
-    """Who must be able to assume the target role, and the request context IAM would evaluate conditions on.
-
-    `kind` is the trust policy's principal type: "AWS" (`value` a role ARN) or "Service" (`value` a service
-    principal such as sagemaker.amazonaws.com).
-    """
-
-    kind: str
-    value: str
-    context: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def account(self) -> str:
-        """The role's account (empty for a service)."""
-        return self.value.split(":")[4] if self.kind == "AWS" else ""
-
-
-@dataclass(frozen=True)
 class RoleTargets:
     """What `--check-roles` compares every target account with."""
 
@@ -463,54 +446,6 @@ class RoleRead:
     why: str = ""
     #: The access role worked, and the account has no role of that name.
     missing: bool = False
-
-
-def _listed(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def principal_matches(principal: Any, who: TrustPrincipal) -> bool:
-    """Does a statement's `Principal` (or `NotPrincipal`) block name `who`?
-
-    "*" and {"AWS": "*"} name every IAM principal; an account (`111122223333` or
-    `arn:aws:iam::111122223333:root`) names every role in it; a role ARN names that role only (a
-    deleted role shows as its unique id, which names nobody); {"Service": ...} names a service.
-    """
-    if principal == "*":
-        return True
-    if not isinstance(principal, Mapping):
-        return False
-    named = {str(v) for v in _listed(principal.get(who.kind, []))}
-    if who.kind != "AWS":
-        return who.value in named
-    partition = who.value.split(":")[1]
-    return bool(named & {"*", who.value, who.account, f"arn:{partition}:iam::{who.account}:root"})
-
-
-def statements_for(policy: Mapping[str, Any], who: TrustPrincipal) -> list[dict[str, Any]]:
-    """The trust policy's statements that apply to `who`, shaped for `iam_eval.evaluate`.
-
-    `iam_eval` knows identity policies, which name resources and no principal; a trust policy is the
-    reverse (the role itself is the resource). So the principal is matched here, and each statement
-    kept has `Resource: "*"` in place of its principal.
-    """
-    kept: list[dict[str, Any]] = []
-    for statement in _listed(policy.get("Statement", [])):
-        if "Principal" in statement:
-            applies = principal_matches(statement["Principal"], who)
-        else:  # NotPrincipal (Deny only): everyone but the principals it names
-            applies = "NotPrincipal" in statement and not principal_matches(statement["NotPrincipal"], who)
-        if applies:
-            rest = {k: v for k, v in statement.items() if k not in ("Principal", "NotPrincipal", "Resource")}
-            kept.append({**rest, "Resource": "*"})
-    return kept
-
-
-def evaluate_trust(policy: Mapping[str, Any], who: TrustPrincipal, role_arn: str) -> iam_eval.Result:
-    """May `who` call sts:AssumeRole on the role with this trust policy: allow, deny, or conditional."""
-    return iam_eval.evaluate(
-        {"trust": {"Statement": statements_for(policy, who)}}, "sts:AssumeRole", role_arn, who.context
-    )
 
 
 def build_role_arn(caller: Caller, service_roles: ServiceRoles) -> str:

@@ -5,6 +5,11 @@ it shows what a launch of *that* template wires (rules, stages, actions, artifac
 regions), so it cannot describe a template that was not rendered. Names are resolved for a sample
 launch whose project name and id are shown as `{project}` and `{project-id}`.
 
+A deploy action is drawn as the stack set it deploys in either deploy mode (see generator/stacksets.py):
+the native `CloudFormationStackSet` action from its configuration, the api mode's CodeBuild action from
+its project's environment (what deploy/deploy.py reads), so both show the stack set, its preferences and
+an edge to the OUs or accounts it reaches.
+
 Mermaid only: mermaid.js measures text in a browser, and no offline renderer on PyPI is both
 browserless and well kept (see `SVG_UNSUPPORTED`). GitHub renders the Markdown output as it is.
 """
@@ -18,6 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from generator.contract import Env
 from generator.errors import InputError
 from generator.manifest import Manifest, read_manifest
 
@@ -26,6 +32,30 @@ PROJECT_ID = "{project-id}"
 PRODUCT_KIND = "product-template"
 #: Resource types the diagram reads.
 _DRAWN = frozenset({"AWS::CodePipeline::Pipeline", "AWS::Events::Rule", "AWS::SageMaker::ModelPackageGroup"})
+_PROJECT = "AWS::CodeBuild::Project"
+#: The deploy projects' variables the diagram reads (a project with STACK_SET_NAME runs deploy/deploy.py).
+_DEPLOY_ENV = frozenset(
+    {
+        Env.STACK_SET_NAME,
+        Env.CALL_AS,
+        Env.TARGET_OUS,
+        Env.TARGET_ACCOUNTS,
+        Env.ACCOUNT_FILTER,
+        Env.AUTO_DEPLOYMENT,
+        Env.DEPLOY_REGIONS,
+        Env.FAILURE_TOLERANCE,
+        Env.MAX_CONCURRENT,
+        Env.REGION_CONCURRENCY,
+    }
+)
+#: deploy.py's variables as the native action's configuration keys, so both modes are described alike.
+_API_PREFERENCES = {
+    Env.FAILURE_TOLERANCE: "FailureTolerancePercentage",
+    Env.MAX_CONCURRENT: "MaxConcurrentPercentage",
+    Env.REGION_CONCURRENCY: "RegionConcurrencyType",
+}
+#: How `DeploymentTargets.AccountFilterType` narrows the OUs to the listed accounts (NONE: it does not).
+_ACCOUNT_FILTERS = {"INTERSECTION": "only accounts", "DIFFERENCE": "except accounts", "UNION": "and accounts"}
 
 #: Why `--format svg` is refused, and how to get a picture anyway.
 SVG_UNSUPPORTED = (
@@ -57,6 +87,8 @@ class Action:
     #: StackSet deployment targets (OU or account ids) and regions.
     targets: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    #: How the OU targets are narrowed to listed accounts (api mode), e.g. "only accounts 111111111111".
+    account_filter: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,10 +140,31 @@ def read_graph(folder: Path) -> ProjectGraph:
     resolver = Resolver(template, sample_parameters(template), region=manifest.home_region)
     try:
         # Only what the diagram shows is resolved: an unmodelled intrinsic elsewhere must not stop it.
-        drawn = {k: r for k, r in template["Resources"].items() if isinstance(r, dict) and r.get("Type") in _DRAWN}
-        return build_graph(resolver.resolve(drawn), manifest.home_region)
+        return build_graph(resolver.resolve(_drawn(template["Resources"])), manifest.home_region)
     except (UnresolvableError, KeyError, TypeError, ValueError) as exc:
         raise InputError("DIR", f"{folder / path} cannot be drawn: {exc!s}") from None
+
+
+def _drawn(resources: Mapping[str, Any]) -> dict[str, Any]:
+    """The resources the diagram reads; CodeBuild projects only as their name and the deploy variables
+    (plain text ones), so an unmodelled intrinsic in a buildspec or another variable cannot stop it."""
+    drawn: dict[str, Any] = {}
+    for logical_id, resource in resources.items():
+        if not isinstance(resource, dict):
+            continue
+        if resource.get("Type") in _DRAWN:
+            drawn[logical_id] = resource
+        elif resource.get("Type") == _PROJECT:
+            props = resource.get("Properties", {})
+            variables = [
+                v
+                for v in props.get("Environment", {}).get("EnvironmentVariables", [])
+                if v.get("Name") in _DEPLOY_ENV and v.get("Type", "PLAINTEXT") == "PLAINTEXT"
+            ]
+            kept = {"Name": props["Name"]} if "Name" in props else {}
+            kept["Environment"] = {"EnvironmentVariables": variables}
+            drawn[logical_id] = {"Type": _PROJECT, "Properties": kept}
+    return drawn
 
 
 def sample_parameters(template: Mapping[str, Any]) -> dict[str, str]:
@@ -130,17 +183,32 @@ def build_graph(resources: Mapping[str, Any], home_region: str) -> ProjectGraph:
     props = pipeline["Properties"]
     name = str(props["Name"])
     details = f"{props.get('PipelineType', 'V1')}, {props.get('ExecutionMode', 'SUPERSEDED')}, region {home_region}"
-    stages = tuple(Stage(str(stage["Name"]), _actions(stage.get("Actions", []))) for stage in props["Stages"])
+    projects = _deploy_projects(resources)
+    stages = tuple(Stage(str(stage["Name"]), _actions(stage.get("Actions", []), projects)) for stage in props["Stages"])
     return ProjectGraph(name, details, stages, _triggers(resources, name))
 
 
-def _actions(actions: list[Mapping[str, Any]]) -> tuple[Action, ...]:
+def _deploy_projects(resources: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """Project name -> environment of each CodeBuild project that deploys a stack set (deploy mode "api")."""
+    found = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") != _PROJECT:
+            continue
+        props = resource.get("Properties", {})
+        variables = props.get("Environment", {}).get("EnvironmentVariables", [])
+        env = {str(v["Name"]): str(v.get("Value", "")) for v in variables}
+        if Env.STACK_SET_NAME in env:
+            found[str(props.get("Name", logical_id))] = env
+    return found
+
+
+def _actions(actions: list[Mapping[str, Any]], projects: Mapping[str, Mapping[str, str]]) -> tuple[Action, ...]:
     """A stage's actions in run order (template order among actions that run together)."""
     ordered = sorted(enumerate(actions), key=lambda item: (int(item[1].get("RunOrder", 1)), item[0]))
-    return tuple(_action(a) for _, a in ordered)
+    return tuple(_action(a, projects) for _, a in ordered)
 
 
-def _action(action: Mapping[str, Any]) -> Action:
+def _action(action: Mapping[str, Any], projects: Mapping[str, Mapping[str, str]]) -> Action:
     type_id = action["ActionTypeId"]
     category, provider = str(type_id["Category"]), str(type_id["Provider"])
     config: Mapping[str, Any] = action.get("Configuration", {})
@@ -164,21 +232,60 @@ def _action(action: Mapping[str, Any]) -> Action:
             base, details=(f"CodeConnections, branch {branch}",), origin=(repository, f"branch {branch}, {detect}")
         )
     if provider == "CodeBuild":
-        return replace(base, details=(f"CodeBuild project {config['ProjectName']}",))
+        project = str(config["ProjectName"])
+        if project in projects:
+            return _api_deploy_action(base, project, projects[project])
+        return replace(base, details=(f"CodeBuild project {project}",))
     if provider == "Manual":
         return replace(base, details=("manual approval",))
     if provider == "CloudFormationStackSet":
         return replace(
             base,
-            details=(f"StackSet {config['StackSetName']}", *_stack_set_preferences(config)),
+            details=(f"StackSet {config['StackSetName']}", *_self_managed(config), *_stack_set_preferences(config)),
             targets=_split(config.get("DeploymentTargets", "")),
             regions=_split(config.get("Regions", "")),
         )
     return base
 
 
+def _api_deploy_action(base: Action, project: str, env: Mapping[str, str]) -> Action:
+    """A CodeBuild action running deploy/deploy.py, drawn as the stack set its project's environment names.
+
+    deploy.py sends the listed accounts only with a filter type other than NONE, so only then are they shown."""
+    details = [f"StackSet {env[Env.STACK_SET_NAME]}", f"CodeBuild project {project}, CloudFormation API"]
+    if env.get(Env.CALL_AS) == "DELEGATED_ADMIN":  # SELF is the API's default: not restated
+        details.append("CallAs DELEGATED_ADMIN (delegated administrator)")
+    config = {key: env[name] for name, key in _API_PREFERENCES.items() if name in env}
+    if Env.AUTO_DEPLOYMENT in env:
+        config["OrganizationsAutoDeployment"] = "Enabled" if env[Env.AUTO_DEPLOYMENT].lower() == "true" else "Disabled"
+    config["Regions"] = env.get(Env.DEPLOY_REGIONS, "")
+    filter_type = env.get(Env.ACCOUNT_FILTER, "NONE").upper()
+    accounts = _split(env.get(Env.TARGET_ACCOUNTS, ""))
+    narrowed = ""
+    if filter_type != "NONE" and accounts:
+        narrowed = f"{_ACCOUNT_FILTERS.get(filter_type, filter_type + ' accounts')} {', '.join(accounts)}"
+    return replace(
+        base,
+        details=(*details, *_stack_set_preferences(config)),
+        targets=_split(env.get(Env.TARGET_OUS, "")),
+        regions=_split(config["Regions"]),
+        account_filter=narrowed,
+    )
+
+
+def _self_managed(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The roles of a SELF_MANAGED stack set (by name: the administration role's ARN is the pipeline account's)."""
+    if str(config.get("PermissionModel", "")).upper() != "SELF_MANAGED":
+        return ()
+    admin = str(config.get("AdministrationRoleArn", "")).rsplit("/", 1)[-1] or "default"
+    execution = config.get("ExecutionRoleName", "default")
+    return (f"self-managed: administration role {admin}, execution role {execution}",)
+
+
 def _stack_set_preferences(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The operation preferences the action sets (only those it sets: AWS's defaults are not restated)."""
+    """The operation preferences the action sets (only those it sets: AWS's defaults are not restated).
+
+    Regions deployed one after another go in the order listed, so that order is shown; in parallel it is moot."""
     percentages = [
         f"{text} {config[key]}%"
         for key, text in (
@@ -192,7 +299,10 @@ def _stack_set_preferences(config: Mapping[str, Any]) -> tuple[str, ...]:
         for key, text in (("RegionConcurrencyType", "regions"), ("OrganizationsAutoDeployment", "auto-deployment"))
         if key in config
     ]
-    return tuple(", ".join(group) for group in (percentages, modes) if group)
+    regions = _split(config.get("Regions", ""))
+    ordered = str(config.get("RegionConcurrencyType", "")).upper() == "SEQUENTIAL" and len(regions) > 1
+    order = [f"region order {', '.join(regions)}"] if ordered else []
+    return tuple(", ".join(group) for group in (percentages, modes, order) if group)
 
 
 def _split(value: Any) -> tuple[str, ...]:
@@ -346,10 +456,11 @@ def _stage_edges(w: _Writer, stage: Stage, ids: list[str]) -> None:
             w.edge(w.node(node_id("ARTIFACT", artifact), ARTIFACT, artifact), ident)
         for artifact in action.outputs:
             w.edge(ident, w.node(node_id("ARTIFACT", artifact), ARTIFACT, artifact))
+        regions = "regions " + ", ".join(action.regions)
         for target in action.targets:
             kind = "Organizational unit" if target.startswith("ou-") or target.startswith("r-") else "Account"
             target_id = w.node(node_id("TARGET", target), TARGET, f"{kind}\n{target}")
-            w.edge(ident, target_id, "regions " + ", ".join(action.regions))
+            w.edge(ident, target_id, f"{action.account_filter}\n{regions}" if action.account_filter else regions)
 
 
 def _run_order_pairs(actions: Iterable[Action], ids: list[str]) -> list[tuple[str, str]]:

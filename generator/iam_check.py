@@ -29,22 +29,26 @@ import json
 import zipfile
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from generator.iam_eval import Decision, Result, evaluate
+from generator.iam_eval import Decision, Result, arn_matches, evaluate
 from generator.iam_table import UnknownResourceType, required_permissions
 from generator.manifest import Manifest
-from generator.resolve import Resolver, UnresolvableError
-from generator.runtime_iam import Need, RuntimeModel, role_name, runtime_needs
+from generator.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError
+from generator.runtime_iam import SAMPLE_TARGET_ACCOUNT, AssumedNeed, Need, RuntimeModel, role_name, runtime_needs
+from generator.trust import evaluate_trust, role_principal
 from generator.validate import Finding
 
 LAUNCH_RULE = "IAM-LAUNCH-ROLE"
 RUNTIME_RULE = "IAM-RUNTIME"
 PREREQUISITES_KIND = "prerequisites-template"
+TARGET_ROLE_KIND = "target-role-template"
+TARGET_STACK_SET_KIND = "target-role-stackset"
 STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
 
 #: SageMaker-provided role name -> its policy document in generator/data/ (as published; see
@@ -129,23 +133,28 @@ def prerequisite_policies(template: Mapping[str, Any], region: str) -> dict[str,
     the template creates (plus their `ManagedPolicyArns` that `Ref` a managed policy of the same
     template). Parameters take their defaults: the template as rendered is what is checked.
     """
-    values = _TemplateValues(template, region)
+    return template_role_policies(_TemplateValues(template, region), "prerequisites")
+
+
+def template_role_policies(values: _TemplateValues, label: str) -> dict[str, Policies]:
+    """Role name -> {"<policy> (<label>)": document}: every policy `values.template` gives a role (see above)."""
+    template = values.template
     resources = template.get("Resources", {})
     added: dict[str, Policies] = defaultdict(dict)
     for logical_id, resource in resources.items():
         rtype, props = resource.get("Type"), values.value(resource.get("Properties", {}))
         if rtype in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy"):
             for role in props.get("Roles") or []:
-                added[role_name(str(role))][f"{logical_id} (prerequisites)"] = props.get("PolicyDocument", {})
+                added[role_name(str(role))][f"{logical_id} ({label})"] = props.get("PolicyDocument", {})
         elif rtype == "AWS::IAM::Role":
             name = str(props.get("RoleName", logical_id))
             for policy in props.get("Policies") or []:
-                added[name][f"{policy['PolicyName']} (prerequisites)"] = policy["PolicyDocument"]
+                added[name][f"{policy['PolicyName']} ({label})"] = policy["PolicyDocument"]
             for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []):
                 ref = arn.get("Ref") if isinstance(arn, Mapping) else None
                 if ref in resources and resources[ref].get("Type") == "AWS::IAM::ManagedPolicy":
                     document = values.value(resources[ref]["Properties"]["PolicyDocument"])
-                    added[name][f"{ref} (prerequisites)"] = document
+                    added[name][f"{ref} ({label})"] = document
     return dict(added)
 
 
@@ -156,15 +165,21 @@ class _TemplateValues:
     """Resolve a template's values with parameter defaults, including `Fn::If` on its `Conditions`
     and `AWS::NoValue` (generator/resolve.py resolves the rest)."""
 
-    def __init__(self, template: Mapping[str, Any], region: str) -> None:
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        region: str,
+        account: str = SAMPLE_ACCOUNT,
+        parameters: Mapping[str, str] | None = None,
+    ) -> None:
         self.template = template
-        self.resolver = Resolver(template, region=region)
+        self.resolver = Resolver(template, parameters or {}, region=region, account=account)
 
     def _list_parameter(self, name: str) -> list[str] | None:
         spec = self.template.get("Parameters", {}).get(name)
         if spec is None or not str(spec.get("Type", "")).startswith(("CommaDelimitedList", "List<")):
             return None
-        default = str(spec.get("Default", ""))
+        default = str(self.resolver.values.get(name, ""))
         return [v.strip() for v in default.split(",")] if default else []
 
     def condition(self, name: str) -> bool:
@@ -211,8 +226,6 @@ class _TemplateValues:
 
 def generated_launch_policies(template: Mapping[str, Any], region: str) -> tuple[str, Policies]:
     """The rendered launch role's name and inline policies, resolved for the sample account."""
-    from generator.resolve import SAMPLE_ACCOUNT
-
     resolver = Resolver(template, region=region, account=SAMPLE_ACCOUNT)
     for logical_id, resource in template.get("Resources", {}).items():
         if resource.get("Type") == "AWS::IAM::Role":
@@ -319,6 +332,154 @@ def _runtime_findings(
     return findings
 
 
+# --- the target role: what scripts do with its credentials, and who may assume it -------------------------------
+
+
+@dataclass(frozen=True)
+class TargetRole:
+    """The rendered target role as it would be in a sample target account (`SAMPLE_TARGET_ACCOUNT`)."""
+
+    name: str
+    arn: str
+    policies: Policies
+    trust: Mapping[str, Any]
+    logical_id: str
+    line: int
+
+
+def target_role(template: Mapping[str, Any], region: str, parameters: Mapping[str, str]) -> TargetRole:
+    """The target-role template's role, resolved in the sample target account with `parameters`.
+
+    `${AWS::AccountId}` is the target account; the pipeline's account and role come from `parameters`
+    (what the target-role stack set passes, see `target_stack_set_parameters`).
+    """
+    values = _TemplateValues(template, region, SAMPLE_TARGET_ACCOUNT, parameters)
+    policies = template_role_policies(values, "target-role-template")
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::IAM::Role":
+            props = resource.get("Properties", {})
+            name = str(values.value(props.get("RoleName", logical_id)))
+            arn = f"arn:{values.resolver.partition}:iam::{SAMPLE_TARGET_ACCOUNT}:role/{name}"
+            trust = values.value(props.get("AssumeRolePolicyDocument", {}))
+            return TargetRole(name, arn, policies.get(name, {}), trust, logical_id, _line(resource))
+    raise ValueError("the target-role template has no AWS::IAM::Role")
+
+
+def target_stack_set_parameters(template: Mapping[str, Any], region: str) -> dict[str, str]:
+    """The parameters the target-role stack set gives each instance, resolved in the pipeline's account.
+
+    The stack set is deployed from the data-science account, so a `Ref: AWS::AccountId` there is
+    the pipeline's account (the sample account of the product's launch).
+    """
+    resolver = Resolver(template, region=region, account=SAMPLE_ACCOUNT)
+    for resource in template.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::CloudFormation::StackSet":
+            parameters = resource.get("Properties", {}).get("Parameters", [])
+            return {str(p["ParameterKey"]): str(resolver.resolve(p["ParameterValue"])) for p in parameters}
+    return {}
+
+
+def _assumed_findings(
+    model: RuntimeModel, product: Mapping[str, Any], path: str, target: TargetRole | None, target_path: str
+) -> list[Finding]:
+    """Script calls made as the target role, against its policies; and its trust, against the callers."""
+    resources = product.get("Resources", {})
+
+    def finding(need: AssumedNeed, kind: Kind, message: str, role: str) -> Finding:
+        node = resources.get(need.logical_id)
+        return Finding(
+            path, _line(node), RUNTIME_RULE, message, kind.value, role, need.action, need.resource, need.logical_id
+        )
+
+    findings: list[Finding] = []
+    reported: set[tuple[str, str]] = set()
+    for need in model.assumed:
+        assumed = ", ".join(need.assumes) or "no role"
+        if target is None or not any(arn_matches(pattern, target.arn) for pattern in need.assumes):
+            if (need.logical_id, need.subject) in reported:
+                continue
+            reported.add((need.logical_id, need.subject))
+            if target is None:
+                why = "no target-role template was rendered, so its policies are unknown"
+            elif not need.assumes:
+                why = "the script declares no sts:AssumeRole call naming the role"
+            else:
+                why = f"the target-role template makes {target.arn}, not the role the script assumes"
+            message = f"{need.logical_id} {need.subject} runs as {assumed} (assumed): not checked: {why}"
+            findings.append(finding(need, Kind.UNCHECKED, message, role_name(need.assumes[0]) if need.assumes else ""))
+            continue
+        result = evaluate(target.policies, need.action, need.resource)
+        if result.allowed:
+            continue
+        kind = Kind.CONDITIONAL if result.decision is Decision.CONDITIONAL else Kind.MISSING
+        message = (
+            f"{need.logical_id} {need.subject} needs {need.action} on {need.resource} as the assumed target role: "
+            f"role {target.name} ({target_path}) {_verdict(result)}"
+        )
+        findings.append(finding(need, kind, message, target.name))
+    if target is not None:
+        findings += _trust_findings(model, target, target_path)
+    return findings
+
+
+def _trust_findings(model: RuntimeModel, target: TargetRole, target_path: str) -> list[Finding]:
+    """The target role's trust must let every project role that assumes it do so."""
+    callers: dict[str, set[str]] = defaultdict(set)
+    for need in model.assumed:
+        if any(arn_matches(pattern, target.arn) for pattern in need.assumes):
+            callers[need.principal_arn].add(need.logical_id)
+    findings = []
+    for principal, logical_ids in sorted(callers.items()):
+        result = evaluate_trust(target.trust, role_principal(principal), target.arn)
+        if result.allowed:
+            continue
+        kind = Kind.CONDITIONAL if result.decision is Decision.CONDITIONAL else Kind.MISSING
+        if result.decision is Decision.CONDITIONAL:
+            verdict = "admits it only if " + "; ".join(result.unevaluated) + " (cannot be evaluated)"
+        elif result.decision is Decision.EXPLICIT_DENY:
+            verdict = f"denies it ({', '.join(result.statements)})"
+        else:
+            verdict = "does not admit it"
+        message = (
+            f"{', '.join(sorted(logical_ids))} runs as {principal}, which assumes role {target.name}: "
+            f"the role's trust policy {verdict}"
+        )
+        findings.append(
+            Finding(
+                target_path,
+                target.line,
+                RUNTIME_RULE,
+                message,
+                kind.value,
+                target.name,
+                "sts:AssumeRole",
+                target.arn,
+                target.logical_id,
+            )
+        )
+    return findings
+
+
+def _load_target_role(
+    folder: Path, manifest: Manifest, kinds: set[str], region: str
+) -> tuple[TargetRole | None, str, list[Finding]]:
+    """The rendered target role (None without a target-role template), its path, and why it cannot be read."""
+    if TARGET_ROLE_KIND not in kinds:
+        return None, "", []
+    path = manifest.path_of(TARGET_ROLE_KIND)
+    try:
+        from generator.target_role import PIPELINE_ACCOUNT
+
+        parameters = {PIPELINE_ACCOUNT: SAMPLE_ACCOUNT}
+        if TARGET_STACK_SET_KIND in kinds:
+            stack_set = decode_template(folder / manifest.path_of(TARGET_STACK_SET_KIND))
+            parameters.update(target_stack_set_parameters(stack_set, region))
+        return target_role(decode_template(folder / path), region, parameters), path, []
+    except (UnresolvableError, KeyError, ValueError) as exc:
+        message = f"the target-role template cannot be read, so calls made as its role were not checked ({exc})"
+        return None, path, [Finding(path, 0, RUNTIME_RULE, message, Kind.UNCHECKED.value)]
+
+
 # --- the folder ----------------------------------------------------------------------------------
 
 
@@ -359,4 +520,8 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
         message = f"run-time IAM not checked: the product cannot be resolved for a sample launch ({exc})"
         return [*findings, Finding(product_path, 0, RUNTIME_RULE, message, Kind.UNCHECKED.value)]
     findings += _runtime_findings(model, product, product_path, added, prerequisites)
+    target, target_path, problems = _load_target_role(folder, manifest, kinds, region)
+    if problems:
+        return sorted([*findings, *problems])
+    findings += _assumed_findings(model, product, product_path, target, target_path)
     return sorted(findings)

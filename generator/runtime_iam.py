@@ -28,12 +28,16 @@ from typing import Any
 
 import yaml
 
+from generator.contract import Env
 from generator.resolve import Resolver, UnresolvableError, sample_resolver
 
 #: The seed repository's declaration of its scripts' AWS calls (see seedcode/modeldeploy/).
 PERMISSIONS_FILE = "permissions.json"
 #: CodeBuild's default buildspec path when a project names none.
 DEFAULT_BUILDSPEC = "buildspec.yml"
+#: The sample staging (target) account a script reaches with credentials from sts:AssumeRole: not the
+#: pipeline's account (generator/resolve.py SAMPLE_ACCOUNT), so nothing passes only because the two match.
+SAMPLE_TARGET_ACCOUNT = "444455556666"
 #: Sample run-time ids, put where AWS makes up a value (stack set id, build id, object key).
 SAMPLE_STACK_SET_ID = "0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 SAMPLE_BUILD_ID = "1b2c3d4e-5f6a-7b8c-9d0e-1f2a3b4c5d6e"
@@ -261,12 +265,31 @@ class Unchecked:
     reason: str
 
 
+@dataclass(frozen=True, order=True)
+class AssumedNeed:
+    """One action a script makes in a target account, with credentials from sts:AssumeRole there.
+
+    `resource` is in `SAMPLE_TARGET_ACCOUNT`. `principal_arn` is the project's role, which assumes;
+    `assumes` the role ARNs (with wildcards) the script's own sts:AssumeRole calls name.
+    """
+
+    principal_arn: str
+    assumes: tuple[str, ...]
+    action: str
+    resource: str
+    logical_id: str
+    subject: str
+    why: str
+
+
 @dataclass
 class RuntimeModel:
     """Every run-time need of a rendered product, and what could not be checked."""
 
     needs: list[Need] = field(default_factory=list)
     unchecked: list[Unchecked] = field(default_factory=list)
+    #: Script calls made as the target role (generator/iam_check.py checks them against its template).
+    assumed: list[AssumedNeed] = field(default_factory=list)
 
 
 def role_name(role_arn: str) -> str:
@@ -291,6 +314,7 @@ def runtime_needs(template: Mapping[str, Any], seed_files: Mapping[str, bytes] |
         _rule_needs(resolver, logical_id, resource, model)
     model.needs = sorted(set(model.needs))
     model.unchecked = sorted(set(model.unchecked))
+    model.assumed = sorted(set(model.assumed))
     return model
 
 
@@ -479,16 +503,26 @@ def _script_needs(
     seed_files: Mapping[str, bytes],
     model: RuntimeModel,
 ) -> None:
-    """The calls `permissions.json` declares for scripts run by this buildspec, as the project's role."""
+    """The calls `permissions.json` declares for scripts run by this buildspec.
+
+    `project-role` calls are needs of the project's role; `assumed-role` calls are made in a target
+    account as the role the script's sts:AssumeRole calls name (`model.assumed`).
+    """
     pseudo = {"AWS::Partition": resolver.partition, "AWS::Region": resolver.region, "AWS::AccountId": resolver.account}
     for script, spec in sorted(load_permissions(seed_files).get("scripts", {}).items()):
         if spec.get("buildspec") != buildspec_path:
             continue
-        for call in spec.get("calls", []):
-            if call.get("identity", "project-role") != "project-role":
-                continue  # no permission needed, or made with assumed credentials in another account
-            if any(env.get(k) != v for k, v in call.get("when", {}).items()):
-                continue
+        calls = [c for c in spec.get("calls", []) if all(env.get(k) == v for k, v in c.get("when", {}).items())]
+        assumes = tuple(
+            arn
+            for call in calls
+            if call.get("identity", "project-role") == "project-role" and call.get("action") == "sts:AssumeRole"
+            for arn in _arns(call, {**pseudo, **env})
+        )
+        for call in calls:
+            identity = call.get("identity", "project-role")
+            if identity not in ("project-role", "assumed-role"):
+                continue  # the call needs no permission
             subject = f"project {project} ({script}: {call['client']} {call['operation']})"
             # `also`: what the call needs beyond its own action (CloudFormation's checks as the caller).
             grants = [
@@ -497,13 +531,49 @@ def _script_needs(
             ]
             for grant in grants:
                 for pattern in grant.get("resources", []):
+                    why = grant.get("why", "")
                     try:
-                        arn = _substitute(pattern, {**pseudo, **env})
+                        if identity == "project-role":
+                            arn = _substitute(pattern, {**pseudo, **env})
+                            model.needs.append(Need(role, grant["action"], arn, logical_id, subject, why))
+                            continue
+                        for region in _deploy_regions(env, resolver.region):
+                            target = {"AWS::Region": region, "AWS::AccountId": SAMPLE_TARGET_ACCOUNT}
+                            arn = _in_target(_substitute(pattern, {**pseudo, **env, **target}), region)
+                            need = AssumedNeed(role, assumes, grant["action"], arn, logical_id, subject, why)
+                            model.assumed.append(need)
                     except KeyError as missing:
                         reason = f"{PERMISSIONS_FILE} uses {missing} which the project does not set"
                         model.unchecked.append(Unchecked(logical_id, subject, reason))
-                        continue
-                    model.needs.append(Need(role, grant["action"], arn, logical_id, subject, grant.get("why", "")))
+
+
+def _arns(call: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+    """A call's resources with the values substituted (those naming an unset variable are left out)."""
+    arns = []
+    for pattern in call.get("resources", []):
+        try:
+            arns.append(_substitute(pattern, values))
+        except KeyError:
+            continue  # reported where the call itself is read
+    return arns
+
+
+def _deploy_regions(env: Mapping[str, str], home: str) -> list[str]:
+    """The regions the project deploys endpoints to (its DEPLOY_REGIONS), else the home region."""
+    listed = [r.strip() for r in env.get(Env.DEPLOY_REGIONS, "").split(",") if r.strip()]
+    return listed or [home]
+
+
+def _in_target(arn: str, region: str) -> str:
+    """A resource in the sample target account: a `*` account or region (known at run time) made concrete."""
+    parts = arn.split(":", 5)
+    if len(parts) != 6:
+        return arn
+    if parts[3] == "*":
+        parts[3] = region
+    if parts[4] == "*":
+        parts[4] = SAMPLE_TARGET_ACCOUNT
+    return ":".join(parts)
 
 
 def _substitute(pattern: str, values: Mapping[str, str]) -> str:

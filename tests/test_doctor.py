@@ -54,15 +54,10 @@ from generator.doctor import (
     CheckResult,
     DoctorError,
     DoctorOptions,
-    TrustPrincipal,
     check_caller,
     check_target_roles,
-    evaluate_trust,
-    principal_matches,
     run_checks,
-    statements_for,
 )
-from generator.iam_eval import Decision
 from generator.naming import BootstrapNames
 from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
 from generator.target_role import build_target_role, build_target_role_stack_set
@@ -558,7 +553,6 @@ def test_cli_check_roles_reads_service_roles_from_mlops_gen_toml(
 # --- answers only real IAM and Organizations give (Stubber) ---------------------------------------------------------
 
 CALLER = Caller("111122223333", "arn:aws:sts::111122223333:assumed-role/Admin/me", MANAGEMENT, "ALL")
-ROLE_ARN = f"arn:aws:iam::444455556666:role/{DEFAULT_TARGET_ROLE}"
 
 
 def stubbed(service: str) -> tuple[Any, Stubber]:
@@ -757,95 +751,6 @@ def test_access_role_not_assumable_is_reported_not_failed(org: Org) -> None:
     for account in targets:
         detail = results[f"target-role:{account}"].detail
         assert f"trust not inspected: cannot assume arn:aws:iam::{account}:role/AWSControlTowerExecution" in detail
-
-
-# --- the trust-policy helper: statements by principal, then iam_eval ------------------------------------------------
-
-PIPELINE = TrustPrincipal("AWS", BUILD_ROLE, {"aws:PrincipalArn": BUILD_ROLE, "aws:PrincipalAccount": MANAGEMENT})
-SAGEMAKER_IN = TrustPrincipal(
-    "Service",
-    "sagemaker.amazonaws.com",
-    {"aws:SourceAccount": "444455556666", "aws:SourceArn": "arn:aws:sagemaker:eu-west-1:444455556666:endpoint/x"},
-)
-
-
-def allow(principal: Any, **extra: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole", **extra}
-
-
-@pytest.mark.parametrize(
-    ("principal", "who", "named"),
-    [
-        ("*", PIPELINE, True),
-        ({"AWS": "*"}, PIPELINE, True),
-        ({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}, PIPELINE, True),
-        ({"AWS": MANAGEMENT}, PIPELINE, True),  # IAM stores a bare account id as the root ARN; both forms occur
-        ({"AWS": [f"arn:aws:iam::{MANAGEMENT}:role/other", BUILD_ROLE]}, PIPELINE, True),
-        ({"AWS": f"arn:aws:iam::{MANAGEMENT}:role/other"}, PIPELINE, False),
-        ({"AWS": "arn:aws:iam::999988887777:root"}, PIPELINE, False),
-        ({"AWS": "AROAEXAMPLEEXAMPLE01"}, PIPELINE, False),  # a deleted role's unique id names nobody
-        ({"Service": "sagemaker.amazonaws.com"}, PIPELINE, False),
-        ({"Service": ["ec2.amazonaws.com", "sagemaker.amazonaws.com"]}, SAGEMAKER_IN, True),
-        ({"Service": "ec2.amazonaws.com"}, SAGEMAKER_IN, False),
-        ({"AWS": "*"}, SAGEMAKER_IN, False),
-        ("*", SAGEMAKER_IN, True),
-    ],
-)
-def test_principal_matches(principal: Any, who: TrustPrincipal, named: bool) -> None:
-    assert principal_matches(principal, who) is named
-
-
-def test_statements_for_keeps_the_principals_statements_as_resource_statements() -> None:
-    policy = {
-        "Statement": [
-            allow({"Service": "sagemaker.amazonaws.com"}, Sid="SageMaker"),
-            allow({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"}, Sid="Account"),
-            {"Sid": "NotMe", "Effect": "Deny", "NotPrincipal": {"AWS": BUILD_ROLE}, "Action": "sts:AssumeRole"},
-            {"Sid": "AllButMe", "Effect": "Deny", "NotPrincipal": {"AWS": "arn:aws:iam::999988887777:root"},
-             "Action": "sts:AssumeRole"},
-        ]
-    }  # fmt: skip
-    kept = statements_for(policy, PIPELINE)
-    assert [s["Sid"] for s in kept] == ["Account", "AllButMe"]
-    assert all(s["Resource"] == "*" and "Principal" not in s and "NotPrincipal" not in s for s in kept)
-    # a single statement (not a list) is valid IAM
-    assert [s["Sid"] for s in statements_for({"Statement": policy["Statement"][0]}, SAGEMAKER_IN)] == ["SageMaker"]
-
-
-@pytest.mark.parametrize(
-    ("statements", "who", "decision"),
-    [
-        ([allow({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
-                Condition={"ArnEquals": {"aws:PrincipalArn": BUILD_ROLE}})], PIPELINE, Decision.ALLOW),
-        ([allow({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"},
-                Condition={"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{MANAGEMENT}:role/x"}})],
-         PIPELINE, Decision.IMPLICIT_DENY),
-        ([allow({"AWS": BUILD_ROLE}, Action="sts:TagSession")], PIPELINE, Decision.IMPLICIT_DENY),
-        ([allow({"AWS": BUILD_ROLE}, Action="sts:*")], PIPELINE, Decision.ALLOW),
-        ([allow({"AWS": BUILD_ROLE}),
-          {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole",
-           "Condition": {"StringNotEquals": {"aws:PrincipalAccount": MANAGEMENT}}}], PIPELINE, Decision.ALLOW),
-        ([allow({"AWS": BUILD_ROLE}),
-          {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}], PIPELINE,
-         Decision.EXPLICIT_DENY),
-        ([allow({"AWS": BUILD_ROLE}, Condition={"StringEquals": {"sts:ExternalId": "x"}})], PIPELINE,
-         Decision.CONDITIONAL),
-        ([allow({"AWS": BUILD_ROLE}, Condition={"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}})],
-         PIPELINE, Decision.CONDITIONAL),
-        ([allow({"Service": "sagemaker.amazonaws.com"},
-                Condition={"ArnLike": {"aws:SourceArn": "arn:aws:sagemaker:*:444455556666:*"}})],
-         SAGEMAKER_IN, Decision.ALLOW),
-        ([allow({"Service": "sagemaker.amazonaws.com"},
-                Condition={"StringEquals": {"aws:SourceAccount": "999988887777"}})], SAGEMAKER_IN,
-         Decision.IMPLICIT_DENY),
-        ([allow({"AWS": f"arn:aws:iam::{MANAGEMENT}:root"})], SAGEMAKER_IN, Decision.IMPLICIT_DENY),
-    ],
-)  # fmt: skip
-def test_evaluate_trust(statements: list[dict[str, Any]], who: TrustPrincipal, decision: Decision) -> None:
-    result = evaluate_trust({"Version": "2012-10-17", "Statement": statements}, who, ROLE_ARN)
-    assert result.decision is decision, result
-    if decision is Decision.CONDITIONAL:
-        assert result.unevaluated  # the condition is named, never silently passed
 
 
 # --- errors before any check ---------------------------------------------------------------------------------------

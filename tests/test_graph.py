@@ -112,7 +112,8 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from tests.conftest import CONFIGS
 
     out = {}
-    for name in ("default", "codeconnections-3-regions", "custom-preferences", "standard-launch-role"):
+    names = ("default", "codeconnections-3-regions", "custom-preferences", "standard-launch-role")
+    for name in (*names, "delegated-admin", "account-filters", "self-managed"):
         out[name] = render_into(tmp_path_factory.mktemp(name), **CONFIGS[name])
     return out
 
@@ -214,6 +215,113 @@ def test_standard_launch_role_group_is_not_in_the_template(rendered: dict[str, P
     group = d.by_text("SageMaker model package group")
     assert d.nodes[group][1] == "SageMaker model package group\n{project}\n(not created by the product template)"
     assert d.edges_from(group) == [(f"EventBridge rule\n{PROJECT}-model", "ModelApprovalStatus = Approved or Rejected")]
+
+
+# --- deployment topologies: api mode (CodeBuild running deploy.py) and self-managed -------------------------------
+
+
+def _targets(d: Diagram) -> list[str]:
+    return [text for shape, text, _ in d.nodes.values() if shape == "subroutine"]
+
+
+def test_delegated_admin_draws_the_stack_sets_its_deploy_projects_deploy(rendered: dict[str, Path]) -> None:
+    d = diagram_of(rendered["delegated-admin"])
+    assert d.stages() == STAGES
+    staging, prod = d.by_text("DeployResourcesStaging"), d.by_text("DeployResourcesProd")
+    for ident, stage, ou in ((staging, "staging", STAGING_OU), (prod, "prod", PROD_OU)):
+        assert d.nodes[ident][:2] == (
+            "box",
+            f"{'DeployResourcesStaging' if stage == 'staging' else 'DeployResourcesProd'}\n"
+            f"StackSet {PROJECT}-deploy-{stage}\n"
+            f"CodeBuild project {PROJECT}-{stage}-deploy, CloudFormation API\n"
+            "CallAs DELEGATED_ADMIN (delegated administrator)\n"
+            "failure tolerance 0%, max concurrency 100%\n"
+            "regions parallel, auto-deployment enabled",
+        )
+        # The whole OU, in both regions in the order given; deploy.py runs from the source with the build's files.
+        assert d.edges_from(ident) == [(f"Organizational unit\n{ou}", "regions eu-west-1, us-east-1")]
+        assert d.edges_to(ident) == [("SourceArtifact", ""), ("BuildArtifact", "")]
+    assert _targets(d) == [f"Organizational unit\n{STAGING_OU}", f"Organizational unit\n{PROD_OU}"]
+    # The staging test is a CodeBuild project too, but deploys nothing: still drawn as a plain project.
+    assert d.nodes[d.by_text("TestStaging")][1] == f"TestStaging\nCodeBuild project {PROJECT}-test"
+    assert d.edges_from(d.by_text("TestStaging")) == []
+
+
+def test_account_filters_narrow_the_ou_to_the_listed_accounts(rendered: dict[str, Path]) -> None:
+    d = diagram_of(rendered["account-filters"])
+    staging, prod = d.by_text("DeployResourcesStaging"), d.by_text("DeployResourcesProd")
+    assert d.nodes[staging][1].split("\n")[1:] == [
+        f"StackSet {PROJECT}-deploy-staging",
+        f"CodeBuild project {PROJECT}-staging-deploy, CloudFormation API",  # CallAs SELF: not restated
+        "failure tolerance 0%, max concurrency 100%",
+        "regions sequential, auto-deployment disabled",
+        "region order us-east-1, eu-west-1",
+    ]
+    assert d.nodes[prod][1].split("\n")[1] == f"StackSet {PROJECT}-deploy-prod"
+    regions = "regions us-east-1, eu-west-1"
+    assert d.edges_from(staging) == [(f"Organizational unit\n{STAGING_OU}", f"only accounts 111111111111\n{regions}")]
+    assert d.edges_from(prod) == [
+        (f"Organizational unit\n{PROD_OU}", f"only accounts 222222222222, 333333333333\n{regions}")
+    ]
+    # The accounts narrow the OU target (AccountFilterType INTERSECTION); they are not targets of their own.
+    assert _targets(d) == [f"Organizational unit\n{STAGING_OU}", f"Organizational unit\n{PROD_OU}"]
+
+
+def test_self_managed_deploys_to_the_listed_accounts(rendered: dict[str, Path]) -> None:
+    d = diagram_of(rendered["self-managed"])
+    staging, prod = d.by_text("DeployResourcesStaging"), d.by_text("DeployResourcesProd")
+    assert d.nodes[staging][1] == (
+        f"DeployResourcesStaging\nStackSet {PROJECT}-deploy-staging\n"
+        "self-managed: administration role acme-stackset-admin, execution role acme-stackset-execution\n"
+        "failure tolerance 0%, max concurrency 100%\nregions parallel"  # no auto-deployment for self-managed
+    )
+    assert d.edges_from(staging) == [("Account\n111111111111", "regions eu-west-1")]
+    assert d.edges_from(prod) == [("Account\n222222222222", "regions eu-west-1")]
+    assert d.edges_to(staging) == [("BuildArtifact", "")]  # the native action: no source checkout
+    assert _targets(d) == ["Account\n111111111111", "Account\n222222222222"]  # no OU is a target
+
+
+def test_api_mode_reads_the_deploy_project_environment(tmp_path: Path) -> None:
+    """The diagram follows the rendered project's variables, and only those: other properties may use any intrinsic."""
+    from tests.conftest import CONFIGS
+
+    folder = render_into(tmp_path / "dist", format="json", **CONFIGS["account-filters"])
+    product = folder / "product-template.json"
+    template = json.loads(product.read_text(encoding="utf-8"))
+    project = template["Resources"]["ModelDeployStagingDeployProject"]["Properties"]
+    project["Description"] = {"Fn::FindInMap": ["NoSuchMap", "a", "b"]}  # not modelled by the resolver
+    project["Environment"]["EnvironmentVariables"].append({"Name": "UNRELATED", "Value": {"Fn::ImportValue": "x"}})
+    values = {v["Name"]: v for v in project["Environment"]["EnvironmentVariables"]}
+    values["DEPLOY_ACCOUNT_FILTER_TYPE"]["Value"] = "NONE"  # deploy.py then ignores DEPLOY_ACCOUNT_IDS
+    values["STACK_SET_CALL_AS"]["Value"] = "DELEGATED_ADMIN"
+    values["REGION_CONCURRENCY_TYPE"]["Value"] = "PARALLEL"
+    values["DEPLOY_OU_IDS"]["Value"] = "ou-ab12-33333333,ou-ab12-44444444"
+    product.write_text(json.dumps(template), encoding="utf-8")
+
+    d = diagram_of(folder)
+    staging = d.by_text("DeployResourcesStaging")
+    assert d.nodes[staging][1].split("\n")[3:] == [
+        "CallAs DELEGATED_ADMIN (delegated administrator)",
+        "failure tolerance 0%, max concurrency 100%",
+        "regions parallel, auto-deployment disabled",  # parallel: no region order to show
+    ]
+    regions = "regions us-east-1, eu-west-1"
+    assert d.edges_from(staging) == [
+        ("Organizational unit\nou-ab12-33333333", regions),
+        ("Organizational unit\nou-ab12-44444444", regions),
+    ]
+    prod = d.by_text("DeployResourcesProd")  # untouched
+    assert d.edges_from(prod) == [
+        (f"Organizational unit\n{PROD_OU}", f"only accounts 222222222222, 333333333333\n{regions}")
+    ]
+
+
+def test_topologies_are_deterministic(rendered: dict[str, Path], tmp_path: Path) -> None:
+    from tests.conftest import CONFIGS
+
+    for name in ("delegated-admin", "account-filters", "self-managed"):
+        again = render_into(tmp_path / name, **CONFIGS[name])
+        assert to_mermaid(read_graph(again)) == to_mermaid(read_graph(rendered[name]))
 
 
 def test_json_render_draws_the_same(rendered: dict[str, Path], tmp_path: Path) -> None:

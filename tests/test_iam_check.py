@@ -25,7 +25,7 @@ from generator.iam_check import (
 from generator.manifest import Manifest, read_manifest
 from generator.render import build_manifest, render_files, validation_step, write_output
 from generator.validate import Finding
-from tests.conftest import CONNECTION_ARN, make_config
+from tests.conftest import CONFIGS, CONNECTION_ARN, make_config
 
 REFERENCE = Path("/work/shared/reference/iam")
 FIXTURES = Path(__file__).parent / "iam_fixtures"
@@ -241,6 +241,162 @@ def test_small_prerequisites_template_covers_only_what_it_grants(tmp_path: Path)
     # With a prerequisites template rendered, what it leaves out is missing, not "needs prerequisites".
     assert {(f.kind, f.role) for f in findings} == {("missing", BUILD_ROLE)}
     assert "sts:AssumeRole" in {f.action for f in findings}
+
+
+# --- the target role: calls made with its credentials, and its trust -----------------------------------------
+
+TARGET_ROLE = "sagemaker-multi-account-deploy"
+TEST_PROJECT = "ModelDeployTestProject"
+
+
+def target_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    statements: list[dict[str, Any]] = template["Resources"]["TargetRole"]["Properties"]["Policies"][0][
+        "PolicyDocument"
+    ]["Statement"]
+    return statements
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_every_config_passes_with_its_target_role_checked(tmp_path: Path, name: str) -> None:
+    folder = render_to(tmp_path / "out", **CONFIGS[name])
+
+    def findings() -> set[tuple[str, str, str]]:
+        # (a CodeConnections source needs the connection tag SageMaker's pipeline role requires: conditional)
+        return {(f.kind, f.action, f.logical_id) for f in findings_of(folder) if "UseConnection" not in f.action}
+
+    assert findings() == set()
+    # ... and the check ran: without the role's policies, the test's endpoint calls are not allowed.
+    edit_json(folder / "target-role-template.json", lambda t: target_statements(t).clear())
+    assert findings() == {
+        ("missing", "sagemaker:DescribeEndpoint", TEST_PROJECT),
+        ("missing", "sagemaker:InvokeEndpoint", TEST_PROJECT),
+    }
+
+
+def test_target_role_without_invoke_endpoint_is_that_finding(tmp_path: Path) -> None:
+    folder = render_to(tmp_path / "out")
+
+    def drop_invoke(template: dict[str, Any]) -> None:
+        for statement in target_statements(template):
+            statement["Action"] = [a for a in statement["Action"] if a != "sagemaker:InvokeEndpoint"]
+
+    edit_json(folder / "target-role-template.json", drop_invoke)
+    (finding,) = findings_of(folder)
+    assert (finding.rule, finding.kind, finding.role, finding.action, finding.logical_id) == (
+        "IAM-RUNTIME",
+        "missing",
+        TARGET_ROLE,
+        "sagemaker:InvokeEndpoint",
+        TEST_PROJECT,
+    )
+    # A staging account that is not the pipeline's, the endpoint name from the test project's environment.
+    assert finding.resource == (
+        "arn:aws:sagemaker:eu-west-1:444455556666:endpoint/sagemaker-iris-multi-01-p-abcdefghijkl-staging"
+    )
+    assert "test/test.py" in finding.message and "InvokeEndpoint" in finding.message
+    assert finding.path == "product-template.json" and finding.line > 0
+
+
+def test_endpoints_in_every_deploy_region_are_checked(tmp_path: Path) -> None:
+    folder = render_to(tmp_path / "out", **{"deploy-regions": "eu-west-1,us-east-1"})
+
+    def only_home_region(template: dict[str, Any]) -> None:
+        for statement in target_statements(template):
+            if statement.get("Sid") == "TestEndpoints":
+                statement["Resource"] = [
+                    {"Fn::Sub": r["Fn::Sub"].replace(":*:", ":eu-west-1:", 1)} for r in statement["Resource"]
+                ]
+
+    edit_json(folder / "target-role-template.json", only_home_region)
+    findings = findings_of(folder)
+    assert {(f.action, f.resource.split(":")[3]) for f in findings} == {
+        ("sagemaker:DescribeEndpoint", "us-east-1"),
+        ("sagemaker:InvokeEndpoint", "us-east-1"),
+    }
+
+
+def test_endpoint_in_the_pipeline_account_only_is_missing(tmp_path: Path) -> None:
+    """${AWS::AccountId} in the target-role template is the staging account, never the pipeline's."""
+    folder = render_to(tmp_path / "out")
+
+    def pipeline_account(template: dict[str, Any]) -> None:
+        for statement in target_statements(template):
+            if statement.get("Sid") == "TestEndpoints":
+                statement["Resource"] = [
+                    {"Fn::Sub": r["Fn::Sub"].replace("${AWS::AccountId}", "${PipelineAccountId}")}
+                    for r in statement["Resource"]
+                ]
+
+    edit_json(folder / "target-role-template.json", pipeline_account)
+    assert summary(findings_of(folder)) == {
+        ("missing", TARGET_ROLE, "sagemaker:DescribeEndpoint"),
+        ("missing", TARGET_ROLE, "sagemaker:InvokeEndpoint"),
+    }
+
+
+def test_trust_that_does_not_admit_the_build_role_is_a_finding(tmp_path: Path) -> None:
+    folder = render_to(tmp_path / "out")
+
+    def admit_another_role(template: dict[str, Any]) -> None:
+        trust = template["Resources"]["TargetRole"]["Properties"]["AssumeRolePolicyDocument"]
+        pipeline = next(s for s in trust["Statement"] if s["Sid"] == "PipelineRolesTestEndpoints")
+        pipeline["Condition"]["ArnEquals"]["aws:PrincipalArn"] = [
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::${PipelineAccountId}:role/service-role/acme-other"}
+        ]
+
+    edit_json(folder / "target-role-template.json", admit_another_role)
+    (finding,) = findings_of(folder)
+    assert (finding.kind, finding.role, finding.action, finding.logical_id) == (
+        "missing",
+        TARGET_ROLE,
+        "sts:AssumeRole",
+        "TargetRole",
+    )
+    assert finding.resource == f"arn:aws:iam::444455556666:role/{TARGET_ROLE}"
+    assert finding.path == "target-role-template.json" and finding.line > 0
+    assert f"arn:aws:iam::123456789012:role/service-role/{BUILD_ROLE}" in finding.message
+
+
+def test_stack_set_passing_another_pipeline_role_fails_the_trust(tmp_path: Path) -> None:
+    """The trust is checked with the parameters the target-role stack set deploys it with."""
+    folder = render_to(tmp_path / "out")
+
+    def other_role(template: dict[str, Any]) -> None:
+        for parameter in template["Resources"]["TargetRoleStackSet"]["Properties"]["Parameters"]:
+            if parameter["ParameterKey"] == "PipelineRoleName":
+                parameter["ParameterValue"] = "acme-other"
+
+    edit_json(folder / "target-role-stackset.json", other_role)
+    assert summary(findings_of(folder)) == {("missing", TARGET_ROLE, "sts:AssumeRole")}
+
+
+def test_test_assuming_another_role_is_unchecked(tmp_path: Path) -> None:
+    folder = render_to(tmp_path / "out")
+    edit_json(
+        folder / "product-template.json",
+        lambda t: t["Parameters"]["SageMakerExecutionRoleStagingName"].update(Default="acme-staging"),
+    )
+    findings = findings_of(folder)
+    assert {(f.kind, f.role, f.action) for f in findings} == {
+        ("unchecked", "acme-staging", "sagemaker:DescribeEndpoint"),
+        ("unchecked", "acme-staging", "sagemaker:InvokeEndpoint"),
+        ("missing", BUILD_ROLE, "sts:AssumeRole"),  # the prerequisites let it assume the target role only
+    }
+    unchecked = [f for f in findings if f.kind == "unchecked"]
+    assert all(f"makes arn:aws:iam::444455556666:role/{TARGET_ROLE}" in f.message for f in unchecked)
+
+
+def test_without_target_role_template_assumed_calls_are_unchecked(tmp_path: Path) -> None:
+    folder = render_to(tmp_path / "out")
+    drop_artifact(folder, "target-role-template")
+    findings = findings_of(folder)
+    assert summary(findings) == {
+        ("unchecked", TARGET_ROLE, "sagemaker:DescribeEndpoint"),
+        ("unchecked", TARGET_ROLE, "sagemaker:InvokeEndpoint"),
+    }
+    assert all("no target-role template" in f.message for f in findings)
+    with pytest.raises(ValidationFailed, match="IAM-RUNTIME"):
+        validation_step(folder)  # like a role whose policies are unknown: render refuses
 
 
 # --- validate and render --------------------------------------------------------------------------------------

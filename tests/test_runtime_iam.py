@@ -16,6 +16,7 @@ import pytest
 from botocore import xform_name
 
 from generator.product import build_product
+from generator.resolve import SAMPLE_ACCOUNT
 from generator.runtime_iam import (
     ARTIFACT_BUCKET_GRANT,
     BY_PROVIDER,
@@ -25,6 +26,7 @@ from generator.runtime_iam import (
     PROJECT_GRANTS,
     PROVIDERS,
     REPORT_GRANTS,
+    SAMPLE_TARGET_ACCOUNT,
     TARGET_ACTIONS,
     ActionGrant,
     Need,
@@ -222,6 +224,22 @@ def test_assumed_role_calls_are_not_asked_of_the_build_role() -> None:
     (assume,) = [n for n in needs if n.action == "sts:AssumeRole"]
     assert assume.resource == "arn:aws:iam::*:role/sagemaker-multi-account-deploy"
     assert assume.logical_id == "ModelDeployTestProject"
+
+
+def test_assumed_role_calls_are_made_in_a_target_account_in_each_deploy_region() -> None:
+    cfg = make_config(**{"deploy-regions": "eu-west-1,us-east-1"})
+    model = runtime_needs(build_product(cfg).to_dict(), bundle_files(cfg), cfg.region)
+    endpoint = "endpoint/sagemaker-iris-multi-01-p-abcdefghijkl-staging"
+    assert {(a.action, a.resource) for a in model.assumed} == {
+        (action, f"arn:aws:sagemaker:{region}:{SAMPLE_TARGET_ACCOUNT}:{endpoint}")
+        for action in ("sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint")
+        for region in ("eu-west-1", "us-east-1")
+    }
+    assert SAMPLE_TARGET_ACCOUNT != SAMPLE_ACCOUNT
+    build_role = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole"
+    assert {(a.logical_id, a.principal_arn, a.assumes) for a in model.assumed} == {
+        ("ModelDeployTestProject", build_role, ("arn:aws:iam::*:role/sagemaker-multi-account-deploy",))
+    }
 
 
 def test_artifacts_are_moved_by_the_role_that_moves_them() -> None:
