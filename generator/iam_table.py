@@ -146,6 +146,23 @@ def _tags(service: str, tag: str, untag: str, list_tags: str, on: Arn | None = N
     )
 
 
+def _pass_connection(service: str) -> Grant:
+    """`<service>:PassConnection` for a source action's connection, passed to CodePipeline."""
+    return Grant(
+        (f"{service}:PassConnection",),
+        CU,
+        "a source action uses a CodeConnections connection",
+        when=_CONNECTION,
+        on=Arn(
+            "codeconnections",
+            "connection",
+            "arn:${Partition}:codeconnections:${Region}:${Account}:connection/${ConnectionId}",
+            value=_CONNECTION,
+        ),
+        context=((f"{service}:PassedToService", "codepipeline.amazonaws.com"),),
+    )
+
+
 def _bucket_config(prop: str, put: str) -> Grant:
     """An S3 bucket sub-configuration: a Put on create and update, a Get to read it back."""
     return Grant((f"s3:{put}",), CU, f"{prop} property", when=prop)
@@ -365,32 +382,8 @@ TABLE: tuple[TypeEntry, ...] = (
                     (Fill("PipelineName", (("Name", "*"),)),),
                 ),
             ),
-            Grant(
-                ("codestar-connections:PassConnection",),
-                CU,
-                "a source action uses a CodeConnections connection",
-                when=_CONNECTION,
-                on=Arn(
-                    "codeconnections",
-                    "connection",
-                    "arn:${Partition}:codeconnections:${Region}:${Account}:connection/${ConnectionId}",
-                    value=_CONNECTION,
-                ),
-                context=(("codestar-connections:PassedToService", "codepipeline.amazonaws.com"),),
-            ),
-            Grant(
-                ("codeconnections:PassConnection",),
-                CU,
-                "a source action uses a CodeConnections connection",
-                when=_CONNECTION,
-                on=Arn(
-                    "codeconnections",
-                    "connection",
-                    "arn:${Partition}:codeconnections:${Region}:${Account}:connection/${ConnectionId}",
-                    value=_CONNECTION,
-                ),
-                context=(("codeconnections:PassedToService", "codepipeline.amazonaws.com"),),
-            ),
+            # The service answers to both prefixes (CodeStar Connections was renamed CodeConnections).
+            *(_pass_connection(service) for service in ("codestar-connections", "codeconnections")),
             Grant(("codepipeline:TagResource",), CU, "Tags property", when="Tags"),
             Grant(("codepipeline:UntagResource",), (U,), "Tags property", when="Tags"),
             Grant(("codepipeline:ListTagsForResource",), (R,), "read the pipeline's tags"),
