@@ -52,7 +52,7 @@ TARGET_STACK_SET_KIND = "target-role-stackset"
 STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
 
 #: SageMaker-provided role name -> its policy document in generator/data/ (as published; see
-#: /work/shared/reference/iam/README.md). The UseRole's policy is customer managed: this copy is what
+#: shared/reference/iam/README.md). The UseRole's policy is customer managed: this copy is what
 #: the SageMaker console creates, the account's own may differ.
 SERVICE_ROLE_POLICIES: Mapping[str, str] = {
     "AmazonSageMakerServiceCatalogProductsCodePipelineRole": (

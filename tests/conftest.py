@@ -85,6 +85,8 @@ def named_config(name: str) -> RenderConfig:
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
+#: shared/reference (read-only project material) lies beside the checkout, in CI too.
+SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 
 @pytest.fixture

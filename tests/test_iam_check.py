@@ -25,9 +25,9 @@ from generator.iam_check import (
 from generator.manifest import Manifest, read_manifest
 from generator.render import build_manifest, render_files, validation_step, write_output
 from generator.validate import Finding
-from tests.conftest import CONFIGS, CONNECTION_ARN, make_config
+from tests.conftest import CONFIGS, CONNECTION_ARN, SHARED_REFERENCE, make_config
 
-REFERENCE = Path("/work/shared/reference/iam")
+REFERENCE = SHARED_REFERENCE / "iam"
 FIXTURES = Path(__file__).parent / "iam_fixtures"
 PIPELINE_ROLE = "AmazonSageMakerServiceCatalogProductsCodePipelineRole"
 BUILD_ROLE = "AmazonSageMakerServiceCatalogProductsCodeBuildRole"

@@ -28,11 +28,11 @@ from generator.naming import ROLE_NAME_LIMIT, launch_role_name
 from generator.product import build_product
 from generator.render import serialise
 from generator.validate import lint_text
-from tests.conftest import make_config, named_config
+from tests.conftest import SHARED_REFERENCE, make_config, named_config
 
 GENERATED = ["default", "codeconnections-3-regions", "custom-preferences"]
 CHECKOV = Path("/tmp/checkov-venv/bin/checkov")
-REFERENCE = Path("/work/shared/reference/iam/AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy.json")
+REFERENCE = SHARED_REFERENCE / "iam" / "AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy.json"
 
 
 def _policy_for_matching(policy: dict) -> dict:  # type: ignore[type-arg]

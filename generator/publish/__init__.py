@@ -1,6 +1,6 @@
 """`mlops-gen publish`: put a rendered product where SageMaker Studio finds it, and do it idempotently.
 
-Two ways (docs: /work/shared/reference/aws-facts.md):
+Two ways (docs: shared/reference/aws-facts.md):
 
 - `service-catalog` (the article's way): a portfolio, a product tagged `sagemaker:studio-visibility=true`
   whose versions (provisioning artifacts) load the template from S3, a launch constraint and the
