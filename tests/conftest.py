@@ -85,8 +85,16 @@ def named_config(name: str) -> RenderConfig:
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
-#: shared/reference (read-only project material) lies beside the checkout, in CI too.
-SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
+#: shared/reference (read-only project material) lies beside the checkout, in CI too; a clone made
+#: elsewhere on a developer machine falls back to the workplace copy.
+SHARED_REFERENCE = next(
+    (
+        p
+        for p in (Path(__file__).resolve().parents[2] / "shared" / "reference", Path("/work/shared/reference"))
+        if p.is_dir()
+    ),
+    Path(__file__).resolve().parents[2] / "shared" / "reference",
+)
 
 
 @pytest.fixture
