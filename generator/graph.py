@@ -25,7 +25,7 @@ from typing import Any
 
 from generator.contract import Env
 from generator.errors import InputError
-from generator.manifest import Manifest, read_manifest
+from generator.manifest import Manifest, verify_manifest
 
 PROJECT_NAME = "{project}"
 PROJECT_ID = "{project-id}"
@@ -124,7 +124,7 @@ def read_graph(folder: Path) -> ProjectGraph:
 
     from generator.resolve import Resolver, UnresolvableError, load_template
 
-    manifest: Manifest = read_manifest(folder)
+    manifest: Manifest = verify_manifest(folder)
     try:
         path = manifest.path_of(PRODUCT_KIND)
     except KeyError:

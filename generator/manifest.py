@@ -85,3 +85,42 @@ def read_manifest(folder: Path) -> Manifest:
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError("DIR", f"{path} is not a mlops-gen manifest: {exc}") from None
     return Manifest(artifacts, home_region, deploy_regions)
+
+
+def _inside(folder: Path, relative: str) -> bool:
+    """True when `relative` names a file below `folder`: no absolute path, no `..`, no link out."""
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts or not candidate.parts:
+        return False
+    root = folder.resolve()
+    return (root / candidate).resolve().is_relative_to(root)
+
+
+def verify_manifest(folder: Path) -> Manifest:
+    """The one gate every command that reads a render output passes first.
+
+    The manifest must parse, every listed path must stay inside `folder` and exist, and every file's
+    sha256 must match: a hand-edited or half-copied folder is refused (exit 2) before any check,
+    rehearsal or upload trusts it. To change a rendered file, change the render options and render again.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise InputError("DIR", f"{folder} is a file; give the folder `mlops-gen render --out` wrote")
+    manifest = read_manifest(folder)
+    problems: list[str] = []
+    for artifact in manifest.artifacts:
+        if not _inside(folder, artifact.path):
+            problems.append(f"{artifact.path!r} is outside the folder (absolute or with '..')")
+            continue
+        path = folder / artifact.path
+        if not path.is_file():
+            problems.append(f"{artifact.path} is listed but missing")
+        elif sha256(path.read_bytes()) != artifact.sha256:
+            problems.append(f"{artifact.path} was changed after the render (sha256 differs)")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        raise InputError(
+            "DIR",
+            f"{folder}/{MANIFEST} does not match the folder: {shown}. Render again (mlops-gen render --out "
+            f"{folder} --force) rather than editing rendered files",
+        )
+    return manifest

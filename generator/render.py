@@ -1,7 +1,8 @@
 """Render: config in, files out. Pure up to `write_output`, which is atomic.
 
 Files are rendered in memory, written to a temporary folder beside `--out`, validated there,
-and only then moved into place: a failed render or validation leaves nothing behind.
+and only then moved into place: a failed render or validation leaves nothing behind. `--force`
+replaces only a previous render's own files (see `check_out_dir`): never a file mlops-gen did not write.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from troposphere import Template
 
 from generator.config import OutputFormat, RenderConfig
 from generator.errors import InputError, ValidationFailed
-from generator.manifest import MANIFEST, Artifact, Manifest, sha256
+from generator.manifest import MANIFEST, Artifact, Manifest, read_manifest, sha256
 
 
 @dataclass(frozen=True)
@@ -91,15 +92,60 @@ def build_manifest(cfg: RenderConfig, files: list[RenderedFile]) -> Manifest:
     return Manifest(artifacts, cfg.region, cfg.deploy_regions)
 
 
-def check_out_dir(out: Path, force: bool) -> None:
-    """Refuse a non-empty folder without --force, a file in the way, or an unwritable parent."""
+def check_out_dir(out: Path, force: bool) -> tuple[str, ...]:
+    """What `render` may replace in `out`: nothing, or (with --force) the files of a previous render.
+
+    Refuses a file in the way, an unwritable parent, a non-empty folder without --force, and with
+    --force any folder that is not a previous render output or that holds anything its manifest does
+    not list (or a listed file edited since): mlops-gen never deletes or overwrites a file it did not write.
+    """
     if out.exists() and not out.is_dir():
         raise InputError("--out", f"{out} exists and is not a folder")
     blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
     if blocking is not None:
         raise InputError("--out", f"cannot create {out}: {blocking} is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise InputError("--out", f"{out} is not empty; pass --force to replace its contents")
+    if not out.is_dir() or not any(out.iterdir()):
+        return ()
+    if not force:
+        raise InputError("--out", f"{out} is not empty; pass --force to replace a previous render there")
+    return _previous_render(out)
+
+
+def _previous_render(out: Path) -> tuple[str, ...]:
+    """The paths a previous render wrote in `out` (manifest included), if `out` holds nothing else."""
+    if not (out / MANIFEST).is_file():
+        raise InputError(
+            "--out",
+            f"--force replaces only a previous render output, and {out} has no {MANIFEST} of mlops-gen "
+            f"(it holds {_sample(p.name for p in out.iterdir())}); choose an empty or new folder",
+        )
+    try:
+        previous = read_manifest(out)
+    except InputError:
+        raise InputError(
+            "--out", f"--force replaces only a previous render output, and {out / MANIFEST} is not mlops-gen's"
+        ) from None
+    ours = {MANIFEST} | {a.path for a in previous.artifacts}
+    present = {p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir()}
+    foreign = sorted(present - ours)
+    edited = sorted(
+        a.path for a in previous.artifacts if (out / a.path).is_file() and sha256((out / a.path).read_bytes()) != a.sha256
+    )
+    if foreign or edited:
+        what = ([f"not written by mlops-gen: {_sample(foreign)}"] if foreign else []) + (
+            [f"edited since the render: {_sample(edited)}"] if edited else []
+        )
+        raise InputError(
+            "--out",
+            f"--force replaces only what a previous render wrote, and {out} also holds files "
+            f"{'; '.join(what)}. Move them away or choose another folder; nothing was changed",
+        )
+    return tuple(sorted(present))
+
+
+def _sample(names: Iterable[str], most: int = 5) -> str:
+    names = sorted(names)
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def write_output(
@@ -109,13 +155,13 @@ def write_output(
     force: bool,
     validate: Callable[[Path], None] | None = None,
 ) -> None:
-    """Write into a temporary sibling of `out`, run `validate` on it, then move it into place."""
+    """Write into a temporary sibling of `out`, run `validate` on it, then move the files into place."""
     out = Path(os.path.abspath(out))  # `--out .` has no name to put a sibling beside
-    check_out_dir(out, force)
+    replaced = check_out_dir(out, force)
     parent = out.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        # Not tempfile.mkdtemp: its 0700 mode would stay on the finished folder; mkdir honours the umask.
+        # Not tempfile.mkdtemp: its 0700 mode would stay on a new folder; mkdir honours the umask.
         staging = parent / f".{out.name}-{secrets.token_hex(4)}.tmp"
         staging.mkdir()
     except OSError as exc:
@@ -128,22 +174,32 @@ def write_output(
         (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         if validate is not None:
             validate(staging)
-        _replace(staging, out)
-    except BaseException:
+        _move_into(staging, out, replaced)
+    finally:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
-def _replace(staging: Path, out: Path) -> None:
-    """Swap the finished folder in; an existing `out` (allowed by --force) is removed after."""
-    if out.exists():
-        old = out.with_name(f".{out.name}-old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
+def _move_into(staging: Path, out: Path, replaced: tuple[str, ...]) -> None:
+    """Move the finished files into `out`; a new `out` is the staging folder renamed.
+
+    An existing `out` stays the same folder (its mode and owner kept): the previous render's files
+    that the new one does not write again are removed, the others replaced one by one (`os.replace`).
+    """
+    if not out.exists():
         staging.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        staging.rename(out)
+        return
+    fresh = sorted(p.relative_to(staging).as_posix() for p in staging.rglob("*") if not p.is_dir())
+    try:
+        for path in set(replaced) - set(fresh):
+            (out / path).unlink(missing_ok=True)
+        for path in fresh:
+            (out / path).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(staging / path, out / path)
+    except OSError as exc:
+        raise InputError("--out", f"cannot write to {out}: {exc.strerror or exc}") from None
+    for folder in sorted({(out / p).parent for p in replaced}, key=lambda p: len(p.parts), reverse=True):
+        if folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def validation_step(folder: Path) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.manifest import Manifest, read_manifest
+from generator.manifest import Manifest, verify_manifest
 
 RULES_DIR = Path(__file__).parent / "lint_rules"
 
@@ -69,7 +69,7 @@ def validate_dir(folder: Path) -> list[Finding]:
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
     from generator.iam_check import check_folder
 
-    manifest: Manifest = read_manifest(folder)
+    manifest: Manifest = verify_manifest(folder)
     findings: list[Finding] = []
     for artifact in manifest.templates():
         text = (folder / artifact.path).read_text(encoding="utf-8")

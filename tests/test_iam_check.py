@@ -23,6 +23,7 @@ from generator.iam_check import (
     service_role_policy,
 )
 from generator.manifest import Manifest, read_manifest
+from tests.edit import reseal
 from generator.render import build_manifest, render_files, validation_step, write_output
 from generator.validate import Finding
 from tests.conftest import CONFIGS, CONNECTION_ARN, SHARED_REFERENCE, make_config
@@ -63,6 +64,8 @@ def edit_json(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
     data = json.loads(path.read_text())
     change(data)
     path.write_text(json.dumps(data, indent=2))
+    if path.name != "manifest.json":
+        reseal(path.parent)  # the check under test must fire, not the manifest gate
 
 
 def drop_artifact(folder: Path, kind: str) -> None:

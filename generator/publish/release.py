@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import InputError
-from generator.manifest import Manifest, read_manifest, sha256
+from generator.manifest import Manifest, sha256, verify_manifest
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def load_release(folder: Path, bucket: str) -> Release:
     """
     from generator.seed import bundle_key
 
-    manifest = read_manifest(folder)
+    manifest = verify_manifest(folder)
     kinds = {a.kind for a in manifest.artifacts}
     if "product-template" not in kinds:
         raise InputError("DIR", f"{folder} has no product template in its manifest: render into it first")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import InputError
-from generator.manifest import Manifest, read_manifest, sha256
+from generator.manifest import Manifest, sha256, verify_manifest
 from generator.resolve import load_template
 
 PRODUCT = "product-template"
@@ -53,7 +53,7 @@ def _template(folder: Path, manifest: Manifest, kind: str) -> dict[str, Any]:
 
 def load_rendered(folder: Path) -> Rendered:
     """Read the product, the seed bundle and the target-role templates of a render folder."""
-    manifest = read_manifest(folder)
+    manifest = verify_manifest(folder)
     bundle_path = _path(folder, manifest, SEED_BUNDLE)
     try:
         bundle = bundle_path.read_bytes()
