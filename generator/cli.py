@@ -341,23 +341,18 @@ def render(
         "administration-role-arn": administration_role_arn,
         "execution-role-name": execution_role_name,
     }
-    try:
-        config_path = find_config_file(config, Path.cwd())
-        file_values = read_config_file(config_path) if config_path else {}
-        cfg = build_config({k: _value(v) for k, v in flags.items()}, file_values)
+    config_path = find_config_file(config, Path.cwd())
+    file_values = read_config_file(config_path) if config_path else {}
+    cfg = build_config({k: _value(v) for k, v in flags.items()}, file_values)
 
-        from generator.progress import Steps
-        from generator.render import build_manifest, render_files, validation_step, write_output
+    from generator.progress import Steps
+    from generator.render import build_manifest, render_files, validation_step, write_output
 
-        steps = Steps()
-        with steps.step("rendering the product, its seed bundle and companion templates"):
-            files = render_files(cfg)
-            manifest = build_manifest(cfg, files)
-        write_output(
-            files, manifest, out_dir, force, (lambda folder: validation_step(folder, steps)) if validate else None
-        )
-    except MlopsGenError as exc:
-        fail(exc)
+    steps = Steps()
+    with steps.step("rendering the product, its seed bundle and companion templates"):
+        files = render_files(cfg)
+        manifest = build_manifest(cfg, files)
+    write_output(files, manifest, out_dir, force, (lambda folder: validation_step(folder, steps)) if validate else None)
     if as_json:
         sys.stdout.write(manifest.to_json())
         return
@@ -567,16 +562,13 @@ def doctor(
         "name-prefix": name_prefix,
         "account-access-role": account_access_role,
     }
-    try:
-        config_path = find_config_file(config, Path.cwd())
-        file_values = read_config_file(config_path) if config_path else {}
+    config_path = find_config_file(config, Path.cwd())
+    file_values = read_config_file(config_path) if config_path else {}
 
-        from generator import doctor as doc
+    from generator import doctor as doc
 
-        options = doc.doctor_options(flags, file_values)
-        results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
-    except MlopsGenError as exc:
-        fail(exc)
+    options = doc.doctor_options(flags, file_values)
+    results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
     if as_json:
         sys.stdout.write(json.dumps(doc.report(results), indent=2) + "\n")
     else:
@@ -645,21 +637,18 @@ def destroy(
         "failure-tolerance-percentage": failure_tolerance_percentage,
         "region-concurrency": _value(region_concurrency),
     }
-    try:
-        config_path = find_config_file(config, Path.cwd())
-        file_values = read_config_file(config_path) if config_path else {}
-        options, home = des.destroy_options(project_name, project_id, flags, file_values)
-        cfn = des.session_client(home, profile, endpoint_url)
-        steps = Steps()
-        with steps.step("reading the project's stack sets and their instances"):
-            plans = des.plan(cfn, options)
-        if yes:
-            with steps.step(f"deleting {sum(len(p.instances) for p in plans)} stack instance(s), then the stack sets"):
-                report = des.apply(cfn, options, plans)
-        else:
-            report = des.dry_run(options, plans)
-    except MlopsGenError as exc:
-        fail(exc)
+    config_path = find_config_file(config, Path.cwd())
+    file_values = read_config_file(config_path) if config_path else {}
+    options, home = des.destroy_options(project_name, project_id, flags, file_values)
+    cfn = des.session_client(home, profile, endpoint_url)
+    steps = Steps()
+    with steps.step("reading the project's stack sets and their instances"):
+        plans = des.plan(cfn, options)
+    if yes:
+        with steps.step(f"deleting {sum(len(p.instances) for p in plans)} stack instance(s), then the stack sets"):
+            report = des.apply(cfn, options, plans)
+    else:
+        report = des.dry_run(options, plans)
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
     else:

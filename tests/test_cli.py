@@ -152,6 +152,21 @@ def test_json_of_console_script_is_only_the_manifest(tmp_path: Path) -> None:
     assert proc.stdout == (out / "manifest.json").read_text()
 
 
+def test_validated_render_shows_its_steps_on_stderr_only(tmp_path: Path) -> None:
+    """Not a terminal: one plain, unwrapped `... step` line each; stdout keeps only the --json manifest."""
+    out = tmp_path / "dist"
+    proc = run_script(*BASE, "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    steps = [line for line in proc.stderr.splitlines() if line.startswith("... ")]
+    templates = [a for a in manifest_of(out)["artifacts"] if a["path"].endswith(".yaml")]
+    assert steps[0].startswith("... rendering")
+    assert [s for s in steps if s.startswith("... cfn-lint")] == [
+        f"... cfn-lint {n}/{len(templates)}: {a['path']}" for n, a in enumerate(templates, start=1)
+    ]
+    assert steps[-1].startswith("... IAM checks")
+    assert proc.stdout == (out / "manifest.json").read_text()
+
+
 def test_same_inputs_give_identical_files(tmp_path: Path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     args = [*BASE, "--deploy-regions", "eu-west-1,us-east-1", "--no-validate"]

@@ -482,3 +482,33 @@ def test_cli_s3_template_against_a_moto_server(fake_credentials: None, rendered:
         assert {"Key": "sagemaker:studio-visibility", "Value": "true"} in tags["TagSet"]
     finally:
         server.stop()
+
+
+# --- what render decided, publish reads (manifest settings) ----------------------------------------------
+
+
+def test_publish_reads_the_render_settings_and_says_when_a_flag_overrides(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    studio = f"arn:aws:iam::{ACCOUNT}:role/StudioExecution"
+    folder = render_into(
+        tmp_path / "dist", portfolio_name="Team A templates", product_name="Iris deploy", studio_role_arn=[studio]
+    )
+    runner = CliRunner()
+    plain = runner.invoke(app, ["publish", str(folder), "--dry-run", "--json"])
+    assert plain.exit_code == 0, plain.output
+    steps = {o["step"]: o["detail"] for o in json.loads(plain.stdout)["steps"]}
+    assert f"s3://{BUCKET}/" in steps["template"]  # the render's --seed-bucket, not typed again
+    assert "'Team A templates'" in steps["portfolio"] and "'Iris deploy'" in steps["product"]
+    assert steps["principals"].startswith("associate 1 principal")
+    assert "overrides" not in plain.stderr
+
+    other = runner.invoke(app, ["publish", str(folder), "--dry-run", "--portfolio-name", "Other", "--bucket", BUCKET])
+    assert other.exit_code == 0, other.output
+    assert "--portfolio-name overrides the render's portfolio-name ('Team A templates') with 'Other'" in other.stderr
+    assert "--bucket overrides" not in other.stderr  # the same value: nothing to say
+
+    s3 = runner.invoke(app, ["publish", str(folder), "--dry-run", "--via", "s3-template", "--domain-id", "d-abc123"])
+    assert s3.exit_code == 0, s3.output  # the render's Studio roles are a portfolio's, not an error here
