@@ -791,14 +791,16 @@ def rehearse(
 
 
 def main() -> None:
-    """Console-script entry point (see `generator.main`): click's own handling stays off so that
-    usage errors keep click's message and exit 2, and Ctrl-C exits 130 at any point of parsing too."""
+    """Console-script entry point (see `generator.main`): click's own handling stays off so that a
+    usage error reads like every other error (`error: ...`, exit 2) and Ctrl-C exits 130 while parsing too."""
     try:
         code = app(standalone_mode=False, prog_name="mlops-gen")
     except typer.Abort:
         say(("interrupted", "red"), " (Ctrl-C)", err=True)
         sys.exit(EXIT_INTERRUPTED)
-    except ClickException as exc:
-        exc.show()
+    except ClickException as exc:  # a usage error: our one error style, and where to read the usage
+        context = getattr(exc, "ctx", None)
+        command = context.command_path if context is not None else "mlops-gen"
+        say(("error:", "red"), f" {exc.format_message()} (see: {command} --help)", err=True)
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
