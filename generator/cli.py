@@ -207,6 +207,14 @@ def render(
             show_default=False,
         ),
     ] = None,
+    org_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Your AWS Organizations id (o-...): default of the product's OrganizationId parameter, which keeps "
+            "the cross-account read grants non-public. `mlops-gen doctor` prints it; publish requires it.",
+            show_default=False,
+        ),
+    ] = None,
     approver_email: Annotated[
         list[str] | None,
         typer.Option(
@@ -252,6 +260,7 @@ def render(
         "prod-accounts": prod_accounts,
         "administration-role-arn": administration_role_arn,
         "execution-role-name": execution_role_name,
+        "org-id": org_id,
     }
     try:
         config_path = find_config_file(config, Path.cwd())
@@ -418,6 +427,13 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    org_id: Annotated[
+        str | None,
+        typer.Option(
+            help="As rendered: checked against the organisation's id (else doctor prints the id to render with).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
     endpoint_url: EndpointUrl = None,
     profile: Profile = None,
@@ -437,6 +453,7 @@ def doctor(
         "service-roles": _value(service_roles),
         "name-prefix": name_prefix,
         "account-access-role": account_access_role,
+        "org-id": org_id,
     }
     try:
         config_path = find_config_file(config, Path.cwd())
