@@ -368,8 +368,9 @@ def template_findings(template: Mapping[str, Any], path: str) -> list[Finding]:
             for statement in public_statements(props["ModelPackageGroupPolicy"], template, PRINCIPAL_KEYS):
                 message = (
                     f"{logical_id} (AWS::SageMaker::ModelPackageGroup): {statement.reason()} "
-                    "(aws:PrincipalOrgID, aws:PrincipalAccount or aws:PrincipalArn), so nothing fixes which organisation or "
-                    "account may describe and deploy its models; SageMaker's cross-account example names accounts: "
+                    "(aws:PrincipalOrgID, aws:PrincipalAccount or aws:PrincipalArn), so nothing fixes which "
+                    "organisation or account may describe and deploy its models; SageMaker's cross-account example "
+                    "names accounts: "
                     f"{GROUP_DOC_URL}"
                 )
                 findings.append(Finding(path, _line(resource), GROUP_RULE, message, logical_id=logical_id))
