@@ -100,9 +100,12 @@ class BuildEnv:
 
     @property
     def reader_roles(self) -> tuple[str, ...]:
-        """Role names (patterns) that deploy from the group: each stage's target role and the execution role."""
+        """Role names (patterns) that deploy from the group: each stage's target role and the execution role.
+
+        In the product's order, repeats included (its two stage parameters may name one role), so both
+        policies are the same document."""
         names = [stage.role_name for stage in self.stages] + [self.execution_role_name]
-        return tuple(dict.fromkeys(n for n in names if n))
+        return tuple(n for n in names if n)
 
 
 def ensure_model_package_group(sm: Any, group: str, project_name: str) -> bool:
