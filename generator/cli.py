@@ -281,6 +281,12 @@ def render(
         say(("wrote", "green"), f" {out_dir / artifact.path}  ({artifact.kind})")
     checked = "validated" if validate else "not validated (--no-validate)"
     say(f"{len(manifest.artifacts)} artifacts in {out_dir}, {checked}; manifest: {out_dir / 'manifest.json'}")
+    if cfg.org_id is None:
+        say(
+            ("note", "yellow"),
+            ": no --org-id, so the product's OrganizationId parameter has no default and Studio users would have "
+            "to type it; publish refuses it. `mlops-gen doctor` prints your organisation's id: render again with it.",
+        )
 
 
 @app.command("validate")
