@@ -36,7 +36,7 @@ from generator.runtime_iam import SAMPLE_TARGET_ACCOUNT
 from generator.trust import TrustPrincipal, principal_matches
 
 #: Used for `OrganizationId` when the render has no default, and for the sample root of the org paths.
-SAMPLE_ORG_ID = "o-a1b2c3d4e5"
+SAMPLE_ORG_ID = "o-sample0org1"
 SAMPLE_ROOT = "r-ab12"
 #: A SERVICE_MANAGED stack set's execution role in a target account (`stacksets-exec-<id>`).
 #: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-custom-execution-role.html

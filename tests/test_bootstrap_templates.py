@@ -293,7 +293,7 @@ def test_product_lets_the_stage_ous_read_model_artifacts_and_packages(launch_rol
 
 def test_without_org_id_the_parameter_has_no_default() -> None:
     """`render` works without --org-id; publish then refuses the product (generator/org_id.py)."""
-    parameter = build_product(make_config()).to_dict()["Parameters"]["OrganizationId"]
+    parameter = build_product(make_config(org_id=None)).to_dict()["Parameters"]["OrganizationId"]
     assert "Default" not in parameter and parameter["AllowedPattern"] == r"^o-[a-z0-9]{10,32}$"
 
 

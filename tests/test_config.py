@@ -440,8 +440,8 @@ def test_max_project_name_length_matches_rendered_names(overrides: dict[str, Any
 
 
 def test_org_id_is_optional_and_read_from_flag_or_file(tmp_path: Path) -> None:
-    assert make_config().org_id is None
-    assert make_config(org_id="o-a1b2c3d4e5").org_id == "o-a1b2c3d4e5"
+    assert make_config(org_id=None).org_id is None
+    assert make_config(org_id="o-bbbbbbbbbb").org_id == "o-bbbbbbbbbb"
     (tmp_path / "mlops-gen.toml").write_text('org-id = "o-abcdefghij0123456789"\n')
     file_values = read_config_file(tmp_path / "mlops-gen.toml")
     flags = {"staging-ou": "ou-ab12-11111111", "prod-ou": "ou-ab12-22222222", "region": "eu-west-1"}

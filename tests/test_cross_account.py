@@ -63,12 +63,12 @@ def cross_findings(folder: Path) -> list[Any]:
     ]
 
 
-@pytest.mark.parametrize("overrides", [{}, {"org_id": ORG_ID}, SELF_MANAGED, {"service_roles": "use-role"}])
+@pytest.mark.parametrize("overrides", [{"org_id": None}, {}, SELF_MANAGED, {"service_roles": "use-role"}])
 def test_rendered_products_grant_what_the_endpoint_stacks_need(tmp_path: Path, overrides: dict[str, Any]) -> None:
     folder = render_to(tmp_path / "out", **overrides)
     product, templates = loaded(folder)
     needs, launch = cross_account_needs(product, templates, "eu-west-1")
-    assert launch is not None and launch.org_id == overrides.get("org_id", SAMPLE_ORG_ID)
+    assert launch is not None and launch.org_id == (SAMPLE_ORG_ID if "org_id" in overrides else ORG_ID)
     assert launch.staging_ou == STAGING_OU
     assert {(n.action, n.logical_id) for n in needs} == {
         ("sagemaker:CreateModel", "ModelPackageGroup"),

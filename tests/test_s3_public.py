@@ -296,8 +296,8 @@ def render_to(folder: Path, **overrides: Any) -> Path:
 @pytest.mark.parametrize(
     "overrides",
     [
+        {"org_id": None},
         {},
-        {"org_id": ORG_ID},
         {"launch_role": "standard"},
         {"permission_model": "self-managed", "staging_accounts": "111111111111", "prod_accounts": "222222222222"},
     ],
