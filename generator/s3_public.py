@@ -145,7 +145,11 @@ def text_is_fixed(text: str) -> bool:
 
 
 def parameter_is_fixed(spec: Mapping[str, Any]) -> bool:
-    """A parameter every launch value of which is fixed: by AllowedValues, or an AllowedPattern without wildcards."""
+    """A parameter every launch value of which is fixed: by AllowedValues, or an AllowedPattern without wildcards.
+
+    CloudFormation matches AllowedPattern against the whole value, so the characters the pattern can
+    produce are the characters a launch value can hold.
+    """
     if "AllowedValues" in spec:
         return all(text_is_fixed(str(v)) for v in spec["AllowedValues"])
     pattern = spec.get("AllowedPattern")
