@@ -295,6 +295,14 @@ def render(
             show_default=False,
         ),
     ] = None,
+    org_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Your AWS Organizations id (o-...): default of the product's OrganizationId parameter, which keeps "
+            "the cross-account read grants non-public. `mlops-gen doctor` prints it; publish requires it.",
+            show_default=False,
+        ),
+    ] = None,
     approver_email: Annotated[
         list[str] | None,
         typer.Option(
@@ -340,6 +348,7 @@ def render(
         "prod-accounts": prod_accounts,
         "administration-role-arn": administration_role_arn,
         "execution-role-name": execution_role_name,
+        "org-id": org_id,
     }
     config_path = find_config_file(config, Path.cwd())
     file_values = read_config_file(config_path) if config_path else {}
@@ -360,6 +369,12 @@ def render(
         say(("wrote", "green"), f" {out_dir / artifact.path}  ({artifact.kind})")
     checked = "validated" if validate else "not validated (--no-validate)"
     say(f"{len(manifest.artifacts)} artifacts in {out_dir}, {checked}; manifest: {out_dir / 'manifest.json'}")
+    if cfg.org_id is None:
+        say(
+            ("note", "yellow"),
+            ": no --org-id, so the product's OrganizationId parameter has no default and Studio users would have "
+            "to type it; publish refuses it. `mlops-gen doctor` prints your organisation's id: render again with it.",
+        )
 
 
 @app.command("validate")
@@ -541,6 +556,13 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    org_id: Annotated[
+        str | None,
+        typer.Option(
+            help="As rendered: checked against the organisation's id (else doctor prints the id to render with).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
     endpoint_url: EndpointUrl = None,
     profile: Profile = None,
@@ -561,6 +583,7 @@ def doctor(
         "service-roles": _value(service_roles),
         "name-prefix": name_prefix,
         "account-access-role": account_access_role,
+        "org-id": org_id,
     }
     config_path = find_config_file(config, Path.cwd())
     file_values = read_config_file(config_path) if config_path else {}

@@ -40,6 +40,9 @@ BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BRANCH_PATTERN = re.compile(r"^(?!-)(?!.*\.\.)[\w./-]{1,255}$")
 #: AWS account ids: exactly 12 digits. https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-identifiers.html
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
+#: AWS Organizations ids: "o-" + 10-32 lowercase letters or digits.
+#: https://docs.aws.amazon.com/organizations/latest/APIReference/API_Organization.html
+ORG_ID_PATTERN = re.compile(r"^o-[a-z0-9]{10,32}$")
 #: The roles self-managed stack sets use unless told otherwise (CloudFormation's documented names).
 #: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-prereqs-self-managed.html
 DEFAULT_ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
@@ -158,6 +161,10 @@ class RenderConfig:
     #: and the execution role's name in every target account.
     administration_role_arn: str | None = None
     execution_role_name: str | None = None
+    #: The organisation's id (`--org-id`): the default of the product's OrganizationId parameter, the
+    #: fixed `aws:PrincipalOrgID` that keeps its cross-account grants non-public for S3. None: no default
+    #: (publish refuses such a render, see generator/org_id.py).
+    org_id: str | None = None
 
     def settings(self) -> dict[str, Any]:
         """The resolved render options, keyed like the flags and TOML keys.
@@ -243,6 +250,7 @@ RENDER_OPTIONS: dict[str, Any] = {
     "prod-accounts": None,
     "administration-role-arn": None,
     "execution-role-name": None,
+    "org-id": None,
 }
 
 
@@ -400,6 +408,7 @@ def build_config(
         portfolio_name=check.bounded_string("portfolio-name", PORTFOLIO_NAME_MAX),
         product_name=check.bounded_string("product-name", PRODUCT_NAME_MAX),
         approver_emails=check.emails("approver-email"),
+        org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
         **topology,
     )
 
@@ -490,6 +499,10 @@ class _Checker:
         if not regex.match(value):
             raise self.fail(key, f"must be {what}; got {_shown(value)}")
         return value
+
+    def optional_pattern(self, key: str, regex: re.Pattern[str], what: str) -> str | None:
+        """`pattern` for an option that may be absent (None)."""
+        return None if self.values[key] is None else self.pattern(key, regex, what)
 
     def ou(self, key: str) -> str:
         return self.pattern(

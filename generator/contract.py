@@ -41,6 +41,9 @@ class Env:
     ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
     DEPLOY_REGIONS = "DEPLOY_REGIONS"
     EXPORT_TEMPLATE = "EXPORT_TEMPLATE_NAME"
+    #: The build's group policy (standard launch role): the organisation and the stack-set execution role.
+    ORG_ID = "ORGANIZATION_ID"
+    EXECUTION_ROLE = "STACK_SET_EXECUTION_ROLE_NAME"
     STAGE = "STAGE"
     #: The deploy projects (deploy mode "api"): what deploy/deploy.py creates or updates, and how.
     STACK_SET_NAME = "STACK_SET_NAME"

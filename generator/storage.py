@@ -76,16 +76,18 @@ def add_artifact_bucket(template: Template, cfg: RenderConfig, readers: Conditio
 
 
 def add_tls_only_policy(template: Template, bucket: Bucket, readers: Condition | None = None) -> BucketPolicy:
-    """Deny every request that does not use TLS; let `readers` (the stage accounts) read objects.
+    """Deny every request that does not use TLS; let `readers` (the stage accounts' target role) read objects.
 
     The model artifacts are in this bucket (the iris pipeline writes them here), and SageMaker reads
-    them as the endpoint's execution role in each staging and prod account.
+    them as the endpoint's execution role in each staging and prod account. `readers` must narrow the
+    wildcard principal with a fixed aws:PrincipalOrgID (generator/grants.py): S3 refuses a public policy on
+    a bucket with BlockPublicPolicy, and generator/s3_public.py checks it.
     """
     reads: list[Statement] = []
     if readers is not None:
         reads.append(
             Statement(
-                Sid="StageAccountsReadModelArtifacts",
+                Sid="StageTargetRolesReadModelArtifacts",
                 Effect=Allow,
                 Principal=Principal("*"),
                 Action=[S3Action("GetObject")],

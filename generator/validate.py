@@ -1,5 +1,6 @@
 """Validation of a render output folder: cfn-lint (with our own rules) on every template in the
-manifest, then the IAM checks of generator/iam_check.py (launch role and run-time roles).
+manifest, then S3's public-policy rules (generator/s3_public.py) and the IAM checks of
+generator/iam_check.py (launch role and run-time roles).
 
 cfn-lint is imported here, never on the CLI's start-up path: `render --no-validate` stays fast.
 """
@@ -72,6 +73,7 @@ def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
     """Lint every template listed in `folder`'s manifest, for the home region it is launched in,
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
     from generator.iam_check import check_folder
+    from generator.s3_public import check_folder as public_policy_findings
 
     manifest: Manifest = verify_manifest(folder)
     findings: list[Finding] = []
@@ -82,5 +84,5 @@ def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
             findings.extend(lint_text(text, [manifest.home_region], artifact.path))
     if any(f.rule.startswith("E") for f in findings):
         return findings
-    with steps.step("IAM checks: launch role, pipeline roles, target role"):
-        return findings + check_folder(folder, manifest)
+    with steps.step("IAM and resource-policy checks: launch role, pipeline roles, target role, bucket policies"):
+        return findings + public_policy_findings(folder, manifest) + check_folder(folder, manifest)

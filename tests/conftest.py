@@ -17,6 +17,8 @@ __all__ = ["model_package_group_policies"]  # fixtures shared by every test modu
 
 STAGING_OU = "ou-ab12-11111111"
 PROD_OU = "ou-ab12-22222222"
+#: The organisation of the test renders (`--org-id`): publishable products have it (generator/org_id.py).
+ORG_ID = "o-a1b2c3d4e5"
 CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 
 #: Named configurations rendered by the golden-file tests (and reused elsewhere).
@@ -76,8 +78,8 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 def make_config(**overrides: Any) -> RenderConfig:
     """A valid config (home region eu-west-1) with flag-style overrides (`max-concurrent-percentage=…`)."""
-    flags: dict[str, Any] = {"staging-ou": STAGING_OU, "prod-ou": PROD_OU, "region": "eu-west-1"}
-    flags.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    flags: dict[str, Any] = {"staging-ou": STAGING_OU, "prod-ou": PROD_OU, "region": "eu-west-1", "org-id": ORG_ID}
+    flags.update({k.replace("_", "-"): v for k, v in overrides.items()})  # org_id=None: a render without one
     return build_config(flags, {}, environ={})
 
 

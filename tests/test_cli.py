@@ -117,6 +117,16 @@ def test_render_writes_product_and_manifest(tmp_path: Path) -> None:
     assert str(out / "manifest.json") in result.stdout
 
 
+def test_render_without_org_id_says_what_publish_needs(tmp_path: Path) -> None:
+    without = invoke(*BASE, "--out", str(tmp_path / "a"), "--no-validate")
+    assert without.exit_code == 0 and "no --org-id" in without.stdout and "mlops-gen doctor" in without.stdout
+    with_id = invoke(*BASE, "--out", str(tmp_path / "b"), "--no-validate", "--org-id", "o-a1b2c3d4e5")
+    assert with_id.exit_code == 0 and "no --org-id" not in with_id.stdout
+    assert "Default: o-a1b2c3d4e5" in (tmp_path / "b" / "product-template.yaml").read_text()
+    bad = invoke(*BASE, "--out", str(tmp_path / "c"), "--org-id", "o-1")
+    assert bad.exit_code == 2 and "--org-id" in bad.output
+
+
 def test_render_output_is_readable_by_others(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0

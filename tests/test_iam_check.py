@@ -268,11 +268,13 @@ def test_every_config_passes_with_its_target_role_checked(tmp_path: Path, name: 
         return {(f.kind, f.action, f.logical_id) for f in findings_of(folder) if "UseConnection" not in f.action}
 
     assert findings() == set()
-    # ... and the check ran: without the role's policies, the test's endpoint calls are not allowed.
+    # ... and the check ran: without the role's policies, the test's endpoint calls are not allowed, nor
+    # SageMaker's read of the model data as the role (generator/cross_account.py).
     edit_json(folder / "target-role-template.json", lambda t: target_statements(t).clear())
     assert findings() == {
         ("missing", "sagemaker:DescribeEndpoint", TEST_PROJECT),
         ("missing", "sagemaker:InvokeEndpoint", TEST_PROJECT),
+        ("missing", "s3:GetObject", "ArtifactBucketPolicy"),
     }
 
 
