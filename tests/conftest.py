@@ -92,6 +92,15 @@ GOLDEN_DIR = Path(__file__).parent / "golden"
 TEST_DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture
+def moto_org(monkeypatch: pytest.MonkeyPatch) -> str:
+    """moto's next organisation gets `ORG_ID`, the id the test renders were made for (moto draws one at random)."""
+    import moto.organizations.utils
+
+    monkeypatch.setattr(moto.organizations.utils, "make_random_org_id", lambda: ORG_ID)
+    return ORG_ID
+
+
 @pytest.fixture(scope="session")
 def checkov_bin() -> Path:
     """The checkov binary ($MLOPS_GEN_CHECKOV, else PATH): CI must have it; elsewhere its tests skip."""

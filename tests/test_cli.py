@@ -655,5 +655,8 @@ def test_ctrl_c_in_the_first_200_ms_gives_no_traceback(tmp_path: Path, delay_ms:
 def test_usage_errors_of_the_console_script_read_like_every_other_error() -> None:
     proc = run_script("render", "--format", "xml")
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: Invalid value for '--format'") and "(see: mlops-gen render --help)" in proc.stderr
+    assert (
+        proc.stderr.startswith("error: Invalid value for '--format'")
+        and "(see: mlops-gen render --help)" in proc.stderr
+    )
     assert "Traceback" not in proc.stderr and "╭" not in proc.stderr

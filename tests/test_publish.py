@@ -71,10 +71,11 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(fake_credentials: None) -> Iterator[pub.Clients]:
-    """moto with the bucket in the home region; clients as the CLI makes them."""
+def aws(fake_credentials: None, moto_org: str) -> Iterator[pub.Clients]:
+    """moto with the rendered-for organisation and the bucket in the home region; clients as the CLI makes them."""
     with mock_aws():
         clients = pub.make_clients(boto3.Session(), REGION)
+        clients.organizations.create_organization(FeatureSet="ALL")
         clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield clients
 
@@ -190,7 +191,7 @@ def test_template_key_is_content_addressed(rendered: Path, rendered_v2: Path) ->
 
 def test_checks_come_before_writes(rendered: Path) -> None:
     names = [s.name for s in plan_for(options(rendered)).steps]
-    assert names[:3] == ["identity", "bucket", "launch-role"]
+    assert names[:4] == ["identity", "organization", "bucket", "launch-role"]
     # The ownership check reads before the portfolio or product is created.
     assert names.index("catalog-lookup") < names.index("portfolio") < names.index("product")
     # A constraint needs the product in the portfolio.
@@ -339,9 +340,10 @@ def _cors_or_empty(aws: pub.Clients) -> dict[str, Any]:
 # --- AWS problems: one clear message each ---------------------------------------------------------
 
 
-def test_bucket_in_another_region(fake_credentials: None, rendered: Path) -> None:
+def test_bucket_in_another_region(fake_credentials: None, moto_org: str, rendered: Path) -> None:
     with mock_aws():
         clients = pub.make_clients(boto3.Session(), REGION)
+        clients.organizations.create_organization(FeatureSet="ALL")
         west = boto3.client("s3", region_name="us-west-2")
         west.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         with pytest.raises(pub.PublishError, match="is in us-west-2, but the product is published in eu-west-1") as e:
@@ -350,9 +352,30 @@ def test_bucket_in_another_region(fake_credentials: None, rendered: Path) -> Non
         assert "Contents" not in clients.s3.list_objects_v2(Bucket=BUCKET)  # nothing was written
 
 
-def test_missing_bucket(fake_credentials: None, rendered: Path) -> None:
+def test_the_organisation_must_be_the_rendered_one(fake_credentials: None, tmp_path: Path) -> None:
+    """Before any upload: not in an organisation, another organisation, or a render without --org-id."""
     with mock_aws():
         clients = pub.make_clients(boto3.Session(), REGION)
+        clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        plan = plan_for(options(render_into(tmp_path / "a")))
+        with pytest.raises(pub.PublishError, match="is not in an organisation") as caught:
+            pub.apply(plan, clients)
+        assert caught.value.step == "organization"
+        actual = clients.organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+        with pytest.raises(
+            pub.PublishError, match=f"rendered with --org-id o-a1b2c3d4e5, but this organisation is {actual}"
+        ):
+            pub.apply(plan, clients)
+        without = plan_for(options(render_into(tmp_path / "b", org_id=None)))
+        with pytest.raises(pub.PublishError, match=f"no OrganizationId default.*--org-id {actual}"):
+            pub.apply(without, clients)
+        assert "Contents" not in clients.s3.list_objects_v2(Bucket=BUCKET)  # nothing was written
+
+
+def test_missing_bucket(fake_credentials: None, moto_org: str, rendered: Path) -> None:
+    with mock_aws():
+        clients = pub.make_clients(boto3.Session(), REGION)
+        clients.organizations.create_organization(FeatureSet="ALL")
         with pytest.raises(pub.PublishError, match=f"bucket {BUCKET} does not exist.*aws s3 mb") as caught:
             pub.apply(s3_template_plan(rendered, "d-abcdefgh1234"), clients)
         assert caught.value.step == "bucket"
@@ -445,7 +468,7 @@ def test_cli_no_credentials_exits_1(rendered: Path, tmp_path: Path, monkeypatch:
     assert len(lines) == 1 and "publish step 'identity': no AWS credentials found" in lines[0]
 
 
-def test_cli_s3_template_against_a_moto_server(fake_credentials: None, rendered: Path) -> None:
+def test_cli_s3_template_against_a_moto_server(fake_credentials: None, moto_org: str, rendered: Path) -> None:
     """--endpoint-url: the whole s3-template way against a real HTTP endpoint, then a JSON report."""
     from moto.server import ThreadedMotoServer
 
@@ -455,6 +478,7 @@ def test_cli_s3_template_against_a_moto_server(fake_credentials: None, rendered:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
         clients = pub.make_clients(boto3.Session(), REGION, url)
+        clients.organizations.create_organization(FeatureSet="ALL")
         clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=url)
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]

@@ -299,7 +299,7 @@ class CatalogModel(Stubber):
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[pub.Clients, CatalogModel]]:
+def world(monkeypatch: pytest.MonkeyPatch, moto_org: str) -> Iterator[tuple[pub.Clients, CatalogModel]]:
     """moto (S3, IAM, STS, part of Service Catalog) with the bucket and the generated launch role."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -309,6 +309,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[pub.Clients, Catalo
         monkeypatch.setenv(name, value)
     with mock_aws():
         clients = pub.make_clients(boto3.Session(), REGION)
+        clients.organizations.create_organization(FeatureSet="ALL")
         clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         trust = {
             "Version": "2012-10-17",

@@ -92,6 +92,7 @@ def build_plan(opts: PublishOptions, release: Release, region: str) -> Plan:
     keys = Plan(opts, release, region, ())  # the keys and locations the summaries name
     steps = [
         Step("identity", "find the caller's account (sts get-caller-identity)"),
+        Step("organization", "check the organisation is the one the product was rendered for (--org-id)"),
         Step("bucket", f"check bucket {b} exists in {region}"),
     ]
     if opts.via is Via.SERVICE_CATALOG:
