@@ -67,6 +67,7 @@ def lint_text(text: str, regions: list[str], name: str) -> list[Finding]:
 def validate_dir(folder: Path) -> list[Finding]:
     """Lint every template listed in `folder`'s manifest, for the home region it is launched in,
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
+    from generator.data_checks import data_findings
     from generator.iam_check import check_folder
 
     manifest: Manifest = verify_manifest(folder)
@@ -76,4 +77,4 @@ def validate_dir(folder: Path) -> list[Finding]:
         findings.extend(lint_text(text, [manifest.home_region], artifact.path))
     if any(f.rule.startswith("E") for f in findings):
         return findings
-    return findings + check_folder(folder, manifest)
+    return findings + check_folder(folder, manifest) + data_findings(folder, manifest)
