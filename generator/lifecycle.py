@@ -135,7 +135,9 @@ def _shown(prefix: Any) -> str:
     return repr(prefix) if prefix else "none (every object)"
 
 
-def bucket_findings(template: Mapping[str, Any], path: str, model_prefix: str = MODEL_ARTIFACTS_PREFIX) -> list[Finding]:
+def bucket_findings(
+    template: Mapping[str, Any], path: str, model_prefix: str = MODEL_ARTIFACTS_PREFIX
+) -> list[Finding]:
     """One finding per enabled expiration rule of a bucket of `template` that can reach `model_prefix`."""
     models = pattern_of(model_prefix)
     findings: list[Finding] = []

@@ -61,7 +61,8 @@ def test_prefix_overlap_with_the_model_prefix(rule_prefix: str, overlaps: bool) 
 
 
 def bucket(*rules: dict[str, Any]) -> dict[str, Any]:
-    return {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"LifecycleConfiguration": {"Rules": list(rules)}}}}}
+    properties = {"LifecycleConfiguration": {"Rules": list(rules)}}
+    return {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket", "Properties": properties}}}
 
 
 @pytest.mark.parametrize(
@@ -74,7 +75,10 @@ def bucket(*rules: dict[str, Any]) -> dict[str, Any]:
         ({**EXPIRE_EVERYTHING, "Prefix": "sagemaker-"}, False),
         ({**EXPIRE_EVERYTHING, "Status": "Disabled"}, False),
         ({"Id": "Noncurrent", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}, False),
-        ({"Id": "Archive", "Status": "Enabled", "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 90}]}, False),
+        (
+            {"Id": "Archive", "Status": "Enabled", "Transitions": [{"StorageClass": "GLACIER", "TransitionInDays": 9}]},
+            False,
+        ),
     ],
 )
 def test_bucket_rules(rule: dict[str, Any], found: bool) -> None:
