@@ -12,7 +12,7 @@ from troposphere.s3 import Bucket
 from generator import contract
 from generator.config import LaunchRole, RenderConfig
 from generator.contract import Env
-from generator.naming import Stage
+from generator.naming import BootstrapNames, Stage
 from generator.parameters import ProductParameters
 from generator.roles import service_role_arn
 from generator.stacksets import DeployMode, call_as, deploy_mode, description, failure_tolerance
@@ -43,6 +43,7 @@ def build_environment(cfg: RenderConfig, params: ProductParameters, bucket: Buck
         Env.ARTIFACT_BUCKET: Ref(bucket),
         Env.DEPLOY_REGIONS: ",".join(cfg.deploy_regions),
         Env.EXPORT_TEMPLATE: contract.EXPORT_TEMPLATE,
+        Env.DATA_CAPTURE_BUCKET_STEM: BootstrapNames(cfg.name_prefix).data_capture_bucket_stem,
     }
     for stage in Stage:
         variables[Env.ou(stage)] = Ref(params.ou[stage])
