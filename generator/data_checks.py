@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator import lifecycle
+from generator import data_capture, lifecycle
 from generator.manifest import Manifest
 from generator.validate import Finding
 
 
 def data_findings(folder: Path, manifest: Manifest) -> list[Finding]:
     """Every finding of the data checks for the render in `folder`."""
-    return sorted(lifecycle.check_folder(folder, manifest))
+    return sorted(lifecycle.check_folder(folder, manifest) + data_capture.check_folder(folder, manifest))
