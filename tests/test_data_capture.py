@@ -202,3 +202,19 @@ def test_check_reads_what_build_py_passes(seed: Seed, tmp_path: Path) -> None:
         data_capture = json.loads((seed.root / contract.STAGE_CONFIG[stage]).read_text())["data_capture"]
         ours = capture_parameters(env, stage, data_capture)
         assert {k: built[k] for k in ours} == ours
+
+
+def test_capture_bucket_name_fits_s3_for_the_longest_prefix_and_region() -> None:
+    """The artifact bucket bounds the prefix (config refuses longer ones); the capture bucket then always fits."""
+    from generator.config import known_regions
+    from generator.naming import BUCKET_NAME_LIMIT
+
+    longest = "sagemaker-" + "a" * 14 + "-"  # 25 characters: the most the artifact bucket's 63 allow
+    make_config(**{"name-prefix": longest})
+    with pytest.raises(Exception, match="too long"):
+        make_config(**{"name-prefix": longest[:-1] + "a-"})
+    region = max(known_regions(), key=len)
+    name = BootstrapNames(longest).data_capture_bucket(region).replace("${AWS::AccountId}", "123456789012")
+    assert len(name) <= BUCKET_NAME_LIMIT
+    with pytest.raises(ValueError, match="more than S3's 63"):
+        BootstrapNames(longest + "x" * 10).data_capture_bucket(region)
