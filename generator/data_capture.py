@@ -104,7 +104,6 @@ class Rendered:
     """What the check reads from a render folder."""
 
     endpoint_template: Mapping[str, Any]
-    stage_configs: Mapping[Stage, Any]
     build_env: Mapping[str, str]
     target_template: Mapping[str, Any]
     target_path: str
@@ -264,7 +263,6 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
         )
         rendered = Rendered(
             endpoint_template=dict(endpoint_template or {}),
-            stage_configs=captures,
             build_env=build_env,
             target_template=decode_template(folder / target_path),
             target_path=target_path,
