@@ -64,9 +64,9 @@ from generator.config import PermissionModel, RenderConfig
 from generator.contract import DATA_CAPTURE_PREFIX
 from generator.errors import InputError
 from generator.naming import BootstrapNames
-from generator.skips import skip_checks
 from generator.parameters import service_role_defaults
 from generator.render import RenderedFile, template_file
+from generator.skips import skip_checks
 from generator.stacksets import administration_role_arn
 
 ACCOUNT_PATTERN = r"^\d{12}$"
