@@ -13,7 +13,7 @@ from generator import contract
 from generator.config import LaunchRole, RenderConfig
 from generator.contract import Env
 from generator.grants import execution_role_name
-from generator.naming import Stage
+from generator.naming import BootstrapNames, Stage
 from generator.org_id import ORG_ID_PARAMETER
 from generator.parameters import ProductParameters
 from generator.roles import service_role_arn
@@ -47,6 +47,7 @@ def build_environment(cfg: RenderConfig, params: ProductParameters, bucket: Buck
         Env.EXPORT_TEMPLATE: contract.EXPORT_TEMPLATE,
         Env.ORG_ID: Ref(ORG_ID_PARAMETER),
         Env.EXECUTION_ROLE: execution_role_name(cfg),
+        Env.DATA_CAPTURE_BUCKET_STEM: BootstrapNames(cfg.name_prefix).data_capture_bucket_stem,
     }
     for stage in Stage:
         variables[Env.ou(stage)] = Ref(params.ou[stage])

@@ -72,6 +72,7 @@ def lint_text(text: str, regions: list[str], name: str) -> list[Finding]:
 def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
     """Lint every template listed in `folder`'s manifest, for the home region it is launched in,
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
+    from generator.data_checks import data_findings
     from generator.iam_check import check_folder
     from generator.s3_public import check_folder as public_policy_findings
 
@@ -84,5 +85,10 @@ def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
             findings.extend(lint_text(text, [manifest.home_region], artifact.path))
     if any(f.rule.startswith("E") for f in findings):
         return findings
-    with steps.step("IAM and resource-policy checks: launch role, pipeline roles, target role, bucket policies"):
-        return findings + public_policy_findings(folder, manifest) + check_folder(folder, manifest)
+    with steps.step("IAM and resource-policy checks: launch role, pipeline roles, target role, buckets, data capture"):
+        return (
+            findings
+            + public_policy_findings(folder, manifest)
+            + check_folder(folder, manifest)
+            + data_findings(folder, manifest)
+        )

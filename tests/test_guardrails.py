@@ -39,7 +39,7 @@ def stage_values(seed: Seed, file: str) -> dict[str, str]:
     config = stage_config().load_stage_config(seed.root / file)
     env = seed.build.BuildEnv(
         project_name="iris", project_id="p-abc", model_package_group="iris", create_model_package_group=False,
-        export_template=contract.EXPORT_TEMPLATE, stages=(),
+        export_template=contract.EXPORT_TEMPLATE, stages=(), data_capture_bucket_stem="sagemaker-capture",
     )  # fmt: skip
     stage = seed.build.StageSettings("prod", "role", "sagemaker-iris-p-abc-prod", "p.json", file)
     return dict(seed.build.stage_parameters(env, stage, config, ARN))

@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from generator import contract
-from generator.naming import Names, Stage
+from generator.naming import BootstrapNames, Names, Stage
 from generator.render import render_files
 from tests.cfn_resolve import Resolver, product_template
 from tests.conftest import make_config
@@ -43,6 +43,7 @@ def build_environ(**overrides: str) -> dict[str, str]:
         contract.Env.EXPORT_TEMPLATE: contract.EXPORT_TEMPLATE,
         contract.Env.ORG_ID: ORG_ID,
         contract.Env.EXECUTION_ROLE: "stacksets-exec-*",
+        contract.Env.DATA_CAPTURE_BUCKET_STEM: BootstrapNames().data_capture_bucket_stem,
     }
     for stage, ou in zip(Stage, (STAGING_OU, PROD_OU), strict=True):
         env[contract.Env.ou(stage)] = ou
@@ -347,9 +348,9 @@ def test_stack_set_creates_the_endpoint_in_every_account_of_each_ou(
         capture = endpoint_config.get("DataCaptureConfig") or {}
         assert bool(capture.get("EnableCapture")) is config["data_capture"]["enabled"]
         if config["data_capture"]["enabled"]:
-            assert capture["DestinationS3Uri"] == (
-                f"s3://sagemaker-{REGION}-{account}/data-capture/{endpoints[0]['EndpointName']}"
-            )
+            # The bucket the target-role stack set creates in this account and region (BootstrapNames).
+            bucket = BootstrapNames().data_capture_bucket(REGION).replace("${AWS::AccountId}", account)
+            assert capture["DestinationS3Uri"] == f"s3://{bucket}/{contract.DATA_CAPTURE_PREFIX}"
         model = target.describe_model(ModelName=variant["ModelName"])
         assert model["ExecutionRoleArn"] == f"arn:aws:iam::{account}:role/{ROLE}"
         containers = [model.get("PrimaryContainer", {}), *model.get("Containers", [])]

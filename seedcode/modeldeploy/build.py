@@ -63,6 +63,8 @@ class BuildEnv:
     #: stage accounts (it calls CreateModel): read only when the build creates the group.
     org_id: str = ""
     execution_role_name: str = ""
+    #: The data-capture bucket's name before `-<account>-<region>` (the target-role stack set creates it).
+    data_capture_bucket_stem: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BuildEnv:
@@ -96,6 +98,7 @@ class BuildEnv:
             reader_ous=tuple(need(f"{stage.upper()}_OU_ID") for stage in STAGES),
             org_id=need("ORGANIZATION_ID") if creates else "",
             execution_role_name=need("STACK_SET_EXECUTION_ROLE_NAME") if creates else "",
+            data_capture_bucket_stem=need("DATA_CAPTURE_BUCKET_STEM"),
         )
 
     @property
@@ -286,6 +289,11 @@ def template_parameter_names(template_text: str) -> list[str]:
 def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, package_arn: str) -> dict[str, str]:
     """Every endpoint-template parameter for one stage, as the strings CloudFormation receives."""
     a, d, g = config.autoscaling, config.data_capture, config.deployment
+    if d.enabled and not d.s3_uri and not env.data_capture_bucket_stem:
+        raise BuildError(
+            f"{stage.config_file}: data_capture is enabled with the default destination, but the environment "
+            "does not name the data-capture bucket (DATA_CAPTURE_BUCKET_STEM)"
+        )
     return {
         "SageMakerProjectName": env.project_name,
         "SageMakerProjectId": env.project_id,
@@ -302,6 +310,8 @@ def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, p
         "DataCaptureEnabled": str(d.enabled).lower(),
         "DataCaptureSamplingPercentage": str(d.sampling_percentage),
         "DataCaptureS3Uri": d.s3_uri,
+        # Unused unless capture goes to the default destination (checked above); the template needs a value.
+        "DataCaptureBucketStem": env.data_capture_bucket_stem or "none",
         "TrafficRoutingType": g.traffic_routing.upper(),
         "CanarySizePercent": str(g.canary_percent),
         "WaitIntervalInSeconds": str(g.wait_interval_seconds),
