@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from enum import Enum, StrEnum
@@ -355,8 +356,9 @@ def render(
     cfg = build_config({k: _value(v) for k, v in flags.items()}, file_values)
 
     from generator.progress import Steps
-    from generator.render import build_manifest, render_files, validation_step, write_output
+    from generator.render import build_manifest, check_out_dir, render_files, validation_step, write_output
 
+    check_out_dir(Path(os.path.abspath(out_dir)), force)  # before any work: a folder in the way costs nothing
     steps = Steps()
     with steps.step("rendering the product, its seed bundle and companion templates"):
         files = render_files(cfg)

@@ -774,9 +774,9 @@ def test_no_credentials_is_one_line(tmp_path: Path) -> None:
     }
     args = ["doctor", "--staging-ou", "ou-ab12-11111111", "--prod-ou", "ou-ab12-22222222", "--region", REGION]
     result = runner.invoke(app, [*args, "--json"], env=env)
-    assert result.exit_code == 1
-    assert result.stdout == ""
-    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: no AWS credentials")
+    assert result.exit_code == 2  # a setup problem of the user's, as in every command
+    assert json.loads(result.stdout)["error"]["flag"] == "credentials"  # --json: the error object only
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: credentials: no AWS credentials")
 
 
 def test_unknown_profile_is_an_input_error(aws: None) -> None:
