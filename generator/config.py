@@ -329,7 +329,7 @@ def build_config(
             "choose a shorter prefix",
         )
 
-    return RenderConfig(
+    cfg = RenderConfig(
         staging_ou=staging_ou,
         prod_ou=prod_ou,
         region=region,
@@ -351,6 +351,11 @@ def build_config(
         approver_emails=check.emails("approver-email"),
         **topology,
     )
+    if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):
+        from generator.stacksets import check_region_concurrency
+
+        check_region_concurrency(cfg, origin["region-concurrency"])
+    return cfg
 
 
 def _topology(check: _Checker) -> dict[str, Any]:
