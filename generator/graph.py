@@ -315,7 +315,7 @@ def _stack_set_preferences(config: Mapping[str, Any], native: bool = False) -> t
     regions = _split(config.get("Regions", ""))
     ordered = region_mode == "SEQUENTIAL" and len(regions) > 1
     order = [f"region order {', '.join(regions)}"] if ordered else []
-    return tuple(", ".join(group) for group in (percentages, concurrency, modes, order) if group)
+    return tuple(", ".join(group) for group in (percentages + concurrency, modes, order) if group)
 
 
 def _concurrency(config: Mapping[str, Any]) -> list[str]:
@@ -324,11 +324,11 @@ def _concurrency(config: Mapping[str, Any]) -> list[str]:
         return []
     mode = str(config.get("ConcurrencyMode", "STRICT_FAILURE_TOLERANCE")).upper()
     if mode == "SOFT_FAILURE_TOLERANCE":
-        return ["soft failure tolerance (accounts at max concurrency)"]
+        return ["soft failure tolerance"]
     tolerance = str(config.get("FailureTolerancePercentage", "0")).strip()
     if tolerance == "0":
         return ["strict failure tolerance: one account at a time"]
-    return ["strict failure tolerance: at most the tolerated failures + 1 accounts at a time"]
+    return ["strict failure tolerance: tolerated failures + 1 accounts at a time"]
 
 
 def _split(value: Any) -> tuple[str, ...]:
