@@ -222,6 +222,17 @@ def allows(policy: Mapping[str, Any], req: Requirement) -> bool:
 #: of those reads, and a product launches without them.
 STANDARD_CHECKED_OPERATIONS = frozenset({Operation.CREATE, Operation.UPDATE, Operation.DELETE})
 
+_UNTAG = (
+    "listed in the type schema's tagging permissions; called only when a stack tag is removed, and SageMaker's "
+    "project tags (sagemaker:project-name, sagemaker:project-id) are set at launch and never change"
+)
+_TAG_FIRST_PARTY = (
+    "listed in the type schema's tagging permissions, yet SageMaker's first-party project templates create this "
+    "type, tagged with the project's stack tags, under this very role (which grants s3:PutBucketTagging for buckets "
+    "and events:PutRule for rules, not this action); not verified on a live account: if a launch fails tagging, "
+    "this is the permission to add"
+)
+
 #: Requirements of today's standard product that the standard policy does not grant, accepted on
 #: purpose (type, action, operation) -> why. REVIEW: each one widens the check; delete an entry to
 #: make the check refuse it. Each reason is either "never called for this product" or "AWS's own
@@ -250,6 +261,21 @@ STANDARD_ACCEPTED_GAPS: Mapping[tuple[str, str, Operation], str] = {
     ("AWS::CodeCommit::Repository", "codecommit:UpdateRepositoryDescription", Operation.UPDATE): (
         "called only when RepositoryDescription changes; it is fixed text and the project's name, which never changes"
     ),
+    # Stack tags (iam_table.STACK_TAGS): every project's stack is tagged, so every taggable resource is tagged.
+    **{
+        (rtype, action, Operation.UPDATE): _UNTAG
+        for rtype, action in (
+            ("AWS::S3::Bucket", "s3:UntagResource"),
+            ("AWS::Events::Rule", "events:UntagResource"),
+            ("AWS::CodePipeline::Pipeline", "codepipeline:UntagResource"),
+            ("AWS::CodeCommit::Repository", "codecommit:UntagResource"),
+        )
+    },
+    **{
+        (rtype, action, operation): _TAG_FIRST_PARTY
+        for rtype, action in (("AWS::S3::Bucket", "s3:TagResource"), ("AWS::Events::Rule", "events:TagResource"))
+        for operation in (Operation.CREATE, Operation.UPDATE)
+    },
 }
 
 
