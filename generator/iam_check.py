@@ -42,6 +42,7 @@ from generator.manifest import Manifest
 from generator.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError
 from generator.runtime_iam import SAMPLE_TARGET_ACCOUNT, AssumedNeed, Need, RuntimeModel, role_name, runtime_needs
 from generator.trust import evaluate_trust, role_principal
+from generator.unused_grants import launch_role_findings
 from generator.validate import Finding
 
 LAUNCH_RULE = "IAM-LAUNCH-ROLE"
@@ -498,6 +499,9 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
             launch = decode_template(folder / manifest.path_of("launch-role-template"))
             role, policies = generated_launch_policies(launch, region)
             findings += _launch_findings(product, product_path, role, policies, False, region)
+            launch_path = manifest.path_of("launch-role-template")
+            line = _line(launch.get("Resources", {}).get("LaunchRole"))
+            findings += launch_role_findings(product, role, policies, region, launch_path, line)
         else:
             from generator.launch_role import standard_policy
 

@@ -153,7 +153,9 @@ STACK_TAGS = "stack tags: SageMaker tags every project's stack and CloudFormatio
 def resource_schema(type_name: str) -> Mapping[str, Any]:
     """The type's resource schema (the copy the pinned cfn-lint bundles)."""
     index = json.loads((_SCHEMAS / "providers" / "us-east-1.json").read_text(encoding="utf-8"))
-    schema: Mapping[str, Any] = json.loads((_SCHEMAS / "resources" / f"{index[type_name]}.json").read_text(encoding="utf-8"))
+    schema: Mapping[str, Any] = json.loads(
+        (_SCHEMAS / "resources" / f"{index[type_name]}.json").read_text(encoding="utf-8")
+    )
     return schema
 
 

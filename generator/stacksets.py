@@ -41,7 +41,13 @@ from troposphere.codebuild import Project
 from troposphere.codepipeline import Actions, ActionTypeId, InputArtifacts
 
 from generator import contract
-from generator.config import DEFAULT_ADMINISTRATION_ROLE, PermissionModel, RegionConcurrency, RenderConfig, StackSetAdmin
+from generator.config import (
+    DEFAULT_ADMINISTRATION_ROLE,
+    PermissionModel,
+    RegionConcurrency,
+    RenderConfig,
+    StackSetAdmin,
+)
 from generator.errors import InputError
 from generator.naming import Stage
 from generator.parameters import ProductParameters

@@ -290,7 +290,9 @@ def action_named(template: dict[str, Any], name: str) -> dict[str, Any]:
         ),
         (
             "MoreInstances",
-            lambda a: a["Configuration"].update(ConcurrencyMode="STRICT_FAILURE_TOLERANCE", FailureTolerancePercentage="0"),
+            lambda a: a["Configuration"].update(
+                ConcurrencyMode="STRICT_FAILURE_TOLERANCE", FailureTolerancePercentage="0"
+            ),
             "MaxConcurrentPercentage 50 has no effect",
         ),
         ("StackSet", lambda a: a["Configuration"].pop("Regions"), "DeploymentTargets needs Regions too"),

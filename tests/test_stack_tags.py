@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from generator.iam_table import BY_TYPE, STACK_TAGS, Operation, required_permissions, tagging_permissions
 from generator.iam_check import generated_launch_policies
+from generator.iam_table import BY_TYPE, STACK_TAGS, Operation, required_permissions, tagging_permissions
 from generator.launch_role import (
     STANDARD_ACCEPTED_GAPS,
     build_launch_role_template,

@@ -53,7 +53,10 @@ def test_native_actions_deploy_at_the_concurrency_asked_for(name: str) -> None:
         assert strict_concurrency_problem(dict(configuration)) is None
         # The same configuration under the default mode would deploy one account at a time (prod: tolerance 0).
         strict = {k: v for k, v in configuration.items() if k != "ConcurrencyMode"}
-        if configuration["FailureTolerancePercentage"] == "0" and int(str(configuration["MaxConcurrentPercentage"])) > 1:
+        if (
+            configuration["FailureTolerancePercentage"] == "0"
+            and int(str(configuration["MaxConcurrentPercentage"])) > 1
+        ):
             assert strict_concurrency_problem(strict) is not None
 
 

@@ -33,7 +33,10 @@ def _cited(url: str, *keys: str) -> dict[str, str]:
 #: (see `UNDOCUMENTED`): CodePipeline validates an action's configuration against the action type's
 #: declared properties, so an undocumented key risks a CreatePipeline/UpdatePipeline failure.
 def _operation_preferences(url: str) -> dict[str, str]:
-    return {**_cited(url, "FailureTolerancePercentage", "MaxConcurrentPercentage"), "ConcurrencyMode": _CONCURRENCY_MODE}
+    return {
+        **_cited(url, "FailureTolerancePercentage", "MaxConcurrentPercentage"),
+        "ConcurrencyMode": _CONCURRENCY_MODE,
+    }
 
 
 #: (Category, Provider) -> {key: the page documenting it}. Owner is `AWS` for all of them.
@@ -151,7 +154,9 @@ STRING_FUNCTIONS = frozenset({"Ref", "Fn::Sub", "Fn::GetAtt", "Fn::Join", "Fn::I
 #: of the MaxConcurrentCount, or the value of FailureToleranceCount+1" (percentages alike), so with no failure
 #: tolerance a stack set deploys to one account at a time whatever MaxConcurrentPercentage says.
 #: SOFT_FAILURE_TOLERANCE "decouples FailureToleranceCount from the actual concurrency".
-CONCURRENCY_URL = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html"
+CONCURRENCY_URL = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html"
+)
 
 
 def _kind(value: object) -> str:
@@ -226,7 +231,9 @@ def strict_concurrency_problem(config: dict[str, Any]) -> tuple[str, str] | None
     mode = config.get("ConcurrencyMode", "STRICT_FAILURE_TOLERANCE")
     if mode != "STRICT_FAILURE_TOLERANCE":
         return None  # SOFT, or an intrinsic that cannot be read
-    tolerance = [_number(config, key) for key in ("FailureTolerancePercentage", "FailureToleranceCount") if key in config]
+    tolerance = [
+        _number(config, key) for key in ("FailureTolerancePercentage", "FailureToleranceCount") if key in config
+    ]
     if any(t is None or t > 0 for t in tolerance):
         return None  # some tolerance (or an unreadable one): the concurrency can be above one
     for key in ("MaxConcurrentPercentage", "MaxConcurrentCount"):
@@ -300,7 +307,9 @@ class ActionConfigurationKeys(CloudFormationLintRule):  # type: ignore[misc]  # 
         for key, value in config.items():
             key_path = [*config_path, key]
             if key not in spec.allowed:
-                why = f" ({UNDOCUMENTED[key]})" if key in UNDOCUMENTED and action.provider in _STACK_SET_PROVIDERS else ""
+                why = (
+                    f" ({UNDOCUMENTED[key]})" if key in UNDOCUMENTED and action.provider in _STACK_SET_PROVIDERS else ""
+                )
                 matches.append(
                     RuleMatch(
                         key_path,
@@ -345,7 +354,11 @@ class ActionConfigurationKeys(CloudFormationLintRule):  # type: ignore[misc]  # 
         if action.provider in ("CloudFormationStackSet", "CloudFormationStackInstances"):
             if "DeploymentTargets" in config and "Regions" not in config:
                 found.append(("DeploymentTargets", "DeploymentTargets needs Regions too"))
-            if "Regions" in config and "DeploymentTargets" not in config and action.provider == "CloudFormationStackSet":
+            if (
+                "Regions" in config
+                and "DeploymentTargets" not in config
+                and action.provider == "CloudFormationStackSet"
+            ):
                 found.append(("Regions", "Regions needs DeploymentTargets too"))
         if action.provider == "CloudFormationStackSet":
             model = _literal(config, "PermissionModel") or "SELF_MANAGED"
