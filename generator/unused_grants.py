@@ -109,3 +109,32 @@ def launch_role_findings(
         )
         for unused in unused_statements(policies, calls)
     ]
+
+
+def prerequisites_findings(
+    added: Mapping[str, Mapping[str, Mapping[str, Any]]], needs: Iterable[Any], path: str
+) -> list[Finding]:
+    """IAM-UNUSED-STATEMENT findings of the policies the prerequisites template adds to the service roles.
+
+    `added` is role name -> {policy name: document} (iam_check.prerequisite_policies); `needs` are the
+    product's run-time needs (runtime_iam.Need), each made as the role it names. A role the product makes
+    no modelled call as (a helper role of the template's own) is not checked: its needs are unknown.
+    """
+    by_role: dict[str, list[Call]] = {}
+    for need in needs:
+        by_role.setdefault(need.role_name, []).append(Call(need.action, need.resource, tuple(need.context)))
+    return [
+        Finding(
+            path,
+            0,
+            UNUSED_RULE,
+            message(role, unused),
+            UNUSED_KIND,
+            role,
+            ", ".join(unused.actions),
+            ", ".join(unused.resources),
+        )
+        for role, policies in sorted(added.items())
+        if role in by_role
+        for unused in unused_statements(policies, by_role[role])
+    ]

@@ -104,3 +104,32 @@ def test_deny_statements_are_not_grants() -> None:
     allow = {"Sid": "Dead", "Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"}
     found = unused_statements({"p": {"Statement": [deny, allow]}}, [Call("s3:GetObject", "*")])
     assert [(u.policy, u.sid, u.actions) for u in found] == [("p", "Dead", ("s3:DeleteBucket",))]
+
+
+def test_dead_statement_in_a_prerequisites_policy_is_reported(tmp_path: Path) -> None:
+    folder = render_to(tmp_path / "out")
+    dead = {"Sid": "DeadStackSetGrant", "Effect": "Allow", "Action": ["cloudformation:DeleteStackSet"], "Resource": "*"}
+
+    def add(template: dict[str, Any]) -> None:
+        template["Resources"]["PipelineRolePolicy"]["Properties"]["PolicyDocument"]["Statement"].append(dead)
+
+    edit_json(folder / "prerequisites-template.json", add)
+    unused = unused_of(folder)
+    assert [(f.path, f.role, f.action) for f in unused] == [
+        (
+            "prerequisites-template.json",
+            "AmazonSageMakerServiceCatalogProductsCodePipelineRole",
+            "cloudformation:DeleteStackSet",
+        )
+    ]
+    assert "statement DeadStackSetGrant" in unused[0].message and unused[0].blocks_render
+
+
+def test_api_mode_pipeline_role_gets_no_stack_set_grants(tmp_path: Path) -> None:
+    """In api mode the deploy projects call the stack-set API, so the pipeline's role is not given it (it was
+    dead there before this check)."""
+    folder = render_to(tmp_path / "out", **CONFIGS["delegated-admin"])
+    template = json.loads((folder / "prerequisites-template.json").read_text())
+    statements = template["Resources"]["PipelineRolePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert not any(a.startswith("cloudformation:") for s in statements for a in s["Action"])
+    assert unused_of(folder) == []
