@@ -30,8 +30,8 @@ def _cited(url: str, *keys: str) -> dict[str, str]:
 
 #: Operation preferences of both StackSets actions, as their configuration tables list them. The API's
 #: `FailureToleranceCount`, `MaxConcurrentCount` and `RegionConcurrencyType` are not in those tables
-#: (see `UNDOCUMENTED`): CodePipeline validates an action's configuration against the action type's
-#: declared properties, so an undocumented key risks a CreatePipeline/UpdatePipeline failure.
+#: (see `UNDOCUMENTED`): an AWS action type declares its configuration properties, and a key it does not
+#: declare risks a refused CreatePipeline/UpdatePipeline (or a setting silently ignored).
 def _operation_preferences(url: str) -> dict[str, str]:
     return {
         **_cited(url, "FailureTolerancePercentage", "MaxConcurrentPercentage"),
