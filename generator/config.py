@@ -388,7 +388,7 @@ def build_config(
             "choose a shorter prefix",
         )
 
-    return RenderConfig(
+    cfg = RenderConfig(
         staging_ou=staging_ou,
         prod_ou=prod_ou,
         region=region,
@@ -411,6 +411,11 @@ def build_config(
         org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
         **topology,
     )
+    if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):
+        from generator.stacksets import check_region_concurrency
+
+        check_region_concurrency(cfg, origin["region-concurrency"])
+    return cfg
 
 
 def _topology(check: _Checker) -> dict[str, Any]:

@@ -146,10 +146,15 @@ def operation_waiter(cfn: Any, delay: int = WAITER_DELAY, max_attempts: int = WA
 
 
 def _preferences(options: DestroyOptions, regions: list[str]) -> dict[str, Any]:
+    """The deletions' OperationPreferences, with the deploy actions' ConcurrencyMode (generator/stacksets.py):
+    under the default, STRICT, a failure tolerance of 0 would delete one account at a time."""
+    from generator.stacksets import CONCURRENCY_MODE
+
     prefs = options.preferences
     return {
         "FailureTolerancePercentage": prefs.failure_tolerance_percentage,
         "MaxConcurrentPercentage": prefs.max_concurrent_percentage,
+        "ConcurrencyMode": CONCURRENCY_MODE,
         "RegionConcurrencyType": prefs.region_concurrency.value.upper(),
         "RegionOrder": regions,
     }

@@ -234,7 +234,11 @@ def _action(action: Mapping[str, Any], projects: Mapping[str, Mapping[str, str]]
     if provider == "CloudFormationStackSet":
         return replace(
             base,
-            details=(f"StackSet {config['StackSetName']}", *_self_managed(config), *_stack_set_preferences(config)),
+            details=(
+                f"StackSet {config['StackSetName']}",
+                *_self_managed(config),
+                *_stack_set_preferences(config, native=True),
+            ),
             targets=_split(config.get("DeploymentTargets", "")),
             regions=_split(config.get("Regions", "")),
         )
@@ -249,6 +253,10 @@ def _api_deploy_action(base: Action, project: str, env: Mapping[str, str]) -> Ac
     if env.get(Env.CALL_AS) == "DELEGATED_ADMIN":  # SELF is the API's default: not restated
         details.append("CallAs DELEGATED_ADMIN (delegated administrator)")
     config = {key: env[name] for name, key in _API_PREFERENCES.items() if name in env}
+    if Env.MAX_CONCURRENT in env:  # deploy.py always sends it (seedcode/modeldeploy/deploy/deploy.py)
+        from generator.stacksets import CONCURRENCY_MODE
+
+        config["ConcurrencyMode"] = CONCURRENCY_MODE
     if Env.AUTO_DEPLOYMENT in env:
         config["OrganizationsAutoDeployment"] = "Enabled" if env[Env.AUTO_DEPLOYMENT].lower() == "true" else "Disabled"
     config["Regions"] = env.get(Env.DEPLOY_REGIONS, "")
@@ -275,10 +283,15 @@ def _self_managed(config: Mapping[str, Any]) -> tuple[str, ...]:
     return (f"self-managed: administration role {admin}, execution role {execution}",)
 
 
-def _stack_set_preferences(config: Mapping[str, Any]) -> tuple[str, ...]:
+def _stack_set_preferences(config: Mapping[str, Any], native: bool = False) -> tuple[str, ...]:
     """The operation preferences the action sets (only those it sets: AWS's defaults are not restated).
 
-    Regions deployed one after another go in the order listed, so that order is shown; in parallel it is moot."""
+    The concurrency shown is the one StackSets gives, not only the one asked for: under
+    STRICT_FAILURE_TOLERANCE (the default ConcurrencyMode) it is at most the failure tolerance + 1, so
+    with a tolerance of 0 one account at a time (StackSetOperationPreferences, E9101 flags it).
+    Regions deployed one after another go in the order listed, so that order is shown; in parallel it
+    is moot. The native action (`native`) has no RegionConcurrencyType: it deploys its Regions in order.
+    """
     percentages = [
         f"{text} {config[key]}%"
         for key, text in (
@@ -287,15 +300,28 @@ def _stack_set_preferences(config: Mapping[str, Any]) -> tuple[str, ...]:
         )
         if key in config
     ]
-    modes = [
-        f"{text} {str(config[key]).lower()}"
-        for key, text in (("RegionConcurrencyType", "regions"), ("OrganizationsAutoDeployment", "auto-deployment"))
-        if key in config
-    ]
+    concurrency = _concurrency(config)
+    region_mode = str(config.get("RegionConcurrencyType", "SEQUENTIAL" if native else "")).upper()
+    modes = [f"regions {region_mode.lower()}"] if region_mode else []
+    if "OrganizationsAutoDeployment" in config:
+        modes.append(f"auto-deployment {str(config['OrganizationsAutoDeployment']).lower()}")
     regions = _split(config.get("Regions", ""))
-    ordered = str(config.get("RegionConcurrencyType", "")).upper() == "SEQUENTIAL" and len(regions) > 1
+    ordered = region_mode == "SEQUENTIAL" and len(regions) > 1
     order = [f"region order {', '.join(regions)}"] if ordered else []
-    return tuple(", ".join(group) for group in (percentages, modes, order) if group)
+    return tuple(", ".join(group) for group in (percentages + concurrency, modes, order) if group)
+
+
+def _concurrency(config: Mapping[str, Any]) -> list[str]:
+    """How many accounts at a time StackSets really deploys to, when the configuration says it."""
+    if "MaxConcurrentPercentage" not in config:
+        return []
+    mode = str(config.get("ConcurrencyMode", "STRICT_FAILURE_TOLERANCE")).upper()
+    if mode == "SOFT_FAILURE_TOLERANCE":
+        return ["soft failure tolerance"]
+    tolerance = str(config.get("FailureTolerancePercentage", "0")).strip()
+    if tolerance == "0":
+        return ["strict failure tolerance: one account at a time"]
+    return ["strict failure tolerance: tolerated failures + 1 accounts at a time"]
 
 
 def _split(value: Any) -> tuple[str, ...]:

@@ -42,6 +42,7 @@ from generator.manifest import Manifest
 from generator.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError
 from generator.runtime_iam import SAMPLE_TARGET_ACCOUNT, AssumedNeed, Need, RuntimeModel, role_name, runtime_needs
 from generator.trust import evaluate_trust, role_principal
+from generator.unused_grants import launch_role_findings, prerequisites_findings
 from generator.validate import Finding
 
 LAUNCH_RULE = "IAM-LAUNCH-ROLE"
@@ -559,6 +560,9 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
             launch = decode_template(folder / manifest.path_of("launch-role-template"))
             role, policies = generated_launch_policies(launch, region)
             findings += _launch_findings(product, product_path, role, policies, False, region)
+            launch_path = manifest.path_of("launch-role-template")
+            line = _line(launch.get("Resources", {}).get("LaunchRole"))
+            findings += launch_role_findings(product, role, policies, region, launch_path, line)
         else:
             from generator.launch_role import standard_policy
 
@@ -581,6 +585,8 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
         message = f"run-time IAM not checked: the product cannot be resolved for a sample launch ({exc})"
         return [*findings, Finding(product_path, 0, RUNTIME_RULE, message, Kind.UNCHECKED.value)]
     findings += _runtime_findings(model, product, product_path, added, prerequisites)
+    if prerequisites:
+        findings += prerequisites_findings(added, model.needs, manifest.path_of(PREREQUISITES_KIND))
     target, target_path, problems = _load_target_role(folder, manifest, kinds, region)
     if problems:
         return sorted([*findings, *problems])

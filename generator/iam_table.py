@@ -25,10 +25,14 @@ features a property cannot reach from CloudFormation (S3 Tables, metadata tables
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 
@@ -136,14 +140,51 @@ def _role_value(path: str) -> Arn:
     return Arn("iam", "role", "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}", value=path)
 
 
-def _tags(service: str, tag: str, untag: str, list_tags: str, on: Arn | None = None) -> tuple[Grant, ...]:
-    """The tag actions a `Tags` property needs (stack tags that CloudFormation propagates too)."""
-    why = "Tags property"
-    return (
-        Grant((f"{service}:{tag}",), CU, why, when="Tags", on=on),
-        Grant((f"{service}:{untag}",), (U,), why, when="Tags", on=on),
-        Grant((f"{service}:{list_tags}",), (R,), why, when="Tags", on=on),
+#: The CloudFormation resource schemas as the pinned cfn-lint bundles them (found without importing cfn-lint).
+_SCHEMAS = Path(importlib.util.find_spec("cfnlint").submodule_search_locations[0]) / "data" / "schemas"  # type: ignore[union-attr,index]
+#: API names a schema's `tagging.permissions` lists that are not IAM actions, and the action that authorizes
+#: them: S3's DeleteBucketTagging is authorized by s3:PutBucketTagging (service authorization reference, S3).
+_NOT_IAM_ACTIONS: Mapping[str, str] = {"s3:DeleteBucketTagging": "s3:PutBucketTagging"}
+#: Why every taggable type needs its tagging actions, Tags property or not.
+STACK_TAGS = "stack tags: SageMaker tags every project's stack and CloudFormation propagates them"
+
+
+@cache
+def resource_schema(type_name: str) -> Mapping[str, Any]:
+    """The type's resource schema (the copy the pinned cfn-lint bundles)."""
+    index = json.loads((_SCHEMAS / "providers" / "us-east-1.json").read_text(encoding="utf-8"))
+    schema: Mapping[str, Any] = json.loads(
+        (_SCHEMAS / "resources" / f"{index[type_name]}.json").read_text(encoding="utf-8")
     )
+    return schema
+
+
+def tagging_permissions(type_name: str) -> tuple[str, ...]:
+    """The IAM actions of the type schema's `tagging.permissions` (none for a type that is not taggable)."""
+    tagging = resource_schema(type_name).get("tagging") or {}
+    if not tagging.get("taggable", False):
+        return ()
+    actions = (_NOT_IAM_ACTIONS.get(p, p) for p in tagging.get("permissions", []))
+    return tuple(sorted(set(actions)))
+
+
+def _tag_operations(action: str) -> tuple[Operation, ...]:
+    """Which handler calls a tagging action: tag on create and update, untag on update, list/get on read."""
+    name = action.split(":", 1)[1]
+    if name.startswith(("Untag", "Delete")):
+        return (U,)
+    if name.startswith(("List", "Get")):
+        return (R,)
+    return CU
+
+
+def _stack_tags(type_name: str) -> tuple[Grant, ...]:
+    """Tagging actions from the type's schema, always needed: a SageMaker project's stack is tagged
+    (`sagemaker:project-name`, `sagemaker:project-id`) and CloudFormation propagates stack tags to every
+    resource that supports tags, whether or not the template sets `Tags`.
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-tagging.html
+    """
+    return tuple(Grant((action,), _tag_operations(action), STACK_TAGS) for action in tagging_permissions(type_name))
 
 
 def _pass_connection(service: str) -> Grant:
@@ -207,8 +248,7 @@ TABLE: tuple[TypeEntry, ...] = (
             _bucket_read("ReplicationConfiguration", "GetReplicationConfiguration"),
             _bucket_config("AccessControl", "PutBucketAcl"),
             _bucket_read("AccessControl", "GetBucketAcl"),
-            _bucket_config("Tags", "PutBucketTagging"),
-            _bucket_read("Tags", "GetBucketTagging"),
+            *_stack_tags("AWS::S3::Bucket"),
             *_pass_role("ReplicationConfiguration.Role", "s3.amazonaws.com", "replication role"),
         ),
         (_schema("AWS::S3::Bucket"), _sar("amazons3")),
@@ -260,8 +300,7 @@ TABLE: tuple[TypeEntry, ...] = (
                 "ModelPackageGroupPolicy property",
                 when="ModelPackageGroupPolicy",
             ),
-            Grant(("sagemaker:AddTags",), CU, "Tags property", when="Tags"),
-            Grant(("sagemaker:DeleteTags",), (U,), "Tags property", when="Tags"),
+            *_stack_tags("AWS::SageMaker::ModelPackageGroup"),
         ),
         (_schema("AWS::SageMaker::ModelPackageGroup"), _sar("amazonsagemaker")),
     ),
@@ -322,7 +361,7 @@ TABLE: tuple[TypeEntry, ...] = (
                     ),
                 ),
             ),
-            *_tags("codecommit", "TagResource", "UntagResource", "ListTagsForResource"),
+            *_stack_tags("AWS::CodeCommit::Repository"),
         ),
         (_schema("AWS::CodeCommit::Repository"), _sar("awscodecommit")),
     ),
@@ -384,8 +423,7 @@ TABLE: tuple[TypeEntry, ...] = (
             ),
             # The service answers to both prefixes (CodeStar Connections was renamed CodeConnections).
             *(_pass_connection(service) for service in ("codestar-connections", "codeconnections")),
-            Grant(("codepipeline:TagResource",), CU, "Tags property", when="Tags"),
-            Grant(("codepipeline:UntagResource",), (U,), "Tags property", when="Tags"),
+            *_stack_tags("AWS::CodePipeline::Pipeline"),
             Grant(("codepipeline:ListTagsForResource",), (R,), "read the pipeline's tags"),
         ),
         (_schema("AWS::CodePipeline::Pipeline"), _sar("awscodepipeline")),
@@ -408,7 +446,7 @@ TABLE: tuple[TypeEntry, ...] = (
             Grant(("events:ListTargetsByRule",), (D, R), "Targets property", when="Targets"),
             *_pass_role("Targets[*].RoleArn", "events.amazonaws.com", "a target's RoleArn: the role it runs as"),
             *_pass_role("RoleArn", "events.amazonaws.com", "RoleArn property"),
-            *_tags("events", "TagResource", "UntagResource", "ListTagsForResource"),
+            *_stack_tags("AWS::Events::Rule"),
         ),
         (_schema("AWS::Events::Rule"), _sar("amazoneventbridge")),
         ref="Name",
@@ -438,7 +476,7 @@ TABLE: tuple[TypeEntry, ...] = (
                 "delivery status logging role",
                 True,
             ),
-            *_tags("sns", "TagResource", "UntagResource", "ListTagsForResource"),
+            *_stack_tags("AWS::SNS::Topic"),
         ),
         (_schema("AWS::SNS::Topic"), _sar("amazonsns")),
     ),
@@ -472,7 +510,7 @@ TABLE: tuple[TypeEntry, ...] = (
                 when="EnableKeyRotation",
             ),
             Grant(("kms:EnableKey", "kms:DisableKey"), CU, "Enabled property", when="Enabled"),
-            *_tags("kms", "TagResource", "UntagResource", "ListResourceTags"),
+            *_stack_tags("AWS::KMS::Key"),
         ),
         (_schema("AWS::KMS::Key"), _sar("awskeymanagementservice")),
     ),
@@ -520,8 +558,7 @@ TABLE: tuple[TypeEntry, ...] = (
                 "PermissionsBoundary property",
                 when="PermissionsBoundary",
             ),
-            Grant(("iam:TagRole",), CU, "Tags property", when="Tags"),
-            Grant(("iam:UntagRole",), (U, D), "Tags property", when="Tags"),
+            *_stack_tags("AWS::IAM::Role"),
         ),
         (_schema("AWS::IAM::Role"), _sar("awsidentityandaccessmanagementiam")),
         ref="RoleName",

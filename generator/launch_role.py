@@ -23,12 +23,15 @@ from troposphere import GetAtt, Output, Ref, Sub, Template
 from troposphere.iam import Policy, Role
 
 from generator.config import LaunchRole, RenderConfig
+from generator.contract import SEED_BUNDLE
 from generator.errors import InputError
 from generator.iam_eval import Result, evaluate
 from generator.iam_table import Operation, Requirement, required_permissions
 from generator.naming import launch_role_name
 from generator.render import RenderedFile, template_file
 from generator.resolve import SAMPLE_ACCOUNT
+from generator.seed import BUNDLE_KEY_PREFIX
+from generator.unused_grants import Call
 
 KIND = "launch-role-template"
 STEM = "launch-role-template"
@@ -39,38 +42,42 @@ DESCRIPTION = (
 )
 _PARTITION = "arn:${AWS::Partition}"
 _STACKS = f"{_PARTITION}:cloudformation:${{AWS::Region}}:${{AWS::AccountId}}:stack/SC-*"
-#: Service Catalog tags the template objects it copies; products keep seed bundles in sagemaker-* buckets.
+#: Service Catalog tags the template objects it copies (and `mlops-gen publish` tags what it uploads).
 _PROVISIONING_TAG = "s3:ExistingObjectTag/servicecatalog:provisioning"
 
 
 # --- the policy, as data -------------------------------------------------------------------
 
 
+#: What Service Catalog calls as the launch role to run the product's stack: the stack calls on its
+#: `SC-<account>-pp-<id>` stacks, the template checks, and the template object it copied and tagged.
+#: https://docs.aws.amazon.com/servicecatalog/latest/adminguide/constraints-launch.html
+STACK_ACTIONS = (
+    "CreateStack",
+    "DeleteStack",
+    "DescribeStackEvents",
+    "DescribeStacks",
+    "SetStackPolicy",
+    "TagResource",
+    "UntagResource",
+    "UpdateStack",
+)
+TEMPLATE_ACTIONS = ("GetTemplateSummary", "ValidateTemplate")
+
+
 def _service_catalog_statements() -> list[Statement]:
-    """What Service Catalog needs to run the product's stack as this role."""
+    """What Service Catalog needs to run the product's stack as this role (`service_catalog_calls`)."""
     return [
         Statement(
             Sid="ServiceCatalogStack",
             Effect=Allow,
-            Action=[
-                Action("cloudformation", name)
-                for name in (
-                    "CreateStack",
-                    "DeleteStack",
-                    "DescribeStackEvents",
-                    "DescribeStacks",
-                    "SetStackPolicy",
-                    "TagResource",
-                    "UntagResource",
-                    "UpdateStack",
-                )
-            ],
+            Action=[Action("cloudformation", name) for name in STACK_ACTIONS],
             Resource=[Sub(_STACKS)],
         ),
         Statement(
             Sid="ServiceCatalogTemplate",
             Effect=Allow,
-            Action=[Action("cloudformation", "GetTemplateSummary"), Action("cloudformation", "ValidateTemplate")],
+            Action=[Action("cloudformation", name) for name in TEMPLATE_ACTIONS],
             Resource=["*"],
         ),
         Statement(
@@ -80,13 +87,34 @@ def _service_catalog_statements() -> list[Statement]:
             Resource=["*"],
             Condition=Condition(StringEquals(_PROVISIONING_TAG, "true")),
         ),
-        Statement(
-            Sid="SageMakerTemplateObjects",
-            Effect=Allow,
-            Action=[Action("s3", "GetObject")],
-            Resource=[Sub(f"{_PARTITION}:s3:::sagemaker-*/*")],
-        ),
     ]
+
+
+def service_catalog_calls(region: str) -> list[Call]:
+    """The calls Service Catalog makes as the launch role for one sample launch (see `STACK_ACTIONS`)."""
+    stack = (
+        f"arn:aws:cloudformation:{region}:{SAMPLE_ACCOUNT}:stack/SC-{SAMPLE_ACCOUNT}-pp-{_LAUNCH_VALUE}/{_LAUNCH_VALUE}"
+    )
+    template_object = f"arn:aws:s3:::{_LAUNCH_VALUE}/{_LAUNCH_VALUE}"
+    return [
+        *(Call(f"cloudformation:{name}", stack) for name in STACK_ACTIONS),
+        *(Call(f"cloudformation:{name}", "*") for name in TEMPLATE_ACTIONS),
+        Call("s3:GetObject", template_object, ((_PROVISIONING_TAG, "true"),)),
+    ]
+
+
+def launch_calls(product: Mapping[str, Any], region: str) -> list[Call]:
+    """Every call made as the launch role for one sample launch of `product`: CloudFormation's for each
+    resource (generator/iam_table.py, every handler) and Service Catalog's own."""
+    calls = [
+        Call(
+            req.action,
+            sample_arn(req.resource, region),
+            tuple(sorted({**dict(req.context), **LAUNCH_CONTEXT.get((req.resource_type, req.action), {})}.items())),
+        )
+        for req in required_permissions(product)
+    ]
+    return sorted(set(calls)) + service_catalog_calls(region)
 
 
 def _sid(text: str) -> str:
@@ -121,11 +149,22 @@ def _resource_statements(requirements: Iterable[Requirement]) -> list[Statement]
     return statements
 
 
-def launch_role_policy_document(cfg: RenderConfig) -> PolicyDocument:
-    """The generated launch role's policy for `cfg`'s product (awacs)."""
+#: The seed bundle's key, any version: `SeedCodeKey` defaults to a content-addressed key
+#: (`mlops-gen/seedcode/<sha256 prefix>/seedcode-modeldeploy.zip`, generator/seed.py `bundle_key`), which
+#: changes with every bundle, while a launch role is deployed once and serves every product version.
+SEED_KEY_PATTERN = f"{BUNDLE_KEY_PREFIX}/*/{SEED_BUNDLE}"
+
+
+def product_for_launch_role(cfg: RenderConfig) -> Template:
+    """The product whose needs the launch role is made of: the rendered one, with any bundle version's key."""
     from generator.product import build_product
 
-    requirements = required_permissions(build_product(cfg).to_dict())
+    return build_product(cfg, seed_key=SEED_KEY_PATTERN)
+
+
+def launch_role_policy_document(cfg: RenderConfig) -> PolicyDocument:
+    """The generated launch role's policy for `cfg`'s product (awacs)."""
+    requirements = required_permissions(product_for_launch_role(cfg).to_dict())
     return PolicyDocument(
         Version="2012-10-17",
         Statement=_service_catalog_statements() + _resource_statements(requirements),
@@ -222,6 +261,17 @@ def allows(policy: Mapping[str, Any], req: Requirement) -> bool:
 #: of those reads, and a product launches without them.
 STANDARD_CHECKED_OPERATIONS = frozenset({Operation.CREATE, Operation.UPDATE, Operation.DELETE})
 
+_UNTAG = (
+    "listed in the type schema's tagging permissions; called only when a stack tag is removed, and SageMaker's "
+    "project tags (sagemaker:project-name, sagemaker:project-id) are set at launch and never change"
+)
+_TAG_FIRST_PARTY = (
+    "listed in the type schema's tagging permissions, yet SageMaker's first-party project templates create this "
+    "type, tagged with the project's stack tags, under this very role (which grants s3:PutBucketTagging for buckets "
+    "and events:PutRule for rules, not this action); not verified on a live account: if a launch fails tagging, "
+    "this is the permission to add"
+)
+
 #: Requirements of today's standard product that the standard policy does not grant, accepted on
 #: purpose (type, action, operation) -> why. REVIEW: each one widens the check; delete an entry to
 #: make the check refuse it. Each reason is either "never called for this product" or "AWS's own
@@ -250,6 +300,21 @@ STANDARD_ACCEPTED_GAPS: Mapping[tuple[str, str, Operation], str] = {
     ("AWS::CodeCommit::Repository", "codecommit:UpdateRepositoryDescription", Operation.UPDATE): (
         "called only when RepositoryDescription changes; it is fixed text and the project's name, which never changes"
     ),
+    # Stack tags (iam_table.STACK_TAGS): every project's stack is tagged, so every taggable resource is tagged.
+    **{
+        (rtype, action, Operation.UPDATE): _UNTAG
+        for rtype, action in (
+            ("AWS::S3::Bucket", "s3:UntagResource"),
+            ("AWS::Events::Rule", "events:UntagResource"),
+            ("AWS::CodePipeline::Pipeline", "codepipeline:UntagResource"),
+            ("AWS::CodeCommit::Repository", "codecommit:UntagResource"),
+        )
+    },
+    **{
+        (rtype, action, operation): _TAG_FIRST_PARTY
+        for rtype, action in (("AWS::S3::Bucket", "s3:TagResource"), ("AWS::Events::Rule", "events:TagResource"))
+        for operation in (Operation.CREATE, Operation.UPDATE)
+    },
 }
 
 
@@ -290,8 +355,6 @@ def check_standard_launch_role(template: Mapping[str, Any]) -> None:
 def launch_role_files(cfg: RenderConfig) -> list[RenderedFile]:
     """The launch-role template (generated), or nothing after checking the product (standard)."""
     if cfg.launch_role is LaunchRole.STANDARD:
-        from generator.product import build_product
-
-        check_standard_launch_role(build_product(cfg).to_dict())
+        check_standard_launch_role(product_for_launch_role(cfg).to_dict())
         return []
     return [template_file(KIND, STEM, build_launch_role_template(cfg), cfg)]

@@ -92,12 +92,14 @@ def _statement(sid: str, service: str, actions: tuple[str, ...], resources: list
 def pipeline_role_document(cfg: RenderConfig) -> PolicyDocument:
     """The CodePipeline role: create, update and watch the project's two stack sets."""
     stack_sets = Sub(f"{_PARTITION}:cloudformation:*:${{AWS::AccountId}}:stackset/{cfg.name_prefix}*")
-    statements = [
-        # The service authorization reference lists no resource type for CreateStackSet: only "*" is
-        # sure to match (aws-cdk scopes it to the stack set's ARN). Everything after creation is scoped.
-        _statement("CreateStackSets", "cloudformation", ("CreateStackSet",), ["*"]),
-        _statement("ProjectStackSets", "cloudformation", STACK_SET_ACTIONS, [stack_sets]),
-    ]
+    statements: list[Statement] = []
+    if deploy_mode(cfg) is DeployMode.NATIVE:  # api mode: the deploy projects call these (deploy_project_statements)
+        statements += [
+            # The service authorization reference lists no resource type for CreateStackSet: only "*" is
+            # sure to match (aws-cdk scopes it to the stack set's ARN). Everything after creation is scoped.
+            _statement("CreateStackSets", "cloudformation", ("CreateStackSet",), ["*"]),
+            _statement("ProjectStackSets", "cloudformation", STACK_SET_ACTIONS, [stack_sets]),
+        ]
     if cfg.permission_model is PermissionModel.SELF_MANAGED:
         # A self-managed stack set is created with its administration role, which the caller passes.
         statements.append(

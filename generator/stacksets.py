@@ -3,11 +3,15 @@
 `deploy_mode` is the one place that decides how:
 
 - **native**: CodePipeline's own `CloudFormationStackSet` action. Used from the management account
-  with whole OUs (`SERVICE_MANAGED`, auto-deployment on) and for self-managed stack sets, whose
-  explicit account lists the action takes in `DeploymentTargets` with `AdministrationRoleArn` and
-  `ExecutionRoleName`. Configuration keys and value formats:
+  with whole OUs (`SERVICE_MANAGED`) and for self-managed stack sets, whose explicit account lists the
+  action takes in `DeploymentTargets` with `AdministrationRoleArn` and `ExecutionRoleName`. It sets only
+  the configuration keys the action reference documents (E9101 checks each against its page):
   https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StackSets.html
-  Every value is a string (troposphere does not check this dict; our lint rule E9001 does).
+  Every value is a string (troposphere does not check this dict; E9101 does). No
+  `OrganizationsAutoDeployment`: the reference says "If OrganizationsAutoDeployment is specified, do not
+  specify DeploymentTargets and Regions", and the action needs both to deploy to the stage's OU. An
+  account that joins the OU later gets the endpoint at the next deployment, which adds stack instances
+  for the OU's accounts of the moment.
 - **api**: a CodeBuild action running the seed's `deploy/deploy.py`, which calls the CloudFormation
   API itself. Needed where the action cannot follow: a delegated StackSets administrator (the action
   has no `CallAs`; cloudformation-coverage-roadmap issue 796) and accounts chosen inside an OU (its
@@ -15,8 +19,17 @@
   the same template and parameter files from BuildArtifact, so the build step does not change.
 
 Region order: `--deploy-regions` is deployed in the order given. The api mode passes it as
-`OperationPreferences.RegionOrder`; the native action deploys its `Regions` list in that order when
-`RegionConcurrencyType` is `SEQUENTIAL` (with `PARALLEL` there is no order to keep).
+`OperationPreferences.RegionOrder`; the native action has no `RegionConcurrencyType` key (not in the
+action reference) and deploys its `Regions` list one after another, in that order, so
+`--region-concurrency parallel` is refused there (see `check_region_concurrency`).
+
+Account concurrency: both modes set `ConcurrencyMode` `SOFT_FAILURE_TOLERANCE`. Under the default,
+STRICT_FAILURE_TOLERANCE, the concurrency is at most the failure tolerance + 1, so prod (tolerance 0)
+would deploy to one account at a time whatever `--max-concurrent-percentage` says. SOFT runs at
+`MaxConcurrentPercentage` "regardless of the number of failures" (StackSetOperationPreferences):
+https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html
+The price: up to a whole batch of accounts can fail before the operation stops, so a failure can leave
+more than the tolerated accounts failed; `--max-concurrent-percentage` bounds that batch.
 """
 
 from __future__ import annotations
@@ -28,7 +41,14 @@ from troposphere.codebuild import Project
 from troposphere.codepipeline import Actions, ActionTypeId, InputArtifacts
 
 from generator import contract
-from generator.config import DEFAULT_ADMINISTRATION_ROLE, PermissionModel, RenderConfig, StackSetAdmin
+from generator.config import (
+    DEFAULT_ADMINISTRATION_ROLE,
+    PermissionModel,
+    RegionConcurrency,
+    RenderConfig,
+    StackSetAdmin,
+)
+from generator.errors import InputError
 from generator.naming import Stage
 from generator.parameters import ProductParameters
 
@@ -58,6 +78,30 @@ def call_as(cfg: RenderConfig) -> str:
 def failure_tolerance(cfg: RenderConfig, stage: Stage) -> int:
     """Production tolerates no failed account: a half-deployed prod is worse than a stopped pipeline."""
     return cfg.preferences.failure_tolerance_percentage if stage is Stage.STAGING else 0
+
+
+#: The StackSetOperationPreferences ConcurrencyMode every deployment uses (see the module docstring).
+CONCURRENCY_MODE = "SOFT_FAILURE_TOLERANCE"
+
+
+def check_region_concurrency(cfg: RenderConfig, flag: str) -> None:
+    """Refuse `--region-concurrency parallel` where the native action would deploy the regions in order anyway.
+
+    The CloudFormationStackSet action's configuration has no RegionConcurrencyType (action reference): its
+    `Regions` are deployed one after another, in the order listed. `flag` names where the value came from.
+    """
+    if (
+        deploy_mode(cfg) is DeployMode.NATIVE
+        and cfg.preferences.region_concurrency is RegionConcurrency.PARALLEL
+        and len(cfg.deploy_regions) > 1
+    ):
+        raise InputError(
+            flag,
+            "parallel cannot be honoured: the CodePipeline CloudFormationStackSet action (this configuration's "
+            "deploy mode) has no documented RegionConcurrencyType and deploys --deploy-regions one after "
+            "another, in the order given; drop the option or choose sequential "
+            "(https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StackSets.html)",
+        )
 
 
 def action_name(stage: Stage) -> str:
@@ -91,16 +135,14 @@ def stack_set_action(cfg: RenderConfig, params: ProductParameters, stage: Stage,
         configuration["ExecutionRoleName"] = cfg.execution_role_name
         configuration["DeploymentTargets"] = Join(",", Ref(params.accounts[stage]))
     else:
-        # Accounts that join the OU later get the endpoint without anyone signing in to them.
-        configuration["OrganizationsAutoDeployment"] = "Enabled"
         configuration["DeploymentTargets"] = Ref(params.ou[stage])
     configuration.update(
         {
-            # In this order; kept when RegionConcurrencyType is SEQUENTIAL (see the module docstring).
+            # Deployed one after another, in this order (the action has no RegionConcurrencyType).
             "Regions": ",".join(cfg.deploy_regions),
             "FailureTolerancePercentage": str(failure_tolerance(cfg, stage)),
             "MaxConcurrentPercentage": str(prefs.max_concurrent_percentage),
-            "RegionConcurrencyType": prefs.region_concurrency.value.upper(),
+            "ConcurrencyMode": CONCURRENCY_MODE,
         }
     )
     return Actions(

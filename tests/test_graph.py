@@ -164,8 +164,8 @@ def test_default_stages_actions_and_artifacts(rendered: dict[str, Path]) -> None
     assert d.nodes[approve][:2] == ("stadium", "ApproveDeployment\nmanual approval")
     assert d.nodes[deploy_staging][1] == (
         f"DeployResourcesStaging\nStackSet {PROJECT}-deploy-staging\n"
-        "failure tolerance 0%, max concurrency 100%\nregions parallel, auto-deployment enabled"
-    )
+        "failure tolerance 0%, max concurrency 100%, soft failure tolerance\nregions sequential"
+    )  # the native action deploys its Regions in order: it has no RegionConcurrencyType
     assert d.edges_from(deploy_prod) == [(f"Organizational unit\n{PROD_OU}", "regions eu-west-1")]
     assert (f"Organizational unit\n{STAGING_OU}", "regions eu-west-1") in d.edges_from(deploy_staging)
 
@@ -206,8 +206,8 @@ def test_custom_preferences_come_from_the_template(rendered: dict[str, Path]) ->
     d = diagram_of(rendered["custom-preferences"])
     staging = d.nodes[d.by_text("DeployResourcesStaging")][1].split("\n")[2:]
     prod = d.nodes[d.by_text("DeployResourcesProd")][1].split("\n")[2:]
-    assert staging == ["failure tolerance 10%, max concurrency 25%", "regions sequential, auto-deployment enabled"]
-    assert prod == ["failure tolerance 0%, max concurrency 25%", "regions sequential, auto-deployment enabled"]
+    assert staging[:2] == ["failure tolerance 10%, max concurrency 25%, soft failure tolerance", "regions sequential"]
+    assert prod[:2] == ["failure tolerance 0%, max concurrency 25%, soft failure tolerance", "regions sequential"]
 
 
 def test_standard_launch_role_group_is_not_in_the_template(rendered: dict[str, Path]) -> None:
@@ -236,7 +236,7 @@ def test_delegated_admin_draws_the_stack_sets_its_deploy_projects_deploy(rendere
             f"StackSet {PROJECT}-deploy-{stage}\n"
             f"CodeBuild project {PROJECT}-{stage}-deploy, CloudFormation API\n"
             "CallAs DELEGATED_ADMIN (delegated administrator)\n"
-            "failure tolerance 0%, max concurrency 100%\n"
+            "failure tolerance 0%, max concurrency 100%, soft failure tolerance\n"
             "regions parallel, auto-deployment enabled",
         )
         # The whole OU, in both regions in the order given; deploy.py runs from the source with the build's files.
@@ -254,7 +254,7 @@ def test_account_filters_narrow_the_ou_to_the_listed_accounts(rendered: dict[str
     assert d.nodes[staging][1].split("\n")[1:] == [
         f"StackSet {PROJECT}-deploy-staging",
         f"CodeBuild project {PROJECT}-staging-deploy, CloudFormation API",  # CallAs SELF: not restated
-        "failure tolerance 0%, max concurrency 100%",
+        "failure tolerance 0%, max concurrency 100%, soft failure tolerance",
         "regions sequential, auto-deployment disabled",
         "region order us-east-1, eu-west-1",
     ]
@@ -274,7 +274,8 @@ def test_self_managed_deploys_to_the_listed_accounts(rendered: dict[str, Path]) 
     assert d.nodes[staging][1] == (
         f"DeployResourcesStaging\nStackSet {PROJECT}-deploy-staging\n"
         "self-managed: administration role acme-stackset-admin, execution role acme-stackset-execution\n"
-        "failure tolerance 0%, max concurrency 100%\nregions parallel"  # no auto-deployment for self-managed
+        "failure tolerance 0%, max concurrency 100%, soft failure tolerance\n"
+        "regions sequential"  # no auto-deployment for self-managed; the native action deploys regions in order
     )
     assert d.edges_from(staging) == [("Account\n111111111111", "regions eu-west-1")]
     assert d.edges_from(prod) == [("Account\n222222222222", "regions eu-west-1")]
@@ -304,7 +305,7 @@ def test_api_mode_reads_the_deploy_project_environment(tmp_path: Path) -> None:
     staging = d.by_text("DeployResourcesStaging")
     assert d.nodes[staging][1].split("\n")[3:] == [
         "CallAs DELEGATED_ADMIN (delegated administrator)",
-        "failure tolerance 0%, max concurrency 100%",
+        "failure tolerance 0%, max concurrency 100%, soft failure tolerance",
         "regions parallel, auto-deployment disabled",  # parallel: no region order to show
     ]
     regions = "regions us-east-1, eu-west-1"

@@ -386,6 +386,7 @@ def test_test_assuming_another_role_is_unchecked(tmp_path: Path) -> None:
         ("unchecked", "acme-staging", "sagemaker:DescribeEndpoint"),
         ("unchecked", "acme-staging", "sagemaker:InvokeEndpoint"),
         ("missing", BUILD_ROLE, "sts:AssumeRole"),  # the prerequisites let it assume the target role only
+        ("unused", BUILD_ROLE, "sts:AssumeRole"),  # ... which the test no longer assumes (IAM-UNUSED-STATEMENT)
     }
     unchecked = [f for f in findings if f.kind == "unchecked"]
     assert all(f"makes arn:aws:iam::444455556666:role/{TARGET_ROLE}" in f.message for f in unchecked)

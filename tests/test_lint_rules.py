@@ -266,8 +266,35 @@ def action_named(template: dict[str, Any], name: str) -> dict[str, Any]:
             lambda a: a["ActionTypeId"].update(Category="Deploy"),
             "is not a Deploy action (it is Build or Test)",
         ),
-        ("StackSet", lambda a: a["Configuration"].update(RegionConcurrencyType="Parallel"), "did you mean PARALLEL?"),
-        ("StackSet", lambda a: a["Configuration"].update(MaxConcurrentCount="2"), "MaxConcurrentPercentage, not both"),
+        (
+            "StackSet",
+            lambda a: a["Configuration"].update(ConcurrencyMode="soft_failure_tolerance"),
+            "did you mean SOFT_FAILURE_TOLERANCE?",
+        ),
+        (
+            "StackSet",
+            lambda a: a["Configuration"].update(RegionConcurrencyType="PARALLEL"),
+            "'RegionConcurrencyType' is not a documented CloudFormationStackSet configuration key (the action "
+            "deploys its Regions one after another, in the order listed)",
+        ),
+        ("StackSet", lambda a: a["Configuration"].update(MaxConcurrentCount="2"), "(use MaxConcurrentPercentage)"),
+        (
+            "StackSet",
+            lambda a: a["Configuration"].update(OrganizationsAutoDeployment="Enabled"),
+            "do not give DeploymentTargets and Regions with OrganizationsAutoDeployment",
+        ),
+        (
+            "StackSet",
+            lambda a: a["Configuration"].pop("ConcurrencyMode"),
+            "MaxConcurrentPercentage 25 has no effect: with ConcurrencyMode STRICT_FAILURE_TOLERANCE",
+        ),
+        (
+            "MoreInstances",
+            lambda a: a["Configuration"].update(
+                ConcurrencyMode="STRICT_FAILURE_TOLERANCE", FailureTolerancePercentage="0"
+            ),
+            "MaxConcurrentPercentage 50 has no effect",
+        ),
         ("StackSet", lambda a: a["Configuration"].pop("Regions"), "DeploymentTargets needs Regions too"),
         ("Website", lambda a: a["Configuration"].pop("ObjectKey"), "Extract 'false' needs ObjectKey"),
         ("Approve", lambda a: a["Configuration"].update(CustomData=["a"]), "CustomData is a list (['a'])"),

@@ -126,8 +126,8 @@ def test_delegated_filtered_deploy_creates_then_updates(org: Org, tmp_path: Path
         "OrganizationalUnitIds": [org.ou], "Accounts": [org.accounts[0]], "AccountFilterType": "INTERSECTION"
     }  # fmt: skip
     assert created["CreateStackInstances"]["OperationPreferences"] == {
-        "FailureTolerancePercentage": 0, "MaxConcurrentPercentage": 100, "RegionConcurrencyType": "SEQUENTIAL",
-        "RegionOrder": ["us-east-1", "eu-west-1"],
+        "FailureTolerancePercentage": 0, "MaxConcurrentPercentage": 100, "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",
+        "RegionConcurrencyType": "SEQUENTIAL", "RegionOrder": ["us-east-1", "eu-west-1"],
     }  # fmt: skip
     assert {params.get("CallAs") for _, params in calls} == {"DELEGATED_ADMIN"}  # moto ignores it: we check
     # A second deployment updates in place and creates no instance.

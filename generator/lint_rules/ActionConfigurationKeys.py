@@ -16,86 +16,132 @@ from generator.lint_rules._pipeline import Action, Path, ProviderSpec, pipeline_
 
 _GUIDE = "https://docs.aws.amazon.com/codepipeline/latest/userguide"
 _STACK_SETS = f"{_GUIDE}/action-reference-StackSets.html"
+_STACK_SET = f"{_STACK_SETS}#action-reference-StackSet-config"
+_STACK_INSTANCES = f"{_STACK_SETS}#action-reference-StackInstances-config"
+#: ConcurrencyMode was added to both StackSets actions after the page's first versions; AWS's answer when it
+#: shipped (it names the page above as where the key is documented, with STRICT/SOFT_FAILURE_TOLERANCE values).
+_CONCURRENCY_MODE = "https://github.com/aws-cloudformation/cloudformation-coverage-roadmap/issues/1853"
 
-#: Operation preferences both StackSets actions accept (aws-facts.md; values are strings of numbers).
-_OPERATION_PREFERENCES = frozenset(
-    {
-        "FailureTolerancePercentage",
-        "FailureToleranceCount",
-        "MaxConcurrentPercentage",
-        "MaxConcurrentCount",
-        "ConcurrencyMode",
-        "RegionConcurrencyType",
+
+def _cited(url: str, *keys: str) -> dict[str, str]:
+    """Configuration key -> the page (and anchor) that documents it."""
+    return {key: url for key in keys}
+
+
+#: Operation preferences of both StackSets actions, as their configuration tables list them. The API's
+#: `FailureToleranceCount`, `MaxConcurrentCount` and `RegionConcurrencyType` are not in those tables
+#: (see `UNDOCUMENTED`): an AWS action type declares its configuration properties, and a key it does not
+#: declare risks a refused CreatePipeline/UpdatePipeline (or a setting silently ignored).
+def _operation_preferences(url: str) -> dict[str, str]:
+    return {
+        **_cited(url, "FailureTolerancePercentage", "MaxConcurrentPercentage"),
+        "ConcurrencyMode": _CONCURRENCY_MODE,
     }
-)
 
-#: (Category, Provider) -> keys. Owner is `AWS` for all of them. Source: each spec's page.
+
+#: (Category, Provider) -> {key: the page documenting it}. Owner is `AWS` for all of them.
+KEY_SOURCES: dict[tuple[str, str], dict[str, str]] = {
+    ("Deploy", "CloudFormationStackSet"): {
+        **_cited(
+            _STACK_SET,
+            "StackSetName",
+            "Description",
+            "TemplatePath",
+            "Parameters",
+            "Capabilities",
+            "PermissionModel",
+            "AdministrationRoleArn",
+            "ExecutionRoleName",
+            "OrganizationsAutoDeployment",
+            "DeploymentTargets",
+            "Regions",
+        ),
+        **_operation_preferences(_STACK_SET),
+    },
+    ("Deploy", "CloudFormationStackInstances"): {
+        **_cited(_STACK_INSTANCES, "StackSetName", "DeploymentTargets", "Regions", "ParameterOverrides"),
+        **_operation_preferences(_STACK_INSTANCES),
+    },
+    ("Build", "CodeBuild"): _cited(
+        f"{_GUIDE}/action-reference-CodeBuild.html#action-reference-CodeBuild-config",
+        "ProjectName",
+        "PrimarySource",
+        "BatchEnabled",
+        "CombineArtifacts",
+        "EnvironmentVariables",
+    ),
+    ("Approval", "Manual"): _cited(
+        f"{_GUIDE}/approvals-action-add.html", "NotificationArn", "CustomData", "ExternalEntityLink"
+    ),
+    ("Source", "CodeCommit"): _cited(
+        f"{_GUIDE}/action-reference-CodeCommit.html#action-reference-CodeCommit-config",
+        "RepositoryName",
+        "BranchName",
+        "PollForSourceChanges",
+        "OutputArtifactFormat",
+    ),
+    ("Source", "CodeStarSourceConnection"): _cited(
+        f"{_GUIDE}/action-reference-CodestarConnectionSource.html#action-reference-CodestarConnectionSource-config",
+        "ConnectionArn",
+        "FullRepositoryId",
+        "BranchName",
+        "OutputArtifactFormat",
+        "DetectChanges",
+    ),
+    ("Source", "S3"): _cited(
+        f"{_GUIDE}/action-reference-S3.html#action-reference-S3-config",
+        "S3Bucket",
+        "S3ObjectKey",
+        "PollForSourceChanges",
+        "AllowOverrideForS3ObjectKey",
+    ),
+    ("Deploy", "S3"): _cited(
+        f"{_GUIDE}/action-reference-S3Deploy.html#action-reference-S3Deploy-config",
+        "BucketName",
+        "Extract",
+        "ObjectKey",
+        "KMSEncryptionKeyARN",
+        "CannedACL",
+        "CacheControl",
+    ),
+}
+
+#: Keys of the CloudFormation API that the StackSets actions' configuration tables do not list, and what to
+#: use instead (the API's StackSetOperationPreferences has them; the actions do not).
+UNDOCUMENTED: dict[str, str] = {
+    "RegionConcurrencyType": "the action deploys its Regions one after another, in the order listed",
+    "FailureToleranceCount": "use FailureTolerancePercentage",
+    "MaxConcurrentCount": "use MaxConcurrentPercentage",
+}
+
+_REQUIRED: dict[tuple[str, str], frozenset[str]] = {
+    ("Deploy", "CloudFormationStackSet"): frozenset({"StackSetName", "TemplatePath"}),
+    ("Deploy", "CloudFormationStackInstances"): frozenset({"StackSetName", "Regions"}),
+    ("Build", "CodeBuild"): frozenset({"ProjectName"}),
+    ("Approval", "Manual"): frozenset(),
+    ("Source", "CodeCommit"): frozenset({"RepositoryName", "BranchName"}),
+    ("Source", "CodeStarSourceConnection"): frozenset({"ConnectionArn", "FullRepositoryId", "BranchName"}),
+    ("Source", "S3"): frozenset({"S3Bucket", "S3ObjectKey"}),
+    ("Deploy", "S3"): frozenset({"BucketName", "Extract"}),
+}
+
+#: (Category, Provider) -> its documented keys (`allowed`), required keys and page.
 SPECS: dict[tuple[str, str], ProviderSpec] = {
-    ("Deploy", "CloudFormationStackSet"): ProviderSpec(
-        allowed=frozenset(
-            {
-                "StackSetName",
-                "Description",
-                "TemplatePath",
-                "Parameters",
-                "Capabilities",
-                "PermissionModel",
-                "AdministrationRoleArn",
-                "ExecutionRoleName",
-                "OrganizationsAutoDeployment",
-                "DeploymentTargets",
-                "Regions",
-            }
-        )
-        | _OPERATION_PREFERENCES,
-        required=frozenset({"StackSetName", "TemplatePath"}),
-        source_url=f"{_STACK_SETS}#action-reference-StackSet-config",
-    ),
-    ("Deploy", "CloudFormationStackInstances"): ProviderSpec(
-        allowed=frozenset({"StackSetName", "DeploymentTargets", "Regions", "ParameterOverrides"})
-        | _OPERATION_PREFERENCES,
-        required=frozenset({"StackSetName", "Regions"}),
-        source_url=f"{_STACK_SETS}#action-reference-StackInstances-config",
-    ),
-    ("Build", "CodeBuild"): ProviderSpec(
-        allowed=frozenset({"ProjectName", "PrimarySource", "BatchEnabled", "CombineArtifacts", "EnvironmentVariables"}),
-        required=frozenset({"ProjectName"}),
-        source_url=f"{_GUIDE}/action-reference-CodeBuild.html",
-    ),
-    ("Approval", "Manual"): ProviderSpec(
-        allowed=frozenset({"NotificationArn", "CustomData", "ExternalEntityLink"}),
-        required=frozenset(),
-        source_url=f"{_GUIDE}/approvals-action-add.html",
-    ),
-    ("Source", "CodeCommit"): ProviderSpec(
-        allowed=frozenset({"RepositoryName", "BranchName", "PollForSourceChanges", "OutputArtifactFormat"}),
-        required=frozenset({"RepositoryName", "BranchName"}),
-        source_url=f"{_GUIDE}/action-reference-CodeCommit.html",
-    ),
-    ("Source", "CodeStarSourceConnection"): ProviderSpec(
-        allowed=frozenset({"ConnectionArn", "FullRepositoryId", "BranchName", "OutputArtifactFormat", "DetectChanges"}),
-        required=frozenset({"ConnectionArn", "FullRepositoryId", "BranchName"}),
-        source_url=f"{_GUIDE}/action-reference-CodestarConnectionSource.html",
-    ),
-    ("Source", "S3"): ProviderSpec(
-        allowed=frozenset({"S3Bucket", "S3ObjectKey", "PollForSourceChanges", "AllowOverrideForS3ObjectKey"}),
-        required=frozenset({"S3Bucket", "S3ObjectKey"}),
-        source_url=f"{_GUIDE}/action-reference-S3.html",
-    ),
-    ("Deploy", "S3"): ProviderSpec(
-        allowed=frozenset({"BucketName", "Extract", "ObjectKey", "KMSEncryptionKeyARN", "CannedACL", "CacheControl"}),
-        required=frozenset({"BucketName", "Extract"}),
-        source_url=f"{_GUIDE}/action-reference-S3Deploy.html",
-    ),
+    kind: ProviderSpec(
+        allowed=frozenset(keys),
+        required=_REQUIRED[kind],
+        source_url=min(keys.values(), key=lambda url: (_CONCURRENCY_MODE in url, url)),
+    )
+    for kind, keys in KEY_SOURCES.items()
 }
 # CodeBuild is the provider of both Build and Test actions (same page, same keys).
 SPECS[("Test", "CodeBuild")] = SPECS[("Build", "CodeBuild")]
+KEY_SOURCES[("Test", "CodeBuild")] = KEY_SOURCES[("Build", "CodeBuild")]
 
 #: Literal values AWS accepts for enumerated keys (an intrinsic value is not checked).
 ENUMS: dict[str, frozenset[str]] = {
     "PermissionModel": frozenset({"SELF_MANAGED", "SERVICE_MANAGED"}),
     "OrganizationsAutoDeployment": frozenset({"Enabled", "Disabled", "EnabledWithStackRetention"}),
-    "RegionConcurrencyType": frozenset({"SEQUENTIAL", "PARALLEL"}),
     "ConcurrencyMode": frozenset({"STRICT_FAILURE_TOLERANCE", "SOFT_FAILURE_TOLERANCE"}),
     "OutputArtifactFormat": frozenset({"CODE_ZIP", "CODEBUILD_CLONE_REF"}),
 }
@@ -103,10 +149,13 @@ ENUMS: dict[str, frozenset[str]] = {
 #: Intrinsic functions whose result is a string (a Ref to a list parameter excepted, see below).
 STRING_FUNCTIONS = frozenset({"Ref", "Fn::Sub", "Fn::GetAtt", "Fn::Join", "Fn::ImportValue", "Fn::Select"})
 
-#: Keys that cannot be given together (CloudFormation StackSetOperationPreferences: "either ..., not both").
-_EXCLUSIVE = (
-    ("FailureToleranceCount", "FailureTolerancePercentage"),
-    ("MaxConcurrentCount", "MaxConcurrentPercentage"),
+#: The CloudFormation API's account concurrency rule, which both StackSets actions pass on: under
+#: STRICT_FAILURE_TOLERANCE (the default) "the initial actual concurrency is set to the lower of either the value
+#: of the MaxConcurrentCount, or the value of FailureToleranceCount+1" (percentages alike), so with no failure
+#: tolerance a stack set deploys to one account at a time whatever MaxConcurrentPercentage says.
+#: SOFT_FAILURE_TOLERANCE "decouples FailureToleranceCount from the actual concurrency".
+CONCURRENCY_URL = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html"
 )
 
 
@@ -162,6 +211,41 @@ def _suggest(word: str, choices: frozenset[str] | list[str]) -> str:
     by_lower = {c.lower(): c for c in sorted(choices)}
     close = difflib.get_close_matches(word.lower(), list(by_lower), n=1, cutoff=0.75)
     return f" (did you mean {by_lower[close[0]]}?)" if close else ""
+
+
+_STACK_SET_PROVIDERS = ("CloudFormationStackSet", "CloudFormationStackInstances")
+
+
+def _number(config: dict[str, Any], key: str) -> int | None:
+    """A literal numeric string value (None when absent, intrinsic or not a number)."""
+    value = config.get(key)
+    return int(value) if isinstance(value, str) and value.strip().isdigit() else None
+
+
+def strict_concurrency_problem(config: dict[str, Any]) -> tuple[str, str] | None:
+    """(key, why) when the action asks for more than one account at a time but will get one.
+
+    Under STRICT_FAILURE_TOLERANCE (also when ConcurrencyMode is absent) the concurrency is at most the
+    failure tolerance + 1: with a tolerance of 0 that is one account, whatever MaxConcurrent* says.
+    """
+    mode = config.get("ConcurrencyMode", "STRICT_FAILURE_TOLERANCE")
+    if mode != "STRICT_FAILURE_TOLERANCE":
+        return None  # SOFT, or an intrinsic that cannot be read
+    tolerance = [
+        _number(config, key) for key in ("FailureTolerancePercentage", "FailureToleranceCount") if key in config
+    ]
+    if any(t is None or t > 0 for t in tolerance):
+        return None  # some tolerance (or an unreadable one): the concurrency can be above one
+    for key in ("MaxConcurrentPercentage", "MaxConcurrentCount"):
+        asked = _number(config, key)
+        if asked is not None and asked > 1:
+            return (
+                key,
+                f"{key} {asked} has no effect: with ConcurrencyMode STRICT_FAILURE_TOLERANCE (the default) and "
+                "a failure tolerance of 0 the stack set deploys to one account at a time; set ConcurrencyMode "
+                "SOFT_FAILURE_TOLERANCE, or a failure tolerance, or ask for 1",
+            )
+    return None
 
 
 def _literal(config: dict[str, Any], key: str) -> str | None:
@@ -223,10 +307,13 @@ class ActionConfigurationKeys(CloudFormationLintRule):  # type: ignore[misc]  # 
         for key, value in config.items():
             key_path = [*config_path, key]
             if key not in spec.allowed:
+                why = (
+                    f" ({UNDOCUMENTED[key]})" if key in UNDOCUMENTED and action.provider in _STACK_SET_PROVIDERS else ""
+                )
                 matches.append(
                     RuleMatch(
                         key_path,
-                        f"{action.label}: {key!r} is not a {action.provider} configuration key"
+                        f"{action.label}: {key!r} is not a documented {action.provider} configuration key{why}"
                         f"{_suggest(str(key), spec.allowed)}; allowed: {', '.join(sorted(spec.allowed))} "
                         f"(see {spec.source_url})",
                     )
@@ -265,24 +352,47 @@ class ActionConfigurationKeys(CloudFormationLintRule):  # type: ignore[misc]  # 
         """Keys required or forbidden by other keys (StackSets and S3 deploy actions)."""
         found: list[tuple[str, str]] = []
         if action.provider in ("CloudFormationStackSet", "CloudFormationStackInstances"):
-            for one, other in _EXCLUSIVE:
-                if one in config and other in config:
-                    found.append((one, f"give {one} or {other}, not both"))
             if "DeploymentTargets" in config and "Regions" not in config:
                 found.append(("DeploymentTargets", "DeploymentTargets needs Regions too"))
+            if (
+                "Regions" in config
+                and "DeploymentTargets" not in config
+                and action.provider == "CloudFormationStackSet"
+            ):
+                found.append(("Regions", "Regions needs DeploymentTargets too"))
         if action.provider == "CloudFormationStackSet":
             model = _literal(config, "PermissionModel") or "SELF_MANAGED"
             if model == "SERVICE_MANAGED":
-                if "DeploymentTargets" not in config:
+                if "DeploymentTargets" not in config and "OrganizationsAutoDeployment" not in config:
                     found.append(("PermissionModel", "SERVICE_MANAGED needs DeploymentTargets (OU or root ids)"))
                 for key in ("AdministrationRoleArn", "ExecutionRoleName"):
                     if key in config:
                         found.append((key, f"{key} is not used with SERVICE_MANAGED; remove it"))
             elif model == "SELF_MANAGED" and "OrganizationsAutoDeployment" in config:
                 found.append(("OrganizationsAutoDeployment", "OrganizationsAutoDeployment needs SERVICE_MANAGED"))
+            if "OrganizationsAutoDeployment" in config:
+                # The action reference, OrganizationsAutoDeployment: "If OrganizationsAutoDeployment is
+                # specified, do not specify DeploymentTargets and Regions."
+                both = [key for key in ("DeploymentTargets", "Regions") if key in config]
+                if both:
+                    found.append(
+                        (
+                            "OrganizationsAutoDeployment",
+                            f"do not give {' and '.join(both)} with OrganizationsAutoDeployment (the action "
+                            "reference: if OrganizationsAutoDeployment is specified, do not specify "
+                            "DeploymentTargets and Regions)",
+                        )
+                    )
         extract = (_literal(config, "Extract") or "").lower()
         if action.provider == "S3" and action.category == "Deploy" and extract == "false" and "ObjectKey" not in config:
             found.append(("Extract", "Extract 'false' needs ObjectKey"))
+        matches = self._as_matches(action, path, found)
+        if action.provider in _STACK_SET_PROVIDERS and (problem := strict_concurrency_problem(config)) is not None:
+            key, why = problem
+            matches.append(RuleMatch([*path, key], f"{action.label}: {why} (see {CONCURRENCY_URL})"))
+        return matches
+
+    def _as_matches(self, action: Action, path: Path, found: list[tuple[str, str]]) -> list[RuleMatch]:
         return [RuleMatch([*path, key], f"{action.label}: {why} (see {self._url(action)})") for key, why in found]
 
     @staticmethod

@@ -41,6 +41,8 @@ WAITER_MAX_ATTEMPTS: int = WAITER_MODEL["waiters"][WAITER_NAME]["maxAttempts"]
 CALL_AS_VALUES = ("SELF", "DELEGATED_ADMIN")
 FILTER_TYPES = ("NONE", "INTERSECTION")
 REGION_CONCURRENCY = ("PARALLEL", "SEQUENTIAL")
+#: Accounts deployed at MaxConcurrentPercentage, not at failure tolerance + 1 (see `Environment.preferences`).
+CONCURRENCY_MODE = "SOFT_FAILURE_TOLERANCE"
 
 
 class DeployError(RuntimeError):
@@ -116,10 +118,16 @@ class DeployEnv:
         )
 
     def preferences(self) -> dict[str, Any]:
-        """OperationPreferences: the tolerance and concurrency chosen at render time, regions in order."""
+        """OperationPreferences: the tolerance and concurrency chosen at render time, regions in order.
+
+        SOFT_FAILURE_TOLERANCE: under the default (STRICT) the concurrency is at most the failure tolerance + 1,
+        so with a tolerance of 0 one account at a time, whatever MaxConcurrentPercentage says
+        (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_StackSetOperationPreferences.html).
+        """
         return {
             "FailureTolerancePercentage": self.failure_tolerance,
             "MaxConcurrentPercentage": self.max_concurrent,
+            "ConcurrencyMode": CONCURRENCY_MODE,
             "RegionConcurrencyType": self.region_concurrency,
             "RegionOrder": list(self.regions),
         }
