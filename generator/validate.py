@@ -1,5 +1,6 @@
 """Validation of a render output folder: cfn-lint (with our own rules) on every template in the
-manifest, then the IAM checks of generator/iam_check.py (launch role and run-time roles).
+manifest, then the IAM checks of generator/iam_check.py (launch role and run-time roles) and the release
+gates of generator/gates.py.
 
 cfn-lint is imported here, never on the CLI's start-up path: `render --no-validate` stays fast.
 """
@@ -67,6 +68,7 @@ def lint_text(text: str, regions: list[str], name: str) -> list[Finding]:
 def validate_dir(folder: Path) -> list[Finding]:
     """Lint every template listed in `folder`'s manifest, for the home region it is launched in,
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
+    from generator.gates import check_folder as gate_findings
     from generator.iam_check import check_folder
 
     manifest: Manifest = verify_manifest(folder)
@@ -76,4 +78,4 @@ def validate_dir(folder: Path) -> list[Finding]:
         findings.extend(lint_text(text, [manifest.home_region], artifact.path))
     if any(f.rule.startswith("E") for f in findings):
         return findings
-    return findings + check_folder(folder, manifest)
+    return findings + check_folder(folder, manifest) + gate_findings(folder, manifest)
