@@ -59,7 +59,8 @@ def delete_the_approval(template: Template) -> None:
 
 
 def point_prod_at_the_staging_ou(template: Template) -> None:
-    action(template, "DeployResourcesProd")["Configuration"]["DeploymentTargets"] = {"Ref": "OrganizationalUnitStagingId"}
+    staging_ou = {"Ref": "OrganizationalUnitStagingId"}
+    action(template, "DeployResourcesProd")["Configuration"]["DeploymentTargets"] = staging_ou
 
 
 def reuse_the_staging_stack_set(template: Template) -> None:
