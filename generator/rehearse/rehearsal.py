@@ -11,13 +11,14 @@ from typing import Any
 
 from generator import gates
 from generator.naming import Stage
-from generator.rehearse import endpoints, fidelity, organization, scenario, scientist
+from generator.rehearse import authorize, endpoints, fidelity, organization, scenario, scientist
 from generator.rehearse.actions import RUNNERS, Decide, Execution, deployed_stack_sets, resolve_variables
 from generator.rehearse.launch import Project, launch, launch_parameters
 from generator.rehearse.organization import Organisation
 from generator.rehearse.pipeline import Pipeline, triggered
 from generator.rehearse.rendered import Rendered, load_rendered
 from generator.rehearse.report import CHECKED, FAILED, REJECTED, Recorder, Report, StepFailed, Timeline
+from generator.rehearse.roles import ProductRoles
 from generator.rehearse.server import LocalAws, local_aws
 from generator.resolve import SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME
 
@@ -107,13 +108,15 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
     else:
         decide = _recording(decide, answers)
     world: list[_World] = []
+    authorizer = authorize.Authorizer(target_role=organization.target_role_name(rendered.target_role))
     try:
         with (
             tempfile.TemporaryDirectory(prefix="mlops-gen-rehearse-") as tmp,
             local_aws(rendered.region) as aws,
             fidelity.aws_behaviour(),
+            authorize.enforcing(authorizer),
         ):
-            _play(aws, rendered, options, Recorder(report, timeline), decide, Path(tmp), world)
+            _play(aws, rendered, options, Recorder(report, timeline), decide, Path(tmp), world, authorizer)
     except StepFailed:
         pass  # the failed step recorded the cause
     except Exception as exc:  # a bug or an unexpected AWS answer: still a report that says where
@@ -125,6 +128,11 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
         if close is not None:
             close()
     report.duration_s = round(time.perf_counter() - started, 3)
+    report.authorization = {
+        "allowed": authorizer.allowed,
+        "denied": [asdict(call) for call in authorizer.denied],
+    }
+    report.fidelity += [*authorizer.underived, *authorizer.unchecked, *authorize.NOT_CHECKED]
     if answers and not all(answers) and not chosen:  # asked, and the approver rejected: that is the scenario
         expected = scenario.expectation("reject")
         report.scenario, report.expected = expected.scenario, expected.describe()
@@ -173,6 +181,8 @@ class _World:
     options: Options
     decide: Decide
     work: Path
+    authorizer: authorize.Authorizer
+    roles: ProductRoles
     #: Where the first pipeline run that stopped stopped (see scenario.STOPS); "" while none has.
     stopped_at: str = ""
     #: The newest version every stage should serve when the scenario expects a rollback.
@@ -187,6 +197,7 @@ def _play(
     decide: Decide,
     work: Path,
     out: list[_World],
+    authorizer: authorize.Authorizer,
 ) -> None:
     with rec.step(0, "Setup", "Organisation", "organizations") as step:
         org = organization.build_organisation(aws, rendered.product, options.accounts_per_ou)
@@ -213,7 +224,9 @@ def _play(
             f"created {len(project.created)} resource(s) ({', '.join(sorted(project.created))}); "
             f"read {len(project.modelled)} from the template ({', '.join(project.modelled)})"
         )
-    world = _World(aws, rendered, org, project, rec, options, decide, work)
+    world = _World(
+        aws, rendered, org, project, rec, options, decide, work, authorizer, ProductRoles(rendered, authorizer)
+    )
     out.append(world)
     versions = 2 if options.second_approval or options.reject_live else 1
     approved: list[str] = []
@@ -290,8 +303,62 @@ def _trigger(world: _World, run: int, arn: str) -> Pipeline:
         pipelines = {p.arn: p for _, p in matches}
         if len(pipelines) != 1:
             raise StepFailed(f"the event starts {len(pipelines)} pipelines: {', '.join(pipelines)}")
+        _rule_target_calls(world, matches[0][0], matches[0][1])
         step.detail = f"rule {matches[0][0].name} matched (ModelApprovalStatus {status}): starts {matches[0][1].name}"
         return matches[0][1]
+
+
+def _rule_target_calls(world: _World, rule: Any, pipeline: Pipeline) -> None:
+    """EventBridge starts the pipeline as the target's role: codepipeline:StartPipelineExecution on it
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-use-identity-based.html)."""
+    before = len(world.authorizer.denied)
+    for target, role in rule.roles:
+        if target == pipeline.arn:
+            identity = world.roles.identity(role, f"rule {rule.name}'s target role")
+            world.authorizer.check(identity, "codepipeline:StartPipelineExecution", pipeline.arn)
+    denied = world.authorizer.denials_since(before)
+    if denied:
+        raise StepFailed(f"rule {rule.name} cannot start the pipeline: " + "; ".join(c.describe() for c in denied))
+
+
+def _service_calls(world: _World, ex: Execution, action: Any) -> None:
+    """What CodePipeline itself calls as the pipeline's role for an action the rehearsal plays without those
+    calls (starting a build, reading the repository, publishing the approval's notification), from the
+    documented table (generator/runtime_iam.py PROVIDERS) filled with this action's resolved configuration.
+    Stack-set actions are not listed here: their calls go to the local AWS as the pipeline's role."""
+    from generator.runtime_iam import BY_PROVIDER
+
+    entry = BY_PROVIDER.get((action.category, action.provider))
+    if entry is None or action.provider == "CloudFormationStackSet":
+        return
+    resolver = world.project.resolver
+    values = {"Partition": resolver.partition, "Region": resolver.region, "Account": resolver.account}
+    values.update({f"Config:{k}": v for k, v in action.configuration.items()})
+    if "ConnectionArn" in action.configuration:
+        values["ConnectionService"] = action.configuration["ConnectionArn"].split(":")[2]
+    identity = world.roles.identity(ex.pipeline_role, "pipeline role")
+    for grant in entry.grants:
+        if grant.when is not None and (
+            grant.when not in action.configuration
+            or (grant.equals is not None and action.configuration[grant.when] != grant.equals)
+        ):
+            continue
+        resource = "*" if grant.resource == "*" else _placeholders(grant.resource, values)
+        for name in grant.actions:
+            world.authorizer.check(identity, _placeholders(name, values), resource)
+
+
+def _placeholders(text: str, values: dict[str, str]) -> str:
+    import re
+
+    return re.sub(r"\{([^}]+)\}", lambda m: values[m.group(1)], text)
+
+
+def _pipeline_role(project: Project, pipeline: Pipeline) -> str:
+    from generator.rehearse.roles import role_arn
+
+    found = project.named("AWS::CodePipeline::Pipeline", pipeline.name)
+    return role_arn(str(found[1].get("RoleArn", ""))) if found else ""
 
 
 def _run_pipeline(world: _World, run: int, pipeline: Pipeline) -> bool:
@@ -305,16 +372,27 @@ def _run_pipeline(world: _World, run: int, pipeline: Pipeline) -> bool:
         world.rendered.seed_bundle,
         world.decide,
         lambda instances: endpoints.queue_answers(world.aws, instances, world.options.fail_test),
+        world.roles,
+        _pipeline_role(world.project, pipeline),
     )
     pending = pipeline.actions()
     for action in pipeline.actions():
         pending.remove(action)
         runner = RUNNERS.get((action.category, action.provider))
+        before = len(world.authorizer.denied)
         try:
             with world.rec.step(run, action.stage, action.name, action.provider) as step:
                 if runner is None:
                     raise StepFailed(f"{action.category}/{action.provider} actions are not rehearsed")
-                runner(resolve_variables(action, ex), ex, step)
+                resolved = resolve_variables(action, ex)
+                _service_calls(world, ex, resolved)
+                try:
+                    if not world.authorizer.denials_since(before):
+                        runner(resolved, ex, step)
+                except Exception as exc:
+                    _raise_denied(world, before, getattr(exc, "log", None) or step.log)
+                    raise
+                _raise_denied(world, before, step.log)
                 world.rec.report.approvals += [{"run": run, **a} for a in ex.approvals]
                 ex.approvals.clear()
         except StepFailed:
@@ -326,6 +404,15 @@ def _run_pipeline(world: _World, run: int, pipeline: Pipeline) -> bool:
             _skip(world.rec, run, pending, f"{action.name} was rejected")
             return False
     return True
+
+
+def _raise_denied(world: _World, before: int, log: list[str]) -> None:
+    """Fail the step when a call made as a role of the product was denied since `before` (even if the
+    script went on): the message names role, action and resource."""
+    denied = world.authorizer.denials_since(before)
+    if denied:
+        said = "; ".join(dict.fromkeys(call.describe() for call in denied))
+        raise StepFailed(f"AccessDenied: {said}", log)
 
 
 def _kind(world: _World, pipeline: Pipeline, name: str) -> str:
@@ -426,8 +513,10 @@ def _verify(world: _World, approved: str) -> None:
 
 def _all_serve(accounts: dict[str, dict[str, dict[str, str]]], package: str, regions: tuple[str, ...]) -> bool:
     """Does every account serve `package` in every region (and at least one account is given)?"""
-    return bool(package) and len(accounts) > 0 and all(
-        package in by_region.get(r, {}).values() for by_region in accounts.values() for r in regions
+    return (
+        bool(package)
+        and len(accounts) > 0
+        and all(package in by_region.get(r, {}).values() for by_region in accounts.values() for r in regions)
     )
 
 

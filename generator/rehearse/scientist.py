@@ -40,7 +40,7 @@ def model_artifact(version: int) -> bytes:
 
 
 def registration_creates_group(aws: LocalAws, group: str, declared: bool) -> str:
-    """"" when the product's group exists; else who creates it, or StepFailed when nobody should.
+    """ "" when the product's group exists; else who creates it, or StepFailed when nobody should.
 
     The rehearsal never creates what the product should have created. A product launched with the
     standard launch role cannot create the group (see aws-facts.md) and says so: its build project has
