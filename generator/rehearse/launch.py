@@ -125,9 +125,9 @@ def split_template(template: dict[str, Any], supported: set[str]) -> tuple[dict[
 
 
 def bucket_location(region: str) -> dict[str, Any]:
-    """CreateBucket's location for `region`: none in us-east-1, where S3 refuses a LocationConstraint
-    (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html: "If you don't specify a Region, the
-    bucket is created in US East (N. Virginia) Region (us-east-1)"; us-east-1 as a constraint is invalid)."""
+    """CreateBucket's location for `region`: none in us-east-1. "If you don't specify a Region, the bucket is
+    created in the US East (N. Virginia) Region (us-east-1)", and us-east-1 is not among LocationConstraint's
+    valid values (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucketConfiguration.html)."""
     return {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
 
 
