@@ -195,7 +195,11 @@ def test_moto_enforcement_authorizes_against_star_not_the_resource() -> None:
             {"Effect": "Deny", "Action": "cloudformation:DescribeStackSet",
              "Resource": "arn:aws:cloudformation:*:*:stackset/other-*:*"}]  # fmt: skip
     admin_arn = "arn:aws:iam::123456789012:user/admin"
-    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "sts:AssumeRole"}]}
+    version = "2012-10-17"
+    trust = {
+        "Version": version,
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "sts:AssumeRole"}],
+    }
     results: dict[tuple[str, str], str] = {}
     with local_aws("eu-west-1") as aws:
         iam, cfn = aws.client("iam"), aws.client("cloudformation")
@@ -205,9 +209,11 @@ def test_moto_enforcement_authorizes_against_star_not_the_resource() -> None:
             )
         for role, statements in (("scoped", scoped), ("star", star)):
             iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
-            iam.put_role_policy(RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Statement": statements}))
+            iam.put_role_policy(
+                RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": version, "Statement": statements})
+            )
         iam.create_user(UserName="admin")
-        everything = {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        everything = {"Version": version, "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
         iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(everything))
         key = iam.create_access_key(UserName="admin")["AccessKey"]
         aws.post("/moto-api/reset-auth", b"0")
@@ -235,3 +241,37 @@ def test_moto_enforcement_authorizes_against_star_not_the_resource() -> None:
         ("star", "sagemaker-x"): "allowed",
         ("star", "other-x"): "allowed",  # AWS denies it (explicit Deny)
     }
+
+
+# --- scenarios: the exit code is the verdict --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "actual", "stopped_at", "verdict"),
+    [
+        ("approve", "prod gets the new version", "", True),
+        ("approve", "prod untouched", "staging-test", False),  # a broken pipeline
+        ("reject", "prod untouched", "approval", True),
+        ("reject", "prod gets the new version", "", False),  # the pipeline let the rejected model through
+        ("fail-test", "prod untouched", "staging-test", True),
+        ("fail-test", "prod untouched", "build", False),  # stopped, but not by the fault under test
+        ("break-account", "prod untouched", "staging-deploy", True),
+        ("break-account", "prod untouched", "staging-test", True),
+        ("no-approved-model", "prod untouched", "build", True),
+        ("reject-live", "every endpoint rolled back", "", True),
+        ("reject-live", "prod gets the new version", "", False),
+    ],
+)
+def test_the_verdict_compares_the_outcome_with_the_scenario(
+    name: str, actual: str, stopped_at: str, verdict: bool
+) -> None:
+    from generator.rehearse import scenario
+
+    assert scenario.verdict(scenario.expectation(name), actual, stopped_at) is verdict
+
+
+def test_options_name_their_conflicting_scenarios() -> None:
+    assert Options(approval="approve").conflict() == ""
+    assert Options(approval="reject", break_account=True).conflict() == (
+        "--reject and --break-account are different scenarios: give at most one of them"
+    )
