@@ -657,11 +657,15 @@ def rehearse(
     except MlopsGenError as exc:
         fail(exc)
 
+    timeline = RichTimeline() if sys.stderr.isatty() else PlainTimeline()
+
     def ask(action: Any, custom_data: str) -> bool:
+        pause = getattr(timeline, "pause", None)
+        if pause is not None:
+            pause()
         say(("approval", "cyan"), f" {action.stage} / {action.name}: {custom_data}", err=True)
         return bool(typer.confirm("Approve?", default=True, err=True))
 
-    timeline = RichTimeline() if sys.stderr.isatty() else PlainTimeline()
     try:
         report = play(folder, options, timeline, ask)
     except MlopsGenError as exc:
@@ -674,9 +678,8 @@ def rehearse(
             fail(InputError("--report", f"cannot write the report to {report_file}: {exc.strerror or exc}"))
     for finding in report.findings:
         say(f"{finding['path']}:{finding['line']}: ", (str(finding["rule"]), "red"), f" {finding['message']}", err=True)
-    verdict = (
-        f"{report.scenario}: expected {report.expected}; actual {report.actual}"
-        + (f" (stopped at {report.stopped_at})" if report.stopped_at else "")
+    verdict = f"{report.scenario}: expected {report.expected}; actual {report.actual}" + (
+        f" (stopped at {report.stopped_at})" if report.stopped_at else ""
     )
     if as_json:
         sys.stdout.write(text)

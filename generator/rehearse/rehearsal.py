@@ -111,6 +111,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
     else:
         decide = _recording(decide, answers)
     world: list[_World] = []
+    crashed = False
     authorizer = authorize.Authorizer(target_role=organization.target_role_name(rendered.target_role))
     try:
         with (
@@ -123,6 +124,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
     except StepFailed:
         pass  # the failed step recorded the cause
     except Exception as exc:  # a bug or an unexpected AWS answer: still a report that says where
+        crashed = True
         if not report.cause:
             report.cause = f"{type(exc).__name__}: {exc}"
         report.warnings.append("".join(traceback.format_exception(exc)[-3:]))
@@ -140,6 +142,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
         expected = scenario.expectation("reject")
         report.scenario, report.expected = expected.scenario, expected.describe()
     _judge(report, expected, world[0] if world else None)
+    report.as_expected = report.as_expected and not crashed  # a crash is never the expected outcome
     return report
 
 

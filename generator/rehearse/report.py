@@ -131,6 +131,10 @@ class RichTimeline:
     def close(self) -> None:
         self._stop_status()
 
+    def pause(self) -> None:
+        """Stop the status line (before a prompt: the spinner would overwrite the question)."""
+        self._stop_status()
+
 
 class PlainTimeline:
     """Plain progress lines on a stream (stderr when it is not a terminal): no colour, no wrapping."""
