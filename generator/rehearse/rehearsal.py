@@ -88,7 +88,8 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
     whether the two agree (`as_expected`, the exit code's verdict).
 
     The folder's manifest is verified first (exit 2 when a file does not match it), then `validate`
-    runs: a folder with findings is refused, nothing is played (AWS would refuse it too)."""
+    runs: a folder with a finding that `render` would refuse is refused, nothing is played (AWS would
+    refuse it too); the kinds render accepts are the report's warnings."""
     rendered = load_rendered(folder)
     report = Report(str(folder), options.project_name, options.project_id, asdict(options))
     chosen = options.scenarios()
@@ -96,7 +97,11 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
     report.scenario, report.expected = expected.scenario, expected.describe()
     report.fidelity = list(fidelity.NOTES)
     started = time.perf_counter()
-    findings = _validate(folder) if options.validate_first else []
+    found = _validate(folder) if options.validate_first else []
+    # What render refuses, rehearse refuses; the kinds render accepts (they concern things outside the
+    # rendered files: a SageMaker-provided role's policy, a condition on a tag) are warnings.
+    findings = [f for f in found if f.blocks_render]
+    report.warnings += [f"validate: {f.path}:{f.line}: {f.rule} {f.message}" for f in found if not f.blocks_render]
     if findings:
         report.findings = [f.as_dict() for f in findings]
         report.cause = f"validate: {len(findings)} finding(s); fix them (mlops-gen validate {folder}), then rehearse"
