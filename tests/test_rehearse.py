@@ -419,3 +419,43 @@ def test_self_managed_deploys_to_the_listed_accounts(tmp_path: Path) -> None:
     assert deploy.accounts == targets["prod"] and len(targets["prod"]) == 1
     for stage in Stage:
         assert set(_served_targets(report, stage)) == set(targets[stage.value])
+
+
+# --- issue 12: regions and launch roles the rehearsal used to break on ------------------------------------------
+
+
+def test_us_east_1_render(tmp_path: Path) -> None:
+    """The seed bucket is created without a LocationConstraint in us-east-1 (S3 refuses one there)."""
+    folder = render_folder(tmp_path / "dist", region="us-east-1")
+    report = play(folder, accounts_per_ou=1)
+    assert report.as_expected, report.cause
+    assert report.launch["seed_bundle"].startswith("s3://")
+
+
+def test_standard_launch_role_render(tmp_path: Path) -> None:
+    """The product cannot create its group (standard launch role) and says so: the registration creates it,
+    as the SageMaker SDK's does, and the build puts its policy (moto lacks PutModelPackageGroupPolicy: patched)."""
+    folder = render_folder(tmp_path / "dist", **CONFIGS["standard-launch-role"])
+    report = play(folder, accounts_per_ou=1)
+    assert report.as_expected, report.cause
+    register = steps(report)[("Data scientist", "Register iris model v1")]
+    assert "created by the registration: the SageMaker SDK's registration creates a missing group" in register.detail
+    assert "ModelPackageGroup" not in report.launch["read_from_template"]
+
+
+def test_a_group_the_product_should_create_is_never_created_for_it(tmp_path: Path) -> None:
+    """Without the ModelPackageGroup resource (and no build that says it creates the group), the rehearsal
+    fails at the registration instead of creating the group itself."""
+    folder = render_folder(tmp_path / "dist")
+    product = folder / "product-template.yaml"
+    text = product.read_text()
+    start = text.index("  ModelPackageGroup:\n")
+    end = text.index("    Type: AWS::SageMaker::ModelPackageGroup\n", start) + len(
+        "    Type: AWS::SageMaker::ModelPackageGroup\n"
+    )
+    product.write_text(text[:start] + text[end:])
+    reseal(folder)
+    report = play(folder, accounts_per_ou=1, validate_first=False)
+    register = steps(report)[("Data scientist", "Register iris model v1")]
+    assert register.result == FAILED and not report.as_expected
+    assert register.detail.startswith("model package group iris-multi-01 does not exist: the product did not create it")
