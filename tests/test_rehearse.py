@@ -460,3 +460,21 @@ def test_a_group_the_product_should_create_is_never_created_for_it(tmp_path: Pat
     register = steps(report)[("Data scientist", "Register iris model v1")]
     assert register.result == FAILED and not report.as_expected
     assert register.detail.startswith("model package group iris-multi-01 does not exist: the product did not create it")
+
+
+def test_endpoints_of_one_stage_in_the_other_stages_accounts_are_reported(tmp_path: Path) -> None:
+    """Prod's stack set pointed at the staging OU (validate's GATE-DISTINCT, turned off here): the prod
+    endpoint lands in staging accounts, the rehearsal names it, and the verdict is not as expected."""
+    folder = render_folder(tmp_path / "dist")
+    product = folder / "product-template.yaml"
+    text = product.read_text()
+    assert text.count("DeploymentTargets: !Ref 'OrganizationalUnitProdId'") == 1
+    product.write_text(text.replace("DeploymentTargets: !Ref 'OrganizationalUnitProdId'",
+                                    "DeploymentTargets: !Ref 'OrganizationalUnitStagingId'"))  # fmt: skip
+    reseal(folder)
+    report = play(folder, accounts_per_ou=1, validate_first=False)
+    (staging,) = report.organisation["organizational_units"]["staging"]["accounts"]
+    assert f"prod endpoint sagemaker-iris-multi-01-p-abcdefghijkl-prod in staging account {staging} (eu-west-1)" in (
+        report.cross_stage
+    )
+    assert not report.as_expected and steps(report)[("Verify", "Endpoints")].result == FAILED

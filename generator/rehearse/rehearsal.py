@@ -491,7 +491,7 @@ def _verify(world: _World, approved: str) -> None:
             for stage in Stage
         }
         report.served = served
-        report.cross_stage = _cross_stage(world)
+        report.cross_stage = _cross_stage(world) + _misplaced_endpoints(world, served)
         # Only the stage's targets (the listed accounts, else the whole OU) may serve anything.
         strays = [a for stage in Stage for a, found in served[stage.value].items()
                   if found and a not in world.org.targets[stage]]  # fmt: skip
@@ -529,6 +529,28 @@ def _all_serve(accounts: dict[str, dict[str, dict[str, str]]], package: str, reg
         and len(accounts) > 0
         and all(package in by_region.get(r, {}).values() for by_region in accounts.values() for r in regions)
     )
+
+
+def _misplaced_endpoints(world: _World, served: dict[str, dict[str, dict[str, dict[str, str]]]]) -> list[str]:
+    """Endpoints named as one stage's endpoint (the projects' `<STAGE>_ENDPOINT_NAME`) in the other stage's
+    accounts: whatever deployed them, they serve the wrong stage there."""
+    from generator.contract import Env
+
+    names: dict[str, Stage] = {}
+    for props in world.project.resources("AWS::CodeBuild::Project").values():
+        for variable in props.get("Environment", {}).get("EnvironmentVariables", []):
+            for stage in Stage:
+                if variable.get("Name") == Env.endpoint(stage):
+                    names[str(variable.get("Value"))] = stage
+    found = []
+    for stage in Stage:
+        for account, by_region in sorted(served[stage.value].items()):
+            for region, endpoints_there in sorted(by_region.items()):
+                for endpoint in sorted(endpoints_there):
+                    other = names.get(endpoint)
+                    if other is not None and other is not stage:
+                        found.append(f"{other.value} endpoint {endpoint} in {stage.value} account {account} ({region})")
+    return found
 
 
 def _cross_stage(world: _World) -> list[str]:
