@@ -206,10 +206,9 @@ def read_caller(sts: Any, organizations: Any) -> Caller:
     """The caller's identity and organisation, or a `DoctorError` with one clear line."""
     try:
         identity = sts.get_caller_identity()
-    except (NoCredentialsError, PartialCredentialsError) as exc:
-        raise DoctorError(
-            f"no AWS credentials ({exc}): pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID"
-        ) from None
+    except (NoCredentialsError, PartialCredentialsError):
+        raise  # the CLI's error boundary: a setup problem of the user's, exit 2 like every other command
+
     except ClientError as exc:
         raise DoctorError(f"AWS rejected the credentials ({_error(exc)})") from None
     except BotoCoreError as exc:

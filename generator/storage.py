@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from awacs.s3 import Action as S3Action
-from troposphere import GetAtt, Join, Ref, Sub, Template
+from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
     Bucket,
@@ -89,7 +89,7 @@ def add_tls_only_policy(template: Template, bucket: Bucket, readers: Condition |
                 Effect=Allow,
                 Principal=Principal("*"),
                 Action=[S3Action("GetObject")],
-                Resource=[Join("", [GetAtt(bucket, "Arn"), "/*"])],
+                Resource=[Sub(f"${{{bucket.title}.Arn}}/*")],
                 Condition=readers,
             )
         )
@@ -102,7 +102,7 @@ def add_tls_only_policy(template: Template, bucket: Bucket, readers: Condition |
                 Effect=Deny,
                 Principal=Principal("*"),
                 Action=[S3Action("*")],
-                Resource=[GetAtt(bucket, "Arn"), Join("", [GetAtt(bucket, "Arn"), "/*"])],
+                Resource=[GetAtt(bucket, "Arn"), Sub(f"${{{bucket.title}.Arn}}/*")],  # Sub, not Join: cfn-lint I1022
                 Condition=Condition(Bool("aws:SecureTransport", False)),
             ),
         ],

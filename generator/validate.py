@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.manifest import Manifest, verify_manifest
+from generator.progress import SILENT, Steps
 
 RULES_DIR = Path(__file__).parent / "lint_rules"
 
@@ -55,17 +56,20 @@ class Finding:
 
 
 def lint_text(text: str, regions: list[str], name: str) -> list[Finding]:
-    """Lint one template's text with cfn-lint's rules and ours; informational matches are dropped."""
+    """Lint one template's text with cfn-lint's rules and ours: errors, warnings and informational
+    matches alike (the brief: zero of each); experimental rules stay off."""
     from cfnlint.api import ManualArgs, lint
 
-    config = ManualArgs(regions=regions)
+    config = ManualArgs(regions=regions, include_checks=["I"])
     if any(RULES_DIR.glob("[!_]*.py")):
         config["append_rules"] = [str(RULES_DIR)]  # not declared in ManualArgs; see aws-facts.md
     matches = lint(text, config=config)
-    return sorted(Finding(name, m.linenumber, m.rule.id, m.message) for m in matches if m.rule.id[:1] in ("E", "W"))
+    return sorted(
+        Finding(name, m.linenumber, m.rule.id, m.message) for m in matches if m.rule.id[:1] in ("E", "W", "I")
+    )
 
 
-def validate_dir(folder: Path) -> list[Finding]:
+def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
     """Lint every template listed in `folder`'s manifest, for the home region it is launched in,
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
     from generator.gates import check_folder as gate_findings
@@ -73,9 +77,14 @@ def validate_dir(folder: Path) -> list[Finding]:
 
     manifest: Manifest = verify_manifest(folder)
     findings: list[Finding] = []
-    for artifact in manifest.templates():
-        text = (folder / artifact.path).read_text(encoding="utf-8")
-        findings.extend(lint_text(text, [manifest.home_region], artifact.path))
+    templates = manifest.templates()
+    for number, artifact in enumerate(templates, start=1):
+        with steps.step(f"cfn-lint {number}/{len(templates)}: {artifact.path}"):
+            text = (folder / artifact.path).read_text(encoding="utf-8")
+            findings.extend(lint_text(text, [manifest.home_region], artifact.path))
     if any(f.rule.startswith("E") for f in findings):
         return findings
-    return findings + check_folder(folder, manifest) + gate_findings(folder, manifest)
+    with steps.step("IAM checks: launch role, pipeline roles, target role"):
+        findings += check_folder(folder, manifest)
+    with steps.step("release gates: staging deploy, test, approval before prod"):
+        return findings + gate_findings(folder, manifest)

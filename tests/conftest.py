@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -85,16 +86,21 @@ def named_config(name: str) -> RenderConfig:
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
-#: shared/reference (read-only project material) lies beside the checkout, in CI too; a clone made
-#: elsewhere on a developer machine falls back to the workplace copy.
-SHARED_REFERENCE = next(
-    (
-        p
-        for p in (Path(__file__).resolve().parents[2] / "shared" / "reference", Path("/work/shared/reference"))
-        if p.is_dir()
-    ),
-    Path(__file__).resolve().parents[2] / "shared" / "reference",
-)
+#: Reference data the tests compare against, kept in the repository (see tests/data/README.md).
+TEST_DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def checkov_bin() -> Path:
+    """The checkov binary ($MLOPS_GEN_CHECKOV, else PATH): CI must have it; elsewhere its tests skip."""
+    from generator.checkov import CheckovNotFound, find_checkov
+
+    try:
+        return find_checkov()
+    except CheckovNotFound as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}; CI must run checkov")
+        pytest.skip(f"{exc} (under CI this fails)")
 
 
 @pytest.fixture

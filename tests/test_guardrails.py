@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from generator import contract
 from generator.naming import Stage
@@ -124,17 +121,13 @@ def test_missing_deployment_section_takes_the_safe_defaults(seed: Seed, tmp_path
     assert partial.canary_percent == 25 and partial.termination_wait_seconds == 600
 
 
-def test_endpoint_template_is_lint_and_checkov_clean() -> None:
+def test_endpoint_template_is_lint_and_checkov_clean(checkov_bin: Path) -> None:
     from cfnlint.api import ManualArgs, lint
 
     # The regions the rendered products deploy to (lint_all would add regions without SageMaker).
     found = lint(TEMPLATE.read_text(encoding="utf-8"), config=ManualArgs(regions=["eu-west-1", "us-east-1"]))
     assert [str(m) for m in found] == []
-    checkov = os.environ.get("MLOPS_GEN_CHECKOV") or shutil.which("checkov")
-    if not checkov:
-        if os.environ.get("CI"):
-            pytest.fail("checkov is not installed (scripts/test.sh installs it)")
-        pytest.skip("checkov is not installed")
+    checkov = str(checkov_bin)
     done = subprocess.run(
         [checkov, "--framework", "cloudformation", "--quiet", "--compact", "--skip-download", "-o", "json",
          "-f", str(TEMPLATE)],

@@ -158,7 +158,7 @@ def test_edited_template_is_refused(tmp_path: Path) -> None:
     folder = render_into(tmp_path / "edited")
     template = folder / "product-template.yaml"
     template.write_text(template.read_text() + "# edited\n")
-    with pytest.raises(InputError, match="changed since it was rendered"):
+    with pytest.raises(InputError, match="was changed after the render"):
         pub.load_release(folder, BUCKET)
 
 
@@ -247,7 +247,9 @@ def test_s3_template_end_to_end(aws: pub.Clients, rendered: Path, rendered_v2: P
 
     assert report.changed
     studio = aws.s3.get_object(Bucket=BUCKET, Key=plan.studio_key)
-    assert plan.studio_key == "mlops-gen/templates/multi-account-deployment.yaml"
+    assert (
+        plan.studio_key == "mlops-gen/templates/multi-account-model-deployment-mlops-gen.yaml"
+    )  # the render's product name
     assert studio["Body"].read() == (rendered / "product-template.yaml").read_bytes()
     assert object_tags(aws, plan.studio_key)["sagemaker:studio-visibility"] == "true"
     assert object_tags(aws, plan.template_key) == {"servicecatalog:provisioning": "true"}
@@ -268,7 +270,7 @@ def test_s3_template_end_to_end(aws: pub.Clients, rendered: Path, rendered_v2: P
     changed = pub.apply(s3_template_plan(rendered_v2, domain_id), aws)
     actions = {o.step: o.action for o in changed.outcomes}
     assert actions["studio-template"] == pub.UPDATED and actions["template"] == pub.CREATED
-    assert actions["cors"] == actions["domain-tag"] == pub.UNCHANGED
+    assert actions["cors"] == actions["domain"] == actions["domain-tag"] == pub.UNCHANGED
     body = aws.s3.get_object(Bucket=BUCKET, Key=plan.studio_key)["Body"].read()
     assert body == (rendered_v2 / "product-template.yaml").read_bytes()
     assert object_tags(aws, plan.studio_key)["sagemaker:studio-visibility"] == "true"
@@ -301,8 +303,10 @@ def test_domain_pointing_elsewhere_is_not_retagged(aws: pub.Clients, rendered: P
     aws.sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "sagemaker:projectS3TemplatesLocation", "Value": other}])
     with pytest.raises(pub.PublishError, match=f"already reads templates from {other}") as caught:
         pub.apply(s3_template_plan(rendered, domain_id), aws)
-    assert caught.value.step == "domain-tag"
+    assert caught.value.step == "domain"  # refused before any upload or CORS change
     assert domain_tags(aws, domain_id)["sagemaker:projectS3TemplatesLocation"] == other
+    assert aws.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    assert "CORSRules" not in _cors_or_empty(aws)
 
 
 def test_existing_studio_cors_rule_is_reused(aws: pub.Clients, rendered: Path) -> None:
@@ -314,10 +318,22 @@ def test_existing_studio_cors_rule_is_reused(aws: pub.Clients, rendered: Path) -
     assert len(aws.s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"]) == 1
 
 
-def test_unknown_domain_names_the_step(aws: pub.Clients, rendered: Path) -> None:
+def test_unknown_domain_fails_before_any_upload_or_cors_change(aws: pub.Clients, rendered: Path) -> None:
     with pytest.raises(pub.PublishError) as caught:
         pub.apply(s3_template_plan(rendered, "d-nosuchdomain1"), aws)
-    assert caught.value.step == "domain-tag"
+    assert caught.value.step == "domain"
+    assert "d-nosuchdomain1 does not exist" in str(caught.value) and "aws sagemaker list-domains" in str(caught.value)
+    assert aws.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    assert "CORSRules" not in _cors_or_empty(aws)
+
+
+def _cors_or_empty(aws: pub.Clients) -> dict[str, Any]:
+    from botocore.exceptions import ClientError
+
+    try:
+        return dict(aws.s3.get_bucket_cors(Bucket=BUCKET))
+    except ClientError:
+        return {}
 
 
 # --- AWS problems: one clear message each ---------------------------------------------------------
@@ -466,3 +482,33 @@ def test_cli_s3_template_against_a_moto_server(fake_credentials: None, rendered:
         assert {"Key": "sagemaker:studio-visibility", "Value": "true"} in tags["TagSet"]
     finally:
         server.stop()
+
+
+# --- what render decided, publish reads (manifest settings) ----------------------------------------------
+
+
+def test_publish_reads_the_render_settings_and_says_when_a_flag_overrides(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    studio = f"arn:aws:iam::{ACCOUNT}:role/StudioExecution"
+    folder = render_into(
+        tmp_path / "dist", portfolio_name="Team A templates", product_name="Iris deploy", studio_role_arn=[studio]
+    )
+    runner = CliRunner()
+    plain = runner.invoke(app, ["publish", str(folder), "--dry-run", "--json"])
+    assert plain.exit_code == 0, plain.output
+    steps = {o["step"]: o["detail"] for o in json.loads(plain.stdout)["steps"]}
+    assert f"s3://{BUCKET}/" in steps["template"]  # the render's --seed-bucket, not typed again
+    assert "'Team A templates'" in steps["portfolio"] and "'Iris deploy'" in steps["product"]
+    assert steps["principals"].startswith("associate 1 principal")
+    assert "overrides" not in plain.stderr
+
+    other = runner.invoke(app, ["publish", str(folder), "--dry-run", "--portfolio-name", "Other", "--bucket", BUCKET])
+    assert other.exit_code == 0, other.output
+    assert "--portfolio-name overrides the render's portfolio-name ('Team A templates') with 'Other'" in other.stderr
+    assert "--bucket overrides" not in other.stderr  # the same value: nothing to say
+
+    s3 = runner.invoke(app, ["publish", str(folder), "--dry-run", "--via", "s3-template", "--domain-id", "d-abc123"])
+    assert s3.exit_code == 0, s3.output  # the render's Studio roles are a portfolio's, not an error here

@@ -97,6 +97,8 @@ def build_plan(opts: PublishOptions, release: Release, region: str) -> Plan:
     if opts.via is Via.SERVICE_CATALOG:
         role = opts.launch_role_arn or release.launch_role_name or f"service-role/{STANDARD_LAUNCH_ROLE}"
         steps.append(Step("launch-role", f"check launch role {role} exists"))
+    else:
+        steps.append(Step("domain", f"check SageMaker domain {opts.domain_id} exists and may be tagged"))
     if release.seed_key:
         steps.append(Step("seed-bundle", f"upload the seed bundle to s3://{b}/{release.seed_key}"))
     steps.append(Step("template", f"upload the product template to s3://{b}/{keys.template_key}"))

@@ -21,6 +21,7 @@ STEPS: dict[str, Callable[[Run], Result]] = {
     "identity": checks.identity,
     "bucket": checks.bucket,
     "launch-role": checks.launch_role,
+    "domain": studio.domain,
     "seed-bundle": uploads.seed_bundle,
     "template": uploads.template,
     "catalog-lookup": catalog.catalog_lookup,
