@@ -84,7 +84,5 @@ def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
             findings.extend(lint_text(text, [manifest.home_region], artifact.path))
     if any(f.rule.startswith("E") for f in findings):
         return findings
-    with steps.step("IAM checks: launch role, pipeline roles, target role"):
-        findings += check_folder(folder, manifest)
-    with steps.step("release gates: staging deploy, test, approval before prod"):
-        return findings + gate_findings(folder, manifest)
+    with steps.step("IAM checks: launch role, pipeline roles, target role; release gates"):
+        return findings + check_folder(folder, manifest) + gate_findings(folder, manifest)
