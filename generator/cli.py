@@ -770,19 +770,26 @@ def rehearse(
 ) -> None:
     """Play [bold]DIR[/]'s whole multi-account life on an embedded local AWS (moto), offline.
 
-    Organisation and target roles, project launch, model approval, and the pipeline action by action.
-    Exits 0 only when the model reached prod.
+    Organisation and target roles, project launch, model approval, and the pipeline action by action,
+    every call a role of the product makes authorized against that role's rendered policies.
+    Each scenario states its expected outcome; exits 0 exactly when the outcome is the expected one
+    (1 otherwise, or when [bold]validate[/] has findings; 2 for unusable input).
+    Needs [cyan]pip install 'mlops-gen\\[rehearse]'[/].
     Example: [cyan]mlops-gen rehearse dist --approve --second-approval[/]
     """
     from generator.errors import InputError
     from generator.rehearse import Options
     from generator.rehearse import rehearse as play
-    from generator.rehearse.report import RichTimeline, SilentTimeline
+    from generator.rehearse.report import PlainTimeline, RichTimeline
+    from generator.rehearse.server import check_moto
 
     if approve and reject:
-        fail(InputError("--approve/--reject", "give one of them, not both"))
+        fail(InputError("--approve/--reject", "--approve and --reject contradict each other: give one of them"))
+    if report_file is not None and (report_file.is_dir() or not report_file.parent.is_dir()):
+        where = "is a folder" if report_file.is_dir() else f"its folder {report_file.parent} is not a folder"
+        fail(InputError("--report", f"cannot write the report to {report_file}: {where}"))
     if as_json and not (approve or reject):
-        approve = True  # nothing may be printed, so nothing may be asked
+        approve = True  # nothing may be asked on a terminal whose stdout is the report
     approval = "approve" if approve else "reject" if reject else "prompt"
     options = Options(
         accounts_per_ou=accounts_per_ou,
@@ -793,26 +800,57 @@ def rehearse(
         second_approval=second_approval,
         reject_live=reject_live,
     )
+    if options.conflict():
+        fail(InputError("scenario flags", options.conflict()))
+    if approval == "prompt" and not _interactive():
+        fail(
+            InputError(
+                "--approve/--reject",
+                "stdin is not a terminal, so the manual approval cannot be asked: give --approve or --reject",
+            )
+        )
+    try:
+        check_moto()
+    except MlopsGenError as exc:
+        fail(exc)
+
+    timeline = RichTimeline() if sys.stderr.isatty() else PlainTimeline()
 
     def ask(action: Any, custom_data: str) -> bool:
-        say(("approval", "cyan"), f" {action.stage} / {action.name}: {custom_data}")
-        return bool(typer.confirm("Approve?", default=True))
+        pause = getattr(timeline, "pause", None)
+        if pause is not None:
+            pause()
+        say(("approval", "cyan"), f" {action.stage} / {action.name}: {custom_data}", err=True)
+        return bool(typer.confirm("Approve?", default=True, err=True))
 
     try:
-        report = play(folder, options, SilentTimeline() if as_json else RichTimeline(), ask)
+        report = play(folder, options, timeline, ask)
     except MlopsGenError as exc:
         fail(exc)
     text = report.to_json()
     if report_file is not None:
-        report_file.write_text(text, encoding="utf-8")
+        try:
+            report_file.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            fail(InputError("--report", f"cannot write the report to {report_file}: {exc.strerror or exc}"))
+    for finding in report.findings:
+        say(f"{finding['path']}:{finding['line']}: ", (str(finding["rule"]), "red"), f" {finding['message']}", err=True)
+    verdict = f"{report.scenario}: expected {report.expected}; actual {report.actual}" + (
+        f" (stopped at {report.stopped_at})" if report.stopped_at else ""
+    )
     if as_json:
         sys.stdout.write(text)
-    elif report.reached_prod:
-        say(("prod got the model", "green"), f" in {report.duration_s:.1f} s")
+    elif report.as_expected:
+        say(("as expected", "green"), f" {verdict}, in {report.duration_s:.1f} s")
     else:
-        say(("prod did not get the model:", "red"), f" {report.cause}")
-    if not report.reached_prod:
+        say(("not as expected:", "red"), f" {verdict}; cause: {report.cause}")
+    if not report.as_expected:
         raise typer.Exit(1)
+
+
+def _interactive() -> bool:
+    """Can the approval be asked? (stdin is a terminal)."""
+    return sys.stdin.isatty()
 
 
 def main() -> None:

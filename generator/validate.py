@@ -1,6 +1,7 @@
 """Validation of a render output folder: cfn-lint (with our own rules) on every template in the
-manifest, then S3's public-policy rules (generator/s3_public.py) and the IAM checks of
-generator/iam_check.py (launch role and run-time roles).
+manifest, then S3's public-policy rules (generator/s3_public.py), the IAM checks of
+generator/iam_check.py (launch role and run-time roles), the data checks (generator/data_checks.py:
+lifecycle and data capture) and the release gates of generator/gates.py.
 
 cfn-lint is imported here, never on the CLI's start-up path: `render --no-validate` stays fast.
 """
@@ -73,6 +74,7 @@ def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
     """Lint every template listed in `folder`'s manifest, for the home region it is launched in,
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
     from generator.data_checks import data_findings
+    from generator.gates import check_folder as gate_findings
     from generator.iam_check import check_folder
     from generator.s3_public import check_folder as public_policy_findings
 
@@ -85,10 +87,11 @@ def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
             findings.extend(lint_text(text, [manifest.home_region], artifact.path))
     if any(f.rule.startswith("E") for f in findings):
         return findings
-    with steps.step("IAM and resource-policy checks: launch role, pipeline roles, target role, buckets, data capture"):
+    with steps.step("IAM, resource-policy and data checks; release gates"):
         return (
             findings
             + public_policy_findings(folder, manifest)
             + check_folder(folder, manifest)
             + data_findings(folder, manifest)
+            + gate_findings(folder, manifest)
         )

@@ -173,7 +173,7 @@ def test_validated_render_shows_its_steps_on_stderr_only(tmp_path: Path) -> None
     assert [s for s in steps if s.startswith("... cfn-lint")] == [
         f"... cfn-lint {n}/{len(templates)}: {a['path']}" for n, a in enumerate(templates, start=1)
     ]
-    assert steps[-1].startswith("... IAM and resource-policy checks")
+    assert steps[-1].startswith("... IAM, resource-policy and data checks; release gates")
     assert proc.stdout == (out / "manifest.json").read_text()
 
 

@@ -17,9 +17,10 @@ from typer.testing import CliRunner
 from generator.cli import app
 from generator.naming import Stage
 from generator.rehearse import Options, rehearse
-from generator.rehearse.report import FAILED, REJECTED, SKIPPED, SUCCEEDED, Report, SilentTimeline
+from generator.rehearse.report import CHECKED, FAILED, REJECTED, SKIPPED, SUCCEEDED, Report, SilentTimeline
 from generator.render import build_manifest, render_files, write_output
 from tests.conftest import CONFIGS, make_config
+from tests.edit import reseal
 
 PIPELINE_ACTIONS = [
     ("Source", "ModelDeploySource"),
@@ -55,16 +56,30 @@ def prod_endpoints(report: Report) -> dict[str, Any]:
     return {a: by_region for a, by_region in report.served[Stage.PROD.value].items() if by_region}
 
 
-def assert_prod_untouched(report: Report) -> None:
+def assert_prod_untouched(report: Report, stopped_at: str) -> None:
+    """The scenario's expected outcome: prod untouched, the pipeline stopped where the fault is."""
+    assert report.as_expected, (report.expected, report.actual, report.stopped_at, report.cause)
+    assert report.actual == "prod untouched" and report.stopped_at == stopped_at
     assert not report.reached_prod
     assert report.served[Stage.PROD.value]  # the check ran over every prod account ...
     assert prod_endpoints(report) == {}  # ... and found no endpoint
     assert steps(report)[("DeployProd", "DeployResourcesProd")].result == SKIPPED
 
 
+def assert_broken(report: Report, stopped_at: str) -> None:
+    """A broken product under the approve scenario: prod untouched, which is not the expected outcome."""
+    assert not report.as_expected and report.scenario == "approve"
+    assert report.actual == "prod untouched" and report.stopped_at == stopped_at
+    assert steps(report)[("DeployProd", "DeployResourcesProd")].result == SKIPPED
+    assert steps(report)[("Verify", "Endpoints")].result == CHECKED  # looked, but nothing "succeeded"
+
+
 def test_default_render_reaches_prod(default_render: Path) -> None:
     report = play(default_render)
     assert report.reached_prod, report.cause
+    assert report.as_expected and (report.scenario, report.actual) == ("approve", "prod gets the new version")
+    # Every call made as a role of the product was authorized against its rendered policies.
+    assert report.authorization["allowed"] > 10 and report.authorization["denied"] == []
     run = [(s.stage, s.action) for s in report.steps if s.run == 1 and s.stage not in ("Data scientist", "EventBridge")]
     assert run == PIPELINE_ACTIONS
     assert all(s.result == SUCCEEDED for s in report.steps), [(s.action, s.detail) for s in report.steps]
@@ -107,7 +122,7 @@ def test_codeconnections_three_regions_reach_prod(tmp_path: Path) -> None:
 
 def test_failing_endpoint_test_stops_before_approval(default_render: Path) -> None:
     report = play(default_render, fail_test=True)
-    assert_prod_untouched(report)
+    assert_prod_untouched(report, "staging-test")
     test = steps(report)[("DeployStaging", "TestStaging")]
     assert test.result == FAILED
     assert "malformed prediction" in test.detail and "not numbers" in test.detail
@@ -117,7 +132,7 @@ def test_failing_endpoint_test_stops_before_approval(default_render: Path) -> No
 
 def test_rejected_approval_leaves_prod_untouched(default_render: Path) -> None:
     report = play(default_render, approval="reject")
-    assert_prod_untouched(report)
+    assert_prod_untouched(report, "approval")
     assert steps(report)[("DeployStaging", "ApproveDeployment")].result == REJECTED
     assert report.cause.startswith("DeployStaging / ApproveDeployment: rejected")
     assert all(report.served[Stage.STAGING.value].values())  # staging did get the model
@@ -125,7 +140,7 @@ def test_rejected_approval_leaves_prod_untouched(default_render: Path) -> None:
 
 def test_account_without_target_role_fails_the_staging_deploy(default_render: Path) -> None:
     report = play(default_render, break_account=True)
-    assert_prod_untouched(report)
+    assert_prod_untouched(report, "staging-deploy")
     broken = steps(report)[("Setup", "Break a staging account")].accounts[0]
     assert broken in report.organisation["organizational_units"]["staging"]["accounts"]
     deploy = steps(report)[("DeployStaging", "DeployResourcesStaging")]
@@ -142,7 +157,7 @@ def test_tolerated_deploy_failure_is_caught_by_the_endpoint_test(tmp_path: Path)
     """With 50 % tolerance one of two staging stacks may fail; the test's AssumeRole then fails there."""
     folder = render_folder(tmp_path / "dist", **{"failure-tolerance-percentage": 50})
     report = play(folder, break_account=True)
-    assert_prod_untouched(report)
+    assert_prod_untouched(report, "staging-test")
     broken = steps(report)[("Setup", "Break a staging account")].accounts[0]
     deploy = steps(report)[("DeployStaging", "DeployResourcesStaging")]
     assert deploy.result == SUCCEEDED
@@ -159,6 +174,7 @@ def test_rejected_only_model_stops_at_the_build(default_render: Path) -> None:
     """A rejection starts the pipeline (it may be a rollback), but with no Approved version left the
     build stops with what to do, and nothing is deployed anywhere."""
     report = play(default_render, no_approved_model=True)
+    assert report.as_expected and report.stopped_at == "build"
     assert not report.reached_prod
     trigger = steps(report)[("EventBridge", "Model package state change")]
     assert trigger.result == SUCCEEDED and "(ModelApprovalStatus Rejected): starts" in trigger.detail
@@ -193,16 +209,14 @@ def test_renamed_export_file_fails_at_the_action_that_reads_it(default_render: P
     text = product.read_text()
     assert text.count("BuildArtifact::staging-stackset-parameters.json") == 1
     product.write_text(text.replace("BuildArtifact::staging-stackset-parameters.json", "BuildArtifact::staging.json"))
+    reseal(broken)  # validate does not see this break: the rehearsal must
     report = play(broken)
-    assert_prod_untouched(report)
+    assert_broken(report, "staging-deploy")
     assert steps(report)[("Build", "BuildDeploymentTemplates")].result == SUCCEEDED
     deploy = steps(report)[("DeployStaging", "DeployResourcesStaging")]
     assert deploy.result == FAILED
     assert deploy.detail.startswith("Parameters: BuildArtifact has no file staging.json")
     assert report.cause.startswith("DeployStaging / DeployResourcesStaging: Parameters:")
-    assert report.warnings == [
-        "product-template.yaml was edited after the render (its sha256 differs from the manifest)"
-    ]
 
 
 def test_server_stops_and_patches_are_undone_even_on_error() -> None:
@@ -224,24 +238,85 @@ def test_server_stops_and_patches_are_undone_even_on_error() -> None:
         pass
 
 
-def test_cli_prompts_for_the_approval_and_writes_the_report(default_render: Path, tmp_path: Path) -> None:
+def test_cli_prompts_for_the_approval_and_writes_the_report(
+    default_render: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked on a terminal, the approver rejects: that is the scenario, and prod untouched is its outcome."""
+    monkeypatch.setattr("generator.cli._interactive", lambda: True)
     report_file = tmp_path / "report.json"
     result = CliRunner().invoke(app, ["rehearse", str(default_render), "--report", str(report_file)], input="n\n")
-    assert result.exit_code == 1, result.output
-    assert "Approve?" in result.output
-    assert "prod did not get the model: DeployStaging / ApproveDeployment: rejected" in result.output
+    assert result.exit_code == 0, result.output
+    assert "Approve?" in result.stderr and "DeployStaging / ApproveDeployment: rejected" in result.stderr
+    # (CliRunner echoes the typed answer to stdout)
+    assert "as expected reject: expected prod untouched, stopped at the approval; actual" in result.stdout
     report = json.loads(report_file.read_text())
-    assert report["reached_prod"] is False and report["options"]["approval"] == "prompt"
+    assert report["as_expected"] is True and report["options"]["approval"] == "prompt"
+    assert (report["scenario"], report["stopped_at"], report["reached_prod"]) == ("reject", "approval", False)
 
 
 def test_cli_json_and_input_errors(default_render: Path, tmp_path: Path) -> None:
-    assert CliRunner().invoke(app, ["rehearse", str(default_render), "--approve", "--reject"]).exit_code == 2
+    both = CliRunner().invoke(app, ["rehearse", str(default_render), "--approve", "--reject"])
+    assert both.exit_code == 2 and "--approve and --reject contradict each other" in both.stderr
     not_a_render = CliRunner().invoke(app, ["rehearse", str(tmp_path), "--approve"])
     assert not_a_render.exit_code == 2 and "has no manifest.json" in not_a_render.output
     result = CliRunner().invoke(app, ["rehearse", str(default_render), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert report["reached_prod"] is True and report["cause"] == ""
+    report = json.loads(result.stdout)  # stdout holds the report only; progress went to stderr
+    assert report["reached_prod"] is True and report["cause"] == "" and report["as_expected"] is True
+    assert "DeployProd / DeployResourcesProd: succeeded" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--reject", "--fail-test"], "--reject and --fail-test are different scenarios: give at most one of them"),
+        (
+            ["--approve", "--second-approval", "--reject-live"],
+            "--second-approval and --reject-live are different scenarios",
+        ),
+        ([], "stdin is not a terminal, so the manual approval cannot be asked: give --approve or --reject"),
+    ],
+)
+def test_cli_refuses_what_it_cannot_play_at_once(default_render: Path, flags: list[str], message: str) -> None:
+    """Conflicting scenarios, or a prompt without a terminal: exit 2 before anything runs."""
+    result = CliRunner().invoke(app, ["rehearse", str(default_render), *flags])
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert result.stdout == ""
+
+
+def test_cli_report_under_a_file_is_a_clean_error(default_render: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(
+        app, ["rehearse", str(default_render), "--approve", "--report", str(tmp_path / "file/r.json")]
+    )
+    assert result.exit_code == 2 and "--report: cannot write the report to" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_cli_checks_the_moto_version_it_patches(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.rehearse import server
+
+    monkeypatch.setattr(server, "MOTO_VERSION", "0.0.1")
+    result = CliRunner().invoke(app, ["rehearse", str(default_render), "--approve"])
+    assert result.exit_code == 2
+    assert "rehearse patches moto 0.0.1's internals, but moto 5.2.5 is installed" in result.stderr
+    assert "pip install 'mlops-gen[rehearse]'" in result.stderr
+
+
+def test_a_folder_with_findings_is_refused(tmp_path: Path) -> None:
+    """Validate runs first: the approval deleted by hand (GATE-ORDER) and nothing is played; exit 1, listed."""
+    folder = render_folder(tmp_path / "dist")
+    product = folder / "product-template.yaml"
+    text = product.read_text()
+    start = text.index("            - ActionTypeId:\n                Category: Approval")
+    end = text.index("              RunOrder: 3\n", start) + len("              RunOrder: 3\n")
+    product.write_text(text[:start] + text[end:])
+    reseal(folder)
+    result = CliRunner().invoke(app, ["rehearse", str(folder), "--reject"])
+    assert result.exit_code == 1
+    assert "product-template.yaml" in result.stderr and "GATE-ORDER" in result.stderr
+    assert "not played: the folder has validate findings" in result.stdout
+    assert "Organisation" not in result.stderr  # nothing was played
 
 
 def test_rejecting_the_live_model_rolls_every_endpoint_back(tmp_path: Path) -> None:
@@ -285,8 +360,9 @@ def test_an_unexported_variable_fails_the_approval(default_render: Path, tmp_pat
         (broken / file.name).write_bytes(file.read_bytes())
     product = broken / "product-template.yaml"
     product.write_text(product.read_text().replace("#{TestVariables.P95_MS}", "#{TestVariables.P99_MS}"))
+    reseal(broken)
     report = play(broken)
-    assert_prod_untouched(report)
+    assert_broken(report, "approval")
     approval = steps(report)[("DeployStaging", "ApproveDeployment")]
     assert approval.result == FAILED
     assert approval.detail.startswith("variable #{TestVariables.P99_MS} cannot be resolved: namespace TestVariables")
@@ -344,3 +420,61 @@ def test_self_managed_deploys_to_the_listed_accounts(tmp_path: Path) -> None:
     assert deploy.accounts == targets["prod"] and len(targets["prod"]) == 1
     for stage in Stage:
         assert set(_served_targets(report, stage)) == set(targets[stage.value])
+
+
+# --- issue 12: regions and launch roles the rehearsal used to break on ------------------------------------------
+
+
+def test_us_east_1_render(tmp_path: Path) -> None:
+    """The seed bucket is created without a LocationConstraint in us-east-1 (S3 refuses one there)."""
+    folder = render_folder(tmp_path / "dist", region="us-east-1")
+    report = play(folder, accounts_per_ou=1)
+    assert report.as_expected, report.cause
+    assert report.launch["seed_bundle"].startswith("s3://")
+
+
+def test_standard_launch_role_render(tmp_path: Path) -> None:
+    """The product cannot create its group (standard launch role) and says so: the registration creates it,
+    as the SageMaker SDK's does, and the build puts its policy (moto lacks PutModelPackageGroupPolicy: patched)."""
+    folder = render_folder(tmp_path / "dist", **CONFIGS["standard-launch-role"])
+    report = play(folder, accounts_per_ou=1)
+    assert report.as_expected, report.cause
+    register = steps(report)[("Data scientist", "Register iris model v1")]
+    assert "created by the registration: the SageMaker SDK's registration creates a missing group" in register.detail
+    assert "ModelPackageGroup" not in report.launch["read_from_template"]
+
+
+def test_a_group_the_product_should_create_is_never_created_for_it(tmp_path: Path) -> None:
+    """Without the ModelPackageGroup resource (and no build that says it creates the group), the rehearsal
+    fails at the registration instead of creating the group itself."""
+    folder = render_folder(tmp_path / "dist")
+    product = folder / "product-template.yaml"
+    text = product.read_text()
+    start = text.index("  ModelPackageGroup:\n")
+    end = text.index("    Type: AWS::SageMaker::ModelPackageGroup\n", start) + len(
+        "    Type: AWS::SageMaker::ModelPackageGroup\n"
+    )
+    product.write_text(text[:start] + text[end:])
+    reseal(folder)
+    report = play(folder, accounts_per_ou=1, validate_first=False)
+    register = steps(report)[("Data scientist", "Register iris model v1")]
+    assert register.result == FAILED and not report.as_expected
+    assert register.detail.startswith("model package group iris-multi-01 does not exist: the product did not create it")
+
+
+def test_endpoints_of_one_stage_in_the_other_stages_accounts_are_reported(tmp_path: Path) -> None:
+    """Prod's stack set pointed at the staging OU (validate's GATE-DISTINCT, turned off here): the prod
+    endpoint lands in staging accounts, the rehearsal names it, and the verdict is not as expected."""
+    folder = render_folder(tmp_path / "dist")
+    product = folder / "product-template.yaml"
+    text = product.read_text()
+    assert text.count("DeploymentTargets: !Ref 'OrganizationalUnitProdId'") == 1
+    product.write_text(text.replace("DeploymentTargets: !Ref 'OrganizationalUnitProdId'",
+                                    "DeploymentTargets: !Ref 'OrganizationalUnitStagingId'"))  # fmt: skip
+    reseal(folder)
+    report = play(folder, accounts_per_ou=1, validate_first=False)
+    (staging,) = report.organisation["organizational_units"]["staging"]["accounts"]
+    assert f"prod endpoint sagemaker-iris-multi-01-p-abcdefghijkl-prod in staging account {staging} (eu-west-1)" in (
+        report.cross_stage
+    )
+    assert not report.as_expected and steps(report)[("Verify", "Endpoints")].result == FAILED

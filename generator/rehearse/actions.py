@@ -20,6 +20,7 @@ from generator.rehearse.launch import Project
 from generator.rehearse.organization import ACCESS_ROLE, Organisation
 from generator.rehearse.pipeline import Action, Pipeline
 from generator.rehearse.report import REJECTED, Step, StepFailed
+from generator.rehearse.roles import ProductRoles, role_arn
 from generator.rehearse.server import LocalAws
 
 #: (action, the approval's CustomData) -> approve?
@@ -40,11 +41,20 @@ class Execution:
     seed_bundle: bytes
     decide: Decide
     on_deployed: OnDeployed
+    #: The product's roles: the pipeline's actions call AWS as the pipeline's role, builds as their project's.
+    roles: ProductRoles
+    #: The pipeline's RoleArn.
+    pipeline_role: str
     artifacts: dict[str, Path] = field(default_factory=dict)
     #: Namespace -> the variables its action exported (`#{namespace.NAME}` downstream).
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     #: What each manual approval showed (CustomData resolved, the topic, the review link).
     approvals: list[dict[str, str]] = field(default_factory=list)
+
+    def as_pipeline_role(self, service: str) -> Any:
+        """A client that calls as the pipeline's role (CodePipeline runs its actions with it)."""
+        credentials = self.roles.credentials(self.pipeline_role, "pipeline role")
+        return self.aws.client(service, self.aws.session(credentials))
 
     def new_folder(self, name: str) -> Path:
         folder = self.work / name
@@ -112,13 +122,15 @@ def codebuild(action: Action, ex: Execution, step: Step) -> None:
         output = ex.work / _output(action)
     work = ex.new_folder(f"build-{action.name}")
     calls_before = len(fidelity.STACK_SET_CALLS)
+    service_role = role_arn(str(found[1].get("ServiceRole", "")))
+    credentials = ex.roles.credentials(service_role, f"CodeBuild project {name}'s role")
     build = run_build(
         name,
         found[1],
         sources,
         output,
         work,
-        ex.aws.environment(),
+        ex.aws.environment(credentials),
         {"CODEBUILD_INITIATOR": f"codepipeline/{ex.pipeline.name}"},
     )
     step.log = build.log
@@ -241,7 +253,7 @@ def stack_set(action: Action, ex: Execution, step: Step) -> None:
         if "ExecutionRoleName" in config:
             common["ExecutionRoleName"] = config["ExecutionRoleName"]
     preferences = _numbers(config, PREFERENCES)
-    cfn = ex.aws.client("cloudformation")
+    cfn = ex.as_pipeline_role("cloudformation")
     try:
         existing = cfn.describe_stack_set(StackSetName=name)["StackSet"]["Status"] == "ACTIVE"
     except cfn.exceptions.StackSetNotFoundException:

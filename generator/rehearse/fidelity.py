@@ -27,6 +27,9 @@ NOTES = (
     "CreateStackInstances and DeleteStackInstances honour DeploymentTargets (OUs with AccountFilterType "
     "INTERSECTION, DIFFERENCE or UNION); moto 5.2.5 ignores the filter on create (every account of the OU) and "
     "DeploymentTargets entirely on delete. Patched to resolve the targets to accounts as CloudFormation does.",
+    "SageMaker PutModelPackageGroupPolicy and GetModelPackageGroupPolicy store and return a group's resource "
+    "policy; moto 5.2.5 answers NotImplementedError (HTTP 500). Patched to keep the policy on the group (the "
+    "rehearsal's call-time authorization reads it as the group's resource policy).",
     "moto 5.2.5 ignores CallAs. The rehearsal records the CallAs of every stack-set call it serves "
     "(`stack_set_calls`), so a delegated-administrator deploy is checked to send CallAs=DELEGATED_ADMIN.",
 )
@@ -153,6 +156,45 @@ def _delete_by_targets() -> Any:
     return mock.patch.object(CloudFormationResponse, "delete_stack_instances", delete_stack_instances)
 
 
+def _group_policies() -> Any:
+    from moto.core.responses import ActionResult
+    from moto.sagemaker.exceptions import ValidationError
+    from moto.sagemaker.responses import SageMakerResponse
+
+    def group(response: Any) -> Any:
+        name = response._get_param("ModelPackageGroupName")
+        found = response.sagemaker_backend.model_package_groups.get(name)
+        if found is None:
+            raise ValidationError(message=f"Model Package Group {name} does not exist.")
+        return found
+
+    def put_model_package_group_policy(self: Any) -> Any:
+        found = group(self)
+        found.mlops_gen_policy = self._get_param("ResourcePolicy")
+        return ActionResult({"ModelPackageGroupArn": found.arn})
+
+    def get_model_package_group_policy(self: Any) -> Any:
+        policy = getattr(group(self), "mlops_gen_policy", None)
+        if policy is None:
+            raise ValidationError(message="Cannot find resource policy.")
+        return ActionResult({"ResourcePolicy": policy})
+
+    return mock.patch.multiple(
+        SageMakerResponse,
+        create=True,
+        put_model_package_group_policy=put_model_package_group_policy,
+        get_model_package_group_policy=get_model_package_group_policy,
+    )
+
+
+def group_policy(account: str, region: str, group: str) -> str | None:
+    """The resource policy stored on a model package group of the local AWS (None without one)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    found = sagemaker_backends[account][region].model_package_groups.get(group)
+    return getattr(found, "mlops_gen_policy", None) if found is not None else None
+
+
 def _record_call_as() -> Any:
     from moto.cloudformation.responses import CloudFormationResponse
 
@@ -180,6 +222,7 @@ def aws_behaviour() -> Iterator[None]:
             _deny_missing_roles,
             _filter_targets,
             _delete_by_targets,
+            _group_policies,
             _record_call_as,
         ):
             stack.enter_context(make())

@@ -124,6 +124,13 @@ def split_template(template: dict[str, Any], supported: set[str]) -> tuple[dict[
     return kept, {k: resources[k]["Type"] for k in sorted(left_out)}
 
 
+def bucket_location(region: str) -> dict[str, Any]:
+    """CreateBucket's location for `region`: none in us-east-1. "If you don't specify a Region, the bucket is
+    created in the US East (N. Virginia) Region (us-east-1)", and us-east-1 is not among LocationConstraint's
+    valid values (https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucketConfiguration.html)."""
+    return {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+
+
 def publish_seed(aws: LocalAws, project: Project, bundle: bytes) -> str | None:
     """Put the seed bundle where each CodeCommit repository's Code.S3 says (the administrator's publish)."""
     s3 = aws.client("s3")
@@ -134,14 +141,15 @@ def publish_seed(aws: LocalAws, project: Project, bundle: bytes) -> str | None:
             continue
         bucket, key = location["Bucket"], location["Key"]
         if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": aws.region})
+            s3.create_bucket(Bucket=bucket, **bucket_location(aws.region))
         s3.put_object(Bucket=bucket, Key=key, Body=bundle)
         where = f"s3://{bucket}/{key}"
     return where
 
 
 def create_model_package_groups(aws: LocalAws, project: Project) -> list[str]:
-    """moto's CloudFormation skips AWS::SageMaker::ModelPackageGroup: create them from their properties."""
+    """moto's CloudFormation skips AWS::SageMaker::ModelPackageGroup: create them from their properties, as
+    CloudFormation would (this plays the product's own resources; it never adds one the product lacks)."""
     sm = aws.client("sagemaker")
     names = []
     for props in project.resources("AWS::SageMaker::ModelPackageGroup").values():
@@ -149,6 +157,12 @@ def create_model_package_groups(aws: LocalAws, project: Project) -> list[str]:
         if "ModelPackageGroupDescription" in props:
             args["ModelPackageGroupDescription"] = props["ModelPackageGroupDescription"]
         sm.create_model_package_group(**args)
+        if "ModelPackageGroupPolicy" in props:  # CloudFormation puts the resource policy with the group
+            policy = props["ModelPackageGroupPolicy"]
+            sm.put_model_package_group_policy(
+                ModelPackageGroupName=props["ModelPackageGroupName"],
+                ResourcePolicy=policy if isinstance(policy, str) else json.dumps(policy),
+            )
         names.append(props["ModelPackageGroupName"])
     return names
 

@@ -74,6 +74,8 @@ class Rule:
     pattern: dict[str, Any]
     state: str
     targets: tuple[str, ...]
+    #: Target ARN -> the role EventBridge invokes it as (targets without a RoleArn are absent).
+    roles: tuple[tuple[str, str], ...] = ()
 
 
 def rules(project: Project) -> list[Rule]:
@@ -84,6 +86,7 @@ def rules(project: Project) -> list[Rule]:
             pattern=props.get("EventPattern", {}),
             state=props.get("State", "ENABLED"),
             targets=tuple(t["Arn"] for t in props.get("Targets", [])),
+            roles=tuple((t["Arn"], t["RoleArn"]) for t in props.get("Targets", []) if "RoleArn" in t),
         )
         for logical, props in project.resources("AWS::Events::Rule").items()
     ]

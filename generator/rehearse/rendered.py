@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import InputError
-from generator.manifest import Manifest, sha256, verify_manifest
+from generator.manifest import Manifest, verify_manifest
 from generator.resolve import load_template
 
 PRODUCT = "product-template"
@@ -26,8 +26,6 @@ class Rendered:
     seed_bundle: bytes
     target_role: dict[str, Any]
     target_role_stack_set: dict[str, Any]
-    #: Files whose content no longer matches the manifest (edited since the render).
-    edited: tuple[str, ...]
 
     @property
     def region(self) -> str:
@@ -52,18 +50,15 @@ def _template(folder: Path, manifest: Manifest, kind: str) -> dict[str, Any]:
 
 
 def load_rendered(folder: Path) -> Rendered:
-    """Read the product, the seed bundle and the target-role templates of a render folder."""
+    """Read the product, the seed bundle and the target-role templates of a render folder.
+
+    `verify_manifest` refuses (exit 2) a folder whose files do not match their manifest sha256s."""
     manifest = verify_manifest(folder)
     bundle_path = _path(folder, manifest, SEED_BUNDLE)
     try:
         bundle = bundle_path.read_bytes()
     except FileNotFoundError:
         raise InputError("DIR", f"{bundle_path} is listed in the manifest but missing") from None
-    edited = tuple(
-        a.path
-        for a in manifest.artifacts
-        if (folder / a.path).is_file() and sha256((folder / a.path).read_bytes()) != a.sha256
-    )
     return Rendered(
         folder=folder,
         manifest=manifest,
@@ -71,5 +66,4 @@ def load_rendered(folder: Path) -> Rendered:
         seed_bundle=bundle,
         target_role=_template(folder, manifest, TARGET_ROLE),
         target_role_stack_set=_template(folder, manifest, TARGET_ROLE_STACK_SET),
-        edited=edited,
     )

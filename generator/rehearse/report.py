@@ -17,6 +17,8 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 REJECTED = "rejected"
 SKIPPED = "skipped"
+#: A verification after a failure: it ran and recorded what it found, but nothing "succeeded".
+CHECKED = "checked"
 
 
 class StepFailed(Exception):
@@ -44,13 +46,18 @@ class Step:
 
 
 class Timeline(Protocol):
+    def started(self, run: int, stage: str, action: str) -> None: ...
+
     def finished(self, step: Step) -> None: ...
 
     def note(self, text: str) -> None: ...
 
 
 class SilentTimeline:
-    """For `--json` and tests: record only."""
+    """For tests: record only."""
+
+    def started(self, run: int, stage: str, action: str) -> None:
+        pass
 
     def finished(self, step: Step) -> None:
         pass
@@ -62,15 +69,41 @@ class SilentTimeline:
 class RichTimeline:
     """One line per finished step: run, stage, action, accounts, result, duration."""
 
-    COLOURS: ClassVar[dict[str, str]] = {SUCCEEDED: "green", FAILED: "red", REJECTED: "yellow", SKIPPED: "dim"}
+    COLOURS: ClassVar[dict[str, str]] = {
+        SUCCEEDED: "green",
+        FAILED: "red",
+        REJECTED: "yellow",
+        SKIPPED: "dim",
+        CHECKED: "cyan",
+    }
 
     def __init__(self, console: Any = None) -> None:
         from rich.console import Console
 
-        self.console = console or Console(highlight=False)
+        # Progress goes to stderr: stdout carries only the result (and --json's report).
+        self.console = console or Console(highlight=False, stderr=True)
+        self._status: Any = None
+
+    def started(self, run: int, stage: str, action: str) -> None:
+        """A status line (spinner) naming the step under way, while it runs."""
+        from rich.markup import escape
+
+        text = f"{'run ' + str(run) + ' ' if run else ''}{escape(stage)} / {escape(action)} ..."
+        if self._status is None:
+            self._status = self.console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
+
+    def _stop_status(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
 
     def finished(self, step: Step) -> None:
         from rich.markup import escape
+
+        self._stop_status()
 
         colour = self.COLOURS.get(step.result, "white")
         run = f"run {step.run}" if step.run else ""
@@ -92,12 +125,48 @@ class RichTimeline:
     def note(self, text: str) -> None:
         from rich.markup import escape
 
+        self._stop_status()
         self.console.print(f"      [dim]{escape(text)}[/]")
+
+    def close(self) -> None:
+        self._stop_status()
+
+    def pause(self) -> None:
+        """Stop the status line (before a prompt: the spinner would overwrite the question)."""
+        self._stop_status()
+
+
+class PlainTimeline:
+    """Plain progress lines on a stream (stderr when it is not a terminal): no colour, no wrapping."""
+
+    def __init__(self, stream: Any = None) -> None:
+        import sys
+
+        self.stream = stream or sys.stderr
+
+    def started(self, run: int, stage: str, action: str) -> None:
+        pass  # one line per finished step is enough for a log
+
+    def finished(self, step: Step) -> None:
+        run = f"run {step.run} " if step.run else ""
+        where = f" {len(step.accounts)} account(s)" if step.accounts else ""
+        where += f" in {', '.join(step.regions)}" if step.regions else ""
+        lines = [f"{run}{step.stage} / {step.action}: {step.result} {step.duration_s:.2f} s{where}"]
+        if step.detail and step.result != SUCCEEDED:
+            lines.append(f"    {step.detail}")
+        if step.result == FAILED:
+            lines += [f"      {line}" for line in step.log[-15:]]
+        self.stream.write("\n".join(lines) + "\n")
+        self.stream.flush()
+
+    def note(self, text: str) -> None:
+        self.stream.write(f"    {text}\n")
+        self.stream.flush()
 
 
 @dataclass
 class Report:
-    """Everything a rehearsal did and found; `reached_prod` decides the exit code."""
+    """Everything a rehearsal did and found; `as_expected` (the scenario's verdict) decides the exit code."""
 
     folder: str
     project_name: str
@@ -112,8 +181,21 @@ class Report:
     approvals: list[dict[str, Any]] = field(default_factory=list)
     fidelity: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: `validate` findings of the folder: a folder with any is refused before anything is played.
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    #: Calls made as a role of the product that were authorized (count) and denied (role, action, resource).
+    authorization: dict[str, Any] = field(default_factory=dict)
+    #: Endpoints of one stage found in an account of the other stage.
+    cross_stage: list[str] = field(default_factory=list)
     reached_prod: bool = False
     cause: str = ""
+    scenario: str = ""
+    expected: str = ""
+    actual: str = ""
+    #: Where the pipeline stopped: build, staging-deploy, staging-test, approval, prod-deploy, ... ("" = ran through).
+    stopped_at: str = ""
+    #: The verdict: the actual outcome is the expected one. `rehearse` exits 0 exactly when this is true.
+    as_expected: bool = False
     duration_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -134,6 +216,7 @@ class Recorder:
     def step(self, run: int, stage: str, action: str, provider: str) -> Iterator[Step]:
         """Record one step; StepFailed (or any error) marks it failed, names the cause, and propagates."""
         step = Step(run, stage, action, provider)
+        self.timeline.started(run, stage, action)
         started = time.perf_counter()
         try:
             yield step

@@ -39,15 +39,29 @@ def model_artifact(version: int) -> bytes:
     return buffer.getvalue()
 
 
-def ensure_group(aws: LocalAws, group: str) -> bool:
-    """Create the group when the product did not (standard launch role); True if created here."""
+def registration_creates_group(aws: LocalAws, group: str, declared: bool) -> str:
+    """ "" when the product's group exists; else who creates it, or StepFailed when nobody should.
+
+    The rehearsal never creates what the product should have created. A product launched with the
+    standard launch role cannot create the group (see aws-facts.md) and says so: its build project has
+    CREATE_MODEL_PACKAGE_GROUP=true (`declared`). Then the data scientist's registration creates it, as
+    the SageMaker SDK's registration does (sagemaker 3.27.0, `sagemaker.core.model_registry.
+    create_model_package_from_containers`: CreateModelPackageGroup when no group of that name exists).
+    """
+    from generator.rehearse.report import StepFailed
+
     sm = aws.client("sagemaker")
     try:
         sm.describe_model_package_group(ModelPackageGroupName=group)
-        return False
+        return ""
     except sm.exceptions.ClientError:
-        sm.create_model_package_group(ModelPackageGroupName=group, ModelPackageGroupDescription="iris models")
-        return True
+        if not declared:
+            raise StepFailed(
+                f"model package group {group} does not exist: the product did not create it and does not say that "
+                "something else does (no build project with CREATE_MODEL_PACKAGE_GROUP=true)"
+            ) from None
+    sm.create_model_package_group(ModelPackageGroupName=group, ModelPackageGroupDescription="iris models")
+    return "the SageMaker SDK's registration creates a missing group; the product's build adds its policy"
 
 
 def register(aws: LocalAws, group: str, bucket: str, version: int) -> str:

@@ -15,6 +15,40 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from generator.errors import MlopsGenError
+
+#: The moto release the fidelity patches (fidelity.py) and the call-time authorizer are written against:
+#: they patch moto's internal classes, which change between releases. pyproject's `rehearse` extra pins it.
+MOTO_VERSION = "5.2.5"
+INSTALL_HINT = "pip install 'mlops-gen[rehearse]'"
+
+
+class RehearsalUnavailable(MlopsGenError):
+    """The local AWS cannot run here: moto is missing or not the release the rehearsal patches (exit 2)."""
+
+    exit_code = 2
+
+
+def check_moto(installed: str | None = None) -> None:
+    """Refuse to start unless moto `MOTO_VERSION` (with its server) is installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    if installed is None:
+        try:
+            installed = version("moto")
+        except PackageNotFoundError:
+            raise RehearsalUnavailable(f"rehearse needs moto {MOTO_VERSION} (not installed): {INSTALL_HINT}") from None
+    if installed != MOTO_VERSION:
+        raise RehearsalUnavailable(
+            f"rehearse patches moto {MOTO_VERSION}'s internals, but moto {installed} is installed: {INSTALL_HINT} "
+            f"(it pins moto=={MOTO_VERSION})"
+        )
+    try:
+        import flask  # noqa: F401  # moto's server runs on flask (moto[server])
+    except ImportError:
+        raise RehearsalUnavailable(f"rehearse needs moto's server (flask is missing): {INSTALL_HINT}") from None
+
+
 #: Credentials the local server accepts; any value works, these are moto's documented ones.
 ACCESS_KEY = "testing"
 SECRET_KEY = "testing"
@@ -38,7 +72,7 @@ class LocalAws:
         return boto3.Session(
             credentials["AccessKeyId"],
             credentials["SecretAccessKey"],
-            credentials["SessionToken"],
+            credentials.get("SessionToken") or None,
             region_name=region or self.region,
         )
 
@@ -62,12 +96,13 @@ class LocalAws:
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
-    def environment(self) -> dict[str, str]:
-        """What a build subprocess needs to reach this server and nothing else."""
+    def environment(self, credentials: dict[str, str] | None = None) -> dict[str, str]:
+        """What a build subprocess needs to reach this server and nothing else (as the role `credentials`
+        stand for, when given: a CodeBuild project's service role)."""
         return {
             "AWS_ENDPOINT_URL": self.url,
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"] if credentials else ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"] if credentials else SECRET_KEY,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             # No profile, config or credentials file of the user's may point the build elsewhere.

@@ -1,0 +1,59 @@
+"""The product's roles in the management account, with the policies the render gives them.
+
+A role's policies are collected the way `validate` collects them (generator/iam_check.py): the packaged
+policy of a SageMaker-provided service role plus what the rendered prerequisites template adds to it;
+a role the product template itself creates is read from the local AWS, where the launch created it from
+the rendered template. A role known to neither has unknown policies (its calls are listed, not allowed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.rehearse.authorize import Authorizer, Identity, moto_role_policies
+from generator.rehearse.rendered import Rendered
+from generator.rehearse.server import MANAGEMENT_ACCOUNT
+
+PREREQUISITES = "prerequisites-template"
+
+
+def added_policies(rendered: Rendered) -> dict[str, Any]:
+    """Role name -> policies the rendered prerequisites template adds (empty without one)."""
+    from generator.iam_check import decode_template, prerequisite_policies
+
+    try:
+        path = rendered.folder / rendered.manifest.path_of(PREREQUISITES)
+    except KeyError:
+        return {}
+    return prerequisite_policies(decode_template(path), rendered.region)
+
+
+def role_arn(value: str, partition: str = "aws") -> str:
+    """A role name or ARN as an ARN in the management account."""
+    return value if value.startswith("arn:") else f"arn:{partition}:iam::{MANAGEMENT_ACCOUNT}:role/{value}"
+
+
+class ProductRoles:
+    """Identities (and local credentials) for the management-account roles the product's resources run as."""
+
+    def __init__(self, rendered: Rendered, authorizer: Authorizer) -> None:
+        self.authorizer = authorizer
+        self.added = added_policies(rendered)
+        self._identities: dict[str, Identity] = {}
+        self._credentials: dict[str, dict[str, str]] = {}
+
+    def identity(self, arn: str, label: str) -> Identity:
+        """The role `arn` runs as (the first label given names it in the report)."""
+        from generator.iam_check import role_policies
+        from generator.runtime_iam import role_name
+
+        if arn not in self._identities:
+            policies = role_policies(role_name(arn), self.added) or moto_role_policies(MANAGEMENT_ACCOUNT, arn)
+            self._identities[arn] = Identity(arn, label, policies)
+        return self._identities[arn]
+
+    def credentials(self, arn: str, label: str) -> dict[str, str]:
+        """Local credentials of the role (one access key per role, kept for the whole rehearsal)."""
+        if arn not in self._credentials:
+            self._credentials[arn] = self.authorizer.credentials(self.identity(arn, label))
+        return self._credentials[arn]

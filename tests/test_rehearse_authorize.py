@@ -1,0 +1,277 @@
+"""Call-time authorization in `rehearse` (generator/rehearse/authorize.py).
+
+Removing one permission from one role of the product makes the rehearsal fail at the step that uses it,
+naming role, action and resource: one test per role (pipeline, CodeBuild, EventBridge target, the target
+role assumed in the staging accounts). `validate` would refuse these folders first (it checks the same
+policies from its tables); these tests turn that off to show the call-time net catches them on its own.
+Also here: the evidence that moto's own IAM enforcement cannot do this part.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from generator.rehearse import Options, rehearse
+from generator.rehearse.authorize import Authorizer, Identity, Request, resources_of
+from generator.rehearse.report import FAILED, Report, SilentTimeline
+from tests.test_rehearse import render_folder, steps
+
+PIPELINE_ROLE = "AmazonSageMakerServiceCatalogProductsCodePipelineRole"
+CODEBUILD_ROLE = "AmazonSageMakerServiceCatalogProductsCodeBuildRole"
+EVENTS_ROLE = "AmazonSageMakerServiceCatalogProductsEventsRole"
+TARGET_ROLE = "sagemaker-multi-account-deploy"
+#: A model package of another account, named by its ARN in the request.
+PACKAGE = "arn:aws:sagemaker:eu-west-1:444455556666:model-package/g/3"
+
+
+@pytest.fixture(scope="module")
+def default_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_folder(tmp_path_factory.mktemp("render") / "dist")
+
+
+def without(policies: Mapping[str, Any] | None, action: str) -> dict[str, Any] | None:
+    """`policies` with `action` taken out of every statement that lists it."""
+    if policies is None:
+        return None
+    out: dict[str, Any] = {}
+    for name, document in policies.items():
+        statements = []
+        for statement in document.get("Statement", []):
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else list(actions)
+            kept = [a for a in actions if a.lower() != action.lower()]
+            if actions and not kept:
+                continue
+            statements.append({**statement, "Action": kept} if actions else statement)
+        out[name] = {**document, "Statement": statements}
+    return out
+
+
+def remove_from_service_role(monkeypatch: pytest.MonkeyPatch, role: str, action: str) -> None:
+    """The role's policies (packaged and added by the prerequisites template) without `action`."""
+    from generator import iam_check
+
+    original: Callable[..., Any] = iam_check.role_policies
+
+    def patched(name: str, added: Mapping[str, Any]) -> Any:
+        policies = original(name, added)
+        return without(policies, action) if name == role else policies
+
+    monkeypatch.setattr(iam_check, "role_policies", patched)
+
+
+def remove_from_target_role(monkeypatch: pytest.MonkeyPatch, action: str) -> None:
+    """The target role's policies (as the rendered stack set created it in each account) without `action`."""
+    from generator.rehearse import authorize
+
+    original = authorize.moto_role_policies
+
+    def patched(account: str, role_arn: str) -> Any:
+        policies = original(account, role_arn)
+        return without(policies, action) if role_arn.endswith(f"/{TARGET_ROLE}") else policies
+
+    monkeypatch.setattr(authorize, "moto_role_policies", patched)
+
+
+def play(folder: Path) -> Report:
+    options = Options(approval="approve", accounts_per_ou=1, validate_first=False)
+    return rehearse(folder, options, SilentTimeline())
+
+
+def assert_denied(report: Report, stage: str, action_name: str, role: str, action: str, resource: str) -> None:
+    assert not report.as_expected and not report.reached_prod
+    step = steps(report)[(stage, action_name)]
+    assert step.result == FAILED
+    assert step.detail.startswith(f"AccessDenied: role {role} may not {action} on {resource}"), step.detail
+    assert {"role": role, "action": action} == {k: report.authorization["denied"][0][k] for k in ("role", "action")}
+
+
+def test_pipeline_role_without_create_stack_instances(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    remove_from_service_role(monkeypatch, PIPELINE_ROLE, "cloudformation:CreateStackInstances")
+    report = play(default_render)
+    resource = (
+        "arn:aws:cloudformation:eu-west-1:123456789012:stackset/sagemaker-iris-multi-01-p-abcdefghijkl-deploy-staging:"
+    )
+    assert_denied(
+        report,
+        "DeployStaging",
+        "DeployResourcesStaging",
+        PIPELINE_ROLE,
+        "cloudformation:CreateStackInstances",
+        resource,
+    )
+    assert report.stopped_at == "staging-deploy"
+
+
+def test_codebuild_role_without_list_model_packages(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    remove_from_service_role(monkeypatch, CODEBUILD_ROLE, "sagemaker:ListModelPackages")
+    report = play(default_render)
+    resource = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/iris-multi-01/*"
+    assert_denied(report, "Build", "BuildDeploymentTemplates", CODEBUILD_ROLE, "sagemaker:ListModelPackages", resource)
+
+
+def test_events_role_without_start_pipeline_execution(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    remove_from_service_role(monkeypatch, EVENTS_ROLE, "codepipeline:StartPipelineExecution")
+    report = play(default_render)
+    trigger = steps(report)[("EventBridge", "Model package state change")]
+    assert trigger.result == FAILED and not report.as_expected
+    pipeline = "arn:aws:codepipeline:eu-west-1:123456789012:sagemaker-iris-multi-01-p-abcdefghijkl"
+    assert f"role {EVENTS_ROLE} may not codepipeline:StartPipelineExecution on {pipeline}" in trigger.detail
+
+
+def test_target_role_without_invoke_endpoint(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    remove_from_target_role(monkeypatch, "sagemaker:InvokeEndpoint")
+    report = play(default_render)
+    staging = next(iter(report.organisation["organizational_units"]["staging"]["accounts"]))
+    resource = f"arn:aws:sagemaker:eu-west-1:{staging}:endpoint/sagemaker-iris-multi-01-p-abcdefghijkl-staging"
+    assert_denied(report, "DeployStaging", "TestStaging", TARGET_ROLE, "sagemaker:InvokeEndpoint", resource)
+    assert report.stopped_at == "staging-test"
+
+
+# --- the resource of a call, from the request -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("prefix", "operation", "params", "expected"),
+    [
+        ("sagemaker", "DescribeModelPackageGroup", {"ModelPackageGroupName": "g"},
+         ["arn:aws:sagemaker:eu-west-1:111122223333:model-package-group/g"]),
+        ("sagemaker", "ListModelPackages", {"ModelPackageGroupName": "g"},
+         ["arn:aws:sagemaker:eu-west-1:111122223333:model-package/g/*"]),
+        ("sagemaker", "DescribeModelPackage", {"ModelPackageName": PACKAGE}, [PACKAGE]),
+        ("sts", "AssumeRole", {"RoleArn": "arn:aws:iam::444455556666:role/r", "RoleSessionName": "s"},
+         ["arn:aws:iam::444455556666:role/r"]),
+        ("organizations", "ListAccountsForParent", {"ParentId": "ou-ab12-11111111"},
+         ["arn:aws:organizations::111122223333:ou/o-abcdefghij/ou-ab12-11111111"]),
+        ("cloudformation", "DescribeStackSet", {"StackSetName": "s"},
+         ["arn:aws:cloudformation:eu-west-1:111122223333:stackset/s:00000000-0000-0000-0000-000000000000"]),
+        ("cloudformation", "CreateStackSet", {"StackSetName": "s"}, ["*"]),
+    ],
+)  # fmt: skip
+def test_resources_are_derived_with_the_authorization_reference_formats(
+    prefix: str, operation: str, params: dict[str, str], expected: list[str]
+) -> None:
+    known = {"OrganizationId": "abcdefghij"}
+    assert resources_of(Request(prefix, operation, params, "eu-west-1", "111122223333", known)) == (expected, "")
+
+
+def test_an_underivable_resource_is_named_not_allowed_silently() -> None:
+    arns, why = resources_of(Request("sagemaker", "DescribeEndpoint", {}, "eu-west-1", "111122223333"))
+    assert arns == [] and why == "the endpoint ARN of sagemaker:DescribeEndpoint cannot be derived from the request"
+
+
+def test_cross_account_calls_need_the_resource_policy_too() -> None:
+    authorizer = Authorizer()
+    role = Identity("arn:aws:iam::444455556666:role/t", "target role", {"p": {"Statement": [
+        {"Effect": "Allow", "Action": "sagemaker:DescribeModelPackage", "Resource": "*"}]}})  # fmt: skip
+    package = "arn:aws:sagemaker:eu-west-1:111122223333:model-package/g/1"
+    group_policy = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::444455556666:root"},
+                                   "Action": "sagemaker:DescribeModelPackage", "Resource": package}]}  # fmt: skip
+    assert authorizer.check(role, "sagemaker:DescribeModelPackage", package, None, group_policy, "111122223333") is None
+    denied = authorizer.check(role, "sagemaker:DescribeModelPackage", package, None, None, "111122223333")
+    assert denied is not None and denied.role == "t" and authorizer.allowed == 1
+
+
+# --- why not moto's own IAM enforcement ---------------------------------------------------------------------------
+
+
+def test_moto_enforcement_authorizes_against_star_not_the_resource() -> None:
+    """moto 5.2.5 with its enforcement on (`/moto-api/reset-auth` 0): a role allowed DescribeStackSet only on
+    stackset/sagemaker-* is denied on sagemaker-x (a false denial), a role allowed on * with a Deny on
+    stackset/other-* is allowed on other-x (a false allow), and the default keys are refused. The decision
+    in generator/rehearse/authorize.py rests on this."""
+    import boto3
+
+    from generator.rehearse.server import local_aws
+
+    scoped = [{"Effect": "Allow", "Action": "cloudformation:DescribeStackSet",
+               "Resource": "arn:aws:cloudformation:*:*:stackset/sagemaker-*:*"}]  # fmt: skip
+    star = [{"Effect": "Allow", "Action": "cloudformation:DescribeStackSet", "Resource": "*"},
+            {"Effect": "Deny", "Action": "cloudformation:DescribeStackSet",
+             "Resource": "arn:aws:cloudformation:*:*:stackset/other-*:*"}]  # fmt: skip
+    admin_arn = "arn:aws:iam::123456789012:user/admin"
+    version = "2012-10-17"
+    trust = {
+        "Version": version,
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "sts:AssumeRole"}],
+    }
+    results: dict[tuple[str, str], str] = {}
+    with local_aws("eu-west-1") as aws:
+        iam, cfn = aws.client("iam"), aws.client("cloudformation")
+        for name in ("sagemaker-x", "other-x"):
+            cfn.create_stack_set(
+                StackSetName=name, TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}})
+            )
+        for role, statements in (("scoped", scoped), ("star", star)):
+            iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps(trust))
+            iam.put_role_policy(
+                RoleName=role, PolicyName="p", PolicyDocument=json.dumps({"Version": version, "Statement": statements})
+            )
+        iam.create_user(UserName="admin")
+        everything = {"Version": version, "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="admin", PolicyName="all", PolicyDocument=json.dumps(everything))
+        key = iam.create_access_key(UserName="admin")["AccessKey"]
+        aws.post("/moto-api/reset-auth", b"0")
+        try:
+            with pytest.raises(aws.client("sts").exceptions.ClientError, match="InvalidClientTokenId"):
+                aws.client("sts").get_caller_identity()
+            admin = boto3.Session(key["AccessKeyId"], key["SecretAccessKey"], region_name="eu-west-1")
+            for role in ("scoped", "star"):
+                arn = f"arn:aws:iam::123456789012:role/{role}"
+                credentials = admin.client("sts", endpoint_url=aws.url).assume_role(
+                    RoleArn=arn, RoleSessionName="session"
+                )["Credentials"]
+                client = aws.client("cloudformation", aws.session(credentials))
+                for name in ("sagemaker-x", "other-x"):
+                    try:
+                        client.describe_stack_set(StackSetName=name)
+                        results[(role, name)] = "allowed"
+                    except client.exceptions.ClientError as exc:
+                        results[(role, name)] = exc.response["Error"]["Code"]
+        finally:
+            aws.post("/moto-api/reset-auth", b"inf")
+    assert results == {
+        ("scoped", "sagemaker-x"): "AccessDenied",  # AWS allows it
+        ("scoped", "other-x"): "AccessDenied",
+        ("star", "sagemaker-x"): "allowed",
+        ("star", "other-x"): "allowed",  # AWS denies it (explicit Deny)
+    }
+
+
+# --- scenarios: the exit code is the verdict --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "actual", "stopped_at", "verdict"),
+    [
+        ("approve", "prod gets the new version", "", True),
+        ("approve", "prod untouched", "staging-test", False),  # a broken pipeline
+        ("reject", "prod untouched", "approval", True),
+        ("reject", "prod gets the new version", "", False),  # the pipeline let the rejected model through
+        ("fail-test", "prod untouched", "staging-test", True),
+        ("fail-test", "prod untouched", "build", False),  # stopped, but not by the fault under test
+        ("break-account", "prod untouched", "staging-deploy", True),
+        ("break-account", "prod untouched", "staging-test", True),
+        ("no-approved-model", "prod untouched", "build", True),
+        ("reject-live", "every endpoint rolled back", "", True),
+        ("reject-live", "prod gets the new version", "", False),
+    ],
+)
+def test_the_verdict_compares_the_outcome_with_the_scenario(
+    name: str, actual: str, stopped_at: str, verdict: bool
+) -> None:
+    from generator.rehearse import scenario
+
+    assert scenario.verdict(scenario.expectation(name), actual, stopped_at) is verdict
+
+
+def test_options_name_their_conflicting_scenarios() -> None:
+    assert Options(approval="approve").conflict() == ""
+    assert Options(approval="reject", break_account=True).conflict() == (
+        "--reject and --break-account are different scenarios: give at most one of them"
+    )
