@@ -31,12 +31,11 @@ from generator.contract import Env
 from generator.iam_eval import Decision, Result
 from generator.naming import Stage
 from generator.org_id import ORG_ID_PARAMETER
-from generator.resolve import SAMPLE_ACCOUNT, Resolver, sample_resolver
+from generator.resolve import SAMPLE_ACCOUNT, SAMPLE_ORG_ID, Resolver, sample_resolver
 from generator.runtime_iam import SAMPLE_TARGET_ACCOUNT
 from generator.trust import TrustPrincipal, principal_matches
 
 #: Used for `OrganizationId` when the render has no default, and for the sample root of the org paths.
-SAMPLE_ORG_ID = "o-sample0org1"
 SAMPLE_ROOT = "r-ab12"
 #: A SERVICE_MANAGED stack set's execution role in a target account (`stacksets-exec-<id>`).
 #: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-custom-execution-role.html

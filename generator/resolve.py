@@ -187,8 +187,23 @@ def load_template(text: str, path: str = "template.yaml") -> dict[str, Any]:
     return data
 
 
+#: A sample organisation: the value a launch gives `OrganizationId` when the render set no default.
+SAMPLE_ORG_ID = "o-sample0org1"
+#: Product parameters a launch must give when the render left them without a default, with samples.
+SAMPLE_LAUNCH_VALUES = {"OrganizationId": SAMPLE_ORG_ID}
+
+
 def sample_resolver(template: Mapping[str, Any], region: str = "eu-west-1", **parameters: str) -> Resolver:
-    """A resolver for a sample launch of a product: a typical project name and id."""
+    """A resolver for a sample launch of a product: a typical project name and id, and a sample for each
+    parameter a launch must give (`SAMPLE_LAUNCH_VALUES`) that the render left without a default."""
     values = {"SageMakerProjectName": SAMPLE_PROJECT_NAME, "SageMakerProjectId": SAMPLE_PROJECT_ID}
+    declared = template.get("Parameters", {})
+    values.update(
+        {
+            name: sample
+            for name, sample in SAMPLE_LAUNCH_VALUES.items()
+            if "Default" not in declared.get(name, {"Default": 0})
+        }
+    )
     values.update(parameters)
     return Resolver(template, values, region=region)

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from generator.org_id import ORG_ID_PARAMETER
 from generator.rehearse.organization import Organisation
 from generator.rehearse.report import StepFailed
 from generator.rehearse.server import MANAGEMENT_ACCOUNT, LocalAws
@@ -70,6 +71,8 @@ def launch_parameters(
             values[name] = org.local_value(str(default))
         elif default is None and name == "SeedCodeBucket":
             values[name] = SEED_BUCKET
+        elif default is None and name == ORG_ID_PARAMETER:
+            values[name] = org.org_id  # what a Studio user would type: their organisation's id
         elif default is None:
             raise StepFailed(f"product parameter {name} has no default and the rehearsal has no value for it")
     return values

@@ -34,6 +34,9 @@ class Organisation:
     account_map: dict[str, str] = field(default_factory=dict)
     #: The accounts each stage's stack set targets: the listed ones, else every account of the OU.
     targets: dict[Stage, dict[str, str]] = field(default_factory=dict)
+    #: The local organisation's id, and the one the product was rendered for (`--org-id`; "" if none).
+    org_id: str = ""
+    rendered_org_id: str = ""
 
     def local_ou(self, rendered: str) -> str:
         """The local OU standing in for a rendered OU id (unknown ids pass through unchanged)."""
@@ -46,6 +49,8 @@ class Organisation:
         """A rendered parameter default with its OU id, or its comma-separated account ids, made local."""
         if rendered and all(a.strip() in self.account_map for a in rendered.split(",")):
             return ",".join(self.account_map[a.strip()] for a in rendered.split(","))
+        if self.rendered_org_id and rendered == self.rendered_org_id:
+            return self.org_id  # the local organisation stands in for the rendered one, as its OUs do
         return self.local_ou(rendered)
 
     def stage_of_ou(self, ou: str) -> Stage | None:
@@ -54,6 +59,8 @@ class Organisation:
     def as_dict(self) -> dict[str, Any]:
         return {
             "management_account": MANAGEMENT_ACCOUNT,
+            "organization_id": self.org_id,
+            "rendered_organization_id": self.rendered_org_id,
             "organizational_units": {
                 s.value: {"id": self.ou[s], "rendered_id": self.rendered_ou[s], "accounts": self.accounts[s]}
                 for s in self.ou
@@ -61,6 +68,13 @@ class Organisation:
             "targets": {s.value: sorted(self.targets.get(s, {})) for s in self.ou},
             "rendered_accounts": dict(self.account_map),
         }
+
+
+def rendered_org_id(product: dict[str, Any]) -> str:
+    """The organisation the product was rendered for (`--org-id`: the OrganizationId default), or ""."""
+    from generator.org_id import ORG_ID_PARAMETER
+
+    return str(product.get("Parameters", {}).get(ORG_ID_PARAMETER, {}).get("Default", ""))
 
 
 def rendered_ous(product: dict[str, Any]) -> dict[Stage, str]:
@@ -95,9 +109,9 @@ def rendered_accounts(product: dict[str, Any]) -> dict[Stage, list[str]]:
 def build_organisation(aws: LocalAws, product: dict[str, Any], accounts_per_ou: int) -> Organisation:
     """An organisation (management account = the local default account) with one OU per stage."""
     org = aws.client("organizations")
-    org.create_organization(FeatureSet="ALL")
+    org_id = org.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     root = org.list_roots()["Roots"][0]["Id"]
-    result = Organisation(rendered_ou=rendered_ous(product))
+    result = Organisation(rendered_ou=rendered_ous(product), org_id=org_id, rendered_org_id=rendered_org_id(product))
     listed = rendered_accounts(product)
     for stage in Stage:
         ou = org.create_organizational_unit(ParentId=root, Name=stage.value)["OrganizationalUnit"]["Id"]
