@@ -129,7 +129,9 @@ def _previous_render(out: Path) -> tuple[str, ...]:
     present = {p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir()}
     foreign = sorted(present - ours)
     edited = sorted(
-        a.path for a in previous.artifacts if (out / a.path).is_file() and sha256((out / a.path).read_bytes()) != a.sha256
+        a.path
+        for a in previous.artifacts
+        if (out / a.path).is_file() and sha256((out / a.path).read_bytes()) != a.sha256
     )
     if foreign or edited:
         what = ([f"not written by mlops-gen: {_sample(foreign)}"] if foreign else []) + (
