@@ -15,13 +15,14 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 Policy = Mapping[str, Any]
@@ -50,15 +51,18 @@ class Result:
         return self.decision is Decision.ALLOW
 
 
-@cache
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+def _wildcard_regex(pattern: str) -> str:
     """IAM wildcards: `*` any run of characters, `?` one character, nothing else special."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"^{body}$", re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+
+@cache
+def _compiled(body: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(body, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
 
 
 def wildcard_match(pattern: str, value: str, ignore_case: bool = False) -> bool:
-    return bool(_wildcard(pattern, ignore_case).match(value))
+    return bool(_compiled(_wildcard_regex(pattern), ignore_case).fullmatch(value))
 
 
 def action_matches(pattern: str, action: str) -> bool:
@@ -67,19 +71,29 @@ def action_matches(pattern: str, action: str) -> bool:
 
 
 def arn_matches(pattern: str, arn: str) -> bool:
-    """Resource ARNs: the first five fields match one by one, the resource part may span ':' and '/'.
+    """Resource ARNs, as the Resource element matches them (case-sensitive in every field).
 
-    Matching is case-sensitive in every field. A pattern of fewer than six fields is matched as one
-    string: "If the * wildcard is the last character of a resource ARN segment, it can expand to match
-    beyond the colon boundaries" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html).
+    Wildcards work "within the individual segments of an ARN (the parts separated by colons)", and "if the
+    * wildcard is the last character of a resource ARN segment, it can expand to match beyond the colon
+    boundaries" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html).
+    So in the first five fields a `*` ending its field may run on across colons and any other `*` or `?`
+    stays in its field; the sixth field, the resource, runs to the end (its ids may hold colons).
     """
-    if pattern == "*":
-        return True
-    pattern_parts = pattern.split(":", 5)
-    arn_parts = arn.split(":", 5)
-    if len(pattern_parts) != 6 or len(arn_parts) != 6:
-        return wildcard_match(pattern, arn)
-    return all(wildcard_match(p, a) for p, a in zip(pattern_parts, arn_parts, strict=True))
+    return bool(_compiled(_resource_regex(pattern), False).fullmatch(arn))
+
+
+def _resource_regex(pattern: str) -> str:
+    """The Resource element's pattern as a regular expression (see `arn_matches`)."""
+    fields = pattern.split(":", 5)
+    head, resource = (fields[:5], fields[5]) if len(fields) == 6 else (fields, None)
+    parts = []
+    for field_ in head:
+        body = "".join("[^:]*" if c == "*" else "[^:]" if c == "?" else re.escape(c) for c in field_)
+        parts.append(body.removesuffix("[^:]*") + ".*" if field_.endswith("*") else body)
+    text = ":".join(parts)
+    if resource is not None:
+        text += ":" + _wildcard_regex(resource)
+    return text
 
 
 def arn_condition_matches(pattern: str, value: str) -> bool:
@@ -119,6 +133,9 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
     return False
 
 
+Compare = Callable[[str, str], bool | None]
+
+
 def _number(text: str) -> Decimal | None:
     try:
         return Decimal(text)
@@ -131,22 +148,20 @@ def _date(text: str) -> datetime | None:
     try:
         if re.fullmatch(r"-?\d+", text):
             return datetime.fromtimestamp(int(text), UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)  # Python 3.11 reads a trailing "Z"
     except (ValueError, OverflowError, OSError):
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _ordered(parse: Callable[[str], Any], relation: Callable[[Any, Any], bool]) -> Callable[[str, str], bool | None]:
+def _ordered(
+    parse: Callable[[str], Any], relation: Callable[[Any, Any], bool], pattern: str, value: str
+) -> bool | None:
     """A Numeric or Date comparison of the request value with the policy value (None: one cannot be read)."""
-
-    def compare(pattern: str, value: str) -> bool | None:
-        policy_value, request_value = parse(pattern), parse(value)
-        if policy_value is None or request_value is None:
-            return None
-        return bool(relation(request_value, policy_value))
-
-    return compare
+    policy_value, request_value = parse(pattern), parse(value)
+    if policy_value is None or request_value is None:
+        return None
+    return bool(relation(request_value, policy_value))
 
 
 def _ip_in(pattern: str, value: str) -> bool | None:
@@ -165,9 +180,8 @@ def _binary_equals(pattern: str, value: str) -> bool | None:
         return None
 
 
-Compare = Callable[[str, str], bool | None]
-
-# Condition operators: name -> (compare(pattern, value) -> bool, or None when it cannot be read; negated)
+# Condition operators: name -> (compare(pattern, value) -> bool, or None when it cannot be read; negated).
+# Built from module-level functions only (no call of ours at import time), so each stays testable alone.
 _OPERATORS: dict[str, tuple[Compare, bool]] = {
     "StringEquals": (lambda p, v: p == v, False),
     "StringNotEquals": (lambda p, v: p == v, True),
@@ -181,18 +195,18 @@ _OPERATORS: dict[str, tuple[Compare, bool]] = {
     "ArnLike": (arn_condition_matches, False),
     "ArnNotLike": (arn_condition_matches, True),
     "Bool": (lambda p, v: p.lower() == v.lower(), False),
-    "NumericEquals": (_ordered(_number, lambda r, p: r == p), False),
-    "NumericNotEquals": (_ordered(_number, lambda r, p: r == p), True),
-    "NumericLessThan": (_ordered(_number, lambda r, p: r < p), False),
-    "NumericLessThanEquals": (_ordered(_number, lambda r, p: r <= p), False),
-    "NumericGreaterThan": (_ordered(_number, lambda r, p: r > p), False),
-    "NumericGreaterThanEquals": (_ordered(_number, lambda r, p: r >= p), False),
-    "DateEquals": (_ordered(_date, lambda r, p: r == p), False),
-    "DateNotEquals": (_ordered(_date, lambda r, p: r == p), True),
-    "DateLessThan": (_ordered(_date, lambda r, p: r < p), False),
-    "DateLessThanEquals": (_ordered(_date, lambda r, p: r <= p), False),
-    "DateGreaterThan": (_ordered(_date, lambda r, p: r > p), False),
-    "DateGreaterThanEquals": (_ordered(_date, lambda r, p: r >= p), False),
+    "NumericEquals": (partial(_ordered, _number, operator.eq), False),
+    "NumericNotEquals": (partial(_ordered, _number, operator.eq), True),
+    "NumericLessThan": (partial(_ordered, _number, operator.lt), False),
+    "NumericLessThanEquals": (partial(_ordered, _number, operator.le), False),
+    "NumericGreaterThan": (partial(_ordered, _number, operator.gt), False),
+    "NumericGreaterThanEquals": (partial(_ordered, _number, operator.ge), False),
+    "DateEquals": (partial(_ordered, _date, operator.eq), False),
+    "DateNotEquals": (partial(_ordered, _date, operator.eq), True),
+    "DateLessThan": (partial(_ordered, _date, operator.lt), False),
+    "DateLessThanEquals": (partial(_ordered, _date, operator.le), False),
+    "DateGreaterThan": (partial(_ordered, _date, operator.gt), False),
+    "DateGreaterThanEquals": (partial(_ordered, _date, operator.ge), False),
     "IpAddress": (_ip_in, False),
     "NotIpAddress": (_ip_in, True),
     "BinaryEquals": (_binary_equals, False),
@@ -246,11 +260,11 @@ def _condition_holds(operator: str, key: str, patterns: list[Any], context: Cont
 def _conditions(statement: Mapping[str, Any], context: Context) -> tuple[bool, list[str]]:
     """(all decidable conditions hold, the conditions that could not be decided)."""
     unknown: list[str] = []
-    for operator, block in (statement.get("Condition") or {}).items():
+    for name, block in (statement.get("Condition") or {}).items():
         for key, patterns in block.items():
-            holds = _condition_holds(operator, key, _as_list(patterns), context)
+            holds = _condition_holds(name, key, _as_list(patterns), context)
             if holds is None:
-                unknown.append(f"{operator} {key} {_as_list(patterns)}")
+                unknown.append(f"{name} {key} {_as_list(patterns)}")
             elif not holds:
                 return False, []
     return True, unknown

@@ -117,7 +117,7 @@ class Resolver:
         # rule/[${EventBusName}/]${RuleName}.
         role_path = str(self.resolve(props.get("Path", "/"))) if kind == "AWS::IAM::Role" else "/"
         bus = str(self.resolve(props.get("EventBusName", "default"))) if kind == "AWS::Events::Rule" else "default"
-        bus = bus.rsplit("/", 1)[-1]  # a bus may be named by its ARN
+        bus = bus.split(":event-bus/", 1)[-1]  # a bus may be named by its ARN; a partner bus's name has slashes
         rule = physical if bus == "default" else f"{bus}/{physical}"
         arns = {
             ("AWS::S3::Bucket", "Arn"): f"arn:{self.partition}:s3:::{physical}",

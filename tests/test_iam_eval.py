@@ -319,10 +319,12 @@ OPERATOR_CASES: list[tuple[str, Any, Any, Decision]] = [
     ("BinaryEquals", "QmluYXJ5VmFsdWU=", "BinaryValue", A),
     ("BinaryEquals", "QmluYXJ5VmFsdWU=", "OtherValue", D),
     ("BinaryEquals", "not base64!", "BinaryValue", C),
+    ("BinaryEquals", "QmluYXJ5 VmFsdWU=", "BinaryValue", C),
     # IP address: an address or a CIDR range, IPv4 and IPv6
     ("IpAddress", "203.0.113.0/24", "203.0.113.7", A),
     ("IpAddress", "203.0.113.0/24", "198.51.100.7", D),
     ("IpAddress", "203.0.113.7", "203.0.113.7", A),
+    ("IpAddress", "203.0.113.7/24", "203.0.113.9", A),
     ("IpAddress", "2001:db8::/32", "2001:db8::1", A),
     ("IpAddress", ["198.51.100.0/24", "203.0.113.0/24"], "203.0.113.7", A),
     ("NotIpAddress", "203.0.113.0/24", "198.51.100.7", A),
@@ -336,6 +338,8 @@ OPERATOR_CASES: list[tuple[str, Any, Any, Decision]] = [
     ("ArnLike", "arn:aws:iam::*:role/x", "arn:aws:iam::123:role/y", D),
     ("ArnLike", "arn:aws:sns:*:topic", "arn:aws:sns:us-east-1:123456789012:topic", D),
     ("ArnLike", "arn:aws:sns:*:*:topic", "not-an-arn", D),
+    ("ArnLike", "arn:aws:logs:*:*:log-group:g:*", "arn:aws:logs:eu-west-1:1:log-group:g:log-stream:s", A),
+    ("ArnLike", "arn:aws:logs:*:*:log-group:g:*", "arn:aws:logs:eu-west-1:1:log-group:h:log-stream:s", D),
     ("ArnNotEquals", "arn:aws:iam::*:role/x", "arn:aws:iam::123:role/y", A),
     ("ArnNotEquals", "arn:aws:iam::*:role/x", "arn:aws:iam::123:role/x", D),
     ("ArnNotLike", "arn:aws:iam::*:role/x*", "arn:aws:iam::123:role/y", A),
@@ -511,6 +515,15 @@ def test_statement_elements(statement: dict[str, Any], action: str, resource: st
     assert _one(statement, action, resource).decision is expected
 
 
+def test_every_statement_of_a_policy_is_read() -> None:
+    """A statement that does not apply, or has no valid Effect, does not hide the ones after it."""
+    other = {"Effect": "Allow", "Action": "iam:*", "Resource": "*"}
+    invalid = {"Effect": "Permit", "Action": "s3:*", "Resource": "*"}
+    allow = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+    assert _one([other, allow]).statements == ("p:1",)
+    assert _one([invalid, allow]).statements == ("p:1",)
+
+
 def test_a_statement_may_stand_alone_or_in_a_list() -> None:
     statement = {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Sid": "One"}
     assert _one(statement).statements == ("p:One",)
@@ -586,6 +599,8 @@ def test_evaluate_all_needs_every_resource() -> None:
     assert denied == Result(Decision.EXPLICIT_DENY, ("p:2",))
     assert evaluate_all(policy, action, [s3_type, "arn:aws:s3:::b"]).decision is D
     assert evaluate_all(policy, action, []).decision is D
+    tagged = evaluate_all(policy, action, [stack_set, s3_type], {"aws:ResourceTag/x": "y"})
+    assert tagged == Result(A, ("p:0", "p:1"))
 
 
 # --- matching primitives ------------------------------------------------------------------------------------------
@@ -606,6 +621,8 @@ def test_evaluate_all_needs_every_resource() -> None:
         ("abc", "xabcx", False, False),
         ("abc", "abcx", False, False),
         ("abc", "xabc", False, False),
+        ("abc", "abc\n", False, False),
+        ("a(b)", "a(b)", False, True),
     ],
 )
 def test_wildcard_match(pattern: str, value: str, ignore_case: bool, expected: bool) -> None:
@@ -647,8 +664,20 @@ def test_actions_compare_case_insensitively_and_whole() -> None:
         ("arn:*:sns:eu-west-1:123:t", "arn:aws-cn:sns:eu-west-1:123:t", True),
         ("arn:aws:sns:eu-?est-1:123:t", "arn:aws:sns:eu-west-1:123:t", True),
         ("arn:aws:sns:eu-?est-1:123:t", "arn:aws:sns:eu-wwest-1:123:t", False),
-        # A pattern of fewer fields: a trailing '*' may expand beyond the colons.
+        # "If the * wildcard is the last character of a resource ARN segment, it can expand to match beyond
+        # the colon boundaries"; any other * or ? stays within its segment.
         ("arn:aws:sns:*", "arn:aws:sns:eu-west-1:123:t", True),
+        ("arn:aws:sns:*:*:t", "arn:aws:sns:eu-west-1:1:2:t", True),
+        ("arn:aws:sns:eu-*:t", "arn:aws:sns:eu-west-1:123:t", True),
+        ("arn:aws:sns:*-1:123:t", "arn:aws:sns:eu:x-1:123:t", False),
+        ("arn:aws:sns:e?:123:t", "arn:aws:sns:e::123:t", False),
+        ("arn:aws:sns:eu-west-1:12?:t", "arn:aws:sns:eu-west-1:123:t", True),
+        ("arn:aws:s3:::b/*", "arn:aws:s3:::b/a:b/c", True),
+        ("arn:aws:s3:::b/?", "arn:aws:s3:::b/:", True),
+        ("arn:aws:s3:::b/k.x", "arn:aws:s3:::b/kyx", False),
+        ("arn:aws:s3:::b/[k]", "arn:aws:s3:::b/k", False),
+        ("arn:aws:s3:::b", "arn:aws:s3:::b\n", False),
+        ("arn.aws:s3:::b", "arnXaws:s3:::b", False),
         ("arn:aws:sqs:*", "arn:aws:sns:eu-west-1:123:t", False),
         ("*", "anything", True),
         ("*", "", True),

@@ -98,10 +98,20 @@ FULL = {
             "Properties": {"Name": "r", "EventBusName": "arn:aws:events:eu-west-1:123456789012:event-bus/ml-bus"},
         },
         "DefaultBusRule": {"Type": "AWS::Events::Rule", "Properties": {"Name": "r", "EventBusName": "default"}},
+        "PartnerRule": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {"Name": "r", "EventBusName": "aws.partner/saas.example/1/bus"},
+        },
+        "PartnerArnRule": {
+            "Type": "AWS::Events::Rule",
+            "Properties": {"Name": "r", "EventBusName": "arn:aws:events:eu-west-1:1:event-bus/aws.partner/s/1/bus"},
+        },
         "Role": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "sagemaker-role"}},
         "PathRole": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "r", "Path": "/service-role/"}},
         "Key": {"Type": "AWS::KMS::Key"},
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "sagemaker-topic"}},
+        "UnnamedTopic": {"Type": "AWS::SNS::Topic"},
+        "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": "postgres"}},
         "Group": {
             "Type": "AWS::SageMaker::ModelPackageGroup",
             "Properties": {"ModelPackageGroupName": {"Fn::Sub": "Iris-${SageMakerProjectName}"}},
@@ -129,12 +139,16 @@ def _full(node: object, **kwargs: str) -> object:
         ("BusRule", "Arn", f"arn:aws:events:{ACCOUNT_REGION}:rule/ml-bus/r"),
         ("BusArnRule", "Arn", f"arn:aws:events:{ACCOUNT_REGION}:rule/ml-bus/r"),
         ("DefaultBusRule", "Arn", f"arn:aws:events:{ACCOUNT_REGION}:rule/r"),
+        ("PartnerRule", "Arn", f"arn:aws:events:{ACCOUNT_REGION}:rule/aws.partner/saas.example/1/bus/r"),
+        ("PartnerArnRule", "Arn", f"arn:aws:events:{ACCOUNT_REGION}:rule/aws.partner/s/1/bus/r"),
         ("Role", "Arn", "arn:aws:iam::123456789012:role/sagemaker-role"),
         ("PathRole", "Arn", "arn:aws:iam::123456789012:role/service-role/r"),
         ("Key", "Arn", f"arn:aws:kms:{ACCOUNT_REGION}:key/{SAMPLE_KEY_ID}"),
         ("Key", "KeyId", SAMPLE_KEY_ID),
         ("Topic", "TopicArn", f"arn:aws:sns:{ACCOUNT_REGION}:sagemaker-topic"),
         ("Topic", "TopicName", "sagemaker-topic"),
+        ("UnnamedTopic", "TopicName", "UnnamedTopic"),
+        ("UnnamedTopic", "TopicArn", f"arn:aws:sns:{ACCOUNT_REGION}:UnnamedTopic"),
         ("Group", "ModelPackageGroupArn", f"arn:aws:sagemaker:{ACCOUNT_REGION}:model-package-group/iris-proj"),
         ("Product", "Owner", "o"),
     ],
@@ -266,11 +280,26 @@ def test_sample_resolver_names_a_typical_launch() -> None:
         ({"Fn::GetAtt": ["Pipeline", "Version"]}, r"Pipeline.Version \(AWS::CodePipeline::Pipeline\) is not modelled"),
         ({"Fn::Sub": "${Nowhere.Arn}"}, "unknown resource"),
         ({"Ref": "Nowhere"}, "unknown name 'Nowhere'"),
+        ({"Fn::GetAtt": ["Key", "Other"]}, r"Key.Other \(AWS::KMS::Key\) is not modelled"),
+        # an attribute may itself hold dots: only the first one separates the resource
+        ({"Fn::GetAtt": "Db.Endpoint.Address"}, r"Db.Endpoint.Address \(AWS::RDS::DBInstance\) is not modelled"),
+        ({"Fn::Sub": "${Db.Endpoint.Port}"}, r"Db.Endpoint.Port \(AWS::RDS::DBInstance\) is not modelled"),
     ],
 )
 def test_what_is_not_modelled_says_so(node: object, message: str) -> None:
     with pytest.raises(UnresolvableError, match=message):
         _full(node)
+
+
+def test_a_template_without_parameters_or_properties() -> None:
+    template = {"Resources": {"Key": {"Type": "AWS::KMS::Key"}, "Role": {"Type": "AWS::IAM::Role"}}}
+    resolver = Resolver(template)
+    assert (
+        resolver.resolve({"Fn::Sub": "${AWS::Region}/${Role.Arn}"}) == "eu-west-1/arn:aws:iam::123456789012:role/Role"
+    )
+    assert resolver.resolve({"Ref": "Key"}) == SAMPLE_KEY_ID
+    assert resolver.ref("AWS::NoValue") is None
+    assert resolver.sub("${AWS::NoValue}x") == "Nonex"
 
 
 def test_load_template_reads_short_forms_and_json() -> None:
@@ -285,3 +314,7 @@ def test_load_template_reads_short_forms_and_json() -> None:
         load_template("- a\n- b\n", "list.yaml")
     with pytest.raises(ValueError, match=r"x\.json is not"):
         load_template("[1]", "x.json")
+    with pytest.raises(ValueError, match=r"^template\.yaml is not"):
+        load_template("- a\n")
+    # A .json file is read as JSON (a tab between tokens is JSON whitespace, not YAML's).
+    assert load_template('{"Resources":\t{}}', "t.json") == {"Resources": {}}
