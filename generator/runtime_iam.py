@@ -428,7 +428,10 @@ def _template_types(seed_files: Mapping[str, bytes] | None, path: str) -> tuple[
 
     if seed_files is None or path not in seed_files:
         return ()  # the call then names no `type` ARN, which generator/iam_check.py reports
-    return template_resource_types(load_template(seed_files[path].decode("utf-8"), path))
+    try:
+        return template_resource_types(load_template(seed_files[path].decode("utf-8"), path))
+    except (ValueError, yaml.YAMLError):
+        return ()  # unreadable: reported the same way (and cfn-lint reports the template itself)
 
 
 def stack_set_companions(need: Need, targets: tuple[str, ...], template_types: tuple[str, ...]) -> list[Need]:

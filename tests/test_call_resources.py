@@ -253,3 +253,15 @@ def test_a_stack_set_call_modelled_on_the_stack_set_only_is_unchecked(tmp_path: 
         ("unchecked", "cloudformation:UpdateStackSet"),
     }
     assert all("stackset-target or type" in f.message and f.role == BUILD_ROLE for f in findings)
+
+
+def test_template_types_read_from_the_seed() -> None:
+    """The stack set's template in the seed; missing or unreadable: no types (then reported as uncovered)."""
+    from generator.runtime_iam import _template_types
+
+    assert _template_types({"t.yml": b"Resources:\n  A:\n    Type: AWS::S3::Bucket\n"}, "t.yml") == ("AWS::S3::Bucket",)
+    assert _template_types({"t.yml": b"a: [\n\tb"}, "t.yml") == ()
+    assert _template_types({"t.yml": b"\xff\xfe"}, "t.yml") == ()
+    assert _template_types({"t.yml": b"- a\n"}, "t.yml") == ()
+    assert _template_types({}, "t.yml") == ()
+    assert _template_types(None, "t.yml") == ()
