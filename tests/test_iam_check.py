@@ -23,10 +23,10 @@ from generator.iam_check import (
     service_role_policy,
 )
 from generator.manifest import Manifest, read_manifest
-from tests.edit import reseal
 from generator.render import build_manifest, render_files, validation_step, write_output
 from generator.validate import Finding
 from tests.conftest import CONFIGS, CONNECTION_ARN, SHARED_REFERENCE, make_config
+from tests.edit import reseal
 
 REFERENCE = SHARED_REFERENCE / "iam"
 FIXTURES = Path(__file__).parent / "iam_fixtures"
