@@ -522,6 +522,10 @@ def test_every_statement_of_a_policy_is_read() -> None:
     allow = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
     assert _one([other, allow]).statements == ("p:1",)
     assert _one([invalid, allow]).statements == ("p:1",)
+    failing = {**allow, "Condition": {"Bool": {"aws:SecureTransport": "true"}}}
+    context = {"aws:SecureTransport": "false"}
+    result = evaluate({"p": {"Statement": [failing, allow]}}, "s3:GetObject", "arn:aws:s3:::b/k", context)
+    assert result.statements == ("p:1",)
 
 
 def test_a_statement_may_stand_alone_or_in_a_list() -> None:
@@ -673,6 +677,10 @@ def test_actions_compare_case_insensitively_and_whole() -> None:
         ("arn:aws:sns:e?:123:t", "arn:aws:sns:e::123:t", False),
         ("arn:aws:sns:eu-west-1:12?:t", "arn:aws:sns:eu-west-1:123:t", True),
         ("arn:aws:s3:::b/*", "arn:aws:s3:::b/a:b/c", True),
+        ("arn:aws:sns:*west*:123:t", "arn:aws:sns:eu-west-1:123:t", True),
+        ("arn:aws:sns:*west*:123:t", "arn:aws:sns:eu-east-1:123:t", False),
+        # the resource field is one: a * anywhere in it crosses the colons of the resource id
+        ("arn:aws:logs:*:*:log-group:a*b:c", "arn:aws:logs:eu-west-1:1:log-group:a:x:b:c", True),
         ("arn:aws:s3:::b/?", "arn:aws:s3:::b/:", True),
         ("arn:aws:s3:::b/k.x", "arn:aws:s3:::b/kyx", False),
         ("arn:aws:s3:::b/[k]", "arn:aws:s3:::b/k", False),

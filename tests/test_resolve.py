@@ -112,6 +112,12 @@ FULL = {
         "Topic": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": "sagemaker-topic"}},
         "UnnamedTopic": {"Type": "AWS::SNS::Topic"},
         "Db": {"Type": "AWS::RDS::DBInstance", "Properties": {"Engine": "postgres"}},
+        # A Path or EventBusName is read for roles and rules only (others may hold anything there).
+        "Profile": {"Type": "AWS::IAM::InstanceProfile", "Properties": {"Path": {"Ref": "Nowhere"}, "Name": "ip"}},
+        "BusPolicy": {
+            "Type": "AWS::Events::EventBusPolicy",
+            "Properties": {"EventBusName": {"Ref": "Nowhere"}, "StatementId": "s1"},
+        },
         "Group": {
             "Type": "AWS::SageMaker::ModelPackageGroup",
             "Properties": {"ModelPackageGroupName": {"Fn::Sub": "Iris-${SageMakerProjectName}"}},
@@ -151,6 +157,8 @@ def _full(node: object, **kwargs: str) -> object:
         ("UnnamedTopic", "TopicArn", f"arn:aws:sns:{ACCOUNT_REGION}:UnnamedTopic"),
         ("Group", "ModelPackageGroupArn", f"arn:aws:sagemaker:{ACCOUNT_REGION}:model-package-group/iris-proj"),
         ("Product", "Owner", "o"),
+        ("Profile", "Name", "ip"),
+        ("BusPolicy", "StatementId", "s1"),
     ],
 )
 def test_get_att_formats(logical: str, attribute: str, expected: str) -> None:
