@@ -21,8 +21,10 @@ from generator.call_resources import (
     template_resource_types,
     uncovered,
 )
+from generator.errors import ValidationFailed
 from generator.iam_check import RESOURCE_TYPES_RULE, RUNTIME_RULE
 from generator.iam_eval import evaluate
+from generator.render import validation_step
 from generator.validate import Finding
 from tests.conftest import CONFIGS
 from tests.edit import reseal
@@ -198,6 +200,9 @@ def test_a_grant_on_the_stack_set_only_is_a_finding(tmp_path: Path, config: str,
     assert findings and {f.rule for f in findings} == {RUNTIME_RULE}
     assert _stack_set_gaps(findings, role) == EXPECTED_GAPS
     assert any("security_iam_id-based-policy-examples" in f.message for f in findings)
+    if config == "default":  # render refuses it (one case: the full validation runs cfn-lint and checkov)
+        with pytest.raises(ValidationFailed, match="IAM-RUNTIME"):
+            validation_step(folder)
 
 
 def test_grant_names_each_target_and_template_type(tmp_path: Path) -> None:
@@ -253,6 +258,8 @@ def test_a_stack_set_call_modelled_on_the_stack_set_only_is_unchecked(tmp_path: 
         ("unchecked", "cloudformation:UpdateStackSet"),
     }
     assert all("stackset-target or type" in f.message and f.role == BUILD_ROLE for f in findings)
+    with pytest.raises(ValidationFailed, match=RESOURCE_TYPES_RULE):
+        validation_step(folder)  # render refuses it
 
 
 def test_template_types_read_from_the_seed() -> None:
