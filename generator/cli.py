@@ -6,13 +6,19 @@ Heavy imports (troposphere, cfn-lint, boto3) happen inside the commands that nee
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NoReturn, ParamSpec
 
 import typer
+
+# typer 0.28 vendors click: its context and exceptions, not the `click` package's (typer is pinned).
+from typer._click.exceptions import ClickException
+from typer._click.globals import get_current_context
 
 from generator import __version__
 from generator.config import (
@@ -27,7 +33,9 @@ from generator.config import (
     find_config_file,
     read_config_file,
 )
-from generator.errors import MlopsGenError
+from generator.errors import AwsCallFailed, InputError, MlopsGenError
+
+P = ParamSpec("P")
 
 app = typer.Typer(
     name="mlops-gen",
@@ -77,9 +85,88 @@ def say(*parts: str | tuple[str, str], err: bool = False) -> None:
 
 
 def fail(exc: MlopsGenError) -> NoReturn:
-    """Print one clear message and exit with the error's code (2 for user input)."""
+    """Print one clear message and exit with the error's code (2 for user input, 1 for AWS failures).
+
+    With `--json`, stdout also gets `{"error": {...}}`, so a script reading stdout sees why it failed.
+    """
     say(("error:", "red"), f" {exc}", err=True)
+    if _json_requested():
+        error: dict[str, object] = {"message": str(exc), "exit_code": exc.exit_code, "type": type(exc).__name__}
+        if isinstance(exc, InputError):
+            error.update(flag=exc.flag, rule=exc.rule)
+        sys.stdout.write(json.dumps({"error": error}, indent=2) + "\n")
     raise typer.Exit(exc.exit_code)
+
+
+def _json_requested() -> bool:
+    context = get_current_context(silent=True)
+    return bool(context is not None and context.params.get("as_json"))
+
+
+#: Exit codes, documented in the README and kept by tests/test_cli.py.
+EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+ISSUES_URL = "https://github.com/mlops-gen/mlops-gen/issues"
+
+
+def guarded(command: Callable[P, None]) -> Callable[P, None]:
+    """The CLI's one error boundary, around every command.
+
+    A user-caused error (ours, or botocore's missing credentials and unreachable endpoints) becomes
+    `error: ...` and exit 2; an AWS call that failed, exit 1; Ctrl-C, exit 130; anything else is a bug of
+    ours: a short message with the exit code (70) and where to report it, never a traceback.
+    """
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            command(*args, **kwargs)
+        except (typer.Exit, ClickException, typer.Abort):
+            raise
+        except MlopsGenError as exc:
+            fail(exc)
+        except KeyboardInterrupt:
+            say(("interrupted", "red"), " (Ctrl-C); nothing half-written was kept", err=True)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except Exception as exc:
+            known = aws_error(exc)
+            if known is not None:
+                fail(known)
+            say(
+                ("error:", "red"),
+                f" unexpected {type(exc).__name__}: {shorten(str(exc))}. This is a bug in mlops-gen {__version__}"
+                f" (exit {EXIT_BUG}); please report it with the command you ran at {ISSUES_URL}",
+                err=True,
+            )
+            raise typer.Exit(EXIT_BUG) from None
+
+    return run
+
+
+def aws_error(exc: Exception) -> MlopsGenError | None:
+    """botocore's errors a user can cause or an AWS call can return, as our errors (None: not one)."""
+    try:
+        from botocore import exceptions as bx
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        return None
+    if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
+        return InputError(
+            "credentials",
+            "no AWS credentials found: set AWS_PROFILE (or pass --profile), or AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY",
+        )
+    if isinstance(exc, bx.NoRegionError):
+        return InputError("--region", "no AWS region: pass --region or set AWS_REGION")
+    if isinstance(exc, bx.EndpointConnectionError | bx.ConnectTimeoutError):
+        return InputError("--endpoint-url", f"cannot reach AWS: {shorten(str(exc))}; check the URL and the network")
+    if isinstance(exc, bx.ClientError | bx.WaiterError | bx.BotoCoreError):
+        return AwsCallFailed(shorten(str(exc), 400))
+    return None
+
+
+def shorten(text: str, most: int = 200) -> str:
+    """One line of at most `most` characters: long inputs are cut in the middle, not dumped."""
+    text = " ".join(text.split())
+    return text if len(text) <= most else text[: most // 2 - 2] + " ... " + text[-(most // 2 - 3) :]
 
 
 def _version(value: bool) -> None:
@@ -102,6 +189,7 @@ def _value(option: Any) -> Any:
 
 
 @app.command()
+@guarded
 def render(
     staging_ou: StagingOu = None,
     prod_ou: ProdOu = None,
@@ -207,6 +295,14 @@ def render(
             show_default=False,
         ),
     ] = None,
+    org_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Your AWS Organizations id (o-...): default of the product's OrganizationId parameter, which keeps "
+            "the cross-account read grants non-public. `mlops-gen doctor` prints it; publish requires it.",
+            show_default=False,
+        ),
+    ] = None,
     approver_email: Annotated[
         list[str] | None,
         typer.Option(
@@ -252,19 +348,20 @@ def render(
         "prod-accounts": prod_accounts,
         "administration-role-arn": administration_role_arn,
         "execution-role-name": execution_role_name,
+        "org-id": org_id,
     }
-    try:
-        config_path = find_config_file(config, Path.cwd())
-        file_values = read_config_file(config_path) if config_path else {}
-        cfg = build_config({k: _value(v) for k, v in flags.items()}, file_values)
+    config_path = find_config_file(config, Path.cwd())
+    file_values = read_config_file(config_path) if config_path else {}
+    cfg = build_config({k: _value(v) for k, v in flags.items()}, file_values)
 
-        from generator.render import build_manifest, render_files, validation_step, write_output
+    from generator.progress import Steps
+    from generator.render import build_manifest, render_files, validation_step, write_output
 
+    steps = Steps()
+    with steps.step("rendering the product, its seed bundle and companion templates"):
         files = render_files(cfg)
         manifest = build_manifest(cfg, files)
-        write_output(files, manifest, out_dir, force, validation_step if validate else None)
-    except MlopsGenError as exc:
-        fail(exc)
+    write_output(files, manifest, out_dir, force, (lambda folder: validation_step(folder, steps)) if validate else None)
     if as_json:
         sys.stdout.write(manifest.to_json())
         return
@@ -272,9 +369,16 @@ def render(
         say(("wrote", "green"), f" {out_dir / artifact.path}  ({artifact.kind})")
     checked = "validated" if validate else "not validated (--no-validate)"
     say(f"{len(manifest.artifacts)} artifacts in {out_dir}, {checked}; manifest: {out_dir / 'manifest.json'}")
+    if cfg.org_id is None:
+        say(
+            ("note", "yellow"),
+            ": no --org-id, so the product's OrganizationId parameter has no default and Studio users would have "
+            "to type it; publish refuses it. `mlops-gen doctor` prints your organisation's id: render again with it.",
+        )
 
 
 @app.command("validate")
+@guarded
 def validate_command(
     folder: Annotated[Path, typer.Argument(help="A render output folder.")] = Path("dist"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
@@ -284,12 +388,10 @@ def validate_command(
 
     Exits 1 on any error, warning or IAM finding.
     """
+    from generator.progress import Steps
     from generator.validate import validate_dir
 
-    try:
-        findings = validate_dir(folder)
-    except MlopsGenError as exc:
-        fail(exc)
+    findings = validate_dir(folder, Steps())
     if as_json:
         sys.stdout.write(json.dumps({"findings": [f.as_dict() for f in findings]}, indent=2) + "\n")
     else:
@@ -301,19 +403,29 @@ def validate_command(
 
 
 @app.command()
+@guarded
 def publish(
-    bucket: Annotated[
-        str, typer.Option(help="Bucket for the uploads (the render's --seed-bucket).", show_default=False)
-    ],
     folder: Annotated[Path, typer.Argument(help="A render output folder.")] = Path("dist"),
+    bucket: Annotated[
+        str | None,
+        typer.Option(help="Bucket for the uploads. Default: the render's --seed-bucket.", show_default=False),
+    ] = None,
     via: Annotated[str, typer.Option(help="service-catalog, or s3-template (Studio reads S3).")] = "service-catalog",
     prefix: Annotated[str, typer.Option(help="Key prefix of the uploads (ends with /).")] = "mlops-gen/",
-    portfolio_name: Annotated[str, typer.Option(help="Portfolio name.")] = "SageMaker Organization Templates",
-    product_name: Annotated[str, typer.Option(help="Product name.")] = "Multi Account Deployment",
+    portfolio_name: Annotated[
+        str | None, typer.Option(help="Portfolio name. Default: the render's --portfolio-name.", show_default=False)
+    ] = None,
+    product_name: Annotated[
+        str | None, typer.Option(help="Product name. Default: the render's --product-name.", show_default=False)
+    ] = None,
     product_owner: Annotated[str, typer.Option(help="Product owner (and portfolio provider).")] = "mlops-gen",
     principal_arn: Annotated[
         list[str] | None,
-        typer.Option(help="Studio execution role ARN allowed to launch the product (repeatable).", show_default=False),
+        typer.Option(
+            help="Studio execution role ARN allowed to launch the product (repeatable). "
+            "Default: the render's --studio-role-arn.",
+            show_default=False,
+        ),
     ] = None,
     launch_role_arn: Annotated[
         str | None,
@@ -332,27 +444,42 @@ def publish(
 ) -> None:
     """Publish [bold]FOLDER[/] so SageMaker Studio offers it; running it again changes nothing.
 
-    Example: [cyan]mlops-gen publish dist --bucket B --principal-arn arn:aws:iam::111122223333:role/Studio[/]
+    The bucket, portfolio and product names and Studio roles default to what [bold]render[/] recorded.
+    Example: [cyan]mlops-gen publish dist --principal-arn arn:aws:iam::111122223333:role/Studio[/]
     """
     from generator import publish as pub
-    from generator.errors import InputError
+    from generator.manifest import verify_manifest
 
+    check_endpoint_url(endpoint_url)
+    manifest = verify_manifest(folder)
+    values, notes = pub.from_render(
+        manifest.settings,
+        {
+            "bucket": bucket,
+            "portfolio-name": portfolio_name,
+            "product-name": product_name,
+            "principal-arn": principal_arn or None,  # typer gives [] when absent: let the render speak
+        },
+        pub.parse_via(via),
+    )
+    for note in notes:
+        say(("note", "yellow"), f" {note}", err=True)
     progress = None if dry_run else pub.RichProgress()
     try:
         opts = pub.PublishOptions(
             folder=folder,
-            bucket=bucket,
+            bucket=values["bucket"],
             via=pub.parse_via(via),
             prefix=prefix,
-            portfolio_name=portfolio_name,
-            product_name=product_name,
+            portfolio_name=values["portfolio-name"],
+            product_name=values["product-name"],
             product_owner=product_owner,
-            principal_arns=tuple(principal_arn or ()),
+            principal_arns=values["principal-arn"],
             launch_role_arn=launch_role_arn,
             domain_id=domain_id,
         )
         pub.check_options(opts)
-        release = pub.load_release(folder, bucket)
+        release = pub.load_release(folder, opts.bucket)
         plan = pub.build_plan(opts, release, pub.resolve_region(region, release))
         if dry_run:
             report = pub.dry_run(plan)
@@ -365,10 +492,9 @@ def publish(
             except ProfileNotFound:
                 raise InputError("--profile", f"no AWS profile named {profile!r}") from None
             report = pub.apply(plan, pub.make_clients(session, plan.region, endpoint_url), progress)
-    except MlopsGenError as exc:
+    finally:
         if progress:
             progress.stop()
-        fail(exc)
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
         return
@@ -380,7 +506,19 @@ def publish(
     say(("changed", "green") if report.changed else ("no change", "green"), f": published {folder} via {via}")
 
 
+def check_endpoint_url(url: str | None) -> None:
+    """`--endpoint-url` must be an http(s) URL with a host: botocore's own refusal is a traceback."""
+    if url is None:
+        return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError("--endpoint-url", f"must be an http:// or https:// URL with a host; got {shorten(url, 80)!r}")
+
+
 @app.command()
+@guarded
 def doctor(
     staging_ou: StagingOu = None,
     prod_ou: ProdOu = None,
@@ -418,6 +556,13 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    org_id: Annotated[
+        str | None,
+        typer.Option(
+            help="As rendered: checked against the organisation's id (else doctor prints the id to render with).",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
     endpoint_url: EndpointUrl = None,
     profile: Profile = None,
@@ -427,6 +572,7 @@ def doctor(
     Every check prints pass or FAIL with the fix; exits 1 if any fails.
     Example: [cyan]mlops-gen doctor --staging-ou ou-ab12-11111111 --prod-ou ou-ab12-22222222 --check-roles[/]
     """
+    check_endpoint_url(endpoint_url)
     flags = {
         "staging-ou": staging_ou,
         "prod-ou": prod_ou,
@@ -437,23 +583,22 @@ def doctor(
         "service-roles": _value(service_roles),
         "name-prefix": name_prefix,
         "account-access-role": account_access_role,
+        "org-id": org_id,
     }
-    try:
-        config_path = find_config_file(config, Path.cwd())
-        file_values = read_config_file(config_path) if config_path else {}
+    config_path = find_config_file(config, Path.cwd())
+    file_values = read_config_file(config_path) if config_path else {}
 
-        from generator import doctor as doc
+    from generator import doctor as doc
 
-        options = doc.doctor_options(flags, file_values)
-        results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
-    except MlopsGenError as exc:
-        fail(exc)
+    options = doc.doctor_options(flags, file_values)
+    results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
     if as_json:
         sys.stdout.write(json.dumps(doc.report(results), indent=2) + "\n")
     else:
         from rich.console import Console
 
-        Console().print(doc.results_table(results))
+        # Piped or redirected: no 80-column wrapping, so the fix commands in the table stay copy-pasteable.
+        Console(width=None if sys.stdout.isatty() else 4000).print(doc.results_table(results))
         failed = [r.name for r in results if not r.ok]
         say(("all checks passed", "green") if not failed else (f"{len(failed)} failed: {', '.join(failed)}", "red"))
     if not all(r.ok for r in results):
@@ -461,6 +606,7 @@ def doctor(
 
 
 @app.command()
+@guarded
 def destroy(
     project_name: Annotated[str, typer.Option(help="The SageMaker project's name.", show_default=False)],
     project_id: Annotated[str, typer.Option(help="The SageMaker project's id (p-...).", show_default=False)],
@@ -483,6 +629,9 @@ def destroy(
         RegionConcurrency | None, typer.Option(help="RegionConcurrencyType of the deletions. Default: parallel.")
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Delete (without it: a dry run that only reads).")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only read and say what would be removed (the default without --yes).")
+    ] = False,
     as_json: AsJson = False,
     endpoint_url: EndpointUrl = None,
     profile: Profile = None,
@@ -496,7 +645,11 @@ def destroy(
     Example: [cyan]mlops-gen destroy --project-name iris --project-id p-abcdefghijkl --yes[/]
     """
     from generator import destroy as des
+    from generator.progress import Steps
 
+    if yes and dry_run:
+        raise InputError("--yes/--dry-run", "give one of them: --dry-run only reads, --yes deletes")
+    check_endpoint_url(endpoint_url)
     flags = {
         "name-prefix": name_prefix,
         "stackset-admin": _value(stackset_admin),
@@ -507,15 +660,18 @@ def destroy(
         "failure-tolerance-percentage": failure_tolerance_percentage,
         "region-concurrency": _value(region_concurrency),
     }
-    try:
-        config_path = find_config_file(config, Path.cwd())
-        file_values = read_config_file(config_path) if config_path else {}
-        options, home = des.destroy_options(project_name, project_id, flags, file_values)
-        cfn = des.session_client(home, profile, endpoint_url)
+    config_path = find_config_file(config, Path.cwd())
+    file_values = read_config_file(config_path) if config_path else {}
+    options, home = des.destroy_options(project_name, project_id, flags, file_values)
+    cfn = des.session_client(home, profile, endpoint_url)
+    steps = Steps()
+    with steps.step("reading the project's stack sets and their instances"):
         plans = des.plan(cfn, options)
-        report = des.apply(cfn, options, plans) if yes else des.dry_run(options, plans)
-    except MlopsGenError as exc:
-        fail(exc)
+    if yes:
+        with steps.step(f"deleting {sum(len(p.instances) for p in plans)} stack instance(s), then the stack sets"):
+            report = des.apply(cfn, options, plans)
+    else:
+        report = des.dry_run(options, plans)
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
     else:
@@ -533,14 +689,14 @@ def destroy(
 
 
 class GraphFormat(StrEnum):
-    """`graph` outputs: a Markdown fenced block, the bare Mermaid source, or an SVG (refused, see graph.py)."""
+    """`graph` outputs: a Markdown fenced block, or the bare Mermaid source (mermaid-cli draws SVG from it)."""
 
     MARKDOWN = "markdown"
     MERMAID = "mermaid"
-    SVG = "svg"
 
 
 @app.command()
+@guarded
 def graph(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A render output folder.")] = Path("dist"),
     out: Annotated[
@@ -548,7 +704,11 @@ def graph(
     ] = None,
     graph_format: Annotated[
         GraphFormat,
-        typer.Option("--format", help="markdown (a ```mermaid block GitHub draws), or mermaid (for mermaid-cli)."),
+        typer.Option(
+            "--format",
+            help="markdown (a ```mermaid block GitHub draws), or mermaid (for mermaid-cli: "
+            "mlops-gen graph DIR --format mermaid | npx -p @mermaid-js/mermaid-cli mmdc -i - -o graph.svg).",
+        ),
     ] = GraphFormat.MARKDOWN,
 ) -> None:
     """Draw [bold]DIR[/]'s rendered project as a Mermaid diagram: rules, stages, actions, artifacts, target OUs.
@@ -556,26 +716,21 @@ def graph(
     Example: [cyan]mlops-gen graph dist --out docs/pipeline.md[/]
     """
     from generator import graph as drawing
-    from generator.errors import InputError
 
+    project = drawing.read_graph(folder)
+    text = drawing.to_markdown(project) if graph_format is GraphFormat.MARKDOWN else drawing.to_mermaid(project)
+    if out is None:
+        sys.stdout.write(text)
+        return
     try:
-        if graph_format is GraphFormat.SVG:
-            raise InputError("--format", drawing.SVG_UNSUPPORTED)
-        project = drawing.read_graph(folder)
-        text = drawing.to_markdown(project) if graph_format is GraphFormat.MARKDOWN else drawing.to_mermaid(project)
-        if out is None:
-            sys.stdout.write(text)
-            return
-        try:
-            out.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise InputError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
-    except MlopsGenError as exc:
-        fail(exc)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
     say(("wrote", "green"), f" {out}")
 
 
 @app.command()
+@guarded
 def rehearse(
     folder: Annotated[Path, typer.Argument(metavar="DIR", help="A render output folder.")] = Path("dist"),
     accounts_per_ou: Annotated[
@@ -659,5 +814,16 @@ def rehearse(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (see `generator.main`): click's own handling stays off so that a
+    usage error reads like every other error (`error: ...`, exit 2) and Ctrl-C exits 130 while parsing too."""
+    try:
+        code = app(standalone_mode=False, prog_name="mlops-gen")
+    except typer.Abort:
+        say(("interrupted", "red"), " (Ctrl-C)", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except ClickException as exc:  # a usage error: our one error style, and where to read the usage
+        context = getattr(exc, "ctx", None)
+        command = context.command_path if context is not None else "mlops-gen"
+        say(("error:", "red"), f" {exc.format_message()} (see: {command} --help)", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -12,7 +12,9 @@ from troposphere.s3 import Bucket
 from generator import contract
 from generator.config import LaunchRole, RenderConfig
 from generator.contract import Env
-from generator.naming import Stage
+from generator.grants import execution_role_name
+from generator.naming import BootstrapNames, Stage
+from generator.org_id import ORG_ID_PARAMETER
 from generator.parameters import ProductParameters
 from generator.roles import service_role_arn
 from generator.stacksets import DeployMode, call_as, deploy_mode, description, failure_tolerance
@@ -43,6 +45,9 @@ def build_environment(cfg: RenderConfig, params: ProductParameters, bucket: Buck
         Env.ARTIFACT_BUCKET: Ref(bucket),
         Env.DEPLOY_REGIONS: ",".join(cfg.deploy_regions),
         Env.EXPORT_TEMPLATE: contract.EXPORT_TEMPLATE,
+        Env.ORG_ID: Ref(ORG_ID_PARAMETER),
+        Env.EXECUTION_ROLE: execution_role_name(cfg),
+        Env.DATA_CAPTURE_BUCKET_STEM: BootstrapNames(cfg.name_prefix).data_capture_bucket_stem,
     }
     for stage in Stage:
         variables[Env.ou(stage)] = Ref(params.ou[stage])

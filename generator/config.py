@@ -40,6 +40,9 @@ BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BRANCH_PATTERN = re.compile(r"^(?!-)(?!.*\.\.)[\w./-]{1,255}$")
 #: AWS account ids: exactly 12 digits. https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-identifiers.html
 ACCOUNT_ID_PATTERN = re.compile(r"^\d{12}$")
+#: AWS Organizations ids: "o-" + 10-32 lowercase letters or digits.
+#: https://docs.aws.amazon.com/organizations/latest/APIReference/API_Organization.html
+ORG_ID_PATTERN = re.compile(r"^o-[a-z0-9]{10,32}$")
 #: The roles self-managed stack sets use unless told otherwise (CloudFormation's documented names).
 #: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/stacksets-prereqs-self-managed.html
 DEFAULT_ADMINISTRATION_ROLE = "AWSCloudFormationStackSetAdministrationRole"
@@ -158,6 +161,48 @@ class RenderConfig:
     #: and the execution role's name in every target account.
     administration_role_arn: str | None = None
     execution_role_name: str | None = None
+    #: The organisation's id (`--org-id`): the default of the product's OrganizationId parameter, the
+    #: fixed `aws:PrincipalOrgID` that keeps its cross-account grants non-public for S3. None: no default
+    #: (publish refuses such a render, see generator/org_id.py).
+    org_id: str | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The resolved render options, keyed like the flags and TOML keys.
+
+        `manifest.json` carries them so that publish, doctor and destroy read what render decided
+        (portfolio, Studio roles, seed bucket, OUs, prefix...) instead of asking for it again.
+        """
+        prefs = self.preferences
+        values: dict[str, Any] = {
+            "staging-ou": self.staging_ou,
+            "prod-ou": self.prod_ou,
+            "region": self.region,
+            "deploy-regions": list(self.deploy_regions),
+            "source": self.source.value,
+            "connection-arn": self.connection_arn,
+            "repository": self.repository,
+            "branch": self.branch,
+            "max-concurrent-percentage": prefs.max_concurrent_percentage,
+            "failure-tolerance-percentage": prefs.failure_tolerance_percentage,
+            "region-concurrency": prefs.region_concurrency.value,
+            "target-role-name": self.target_role_name,
+            "launch-role": self.launch_role.value,
+            "service-roles": self.service_roles.value,
+            "name-prefix": self.name_prefix,
+            "format": self.output_format.value,
+            "seed-bucket": self.seed_bucket,
+            "studio-role-arn": list(self.studio_role_arns),
+            "portfolio-name": self.portfolio_name,
+            "product-name": self.product_name,
+            "approver-email": list(self.approver_emails),
+            "stackset-admin": self.stackset_admin.value,
+            "permission-model": self.permission_model.value,
+            "staging-accounts": list(self.staging_accounts),
+            "prod-accounts": list(self.prod_accounts),
+            "administration-role-arn": self.administration_role_arn,
+            "execution-role-name": self.execution_role_name,
+        }
+        return values
 
     @property
     def names(self) -> Names:
@@ -205,6 +250,7 @@ RENDER_OPTIONS: dict[str, Any] = {
     "prod-accounts": None,
     "administration-role-arn": None,
     "execution-role-name": None,
+    "org-id": None,
 }
 
 
@@ -294,12 +340,20 @@ def build_config(
         for key in ("connection-arn", "repository"):
             if values[key] is None:
                 raise check.fail(key, "is required with --source codeconnections")
-        connection_arn = check.pattern("connection-arn", CONNECTION_ARN_PATTERN, "a CodeConnections connection ARN")
-        repository = check.pattern("repository", FULL_REPOSITORY_PATTERN, "owner/name of the repository")
+        connection_arn = check.pattern(
+            "connection-arn",
+            CONNECTION_ARN_PATTERN,
+            "a CodeConnections connection ARN (arn:aws:codeconnections:REGION:ACCOUNT:connection/ID)",
+        )
+        repository = check.pattern(
+            "repository", FULL_REPOSITORY_PATTERN, "owner/name of the repository (letters, digits, '.', '_' and '-')"
+        )
     elif connection_arn is not None or repository is not None:
         flag = "connection-arn" if connection_arn is not None else "repository"
         raise InputError(origin[flag], "only applies with --source codeconnections")
-    branch = check.pattern("branch", BRANCH_PATTERN, "a git branch name")
+    branch = check.pattern(
+        "branch", BRANCH_PATTERN, "a git branch name: 1-255 letters, digits and ._/-, not starting with '-', no '..'"
+    )
 
     preferences = OperationPreferences(
         max_concurrent_percentage=check.percentage("max-concurrent-percentage", minimum=1),
@@ -310,7 +364,12 @@ def build_config(
     if seed_bucket is not None:
         if source is not Source.CODECOMMIT:
             raise InputError(origin["seed-bucket"], "only applies with --source codecommit")
-        seed_bucket = check.pattern("seed-bucket", BUCKET_PATTERN, "an S3 bucket name")
+        seed_bucket = check.pattern(
+            "seed-bucket",
+            BUCKET_PATTERN,
+            "an S3 bucket name: 3-63 lowercase letters, digits, '.' and '-', "
+            "starting and ending with a letter or digit",
+        )
     target_role_name = check.pattern(
         "target-role-name", ROLE_NAME_PATTERN, "an IAM role name (1-64 of letters, digits and +=,.@_-)"
     )
@@ -349,6 +408,7 @@ def build_config(
         portfolio_name=check.bounded_string("portfolio-name", PORTFOLIO_NAME_MAX),
         product_name=check.bounded_string("product-name", PRODUCT_NAME_MAX),
         approver_emails=check.emails("approver-email"),
+        org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
         **topology,
     )
 
@@ -374,10 +434,14 @@ def _topology(check: _Checker) -> dict[str, Any]:
             if not listed:
                 raise check.fail(key, "is required with --permission-model self-managed (it targets accounts, not OUs)")
         if check.values["administration-role-arn"] is not None:
-            admin_role = check.pattern("administration-role-arn", ROLE_ARN_PATTERN, "an IAM role ARN")
+            admin_role = check.pattern(
+                "administration-role-arn", ROLE_ARN_PATTERN, "an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+            )
         execution_role = DEFAULT_EXECUTION_ROLE
         if check.values["execution-role-name"] is not None:
-            execution_role = check.pattern("execution-role-name", ROLE_NAME_PATTERN, "an IAM role name")
+            execution_role = check.pattern(
+                "execution-role-name", ROLE_NAME_PATTERN, "an IAM role name (1-64 of letters, digits and +=,.@_-)"
+            )
     else:
         for key in ("administration-role-arn", "execution-role-name"):
             if check.values[key] is not None:
@@ -402,6 +466,16 @@ def home_region(value: Any, flag: str, env: Mapping[str, str]) -> tuple[Any, str
     raise InputError("--region", "no home region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION")
 
 
+def _shown(value: object, most: int = 60) -> str:
+    """A user's value in a message: quoted, and cut in the middle when long (a pasted file stays readable)."""
+    text = repr(value)
+    return (
+        text
+        if len(text) <= most
+        else f"{text[: most // 2]}...{text[-(most // 2 - 3) :]} ({len(str(value))} characters)"
+    )
+
+
 class _Checker:
     """Small typed readers over the layered values; each raises an `InputError` naming the flag."""
 
@@ -423,11 +497,20 @@ class _Checker:
     def pattern(self, key: str, regex: re.Pattern[str], what: str) -> str:
         value = self.string(key)
         if not regex.match(value):
-            raise self.fail(key, f"must be {what} (pattern {regex.pattern}); got {value!r}")
+            raise self.fail(key, f"must be {what}; got {_shown(value)}")
         return value
 
+    def optional_pattern(self, key: str, regex: re.Pattern[str], what: str) -> str | None:
+        """`pattern` for an option that may be absent (None)."""
+        return None if self.values[key] is None else self.pattern(key, regex, what)
+
     def ou(self, key: str) -> str:
-        return self.pattern(key, OU_ID_PATTERN, "an organizational unit id like ou-ab12-cdefgh34")
+        return self.pattern(
+            key,
+            OU_ID_PATTERN,
+            "an organizational unit id: ou-, 4-32 lowercase letters or digits, -, then 8-32 more "
+            "(like ou-ab12-cdefgh34)",
+        )
 
     def region(self, region: object, flag: str) -> str:
         if not isinstance(region, str) or region not in known_regions():

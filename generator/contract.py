@@ -30,6 +30,18 @@ DEPLOY_BUILD_SPEC = "deploy/buildspec.yml"
 #: The seed bundle the CodeCommit repository starts from.
 SEED_BUNDLE = "seedcode-modeldeploy.zip"
 
+#: Key layout of the project's artifact bucket, shared by its lifecycle rules (generator/storage.py) and the
+#: model-build seed code (seedcode/modelbuild/iris_pipeline/project.py repeats it; a test pins the two).
+#: What a registered model version needs to be deployed (its model.tar.gz, its evaluation report) lives
+#: under MODEL_ARTIFACTS_PREFIX and never expires: SageMaker downloads the artifact again on every
+#: scale-out, instance replacement and rollback. generator/lifecycle.py checks that no expiration reaches it.
+MODEL_ARTIFACTS_PREFIX = "models/"
+#: The seed model-build pipeline's own folder (the SDK's code uploads, the data splits): scratch.
+MODEL_BUILD_SCRATCH_PREFIX = "${SageMakerProjectName}-iris/"
+#: Key prefix of the data-capture bucket that the endpoints write under; SageMaker appends
+#: `<endpoint>/<variant>/yyyy/mm/dd/hh/` itself.
+DATA_CAPTURE_PREFIX = "data-capture"
+
 
 class Env:
     """Environment variables of the CodeBuild projects (build and staging test)."""
@@ -41,6 +53,11 @@ class Env:
     ARTIFACT_BUCKET = "ARTIFACT_BUCKET"
     DEPLOY_REGIONS = "DEPLOY_REGIONS"
     EXPORT_TEMPLATE = "EXPORT_TEMPLATE_NAME"
+    #: The build's group policy (standard launch role): the organisation and the stack-set execution role.
+    ORG_ID = "ORGANIZATION_ID"
+    EXECUTION_ROLE = "STACK_SET_EXECUTION_ROLE_NAME"
+    #: The data-capture bucket's name without `-<account>-<region>` (the target-role stack set creates it).
+    DATA_CAPTURE_BUCKET_STEM = "DATA_CAPTURE_BUCKET_STEM"
     STAGE = "STAGE"
     #: The deploy projects (deploy mode "api"): what deploy/deploy.py creates or updates, and how.
     STACK_SET_NAME = "STACK_SET_NAME"

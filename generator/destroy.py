@@ -81,14 +81,23 @@ class DestroyReport:
         return data
 
 
+#: The rules of `PROJECT_NAME_PATTERN` and `PROJECT_ID_PATTERN`, in words for messages.
+NAME_RULE = "lowercase letters, digits and hyphens, starting and ending with a letter or digit"
+
+
 def check_names(project_name: str, project_id: str, prefix: str) -> None:
     """The project name, id and prefix must be ones a render could have produced (InputError if not)."""
     import re
 
-    if not re.match(PROJECT_NAME_PATTERN, project_name):
-        raise InputError("--project-name", f"must match {PROJECT_NAME_PATTERN}; got {project_name!r}")
-    if not re.match(PROJECT_ID_PATTERN, project_id):
-        raise InputError("--project-id", f"must match {PROJECT_ID_PATTERN}; got {project_id!r}")
+    from generator.naming import PROJECT_ID_MAX, PROJECT_NAME_API_MAX
+
+    for flag, value, pattern, most in (
+        ("--project-name", project_name, PROJECT_NAME_PATTERN, PROJECT_NAME_API_MAX),
+        ("--project-id", project_id, PROJECT_ID_PATTERN, PROJECT_ID_MAX),
+    ):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        if not re.match(pattern, value) or len(value) > most:
+            raise InputError(flag, f"must be 1 to {most} {NAME_RULE} (as SageMaker shows it); got {shown!r}")
     problem = prefix_problem(prefix)
     if problem:
         raise InputError("--name-prefix", problem)
@@ -208,12 +217,28 @@ def apply(cfn: Any, options: DestroyOptions, plans: list[StackSetPlan], waiter: 
                         f"stack set {item.name}: deleting its instances did not succeed ({exc}): " + "; ".join(lines)
                     )
                     continue
-                report.removed += [f"stack instance {item.name} account {a} region {r}" for a, r, _ in item.instances]
+                left = _remaining_instances(cfn, item.name, options.call_as)
+                gone = [(a, r) for a, r, _ in item.instances if (a, r) not in left]
+                report.removed += [f"stack instance {item.name} account {a} region {r}" for a, r in gone]
+                if left:
+                    report.failed.append(
+                        f"stack set {item.name}: kept, because {len(left)} instance(s) are still there after the "
+                        f"deletion: {', '.join(f'account {a} region {r}' for a, r in sorted(left))}; run destroy again"
+                    )
+                    continue
             cfn.delete_stack_set(StackSetName=item.name, CallAs=options.call_as)
             report.removed.append(f"stack set {item.name}")
         except ClientError as exc:
             report.failed.append(f"stack set {item.name}: {exc}")
     return report
+
+
+def _remaining_instances(cfn: Any, name: str, call_as: str) -> set[tuple[str, str]]:
+    """(account, region) of every instance the stack set still has: checked before the stack set goes."""
+    left: set[tuple[str, str]] = set()
+    for page in cfn.get_paginator("list_stack_instances").paginate(StackSetName=name, CallAs=call_as):
+        left |= {(summary["Account"], summary["Region"]) for summary in page.get("Summaries", [])}
+    return left
 
 
 def dry_run(options: DestroyOptions, plans: list[StackSetPlan]) -> DestroyReport:

@@ -28,9 +28,18 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError, ProfileNotFound
 
 from generator import iam_eval
-from generator.config import ROLE_NAME_PATTERN, ServiceRoles, StackSetAdmin, _Checker, home_region, layer
+from generator.config import (
+    ORG_ID_PATTERN,
+    ROLE_NAME_PATTERN,
+    ServiceRoles,
+    StackSetAdmin,
+    _Checker,
+    home_region,
+    layer,
+)
 from generator.errors import InputError, MlopsGenError
 from generator.naming import DEFAULT_PREFIX, BootstrapNames, prefix_problem
+from generator.org_id import check_org_id
 from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
 from generator.target_role import PIPELINE_ACCOUNT, PIPELINE_ROLE
 from generator.trust import TrustPrincipal, evaluate_trust
@@ -94,6 +103,8 @@ class DoctorOptions:
     name_prefix: str = DEFAULT_PREFIX
     #: A role in each target account the caller may assume to read the target role's trust policy.
     account_access_role: str = ACCOUNT_ACCESS_ROLE
+    #: The render's --org-id (None: doctor reports the organisation's id to render with).
+    org_id: str | None = None
 
 
 class CallerKind(StrEnum):
@@ -178,6 +189,7 @@ def doctor_options(
         service_roles=check.choice("service-roles", ServiceRoles),
         name_prefix=name_prefix,
         account_access_role=access_role,
+        org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
     )
 
 
@@ -206,10 +218,9 @@ def read_caller(sts: Any, organizations: Any) -> Caller:
     """The caller's identity and organisation, or a `DoctorError` with one clear line."""
     try:
         identity = sts.get_caller_identity()
-    except (NoCredentialsError, PartialCredentialsError) as exc:
-        raise DoctorError(
-            f"no AWS credentials ({exc}): pass --profile, or set AWS_PROFILE or AWS_ACCESS_KEY_ID"
-        ) from None
+    except (NoCredentialsError, PartialCredentialsError):
+        raise  # the CLI's error boundary: a setup problem of the user's, exit 2 like every other command
+
     except ClientError as exc:
         raise DoctorError(f"AWS rejected the credentials ({_error(exc)})") from None
     except BotoCoreError as exc:
@@ -298,6 +309,21 @@ def check_caller(
     return CheckResult(name, False, detail, f"{run_there}, and run doctor with its credentials (--profile)."), (
         CallerKind.MEMBER
     )
+
+
+def check_organization_id(caller: Caller, expected: str | None) -> CheckResult:
+    """The render's --org-id is this organisation's: the product's read grants name it (aws:PrincipalOrgID).
+
+    Without --org-id the check passes and says which id to render with, so a first render without it
+    still leads somewhere (publish refuses a product without an OrganizationId default).
+    """
+    actual = caller.organization_id
+    problem = check_org_id(expected, actual)
+    if expected is None:
+        return CheckResult("org-id", True, f"organisation {actual}: render (and doctor) with --org-id {actual}")
+    if problem is None:
+        return CheckResult("org-id", True, f"--org-id {expected} is this organisation's id")
+    return CheckResult("org-id", False, problem, f"render again with --org-id {actual}")
 
 
 def check_trusted_access(organizations: Any, caller: Caller) -> CheckResult:
@@ -685,7 +711,7 @@ def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client
     """Every check, in order; raises `DoctorError` only when none can run (no credentials, no organisation)."""
     caller = read_caller(sts, organizations)
     caller_result, kind = check_caller(organizations, caller, options.stackset_admin)
-    results = [caller_result]
+    results = [caller_result, check_organization_id(caller, options.org_id)]
     stages = {"staging": options.staging_ou, "prod": options.prod_ou}
     if kind is CallerKind.MEMBER:
         skipped = ["trusted-access", "staging-ou", "prod-ou", "ous-differ", "staging-accounts", "prod-accounts"]

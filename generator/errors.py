@@ -24,3 +24,9 @@ class ValidationFailed(MlopsGenError):
     """A rendered template did not pass validation (cfn-lint or our own rules)."""
 
     exit_code = 1
+
+
+class AwsCallFailed(MlopsGenError):
+    """An AWS call failed (the service refused it, or an operation did not finish): exit code 1."""
+
+    exit_code = 1

@@ -11,7 +11,8 @@ its project's environment (what deploy/deploy.py reads), so both show the stack 
 an edge to the OUs or accounts it reaches.
 
 Mermaid only: mermaid.js measures text in a browser, and no offline renderer on PyPI is both
-browserless and well kept (see `SVG_UNSUPPORTED`). GitHub renders the Markdown output as it is.
+browserless and well kept (mermaidx, mmdr, merm are young 0.x releases), so `--format` offers no SVG;
+GitHub renders the Markdown output as it is, and mermaid-cli draws the bare `--format mermaid` output.
 """
 
 from __future__ import annotations
@@ -56,14 +57,6 @@ _API_PREFERENCES = {
 }
 #: How `DeploymentTargets.AccountFilterType` narrows the OUs to the listed accounts (NONE: it does not).
 _ACCOUNT_FILTERS = {"INTERSECTION": "only accounts", "DIFFERENCE": "except accounts", "UNION": "and accounts"}
-
-#: Why `--format svg` is refused, and how to get a picture anyway.
-SVG_UNSUPPORTED = (
-    "svg is not drawn by mlops-gen: mermaid.js lays text out in a browser, and the offline Python renderers "
-    "(mermaidx, mmdr, merm) are young 0.x releases, not a dependency to build on. "
-    "GitHub renders the Markdown output as it is; for a file, pipe the bare diagram into mermaid-cli: "
-    "mlops-gen graph DIR --format mermaid | npx -p @mermaid-js/mermaid-cli mmdc -i - -o graph.svg"
-)
 
 _PROVIDER_NAMES = {"CodeStarSourceConnection": "CodeConnections", "CloudFormationStackSet": "CloudFormation StackSet"}
 

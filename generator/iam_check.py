@@ -460,6 +460,67 @@ def _assumed_findings(
     return findings
 
 
+def _cross_account_findings(
+    product: Mapping[str, Any], path: str, seed: Mapping[str, bytes] | None, target: TargetRole | None, region: str
+) -> list[Finding]:
+    """The endpoint stacks' calls into the pipeline account: the resource's policy (group, bucket) must allow
+    them, and for calls made as the target role its own policy too (generator/cross_account.py)."""
+    from generator.cross_account import describe, gaps, seed_templates
+
+    templates = seed_templates(seed)
+    resources = product.get("Resources", {})
+    findings = []
+    for gap in gaps(product, templates, region):
+        need = gap.need
+        kind = Kind.CONDITIONAL if gap.result.decision is Decision.CONDITIONAL else Kind.MISSING
+        node = resources.get(need.logical_id)
+        role = role_name(need.role_arn)
+        findings.append(
+            Finding(
+                path,
+                _line(node),
+                RUNTIME_RULE,
+                describe(gap),
+                kind.value,
+                role,
+                need.action,
+                need.resource,
+                need.logical_id,
+            )
+        )
+    if target is None:
+        return findings
+    from generator.cross_account import cross_account_needs
+
+    needs, _ = cross_account_needs(product, templates, region)
+    for need in needs:
+        if role_name(need.role_arn) != target.name:
+            continue
+        # The bucket is the pipeline account's: s3:ResourceAccount is that account.
+        result = evaluate(target.policies, need.action, need.resource, {"s3:ResourceAccount": SAMPLE_ACCOUNT})
+        if result.allowed:
+            continue
+        kind = Kind.CONDITIONAL if result.decision is Decision.CONDITIONAL else Kind.MISSING
+        message = (
+            f"{need.subject} needs {need.action} on {need.resource} ({need.why}) as the target role: "
+            f"role {target.name} {_verdict(result)}"
+        )
+        findings.append(
+            Finding(
+                path,
+                _line(resources.get(need.logical_id)),
+                RUNTIME_RULE,
+                message,
+                kind.value,
+                target.name,
+                need.action,
+                need.resource,
+                need.logical_id,
+            )
+        )
+    return findings
+
+
 def _trust_findings(model: RuntimeModel, target: TargetRole, target_path: str) -> list[Finding]:
     """The target role's trust must let every project role that assumes it do so."""
     callers: dict[str, set[str]] = defaultdict(set)
@@ -563,4 +624,5 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
     if problems:
         return sorted([*findings, *problems])
     findings += _assumed_findings(model, product, product_path, target, target_path)
+    findings += _cross_account_findings(product, product_path, _seed_files(folder, manifest), target, region)
     return sorted(findings)

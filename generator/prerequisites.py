@@ -19,7 +19,8 @@ OUs `s3:GetObject` (a template cannot add a statement to a bucket it does not ow
 SageMaker's default bucket). The model package group's resource policy is set on the group: by the
 product under the generated launch role; under the standard launch role, which may not create the
 group, the build step creates it and must put the same policy (this template grants that).
-Both conditions use `aws:PrincipalOrgPaths` with `*/ou-.../*` patterns: no account lists, no org id.
+Both grant the target and stack-set execution roles of accounts in the OUs, bound to a fixed
+`aws:PrincipalOrgID` so S3 does not call the bucket policy public (generator/grants.py).
 """
 
 from __future__ import annotations

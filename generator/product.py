@@ -7,11 +7,12 @@ from troposphere import Output, Ref, Sub, Template
 from generator.codebuild import add_build_project, add_deploy_projects, add_test_project
 from generator.config import LaunchRole, RenderConfig, Source
 from generator.contract import SEED_BUNDLE
+from generator.grants import artifact_readers, package_readers
 from generator.notifications import add_approval_topic
+from generator.org_id import add_org_id_parameter
 from generator.parameters import add_parameters
 from generator.pipeline import add_pipeline
 from generator.registry import add_model_approved_rule, add_model_package_group
-from generator.roles import stage_accounts_condition
 from generator.source import add_code_pushed_rule, add_repository
 from generator.storage import add_artifact_bucket
 
@@ -28,11 +29,11 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     template = Template(Description=DESCRIPTION)
     template.set_version("2010-09-09")
     params = add_parameters(template, cfg, seed_key)
-    # The staging and prod accounts read the model artifacts and the model packages (see prerequisites.py).
-    readers = stage_accounts_condition(params.ou)
-    bucket = add_artifact_bucket(template, cfg, readers)
+    # The stage accounts' target and stack-set execution roles read the model artifacts and packages.
+    org_id = add_org_id_parameter(template, cfg)
+    bucket = add_artifact_bucket(template, cfg, artifact_readers(org_id, params.ou, params.execution_role))
     if cfg.launch_role is LaunchRole.GENERATED:
-        add_model_package_group(template, cfg, readers)
+        add_model_package_group(template, cfg, package_readers(cfg, org_id, params.ou, params.execution_role))
     repository = add_repository(template, cfg, params) if cfg.source is Source.CODECOMMIT else None
     build_project = add_build_project(template, cfg, params, bucket)
     test_project = add_test_project(template, cfg, params)

@@ -22,8 +22,8 @@ def add_model_package_group(
 ) -> ModelPackageGroup:
     """The group data scientists register models into, named after the project.
 
-    `readers` (the stage accounts) may read its versions: the endpoint stacks in staging and prod
-    create their model from a model package of this account.
+    `readers` (roles of the stage accounts, generator/grants.py) may deploy its versions: the endpoint
+    stacks in staging and prod create their model from a model package of this account.
     """
     group = ModelPackageGroup(
         "ModelPackageGroup",
@@ -36,23 +36,37 @@ def add_model_package_group(
 
 
 def model_package_group_policy(cfg: RenderConfig, readers: Condition) -> PolicyDocument:
-    """Cross-account read of the group and its versions (the actions SageMaker's cross-account guide lists)."""
+    """Cross-account deployment from the group: what SageMaker's documented example grants, to `readers`.
+
+    "Deploy a Model Version from a Different Account" (SageMaker developer guide,
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-deploy-xaccount.html) grants the
+    deploying account sagemaker:DescribeModelPackageGroup on the group, and DescribeModelPackage,
+    ListModelPackages, UpdateModelPackage and CreateModel on its model packages: CreateModel with a
+    ModelPackageName of another account is authorized against this policy too. UpdateModelPackage is
+    left out on purpose: it changes a version's approval status, which belongs to the data-science account
+    (an approval here is what deploys to prod).
+    """
     arn = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}"
     group = cfg.names.model_package_group.pattern
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
             Statement(
-                Sid="StageAccountsReadModelPackages",
+                Sid="StageAccountsReadModelPackageGroup",
                 Effect=Allow,
                 Principal=Principal("*"),
-                Action=[
-                    Action("sagemaker", a)
-                    for a in ("DescribeModelPackageGroup", "DescribeModelPackage", "ListModelPackages")
-                ],
-                Resource=[Sub(f"{arn}:model-package-group/{group}"), Sub(f"{arn}:model-package/{group}/*")],
+                Action=[Action("sagemaker", "DescribeModelPackageGroup")],
+                Resource=[Sub(f"{arn}:model-package-group/{group}")],
                 Condition=readers,
-            )
+            ),
+            Statement(
+                Sid="StageAccountsDeployModelPackages",
+                Effect=Allow,
+                Principal=Principal("*"),
+                Action=[Action("sagemaker", a) for a in ("DescribeModelPackage", "ListModelPackages", "CreateModel")],
+                Resource=[Sub(f"{arn}:model-package/{group}/*")],
+                Condition=readers,
+            ),
         ],
     )
 

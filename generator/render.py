@@ -18,7 +18,8 @@ from troposphere import Template
 
 from generator.config import OutputFormat, RenderConfig
 from generator.errors import InputError, ValidationFailed
-from generator.manifest import MANIFEST, Artifact, Manifest, read_manifest, sha256
+from generator.manifest import MANIFEST, Artifact, Manifest, inside, read_manifest, sha256
+from generator.progress import SILENT, Steps
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def render_files(cfg: RenderConfig) -> list[RenderedFile]:
 
 def build_manifest(cfg: RenderConfig, files: list[RenderedFile]) -> Manifest:
     artifacts = tuple(Artifact(f.kind, f.path, sha256(f.content)) for f in files)
-    return Manifest(artifacts, cfg.region, cfg.deploy_regions)
+    return Manifest(artifacts, cfg.region, cfg.deploy_regions, cfg.settings())
 
 
 def check_out_dir(out: Path, force: bool) -> tuple[str, ...]:
@@ -125,6 +126,13 @@ def _previous_render(out: Path) -> tuple[str, ...]:
         raise InputError(
             "--out", f"--force replaces only a previous render output, and {out / MANIFEST} is not mlops-gen's"
         ) from None
+    outside = sorted(a.path for a in previous.artifacts if not inside(out, a.path))
+    if outside:
+        raise InputError(
+            "--out",
+            f"{out / MANIFEST} lists paths outside the folder ({_sample(outside)}): it is not a render output "
+            "mlops-gen would trust; choose an empty or new folder",
+        )
     ours = {MANIFEST} | {a.path for a in previous.artifacts}
     present = {p.relative_to(out).as_posix() for p in out.rglob("*") if not p.is_dir()}
     foreign = sorted(present - ours)
@@ -204,12 +212,12 @@ def _move_into(staging: Path, out: Path, replaced: tuple[str, ...]) -> None:
             folder.rmdir()
 
 
-def validation_step(folder: Path) -> None:
+def validation_step(folder: Path, steps: Steps = SILENT) -> None:
     """The validate hook `render` uses: any finding fails the render, except the IAM kinds about
     things outside the rendered files (`Finding.blocks_render`; `mlops-gen validate` reports those)."""
     from generator.validate import validate_dir
 
-    findings = [f for f in validate_dir(folder) if f.blocks_render]
+    findings = [f for f in validate_dir(folder, steps) if f.blocks_render]
     if findings:
         lines = "\n".join(f"  {f.path}:{f.line} {f.rule} {f.message}" for f in findings)
         raise ValidationFailed(f"validation failed, nothing was written:\n{lines}")

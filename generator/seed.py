@@ -25,7 +25,7 @@ from generator import contract
 from generator.codebuild import build_environment, test_environment
 from generator.config import LaunchRole, RenderConfig
 from generator.manifest import sha256
-from generator.naming import PhysicalName, Stage
+from generator.naming import BootstrapNames, PhysicalName, Stage
 
 
 def _shipped(folder: str) -> Path:
@@ -83,6 +83,7 @@ def seed_context(cfg: RenderConfig) -> dict[str, Any]:
         "branch": cfg.branch,
         "regions_text": regions_text,
         "target_role_name": cfg.target_role_name,
+        "capture_bucket_stem": BootstrapNames(cfg.name_prefix).data_capture_bucket_stem,
         "creates_group": cfg.launch_role is LaunchRole.STANDARD,
         "names": {
             "pipeline": _shown(names.pipeline),

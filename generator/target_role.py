@@ -5,8 +5,15 @@ Here it is a template (kind `target-role-template`) and a SERVICE_MANAGED stack 
 (kind `target-role-stackset`) with auto-deployment on both OUs, so an account that joins an OU
 later gets the role without anyone signing in to it.
 
-The role is the endpoint's execution role (SageMaker assumes it to pull the model and image) and
-the identity the data-science account's staging test assumes to call the endpoints.
+The role is the endpoint's execution role (SageMaker assumes it to pull the model and image, and
+writes the endpoint's data capture as it) and the identity the data-science account's staging test
+assumes to call the endpoints.
+
+The same template also creates the data-capture bucket the endpoints write to, one per account and
+deploy region (`BootstrapNames.data_capture_bucket`): without it a capture goes to the account's default
+`sagemaker-<region>-<account>` bucket, which usually does not exist and which this role may not write.
+The stack set therefore deploys to the home region and every deploy region; the role (IAM is global)
+is created only in the home region (`RoleRegion`), the bucket in each.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ from awacs.aws import (
     Allow,
     ArnEquals,
     ArnLike,
+    Bool,
     Condition,
+    Deny,
     PolicyDocument,
     Principal,
     Statement,
     StringEquals,
 )
 from awacs.sts import AssumeRole
-from troposphere import GetAtt, Output, Parameter, Ref, Sub, Template
+from troposphere import Equals, GetAtt, Join, Output, Parameter, Ref, Sub, Template
 from troposphere.cloudformation import (
     AutoDeployment,
     DeploymentTargets,
@@ -37,11 +46,27 @@ from troposphere.cloudformation import (
 )
 from troposphere.cloudformation import Parameter as StackSetParameter
 from troposphere.iam import Policy, Role
+from troposphere.s3 import (
+    AbortIncompleteMultipartUpload,
+    Bucket,
+    BucketEncryption,
+    BucketPolicy,
+    LifecycleConfiguration,
+    LifecycleRule,
+    NoncurrentVersionExpiration,
+    PublicAccessBlockConfiguration,
+    ServerSideEncryptionByDefault,
+    ServerSideEncryptionRule,
+    VersioningConfiguration,
+)
 
 from generator.config import PermissionModel, RenderConfig
+from generator.contract import DATA_CAPTURE_PREFIX
+from generator.errors import InputError
 from generator.naming import BootstrapNames
 from generator.parameters import service_role_defaults
 from generator.render import RenderedFile, template_file
+from generator.skips import skip_checks
 from generator.stacksets import administration_role_arn
 
 ACCOUNT_PATTERN = r"^\d{12}$"
@@ -53,6 +78,16 @@ STACK_SET_KIND = "target-role-stackset"
 STACK_SET_STEM = "target-role-stackset"
 PIPELINE_ACCOUNT = "PipelineAccountId"
 PIPELINE_ROLE = "PipelineRoleName"
+ROLE_REGION = "RoleRegion"
+IN_ROLE_REGION = "InRoleRegion"
+CAPTURE_BUCKET = "DataCaptureBucket"
+#: Captured requests feed model monitoring and audits; older ones are deleted (versions after 30 days).
+CAPTURE_DAYS = 365
+CAPTURE_NONCURRENT_DAYS = 30
+#: SageMaker writes data capture to DestinationS3Uri as the model's execution role (this role; CreateModel
+#: ExecutionRoleArn) and adds `<endpoint>/<variant>/yyyy/mm/dd/hh/` under it.
+#: https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html
+CAPTURE_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-data-capture-endpoint.html"
 
 
 def _pipeline_role_arns() -> list[Sub]:
@@ -68,12 +103,25 @@ def _account_scoped(service: str, resource: str) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:{service}:*:${{AWS::AccountId}}:{resource}")
 
 
+def capture_objects(cfg: RenderConfig) -> Sub:
+    """Every capture object of this account's data-capture buckets (one per deploy region)."""
+    stem = BootstrapNames(cfg.name_prefix).data_capture_bucket_stem
+    return Sub(f"arn:${{AWS::Partition}}:s3:::{stem}-${{AWS::AccountId}}-*/{DATA_CAPTURE_PREFIX}/*")
+
+
 def target_role_policy(cfg: RenderConfig) -> PolicyDocument:
     """Least privilege for serving and testing the project's endpoints in this account."""
     endpoint = _account_scoped("sagemaker", f"endpoint/{cfg.name_prefix}*")
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
+            Statement(
+                # SageMaker writes the endpoints' data capture as this role (see CAPTURE_DOC).
+                Sid="WriteDataCapture",
+                Effect=Allow,
+                Action=[s3.PutObject],
+                Resource=[capture_objects(cfg)],
+            ),
             Statement(
                 Sid="ReadModelArtifacts",
                 Effect=Allow,
@@ -235,9 +283,19 @@ def build_target_role(cfg: RenderConfig) -> Template:
             Description="The data-science account's role (path service-role/) that runs the staging endpoint test.",
         )
     )
+    template.add_parameter(
+        Parameter(
+            ROLE_REGION,
+            Type="String",
+            Default=cfg.region,
+            Description="The one region of the stack set whose instance creates the role (IAM is global).",
+        )
+    )
+    template.add_condition(IN_ROLE_REGION, Equals(Ref("AWS::Region"), Ref(ROLE_REGION)))
     role = template.add_resource(
         Role(
             "TargetRole",
+            Condition=IN_ROLE_REGION,
             RoleName=cfg.target_role_name,
             Description="Runs the SageMaker project's endpoints; assumed by its staging test.",
             AssumeRolePolicyDocument=trust_policy(cfg),
@@ -245,8 +303,90 @@ def build_target_role(cfg: RenderConfig) -> Template:
             Policies=[Policy(PolicyName="serve-and-test-endpoints", PolicyDocument=target_role_policy(cfg))],
         )
     )
-    template.add_output(Output("RoleArn", Value=GetAtt(role, "Arn")))
+    template.add_output(Output("RoleArn", Condition=IN_ROLE_REGION, Value=GetAtt(role, "Arn")))
+    bucket = add_capture_bucket(template, cfg)
+    template.add_output(Output("DataCaptureBucketName", Value=Ref(bucket)))
     return template
+
+
+def capture_bucket_name(cfg: RenderConfig) -> str:
+    """The data-capture bucket's `Fn::Sub` name; an InputError when some instance region makes it too long."""
+    names = BootstrapNames(cfg.name_prefix)
+    try:
+        for region in instance_regions(cfg):
+            names.data_capture_bucket(region)
+    except ValueError as exc:
+        raise InputError("--name-prefix", f"is too long: {exc}") from None
+    return names.data_capture_bucket("${AWS::Region}")
+
+
+def add_capture_bucket(template: Template, cfg: RenderConfig) -> Bucket:
+    """Where the endpoints of this account and region write their data capture: private, encrypted, TLS-only.
+
+    Same-account writes need only the role's policy (WriteDataCapture), so the bucket policy names no
+    principal: it would have to exist when the policy is saved, and the role is created by another region's
+    instance. SSE-S3 needs no KMS permission of the writer.
+    """
+    bucket = Bucket(
+        CAPTURE_BUCKET,
+        BucketName=Sub(capture_bucket_name(cfg)),
+        BucketEncryption=BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                ServerSideEncryptionRule(
+                    ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
+                    BucketKeyEnabled=True,
+                )
+            ]
+        ),
+        PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
+            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
+        ),
+        VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
+        LifecycleConfiguration=LifecycleConfiguration(
+            Rules=[
+                LifecycleRule(
+                    Id="ExpireOldCaptures",
+                    Status="Enabled",
+                    ExpirationInDays=CAPTURE_DAYS,
+                    NoncurrentVersionExpiration=NoncurrentVersionExpiration(NoncurrentDays=CAPTURE_NONCURRENT_DAYS),
+                    AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(DaysAfterInitiation=7),
+                )
+            ]
+        ),
+        # Captured requests are data: kept when the stack instance goes (delete the bucket by hand).
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+    )
+    skip_checks(
+        bucket,
+        {
+            "CKV_AWS_18": "Data capture only. Server access logs would need a second bucket in every account and "
+            "region, which would in turn need this skip; object-level auditing belongs to CloudTrail S3 data "
+            "events, enabled once for the organisation (an organisation trail).",
+        },
+    )
+    template.add_resource(bucket)
+    objects = Join("", [GetAtt(bucket, "Arn"), "/*"])
+    tls_only = PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            Statement(
+                Sid="DenyInsecureTransport",
+                Effect=Deny,
+                Principal=Principal("*"),
+                Action=[s3.Action("*")],
+                Resource=[GetAtt(bucket, "Arn"), objects],
+                Condition=Condition(Bool("aws:SecureTransport", False)),
+            )
+        ],
+    )
+    template.add_resource(BucketPolicy("DataCaptureBucketPolicy", Bucket=Ref(bucket), PolicyDocument=tls_only))
+    return bucket
+
+
+def instance_regions(cfg: RenderConfig) -> list[str]:
+    """The stack set's regions: the home region (the role) first, then every deploy region (a capture bucket)."""
+    return list(dict.fromkeys([cfg.region, *cfg.deploy_regions]))
 
 
 def _stack_set_targets(cfg: RenderConfig) -> dict[str, Any]:
@@ -283,8 +423,9 @@ def build_target_role_stack_set(cfg: RenderConfig, role_template: Template) -> T
             StackSetName=BootstrapNames(cfg.name_prefix).target_role_stack_set,
             Description="The role SageMaker project pipelines use in staging and prod accounts.",
             Capabilities=["CAPABILITY_NAMED_IAM"],
-            # IAM is global: one region is enough, and a second instance would collide on the role name.
-            StackInstancesGroup=[StackInstances(DeploymentTargets=deployment_targets, Regions=[cfg.region])],
+            # Every deploy region gets a data-capture bucket; the role (IAM is global) is created only by the
+            # home region's instance (condition InRoleRegion), so the instances never collide on its name.
+            StackInstancesGroup=[StackInstances(DeploymentTargets=deployment_targets, Regions=instance_regions(cfg))],
             OperationPreferences=OperationPreferences(
                 MaxConcurrentPercentage=prefs.max_concurrent_percentage,
                 FailureTolerancePercentage=prefs.failure_tolerance_percentage,

@@ -1,5 +1,6 @@
 """Validation of a render output folder: cfn-lint (with our own rules) on every template in the
-manifest, then the IAM checks of generator/iam_check.py (launch role and run-time roles).
+manifest, then S3's public-policy rules (generator/s3_public.py) and the IAM checks of
+generator/iam_check.py (launch role and run-time roles).
 
 cfn-lint is imported here, never on the CLI's start-up path: `render --no-validate` stays fast.
 """
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.manifest import Manifest, verify_manifest
+from generator.progress import SILENT, Steps
 
 RULES_DIR = Path(__file__).parent / "lint_rules"
 
@@ -54,26 +56,39 @@ class Finding:
 
 
 def lint_text(text: str, regions: list[str], name: str) -> list[Finding]:
-    """Lint one template's text with cfn-lint's rules and ours; informational matches are dropped."""
+    """Lint one template's text with cfn-lint's rules and ours: errors, warnings and informational
+    matches alike (the brief: zero of each); experimental rules stay off."""
     from cfnlint.api import ManualArgs, lint
 
-    config = ManualArgs(regions=regions)
+    config = ManualArgs(regions=regions, include_checks=["I"])
     if any(RULES_DIR.glob("[!_]*.py")):
         config["append_rules"] = [str(RULES_DIR)]  # not declared in ManualArgs; see aws-facts.md
     matches = lint(text, config=config)
-    return sorted(Finding(name, m.linenumber, m.rule.id, m.message) for m in matches if m.rule.id[:1] in ("E", "W"))
+    return sorted(
+        Finding(name, m.linenumber, m.rule.id, m.message) for m in matches if m.rule.id[:1] in ("E", "W", "I")
+    )
 
 
-def validate_dir(folder: Path) -> list[Finding]:
+def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
     """Lint every template listed in `folder`'s manifest, for the home region it is launched in,
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
+    from generator.data_checks import data_findings
     from generator.iam_check import check_folder
+    from generator.s3_public import check_folder as public_policy_findings
 
     manifest: Manifest = verify_manifest(folder)
     findings: list[Finding] = []
-    for artifact in manifest.templates():
-        text = (folder / artifact.path).read_text(encoding="utf-8")
-        findings.extend(lint_text(text, [manifest.home_region], artifact.path))
+    templates = manifest.templates()
+    for number, artifact in enumerate(templates, start=1):
+        with steps.step(f"cfn-lint {number}/{len(templates)}: {artifact.path}"):
+            text = (folder / artifact.path).read_text(encoding="utf-8")
+            findings.extend(lint_text(text, [manifest.home_region], artifact.path))
     if any(f.rule.startswith("E") for f in findings):
         return findings
-    return findings + check_folder(folder, manifest)
+    with steps.step("IAM and resource-policy checks: launch role, pipeline roles, target role, buckets, data capture"):
+        return (
+            findings
+            + public_policy_findings(folder, manifest)
+            + check_folder(folder, manifest)
+            + data_findings(folder, manifest)
+        )

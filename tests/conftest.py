@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ __all__ = ["model_package_group_policies"]  # fixtures shared by every test modu
 
 STAGING_OU = "ou-ab12-11111111"
 PROD_OU = "ou-ab12-22222222"
+#: The organisation of the test renders (`--org-id`): publishable products have it (generator/org_id.py).
+ORG_ID = "o-a1b2c3d4e5"
 CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 
 #: Named configurations rendered by the golden-file tests (and reused elsewhere).
@@ -75,8 +78,8 @@ def update_golden(request: pytest.FixtureRequest) -> bool:
 
 def make_config(**overrides: Any) -> RenderConfig:
     """A valid config (home region eu-west-1) with flag-style overrides (`max-concurrent-percentage=…`)."""
-    flags: dict[str, Any] = {"staging-ou": STAGING_OU, "prod-ou": PROD_OU, "region": "eu-west-1"}
-    flags.update({k.replace("_", "-"): v for k, v in overrides.items()})
+    flags: dict[str, Any] = {"staging-ou": STAGING_OU, "prod-ou": PROD_OU, "region": "eu-west-1", "org-id": ORG_ID}
+    flags.update({k.replace("_", "-"): v for k, v in overrides.items()})  # org_id=None: a render without one
     return build_config(flags, {}, environ={})
 
 
@@ -85,16 +88,30 @@ def named_config(name: str) -> RenderConfig:
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
-#: shared/reference (read-only project material) lies beside the checkout, in CI too; a clone made
-#: elsewhere on a developer machine falls back to the workplace copy.
-SHARED_REFERENCE = next(
-    (
-        p
-        for p in (Path(__file__).resolve().parents[2] / "shared" / "reference", Path("/work/shared/reference"))
-        if p.is_dir()
-    ),
-    Path(__file__).resolve().parents[2] / "shared" / "reference",
-)
+#: Reference data the tests compare against, kept in the repository (see tests/data/README.md).
+TEST_DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def moto_org(monkeypatch: pytest.MonkeyPatch) -> str:
+    """moto's next organisation gets `ORG_ID`, the id the test renders were made for (moto draws one at random)."""
+    import moto.organizations.utils
+
+    monkeypatch.setattr(moto.organizations.utils, "make_random_org_id", lambda: ORG_ID)
+    return ORG_ID
+
+
+@pytest.fixture(scope="session")
+def checkov_bin() -> Path:
+    """The checkov binary ($MLOPS_GEN_CHECKOV, else PATH): CI must have it; elsewhere its tests skip."""
+    from generator.checkov import CheckovNotFound, find_checkov
+
+    try:
+        return find_checkov()
+    except CheckovNotFound as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"{exc}; CI must run checkov")
+        pytest.skip(f"{exc} (under CI this fails)")
 
 
 @pytest.fixture

@@ -254,26 +254,47 @@ def _org_paths_match(condition: dict[str, Any], path: str, ou_values: dict[str, 
 
 @pytest.mark.parametrize("launch_role", list(LaunchRole))
 def test_product_lets_the_stage_ous_read_model_artifacts_and_packages(launch_role: LaunchRole) -> None:
-    template = build_product(make_config(launch_role=launch_role.value)).to_dict()
+    template = build_product(make_config(launch_role=launch_role.value, org_id="o-a1b2c3d4e5")).to_dict()
+    assert template["Parameters"]["OrganizationId"]["Default"] == "o-a1b2c3d4e5"
     (bucket_policy,) = resources(template, "AWS::S3::BucketPolicy").values()
     statements = {s["Sid"]: s for s in bucket_policy["Properties"]["PolicyDocument"]["Statement"]}
-    read = statements["StageAccountsReadModelArtifacts"]
+    read = statements["StageTargetRolesReadModelArtifacts"]
     assert read["Action"] == ["s3:GetObject"] and read["Principal"] == "*"
     conditions = [read["Condition"]]
+    readers = {sub_text(p) for p in read["Condition"]["ArnLike"]["aws:PrincipalArn"]}
+    assert readers == {
+        "arn:${AWS::Partition}:iam::*:role/${SageMakerExecutionRoleStagingName}",
+        "arn:${AWS::Partition}:iam::*:role/${SageMakerExecutionRoleProdName}",
+    }
     groups = resources(template, "AWS::SageMaker::ModelPackageGroup")
     if launch_role is LaunchRole.GENERATED:
         (group,) = groups.values()
-        (statement,) = group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
-        assert {"sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages"} <= set(statement["Action"])
-        conditions.append(statement["Condition"])
+        (describe_group, deploy) = group["Properties"]["ModelPackageGroupPolicy"]["Statement"]
+        assert describe_group["Action"] == ["sagemaker:DescribeModelPackageGroup"]
+        # what SageMaker's cross-account deployment example grants on the packages, but UpdateModelPackage
+        assert set(deploy["Action"]) == {
+            "sagemaker:DescribeModelPackage",
+            "sagemaker:ListModelPackages",
+            "sagemaker:CreateModel",
+        }
+        deployers = {sub_text(p) for p in deploy["Condition"]["ArnLike"]["aws:PrincipalArn"]}
+        assert deployers == readers | {"arn:${AWS::Partition}:iam::*:role/stacksets-exec-*"}
+        conditions += [describe_group["Condition"], deploy["Condition"]]
     else:
         assert not groups  # the build step creates the group (and must set its policy)
     ous = {"OrganizationalUnitStagingId": STAGING_OU, "OrganizationalUnitProdId": PROD_OU}
     for condition in conditions:
+        assert condition["StringEquals"]["aws:PrincipalOrgID"] == {"Ref": "OrganizationId"}
         assert _org_paths_match(condition, ORG_PATH.format(ou=STAGING_OU), ous)
         assert _org_paths_match(condition, ORG_PATH.format(ou=f"{PROD_OU}/ou-ab12-33333333"), ous)  # child OU
         assert not _org_paths_match(condition, ORG_PATH.format(ou="ou-ab12-99999999"), ous)
         assert not _org_paths_match(condition, "o-a1b2c3d4e5/r-ab12/", ous)  # an account under the root
+
+
+def test_without_org_id_the_parameter_has_no_default() -> None:
+    """`render` works without --org-id; publish then refuses the product (generator/org_id.py)."""
+    parameter = build_product(make_config(org_id=None)).to_dict()["Parameters"]["OrganizationId"]
+    assert "Default" not in parameter and parameter["AllowedPattern"] == r"^o-[a-z0-9]{10,32}$"
 
 
 # --- portfolio ------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ except under CI (env CI set), where a missing scanner must not look like a pass.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -34,16 +33,6 @@ from tests.conftest import CONFIGS, named_config
 
 #: (template path relative to the render root, logical id, check id)
 Key = tuple[str, str, str]
-
-
-@pytest.fixture(scope="module")
-def checkov_bin() -> Path:
-    try:
-        return find_checkov()
-    except CheckovNotFound as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"{exc}; CI must run checkov")
-        pytest.skip(f"{exc} (under CI this fails)")
 
 
 @pytest.fixture(scope="module")

@@ -117,6 +117,16 @@ def test_render_writes_product_and_manifest(tmp_path: Path) -> None:
     assert str(out / "manifest.json") in result.stdout
 
 
+def test_render_without_org_id_says_what_publish_needs(tmp_path: Path) -> None:
+    without = invoke(*BASE, "--out", str(tmp_path / "a"), "--no-validate")
+    assert without.exit_code == 0 and "no --org-id" in without.stdout and "mlops-gen doctor" in without.stdout
+    with_id = invoke(*BASE, "--out", str(tmp_path / "b"), "--no-validate", "--org-id", "o-a1b2c3d4e5")
+    assert with_id.exit_code == 0 and "no --org-id" not in with_id.stdout
+    assert "Default: o-a1b2c3d4e5" in (tmp_path / "b" / "product-template.yaml").read_text()
+    bad = invoke(*BASE, "--out", str(tmp_path / "c"), "--org-id", "o-1")
+    assert bad.exit_code == 2 and "--org-id" in bad.output
+
+
 def test_render_output_is_readable_by_others(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
@@ -149,6 +159,21 @@ def test_json_of_console_script_is_only_the_manifest(tmp_path: Path) -> None:
     proc = run_script(*BASE, "--out", str(out), "--no-validate", "--json")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == manifest_of(out)
+    assert proc.stdout == (out / "manifest.json").read_text()
+
+
+def test_validated_render_shows_its_steps_on_stderr_only(tmp_path: Path) -> None:
+    """Not a terminal: one plain, unwrapped `... step` line each; stdout keeps only the --json manifest."""
+    out = tmp_path / "dist"
+    proc = run_script(*BASE, "--out", str(out), "--json")
+    assert proc.returncode == 0, proc.stderr
+    steps = [line for line in proc.stderr.splitlines() if line.startswith("... ")]
+    templates = [a for a in manifest_of(out)["artifacts"] if a["path"].endswith(".yaml")]
+    assert steps[0].startswith("... rendering")
+    assert [s for s in steps if s.startswith("... cfn-lint")] == [
+        f"... cfn-lint {n}/{len(templates)}: {a['path']}" for n, a in enumerate(templates, start=1)
+    ]
+    assert steps[-1].startswith("... IAM checks")
     assert proc.stdout == (out / "manifest.json").read_text()
 
 
@@ -234,7 +259,7 @@ def test_region_from_environment(tmp_path: Path) -> None:
     assert manifest_of(tmp_path / "dist")["home_region"] == "us-east-2"
 
 
-def test_non_empty_out_needs_force(tmp_path: Path) -> None:
+def test_non_empty_out_needs_force_and_force_never_touches_a_user_file(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     out.mkdir()
     (out / "old.txt").write_text("old")
@@ -244,11 +269,92 @@ def test_non_empty_out_needs_force(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
     assert leftovers(tmp_path) == ["dist"]
 
+    # --force replaces only a previous render: a folder of the user's is refused, its file intact.
     result = invoke(*BASE, "--out", str(out), "--no-validate", "--force")
-    assert result.exit_code == 0, result.output
-    assert not (out / "old.txt").exists()
-    assert (out / "manifest.json").is_file()
+    assert result.exit_code == 2, result.output
+    assert "no manifest.json of mlops-gen" in result.stderr and "old.txt" in result.stderr
+    assert (out / "old.txt").read_text() == "old" and sorted(p.name for p in out.iterdir()) == ["old.txt"]
     assert leftovers(tmp_path) == ["dist"]
+
+
+def test_force_replaces_a_previous_render(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
+    before = manifest_of(out)
+    result = invoke(*BASE, "--out", str(out), "--no-validate", "--force", "--format", "json")
+    assert result.exit_code == 0, result.output
+    after = manifest_of(out)
+    assert {a["path"] for a in after["artifacts"]} != {a["path"] for a in before["artifacts"]}
+    on_disk = {p.name for p in out.iterdir()}
+    assert on_disk == {a["path"] for a in after["artifacts"]} | {"manifest.json"}  # the old .yaml files are gone
+    assert leftovers(tmp_path) == ["dist"]
+
+
+def test_force_refuses_a_previous_render_with_a_user_file_beside_it(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
+    (out / "notes.md").write_text("mine")
+    edited = out / "product-template.yaml"
+    edited.write_text(edited.read_text() + "# my change\n")
+    snapshot = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = invoke(*BASE, "--out", str(out), "--no-validate", "--force")
+    assert result.exit_code == 2
+    assert "not written by mlops-gen: notes.md" in result.stderr
+    assert "edited since the render: product-template.yaml" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == snapshot
+    assert leftovers(tmp_path) == ["dist"]
+
+
+def test_force_on_a_git_checkout_is_refused_and_nothing_is_touched(tmp_path: Path) -> None:
+    repo = tmp_path / "myproject"
+    (repo / ".git").mkdir(parents=True)
+    (repo / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (repo / "README.md").write_text("mine")
+    (repo / "src").mkdir()
+    (repo / "src" / "app.py").write_text("print()")
+    snapshot = sorted((p.relative_to(repo).as_posix(), p.read_bytes() if p.is_file() else b"") for p in repo.rglob("*"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "generator", *BASE, "--out", ".", "--no-validate", "--force"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and ".git" in proc.stderr
+    assert (
+        sorted((p.relative_to(repo).as_posix(), p.read_bytes() if p.is_file() else b"") for p in repo.rglob("*"))
+        == snapshot
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["myproject"]
+
+
+def test_a_manifest_listing_paths_outside_is_no_licence_to_delete(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    data = manifest_of(out)
+    data["artifacts"].append({"kind": "seed-bundle", "path": "../victim.txt", "sha256": "0" * 64})
+    (out / "manifest.json").write_text(json.dumps(data))
+    result = invoke(*BASE, "--out", str(out), "--no-validate", "--force")
+    assert result.exit_code == 2 and "lists paths outside the folder (../victim.txt)" in result.stderr
+    assert victim.read_text() == "keep me"
+
+
+def test_empty_read_only_out_keeps_its_mode(tmp_path: Path) -> None:
+    out = tmp_path / "dist"
+    out.mkdir()
+    out.chmod(0o555)
+    result = invoke(*BASE, "--out", str(out), "--no-validate")
+    if os.geteuid() == 0:  # root writes into a read-only folder: the files land, the folder stays as it was
+        assert result.exit_code == 0, result.output
+        assert (out / "manifest.json").is_file()
+    else:
+        assert result.exit_code == 2 and "cannot write" in result.stderr
+    assert out.stat().st_mode & 0o777 == 0o555
+    assert leftovers(tmp_path) == ["dist"]
+    out.chmod(0o755)
 
 
 def test_empty_out_is_used_without_force(tmp_path: Path) -> None:
@@ -476,3 +582,81 @@ def test_version_imports_neither_troposphere_nor_rich(tmp_path: Path) -> None:
     modules = imported_modules("--version", cwd=tmp_path)
     assert "typer" in modules
     assert not modules & {"troposphere", "rich", *HEAVY}, sorted(modules & {"troposphere", "rich", *HEAVY})
+
+
+# --- the error boundary: exit codes, --json errors, bugs, Ctrl-C ---------------------------------------
+
+
+def test_json_error_object_on_stdout(tmp_path: Path) -> None:
+    result = invoke("render", "--staging-ou", "bad", "--prod-ou", PROD_OU, "--out", str(tmp_path / "o"), "--json")
+    assert result.exit_code == 2
+    error = json.loads(result.stdout)["error"]
+    assert error["flag"] == "--staging-ou" and error["exit_code"] == 2 and "organizational unit" in error["rule"]
+
+
+def test_an_unexpected_exception_is_a_short_bug_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import generator.render
+
+    def broken(cfg: Any) -> Any:
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(generator.render, "render_files", broken)
+    result = invoke(*BASE, "--out", str(tmp_path / "o"), "--no-validate")
+    assert result.exit_code == 70
+    assert "unexpected ZeroDivisionError: division by zero" in result.stderr
+    assert "bug in mlops-gen" in result.stderr and "/issues" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_in_a_command_exits_130_and_keeps_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import generator.render
+
+    def interrupted(cfg: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(generator.render, "render_files", interrupted)
+    result = invoke(*BASE, "--out", str(tmp_path / "o"), "--no-validate")
+    assert result.exit_code == 130 and "interrupted" in result.stderr
+    assert "Traceback" not in result.stderr and sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("delay_ms", [5, 30, 80, 140, 200])
+def test_ctrl_c_in_the_first_200_ms_gives_no_traceback(tmp_path: Path, delay_ms: int) -> None:
+    """SIGINT at any moment of mlops-gen's first 200 ms (importing the CLI, parsing, rendering): one line.
+
+    The clock starts when the interpreter has finished its own start-up (`site`, which on a loaded
+    machine can itself take longer than 200 ms) and the console script has imported `generator.main`
+    (a module of two names): a signal before that is Python's, not ours. Then `main()` runs.
+    """
+    import signal
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    code = (
+        "import sys; from generator import main; "
+        f"sys.argv = ['mlops-gen', *{[*BASE, '--out', str(tmp_path / 'o')]!r}]; "
+        "sys.stdout.write('ready\\n'); sys.stdout.flush(); main()"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    time.sleep(delay_ms / 1000)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert "Traceback" not in stderr
+    assert proc.returncode in (130, 0), stderr  # 0: it had already finished
+    if proc.returncode == 130:
+        assert "interrupted" in stderr
+        assert not (tmp_path / "o").exists()
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_usage_errors_of_the_console_script_read_like_every_other_error() -> None:
+    proc = run_script("render", "--format", "xml")
+    assert proc.returncode == 2
+    assert (
+        proc.stderr.startswith("error: Invalid value for '--format'")
+        and "(see: mlops-gen render --help)" in proc.stderr
+    )
+    assert "Traceback" not in proc.stderr and "╭" not in proc.stderr

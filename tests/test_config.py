@@ -94,6 +94,10 @@ BAD_INPUT: list[tuple[str, dict[str, Any], str, str]] = [
     ("branch-empty", {"branch": ""}, "--branch", "git branch name"),
     ("seed-bucket-uppercase", {"seed-bucket": "Seed"}, "--seed-bucket", "S3 bucket name"),
     ("unknown-format", {"format": "xml"}, "--format", "one of yaml, json"),
+    ("org-id-uppercase", {"org-id": "o-A1B2C3D4E5"}, "--org-id", "AWS Organizations id"),
+    ("org-id-short", {"org-id": "o-a1b2c3"}, "--org-id", "AWS Organizations id"),
+    ("org-id-no-prefix", {"org-id": "a1b2c3d4e5f6"}, "--org-id", "AWS Organizations id"),
+    ("org-id-wildcard", {"org-id": "o-*"}, "--org-id", "AWS Organizations id"),
     # Deployment topologies (issue 7).
     ("unknown-stackset-admin", {"stackset-admin": "root"}, "--stackset-admin", "one of management, delegated"),
     ("unknown-permission-model", {"permission-model": "managed"}, "--permission-model", "one of service-managed"),
@@ -433,3 +437,15 @@ def test_max_project_name_length_matches_rendered_names(overrides: dict[str, Any
     longest = longest_fitting_project_name(template)
     assert Names(cfg.name_prefix).max_project_name_length() == longest
     assert template["Parameters"]["SageMakerProjectName"]["MaxLength"] == longest
+
+
+def test_org_id_is_optional_and_read_from_flag_or_file(tmp_path: Path) -> None:
+    assert make_config(org_id=None).org_id is None
+    assert make_config(org_id="o-bbbbbbbbbb").org_id == "o-bbbbbbbbbb"
+    (tmp_path / "mlops-gen.toml").write_text('org-id = "o-abcdefghij0123456789"\n')
+    file_values = read_config_file(tmp_path / "mlops-gen.toml")
+    flags = {"staging-ou": "ou-ab12-11111111", "prod-ou": "ou-ab12-22222222", "region": "eu-west-1"}
+    assert build_config(flags, file_values, environ={}).org_id == "o-abcdefghij0123456789"
+    (tmp_path / "mlops-gen.toml").write_text('org-id = "o-bad"\n')
+    with pytest.raises(InputError, match=r"--org-id \(org-id in the config file\)"):
+        build_config(flags, read_config_file(tmp_path / "mlops-gen.toml"), environ={})

@@ -109,6 +109,26 @@ def test_apply_deletes_instances_then_stack_sets(world: World) -> None:
     assert again.removed == [] and len(again.absent) == 2 and again.failed == []
 
 
+def test_instances_left_after_the_deletion_keep_the_stack_set_and_are_named(world: World) -> None:
+    """An instance the deletion did not cover (here: one added after the plan was read, as when an account
+    joins the OU mid-run) is found by the re-check; the stack set is kept and the instance named."""
+    plans = des.plan(world.cfn, world.options)
+    staging = des.stack_set_names(world.options)[Stage.STAGING]
+    world.cfn.create_stack_instances(
+        StackSetName=staging,
+        DeploymentTargets={"OrganizationalUnitIds": [world.ou[Stage.STAGING]]},
+        Regions=["eu-central-1"],
+    )
+    report = des.apply(world.cfn, world.options, plans, des.operation_waiter(world.cfn, 0, 5))
+    kept = [line for line in report.failed if staging in line]
+    assert len(kept) == 1 and "still there after the deletion" in kept[0] and "run destroy again" in kept[0]
+    for account in world.accounts[Stage.STAGING]:
+        assert f"account {account} region eu-central-1" in kept[0]
+    assert staging in world.sets()
+    assert f"stack set {staging}" not in report.removed
+    assert any(line.startswith(f"stack instance {staging}") for line in report.removed)
+
+
 def test_unknown_ou_is_reported_not_guessed() -> None:
     with mock_aws(), fidelity.aws_behaviour():
         world = World(StackSetAdmin.MANAGEMENT)

@@ -59,6 +59,7 @@ from generator.doctor import (
     run_checks,
 )
 from generator.naming import BootstrapNames
+from generator.org_id import check_org_id
 from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
 from generator.target_role import build_target_role, build_target_role_stack_set
 from tests.conftest import make_config
@@ -192,7 +193,8 @@ def failed(results: Mapping[str, CheckResult]) -> set[str]:
     return {name for name, r in results.items() if not r.ok}
 
 
-GREEN = ["caller", "trusted-access", "staging-ou", "prod-ou", "ous-differ", "staging-accounts", "prod-accounts",
+GREEN = ["caller", "org-id", "trusted-access", "staging-ou", "prod-ou", "ous-differ", "staging-accounts",
+         "prod-accounts",
          "management-not-target"]  # fmt: skip
 
 
@@ -258,7 +260,8 @@ def test_member_account_caller_fails_and_skips_organisation_checks(org: Org, sta
     assert MANAGEMENT in caller.fix and "--profile" in caller.fix
     # a plain member may not read the organisation: the rest is reported as not checked, not guessed
     assert list(results) == GREEN
-    assert all(r.detail.startswith("not checked") for name, r in results.items() if name != "caller")
+    # (DescribeOrganization, which read_caller needs anyway, tells a member the organisation's id)
+    assert all(r.detail.startswith("not checked") for name, r in results.items() if name not in ("caller", "org-id"))
 
 
 def test_cli_member_account_exits_1(org: Org, stacksets_delegation: None) -> None:
@@ -861,3 +864,35 @@ def test_console_script_against_a_moto_server(monkeypatch: pytest.MonkeyPatch) -
         assert len(report["checks"]) == len(GREEN) + 4
     finally:
         server.stop()
+
+
+# --- the organisation id (--org-id) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expected", "says"),
+    [
+        (None, "has no OrganizationId default, so every Studio user would have to type it: render again with --org-id"),
+        ("o-zzzzzzzzzz", "was rendered with --org-id o-zzzzzzzzzz, but this organisation is"),
+    ],
+)
+def test_check_org_id_says_why_a_render_does_not_fit(expected: str | None, says: str) -> None:
+    problem = check_org_id(expected, "o-a1b2c3d4e5")
+    assert problem is not None and says in problem and problem.endswith("render again with --org-id o-a1b2c3d4e5")
+    assert check_org_id("o-a1b2c3d4e5", "o-a1b2c3d4e5") is None
+
+
+def test_org_id_check_against_describe_organization(org: Org) -> None:
+    actual = boto3.client("organizations").describe_organization()["Organization"]["Id"]
+    assert run(org)["org-id"] == CheckResult(
+        "org-id", True, f"organisation {actual}: render (and doctor) with --org-id {actual}"
+    )
+    assert run(org, org_id=actual)["org-id"].ok
+    wrong = run(org, org_id="o-zzzzzzzzzz")["org-id"]
+    assert not wrong.ok and wrong.fix == f"render again with --org-id {actual}" and actual in wrong.detail
+
+
+def test_cli_org_id_is_validated_naming_the_flag(org: Org) -> None:
+    args = ["doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION]
+    result = runner.invoke(app, [*args, "--org-id", "o-UPPER"])
+    assert result.exit_code == 2 and "--org-id" in result.output

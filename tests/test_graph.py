@@ -20,6 +20,7 @@ from generator.cli import app
 from generator.graph import label, read_graph, to_markdown, to_mermaid
 from generator.render import build_manifest, render_files, write_output
 from tests.conftest import PROD_OU, STAGING_OU, make_config
+from tests.edit import reseal
 
 runner = CliRunner()
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -297,6 +298,7 @@ def test_api_mode_reads_the_deploy_project_environment(tmp_path: Path) -> None:
     values["REGION_CONCURRENCY_TYPE"]["Value"] = "PARALLEL"
     values["DEPLOY_OU_IDS"]["Value"] = "ou-ab12-33333333,ou-ab12-44444444"
     product.write_text(json.dumps(template), encoding="utf-8")
+    reseal(folder)
 
     d = diagram_of(folder)
     staging = d.by_text("DeployResourcesStaging")
@@ -366,11 +368,12 @@ def test_cli_prints_markdown_and_writes_out(rendered: dict[str, Path], tmp_path:
     parse(bare.stdout)
 
 
-def test_cli_svg_says_why_and_how(rendered: dict[str, Path]) -> None:
+def test_cli_offers_no_svg_and_says_how_to_get_one(rendered: dict[str, Path]) -> None:
+    help_text = runner.invoke(app, ["graph", "--help"], env={"COLUMNS": "200"})
+    assert "svg" not in help_text.stdout.replace("graph.svg", "").lower()
+    assert "mmdc -i - -o graph.svg" in " ".join(help_text.stdout.split()).replace("│ ", "").replace(" │", "")
     result = runner.invoke(app, ["graph", str(rendered["default"]), "--format", "svg"])
-    assert result.exit_code == 2
-    assert "--format: svg is not drawn by mlops-gen" in result.stderr
-    assert "mmdc -i - -o graph.svg" in result.stderr and result.stdout == ""
+    assert result.exit_code == 2 and result.stdout == ""
 
 
 def test_cli_out_unwritable(rendered: dict[str, Path], tmp_path: Path) -> None:
@@ -394,7 +397,7 @@ def _copy(folder: Path, target: Path) -> Path:
         ("bad-json", "is not a mlops-gen manifest"),
         ("no-artifacts-key", "is not a mlops-gen manifest"),
         ("no-product", "lists no product-template: nothing to draw"),
-        ("product-missing", "cannot read"),
+        ("product-missing", "product-template.yaml is listed but missing"),
         ("product-garbage", "is not a readable template"),
         ("product-scalar", "is not a readable template"),
         ("product-not-a-template", "is not a CloudFormation template (no Resources)"),
@@ -426,6 +429,8 @@ def test_cli_unusable_folder_exits_2(rendered: dict[str, Path], tmp_path: Path, 
     elif damage == "no-pipeline":
         text = product.read_text(encoding="utf-8")
         product.write_text(text.replace("Type: AWS::CodePipeline::Pipeline", "Type: AWS::SNS::Topic"), encoding="utf-8")
+    if (damage.startswith("product-") and damage != "product-missing") or damage == "no-pipeline":
+        reseal(folder)  # the damage itself must be what is refused, not the manifest's sha256
     result = runner.invoke(app, ["graph", str(folder)])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: DIR: ")

@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from generator import contract
 from generator.naming import Stage
@@ -42,7 +39,7 @@ def stage_values(seed: Seed, file: str) -> dict[str, str]:
     config = stage_config().load_stage_config(seed.root / file)
     env = seed.build.BuildEnv(
         project_name="iris", project_id="p-abc", model_package_group="iris", create_model_package_group=False,
-        export_template=contract.EXPORT_TEMPLATE, stages=(),
+        export_template=contract.EXPORT_TEMPLATE, stages=(), data_capture_bucket_stem="sagemaker-capture",
     )  # fmt: skip
     stage = seed.build.StageSettings("prod", "role", "sagemaker-iris-p-abc-prod", "p.json", file)
     return dict(seed.build.stage_parameters(env, stage, config, ARN))
@@ -124,17 +121,13 @@ def test_missing_deployment_section_takes_the_safe_defaults(seed: Seed, tmp_path
     assert partial.canary_percent == 25 and partial.termination_wait_seconds == 600
 
 
-def test_endpoint_template_is_lint_and_checkov_clean() -> None:
+def test_endpoint_template_is_lint_and_checkov_clean(checkov_bin: Path) -> None:
     from cfnlint.api import ManualArgs, lint
 
     # The regions the rendered products deploy to (lint_all would add regions without SageMaker).
     found = lint(TEMPLATE.read_text(encoding="utf-8"), config=ManualArgs(regions=["eu-west-1", "us-east-1"]))
     assert [str(m) for m in found] == []
-    checkov = os.environ.get("MLOPS_GEN_CHECKOV") or shutil.which("checkov")
-    if not checkov:
-        if os.environ.get("CI"):
-            pytest.fail("checkov is not installed (scripts/test.sh installs it)")
-        pytest.skip("checkov is not installed")
+    checkov = str(checkov_bin)
     done = subprocess.run(
         [checkov, "--framework", "cloudformation", "--quiet", "--compact", "--skip-download", "-o", "json",
          "-f", str(TEMPLATE)],

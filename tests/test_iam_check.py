@@ -25,10 +25,10 @@ from generator.iam_check import (
 from generator.manifest import Manifest, read_manifest
 from generator.render import build_manifest, render_files, validation_step, write_output
 from generator.validate import Finding
-from tests.conftest import CONFIGS, CONNECTION_ARN, SHARED_REFERENCE, make_config
+from tests.conftest import CONFIGS, CONNECTION_ARN, TEST_DATA, make_config
 from tests.edit import reseal
 
-REFERENCE = SHARED_REFERENCE / "iam"
+REFERENCE = TEST_DATA / "iam"
 FIXTURES = Path(__file__).parent / "iam_fixtures"
 PIPELINE_ROLE = "AmazonSageMakerServiceCatalogProductsCodePipelineRole"
 BUILD_ROLE = "AmazonSageMakerServiceCatalogProductsCodeBuildRole"
@@ -268,11 +268,13 @@ def test_every_config_passes_with_its_target_role_checked(tmp_path: Path, name: 
         return {(f.kind, f.action, f.logical_id) for f in findings_of(folder) if "UseConnection" not in f.action}
 
     assert findings() == set()
-    # ... and the check ran: without the role's policies, the test's endpoint calls are not allowed.
+    # ... and the check ran: without the role's policies, the test's endpoint calls are not allowed, nor
+    # SageMaker's read of the model data as the role (generator/cross_account.py).
     edit_json(folder / "target-role-template.json", lambda t: target_statements(t).clear())
     assert findings() == {
         ("missing", "sagemaker:DescribeEndpoint", TEST_PROJECT),
         ("missing", "sagemaker:InvokeEndpoint", TEST_PROJECT),
+        ("missing", "s3:GetObject", "ArtifactBucketPolicy"),
     }
 
 

@@ -388,3 +388,30 @@ def test_wait_for_execution_polls_then_reports_failure(aws_env: None) -> None:
         with pytest.raises(RuntimeError, match="failed: TrainIrisModel: AlgorithmError"):
             project.wait_for_execution(sm, arn, delay=0)
         stub.assert_no_pending_responses()
+
+
+def test_outputs_follow_the_artifact_bucket_layout(offline: Offline) -> None:
+    """Model and evaluation report under `models/` (kept); splits and code under `<pipeline>/` (expiring scratch)."""
+    from generator import contract
+
+    definition, requests = offline
+    steps = _steps(definition)
+    kept = f"s3://{BUCKET}/{contract.MODEL_ARTIFACTS_PREFIX}{PROJECT}-iris"
+    assert steps["TrainIrisModel"]["Arguments"]["OutputDataConfig"]["S3OutputPath"] == kept
+    scratch = contract.MODEL_BUILD_SCRATCH_PREFIX.replace("${SageMakerProjectName}", PROJECT)
+
+    def prefix_of(uri: Any) -> str:
+        values = uri["Std:Join"]["Values"]  # s3:/, bucket, folder, execution id, output name
+        return f"{values[0]}/{values[1]}/{values[2]}"
+
+    outputs = {
+        o["OutputName"]: prefix_of(o["S3Output"]["S3Uri"])
+        for name in ("PreprocessIrisData", "EvaluateIrisModel")
+        for o in steps[name]["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    }
+    assert outputs == {
+        "train": f"s3://{BUCKET}/{scratch}".rstrip("/"),
+        "test": f"s3://{BUCKET}/{scratch}".rstrip("/"),
+        "evaluation": kept,
+    }
+    assert all(f".amazonaws.com/{scratch}" in url for _, url, _ in requests)

@@ -28,11 +28,10 @@ from generator.naming import ROLE_NAME_LIMIT, launch_role_name
 from generator.product import build_product
 from generator.render import serialise
 from generator.validate import lint_text
-from tests.conftest import SHARED_REFERENCE, make_config, named_config
+from tests.conftest import TEST_DATA, make_config, named_config
 
 GENERATED = ["default", "codeconnections-3-regions", "custom-preferences"]
-CHECKOV = Path("/tmp/checkov-venv/bin/checkov")
-REFERENCE = SHARED_REFERENCE / "iam" / "AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy.json"
+REFERENCE = TEST_DATA / "iam" / "AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy.json"
 
 
 def _policy_for_matching(policy: dict) -> dict:  # type: ignore[type-arg]
@@ -124,14 +123,13 @@ def test_generated_template_passes_cfn_lint(name: str) -> None:
     assert lint_text(text, [cfg.region], "launch-role-template.yaml") == []
 
 
-@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov is not installed at /tmp/checkov-venv")
-def test_generated_template_passes_checkov(tmp_path: Path) -> None:
+def test_generated_template_passes_checkov(tmp_path: Path, checkov_bin: Path) -> None:
     cfg = named_config("default")
     path = tmp_path / "launch-role-template.yaml"
     path.write_bytes(serialise(build_launch_role_template(cfg), cfg.output_format))
     result = subprocess.run(
         [
-            str(CHECKOV),
+            str(checkov_bin),
             "--framework",
             "cloudformation",
             "--quiet",
@@ -153,8 +151,6 @@ def test_generated_template_passes_checkov(tmp_path: Path) -> None:
 
 
 def test_shipped_standard_policy_is_the_reference() -> None:
-    if not REFERENCE.exists():
-        pytest.skip("shared reference not present")
     assert standard_policy() == json.loads(REFERENCE.read_text())
 
 

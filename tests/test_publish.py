@@ -71,10 +71,11 @@ def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def aws(fake_credentials: None) -> Iterator[pub.Clients]:
-    """moto with the bucket in the home region; clients as the CLI makes them."""
+def aws(fake_credentials: None, moto_org: str) -> Iterator[pub.Clients]:
+    """moto with the rendered-for organisation and the bucket in the home region; clients as the CLI makes them."""
     with mock_aws():
         clients = pub.make_clients(boto3.Session(), REGION)
+        clients.organizations.create_organization(FeatureSet="ALL")
         clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         yield clients
 
@@ -158,7 +159,7 @@ def test_edited_template_is_refused(tmp_path: Path) -> None:
     folder = render_into(tmp_path / "edited")
     template = folder / "product-template.yaml"
     template.write_text(template.read_text() + "# edited\n")
-    with pytest.raises(InputError, match="changed since it was rendered"):
+    with pytest.raises(InputError, match="was changed after the render"):
         pub.load_release(folder, BUCKET)
 
 
@@ -190,7 +191,7 @@ def test_template_key_is_content_addressed(rendered: Path, rendered_v2: Path) ->
 
 def test_checks_come_before_writes(rendered: Path) -> None:
     names = [s.name for s in plan_for(options(rendered)).steps]
-    assert names[:3] == ["identity", "bucket", "launch-role"]
+    assert names[:4] == ["identity", "organization", "bucket", "launch-role"]
     # The ownership check reads before the portfolio or product is created.
     assert names.index("catalog-lookup") < names.index("portfolio") < names.index("product")
     # A constraint needs the product in the portfolio.
@@ -247,7 +248,9 @@ def test_s3_template_end_to_end(aws: pub.Clients, rendered: Path, rendered_v2: P
 
     assert report.changed
     studio = aws.s3.get_object(Bucket=BUCKET, Key=plan.studio_key)
-    assert plan.studio_key == "mlops-gen/templates/multi-account-deployment.yaml"
+    assert (
+        plan.studio_key == "mlops-gen/templates/multi-account-model-deployment-mlops-gen.yaml"
+    )  # the render's product name
     assert studio["Body"].read() == (rendered / "product-template.yaml").read_bytes()
     assert object_tags(aws, plan.studio_key)["sagemaker:studio-visibility"] == "true"
     assert object_tags(aws, plan.template_key) == {"servicecatalog:provisioning": "true"}
@@ -268,7 +271,7 @@ def test_s3_template_end_to_end(aws: pub.Clients, rendered: Path, rendered_v2: P
     changed = pub.apply(s3_template_plan(rendered_v2, domain_id), aws)
     actions = {o.step: o.action for o in changed.outcomes}
     assert actions["studio-template"] == pub.UPDATED and actions["template"] == pub.CREATED
-    assert actions["cors"] == actions["domain-tag"] == pub.UNCHANGED
+    assert actions["cors"] == actions["domain"] == actions["domain-tag"] == pub.UNCHANGED
     body = aws.s3.get_object(Bucket=BUCKET, Key=plan.studio_key)["Body"].read()
     assert body == (rendered_v2 / "product-template.yaml").read_bytes()
     assert object_tags(aws, plan.studio_key)["sagemaker:studio-visibility"] == "true"
@@ -301,8 +304,10 @@ def test_domain_pointing_elsewhere_is_not_retagged(aws: pub.Clients, rendered: P
     aws.sagemaker.add_tags(ResourceArn=arn, Tags=[{"Key": "sagemaker:projectS3TemplatesLocation", "Value": other}])
     with pytest.raises(pub.PublishError, match=f"already reads templates from {other}") as caught:
         pub.apply(s3_template_plan(rendered, domain_id), aws)
-    assert caught.value.step == "domain-tag"
+    assert caught.value.step == "domain"  # refused before any upload or CORS change
     assert domain_tags(aws, domain_id)["sagemaker:projectS3TemplatesLocation"] == other
+    assert aws.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    assert "CORSRules" not in _cors_or_empty(aws)
 
 
 def test_existing_studio_cors_rule_is_reused(aws: pub.Clients, rendered: Path) -> None:
@@ -314,18 +319,31 @@ def test_existing_studio_cors_rule_is_reused(aws: pub.Clients, rendered: Path) -
     assert len(aws.s3.get_bucket_cors(Bucket=BUCKET)["CORSRules"]) == 1
 
 
-def test_unknown_domain_names_the_step(aws: pub.Clients, rendered: Path) -> None:
+def test_unknown_domain_fails_before_any_upload_or_cors_change(aws: pub.Clients, rendered: Path) -> None:
     with pytest.raises(pub.PublishError) as caught:
         pub.apply(s3_template_plan(rendered, "d-nosuchdomain1"), aws)
-    assert caught.value.step == "domain-tag"
+    assert caught.value.step == "domain"
+    assert "d-nosuchdomain1 does not exist" in str(caught.value) and "aws sagemaker list-domains" in str(caught.value)
+    assert aws.s3.list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+    assert "CORSRules" not in _cors_or_empty(aws)
+
+
+def _cors_or_empty(aws: pub.Clients) -> dict[str, Any]:
+    from botocore.exceptions import ClientError
+
+    try:
+        return dict(aws.s3.get_bucket_cors(Bucket=BUCKET))
+    except ClientError:
+        return {}
 
 
 # --- AWS problems: one clear message each ---------------------------------------------------------
 
 
-def test_bucket_in_another_region(fake_credentials: None, rendered: Path) -> None:
+def test_bucket_in_another_region(fake_credentials: None, moto_org: str, rendered: Path) -> None:
     with mock_aws():
         clients = pub.make_clients(boto3.Session(), REGION)
+        clients.organizations.create_organization(FeatureSet="ALL")
         west = boto3.client("s3", region_name="us-west-2")
         west.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-west-2"})
         with pytest.raises(pub.PublishError, match="is in us-west-2, but the product is published in eu-west-1") as e:
@@ -334,9 +352,30 @@ def test_bucket_in_another_region(fake_credentials: None, rendered: Path) -> Non
         assert "Contents" not in clients.s3.list_objects_v2(Bucket=BUCKET)  # nothing was written
 
 
-def test_missing_bucket(fake_credentials: None, rendered: Path) -> None:
+def test_the_organisation_must_be_the_rendered_one(fake_credentials: None, tmp_path: Path) -> None:
+    """Before any upload: not in an organisation, another organisation, or a render without --org-id."""
     with mock_aws():
         clients = pub.make_clients(boto3.Session(), REGION)
+        clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        plan = plan_for(options(render_into(tmp_path / "a")))
+        with pytest.raises(pub.PublishError, match="is not in an organisation") as caught:
+            pub.apply(plan, clients)
+        assert caught.value.step == "organization"
+        actual = clients.organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+        with pytest.raises(
+            pub.PublishError, match=f"rendered with --org-id o-a1b2c3d4e5, but this organisation is {actual}"
+        ):
+            pub.apply(plan, clients)
+        without = plan_for(options(render_into(tmp_path / "b", org_id=None)))
+        with pytest.raises(pub.PublishError, match=f"no OrganizationId default.*--org-id {actual}"):
+            pub.apply(without, clients)
+        assert "Contents" not in clients.s3.list_objects_v2(Bucket=BUCKET)  # nothing was written
+
+
+def test_missing_bucket(fake_credentials: None, moto_org: str, rendered: Path) -> None:
+    with mock_aws():
+        clients = pub.make_clients(boto3.Session(), REGION)
+        clients.organizations.create_organization(FeatureSet="ALL")
         with pytest.raises(pub.PublishError, match=f"bucket {BUCKET} does not exist.*aws s3 mb") as caught:
             pub.apply(s3_template_plan(rendered, "d-abcdefgh1234"), clients)
         assert caught.value.step == "bucket"
@@ -429,7 +468,7 @@ def test_cli_no_credentials_exits_1(rendered: Path, tmp_path: Path, monkeypatch:
     assert len(lines) == 1 and "publish step 'identity': no AWS credentials found" in lines[0]
 
 
-def test_cli_s3_template_against_a_moto_server(fake_credentials: None, rendered: Path) -> None:
+def test_cli_s3_template_against_a_moto_server(fake_credentials: None, moto_org: str, rendered: Path) -> None:
     """--endpoint-url: the whole s3-template way against a real HTTP endpoint, then a JSON report."""
     from moto.server import ThreadedMotoServer
 
@@ -439,6 +478,7 @@ def test_cli_s3_template_against_a_moto_server(fake_credentials: None, rendered:
         host, port = server.get_host_and_port()
         url = f"http://{host}:{port}"
         clients = pub.make_clients(boto3.Session(), REGION, url)
+        clients.organizations.create_organization(FeatureSet="ALL")
         clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=url)
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
@@ -466,3 +506,33 @@ def test_cli_s3_template_against_a_moto_server(fake_credentials: None, rendered:
         assert {"Key": "sagemaker:studio-visibility", "Value": "true"} in tags["TagSet"]
     finally:
         server.stop()
+
+
+# --- what render decided, publish reads (manifest settings) ----------------------------------------------
+
+
+def test_publish_reads_the_render_settings_and_says_when_a_flag_overrides(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from generator.cli import app
+
+    studio = f"arn:aws:iam::{ACCOUNT}:role/StudioExecution"
+    folder = render_into(
+        tmp_path / "dist", portfolio_name="Team A templates", product_name="Iris deploy", studio_role_arn=[studio]
+    )
+    runner = CliRunner()
+    plain = runner.invoke(app, ["publish", str(folder), "--dry-run", "--json"])
+    assert plain.exit_code == 0, plain.output
+    steps = {o["step"]: o["detail"] for o in json.loads(plain.stdout)["steps"]}
+    assert f"s3://{BUCKET}/" in steps["template"]  # the render's --seed-bucket, not typed again
+    assert "'Team A templates'" in steps["portfolio"] and "'Iris deploy'" in steps["product"]
+    assert steps["principals"].startswith("associate 1 principal")
+    assert "overrides" not in plain.stderr
+
+    other = runner.invoke(app, ["publish", str(folder), "--dry-run", "--portfolio-name", "Other", "--bucket", BUCKET])
+    assert other.exit_code == 0, other.output
+    assert "--portfolio-name overrides the render's portfolio-name ('Team A templates') with 'Other'" in other.stderr
+    assert "--bucket overrides" not in other.stderr  # the same value: nothing to say
+
+    s3 = runner.invoke(app, ["publish", str(folder), "--dry-run", "--via", "s3-template", "--domain-id", "d-abc123"])
+    assert s3.exit_code == 0, s3.output  # the render's Studio roles are a portfolio's, not an error here

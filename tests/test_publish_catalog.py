@@ -27,9 +27,12 @@ from moto.s3.models import s3_backends
 from moto.servicecatalog.models import servicecatalog_backends
 
 from generator import publish as pub
+from generator.config import DEFAULT_PORTFOLIO_NAME, DEFAULT_PRODUCT_NAME
 from tests.test_publish import ACCOUNT, BUCKET, REGION, options, plan_for, render_into
 
 ROLE_NAME = "sagemaker-mlops-gen-launch-role"
+#: What render records and publish defaults to (one name from render to publish).
+PORTFOLIO, PRODUCT = DEFAULT_PORTFOLIO_NAME, DEFAULT_PRODUCT_NAME
 STUDIO_ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMaker-ExecutionRole-1"
 OTHER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/DataScientist"
 WRITES = ("Create", "Associate", "Update", "Delete", "Put")
@@ -296,7 +299,7 @@ class CatalogModel(Stubber):
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[pub.Clients, CatalogModel]]:
+def world(monkeypatch: pytest.MonkeyPatch, moto_org: str) -> Iterator[tuple[pub.Clients, CatalogModel]]:
     """moto (S3, IAM, STS, part of Service Catalog) with the bucket and the generated launch role."""
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -306,6 +309,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[pub.Clients, Catalo
         monkeypatch.setenv(name, value)
     with mock_aws():
         clients = pub.make_clients(boto3.Session(), REGION)
+        clients.organizations.create_organization(FeatureSet="ALL")
         clients.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         trust = {
             "Version": "2012-10-17",
@@ -349,8 +353,8 @@ def test_first_run_builds_everything(world: tuple[pub.Clients, CatalogModel], v1
     plan = catalog_plan(v1)
     report = pub.apply(plan, clients)
 
-    portfolio = catalog.portfolio_named("SageMaker Organization Templates")
-    product = catalog.product_named("Multi Account Deployment")
+    portfolio = catalog.portfolio_named(PORTFOLIO)
+    product = catalog.product_named(PRODUCT)
     assert report.outputs["portfolio_id"] == portfolio.id and report.outputs["product_id"] == product.id
     assert catalog.portfolios_of[product.id] == [portfolio.id]
     role_arn = f"arn:aws:iam::{ACCOUNT}:role/{ROLE_NAME}"
@@ -383,7 +387,7 @@ def test_second_run_changes_nothing(world: tuple[pub.Clients, CatalogModel], v1:
     assert catalog.writes() == []
     assert "HeadObject" in puts  # the recorder sees S3 calls, and none of them writes
     assert [name for name in puts if name.startswith("Put")] == []
-    assert len(catalog.artifacts[catalog.product_named("Multi Account Deployment").id]) == 1
+    assert len(catalog.artifacts[catalog.product_named(PRODUCT).id]) == 1
 
 
 def test_changed_template_adds_exactly_one_version(world: tuple[pub.Clients, CatalogModel], v1: Path, v2: Path) -> None:
@@ -395,7 +399,7 @@ def test_changed_template_adds_exactly_one_version(world: tuple[pub.Clients, Cat
     second = catalog_plan(v2)
     report = pub.apply(second, clients)
 
-    product = catalog.product_named("Multi Account Deployment")
+    product = catalog.product_named(PRODUCT)
     versions = catalog.artifacts[product.id]
     assert len(versions) == 2
     assert [v["Name"] for v in versions] == ["1.0", "2.0"]
@@ -420,14 +424,14 @@ def test_going_back_to_an_old_template_makes_it_newest_again(
     report = pub.apply(catalog_plan(v1), clients)
     assert actions(report)["version"] == pub.CREATED
     assert actions(report)["template"] == pub.UNCHANGED  # the object is already there
-    assert len(catalog.artifacts[catalog.product_named("Multi Account Deployment").id]) == 3
+    assert len(catalog.artifacts[catalog.product_named(PRODUCT).id]) == 3
 
 
 def test_drift_is_repaired(world: tuple[pub.Clients, CatalogModel], v1: Path) -> None:
     clients, catalog = world
     pub.apply(catalog_plan(v1), clients)
-    product = catalog.product_named("Multi Account Deployment")
-    portfolio = catalog.portfolio_named("SageMaker Organization Templates")
+    product = catalog.product_named(PRODUCT)
+    portfolio = catalog.portfolio_named(PORTFOLIO)
     catalog.moto.tagger.untag_resource_using_names(product.arn, ["sagemaker:studio-visibility"])
     (constraint_id,) = catalog.constraints
     catalog.constraints[constraint_id]["Parameters"] = json.dumps({"RoleArn": OTHER_ROLE})
@@ -447,8 +451,8 @@ def test_launch_role_override_updates_the_constraint(world: tuple[pub.Clients, C
     pub.apply(catalog_plan(v1), clients)
     report = pub.apply(catalog_plan(v1, launch_role_arn=OTHER_ROLE), clients)
     assert actions(report)["launch-constraint"] == pub.UPDATED
-    product = catalog.product_named("Multi Account Deployment")
-    portfolio = catalog.portfolio_named("SageMaker Organization Templates")
+    product = catalog.product_named(PRODUCT)
+    portfolio = catalog.portfolio_named(PORTFOLIO)
     assert catalog.launch_roles(portfolio.id, product.id) == [OTHER_ROLE]
 
 
@@ -464,8 +468,8 @@ def test_standard_launch_role(world: tuple[pub.Clients, CatalogModel], tmp_path:
         AssumeRolePolicyDocument=json.dumps(trust),
     )
     pub.apply(catalog_plan(folder), clients)
-    product = catalog.product_named("Multi Account Deployment")
-    portfolio = catalog.portfolio_named("SageMaker Organization Templates")
+    product = catalog.product_named(PRODUCT)
+    portfolio = catalog.portfolio_named(PORTFOLIO)
     expected = f"arn:aws:iam::{ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsLaunchRole"
     assert catalog.launch_roles(portfolio.id, product.id) == [expected]
 
@@ -474,7 +478,7 @@ def test_finds_the_product_among_many_pages(world: tuple[pub.Clients, CatalogMod
     clients, catalog = world
     for n in range(45):  # similar names: full-text search returns them all, over three pages
         clients.servicecatalog.create_product(
-            Name=f"Multi Account Deployment copy {n}", Owner="someone", ProductType="CLOUD_FORMATION_TEMPLATE"
+            Name=f"{PRODUCT} copy {n}", Owner="someone", ProductType="CLOUD_FORMATION_TEMPLATE"
         )
     pub.apply(catalog_plan(v1), clients)
     catalog.calls.clear()
@@ -489,7 +493,7 @@ def test_product_owned_by_another_portfolio(world: tuple[pub.Clients, CatalogMod
     clients, catalog = world
     sc = clients.servicecatalog
     other = sc.create_portfolio(DisplayName="Team B templates", ProviderName="team-b")["PortfolioDetail"]["Id"]
-    product = sc.create_product(Name="Multi Account Deployment", Owner="team-b", ProductType="CLOUD_FORMATION_TEMPLATE")
+    product = sc.create_product(Name=PRODUCT, Owner="team-b", ProductType="CLOUD_FORMATION_TEMPLATE")
     product_id = product["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
     sc.associate_product_with_portfolio(ProductId=product_id, PortfolioId=other)
     catalog.calls.clear()
@@ -499,7 +503,7 @@ def test_product_owned_by_another_portfolio(world: tuple[pub.Clients, CatalogMod
 
     message = str(caught.value)
     assert caught.value.step == "catalog-lookup"
-    assert "'Team B templates'" in message and "'SageMaker Organization Templates'" in message
+    assert "'Team B templates'" in message and repr(PORTFOLIO) in message
     assert "--portfolio-name 'Team B templates'" in message
     assert catalog.writes() == []  # stopped before creating a portfolio
 
@@ -526,15 +530,15 @@ def test_rerun_after_a_failure_completes_the_job(world: tuple[pub.Clients, Catal
 
     assert actions(report)["principals"] == pub.CREATED
     assert {k: v for k, v in actions(report).items() if v != pub.UNCHANGED} == {"principals": pub.CREATED}
-    portfolio = catalog.portfolio_named("SageMaker Organization Templates")  # still exactly one
-    catalog.product_named("Multi Account Deployment")
+    portfolio = catalog.portfolio_named(PORTFOLIO)  # still exactly one
+    catalog.product_named(PRODUCT)
     assert catalog.principals[portfolio.id][0]["PrincipalARN"] == STUDIO_ROLE
 
 
 def test_two_portfolios_with_the_name_are_refused(world: tuple[pub.Clients, CatalogModel], v1: Path) -> None:
     clients, _ = world
     for _ in range(2):
-        clients.servicecatalog.create_portfolio(DisplayName="SageMaker Organization Templates", ProviderName="x")
+        clients.servicecatalog.create_portfolio(DisplayName=PORTFOLIO, ProviderName="x")
     with pytest.raises(pub.PublishError, match="2 portfolios are named"):
         pub.apply(catalog_plan(v1), clients)
 

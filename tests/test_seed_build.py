@@ -17,7 +17,7 @@ import pytest
 from moto import mock_aws
 
 from generator import contract
-from generator.naming import Names, Stage
+from generator.naming import BootstrapNames, Names, Stage
 from generator.render import render_files
 from tests.cfn_resolve import Resolver, product_template
 from tests.conftest import make_config
@@ -29,6 +29,7 @@ __all__ = ["seed"]  # the fixture, imported for pytest
 GROUP = PROJECT
 ROLE = "sagemaker-multi-account-deploy"
 STAGING_OU, PROD_OU = "ou-ab12-11111111", "ou-ab12-22222222"
+ORG_ID = "o-a1b2c3d4e5"
 
 
 def build_environ(**overrides: str) -> dict[str, str]:
@@ -40,6 +41,9 @@ def build_environ(**overrides: str) -> dict[str, str]:
         contract.Env.MODEL_PACKAGE_GROUP: GROUP,
         contract.Env.CREATE_MODEL_PACKAGE_GROUP: "false",
         contract.Env.EXPORT_TEMPLATE: contract.EXPORT_TEMPLATE,
+        contract.Env.ORG_ID: ORG_ID,
+        contract.Env.EXECUTION_ROLE: "stacksets-exec-*",
+        contract.Env.DATA_CAPTURE_BUCKET_STEM: BootstrapNames().data_capture_bucket_stem,
     }
     for stage, ou in zip(Stage, (STAGING_OU, PROD_OU), strict=True):
         env[contract.Env.ou(stage)] = ou
@@ -71,7 +75,7 @@ def register(sm: Any, status: str) -> str:
 
 def product_group_policy() -> dict[str, Any]:
     """The ModelPackageGroupPolicy of the rendered product (generated launch role), for project `iris`."""
-    files = render_files(make_config(staging_ou=STAGING_OU, prod_ou=PROD_OU))
+    files = render_files(make_config(staging_ou=STAGING_OU, prod_ou=PROD_OU, org_id=ORG_ID))
     template = product_template(files)
     resolver = Resolver(template, {"SageMakerProjectName": PROJECT, "SageMakerProjectId": PROJECT_ID})
     (group,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]
@@ -344,12 +348,40 @@ def test_stack_set_creates_the_endpoint_in_every_account_of_each_ou(
         capture = endpoint_config.get("DataCaptureConfig") or {}
         assert bool(capture.get("EnableCapture")) is config["data_capture"]["enabled"]
         if config["data_capture"]["enabled"]:
-            assert capture["DestinationS3Uri"] == (
-                f"s3://sagemaker-{REGION}-{account}/data-capture/{endpoints[0]['EndpointName']}"
-            )
+            # The bucket the target-role stack set creates in this account and region (BootstrapNames).
+            bucket = BootstrapNames().data_capture_bucket(REGION).replace("${AWS::AccountId}", account)
+            assert capture["DestinationS3Uri"] == f"s3://{bucket}/{contract.DATA_CAPTURE_PREFIX}"
         model = target.describe_model(ModelName=variant["ModelName"])
         assert model["ExecutionRoleArn"] == f"arn:aws:iam::{account}:role/{ROLE}"
         containers = [model.get("PrimaryContainer", {}), *model.get("Containers", [])]
         assert package in [c.get("ModelPackageName") for c in containers]
     # Nothing lands outside the OUs: not in the management account, not in the closed account's OU peers.
     assert boto3.client("sagemaker").list_endpoints()["Endpoints"] == []
+
+
+def test_the_build_s_group_policy_is_bound_and_lets_the_stages_deploy(seed: Seed) -> None:
+    """Under the standard launch role the build puts the group's policy: same rules as the product's."""
+    from generator.cross_account import CrossAccountNeed, caller_context, evaluate_cross_account
+    from generator.s3_public import PRINCIPAL_KEYS, public_statements
+
+    group = f"arn:aws:sagemaker:{REGION}:123456789012:model-package-group/{GROUP}"
+    env = seed.build.BuildEnv.from_environ(build_environ(**{contract.Env.CREATE_MODEL_PACKAGE_GROUP: "true"}))
+    policy = seed.build.group_read_policy(group, env.reader_ous, env.org_id, env.reader_roles)
+    assert public_statements(policy, {}, PRINCIPAL_KEYS) == []
+    package = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/1"
+    executor = "arn:aws:iam::444455556666:role/stacksets-exec-0a1b2c3d4e5f60718293a4b5c6d7e8f9"
+    for role, ou, allowed in [(executor, PROD_OU, True), (f"arn:aws:iam::444455556666:role/{ROLE}", STAGING_OU, True),
+                              (executor, "ou-ab12-99999999", False), ("arn:aws:iam::444455556666:role/other", PROD_OU,
+                                                                     False)]:  # fmt: skip
+        need = CrossAccountNeed(role, "sagemaker:CreateModel", package, "ModelPackageGroup", "build", "test")
+        assert evaluate_cross_account(policy, need, caller_context(role, ORG_ID, ou)).allowed is allowed
+
+
+def test_creating_the_group_needs_the_org_id(seed: Seed) -> None:
+    environ = build_environ(**{contract.Env.CREATE_MODEL_PACKAGE_GROUP: "true"})
+    del environ[contract.Env.ORG_ID]
+    with pytest.raises(seed.build.BuildError, match="ORGANIZATION_ID is not set"):
+        seed.build.BuildEnv.from_environ(environ)
+    del environ[contract.Env.CREATE_MODEL_PACKAGE_GROUP]
+    environ[contract.Env.CREATE_MODEL_PACKAGE_GROUP] = "false"
+    assert seed.build.BuildEnv.from_environ(environ).org_id == ""  # not read when the product made the group

@@ -18,8 +18,6 @@ from generator.render import build_manifest, render_files
 from generator.validate import lint_text
 from tests.conftest import make_config
 
-CHECKOV = Path(os.environ.get("MLOPS_GEN_CHECKOV", "/tmp/checkov-venv/bin/checkov"))
-
 
 def bundle_of(**overrides: object) -> bytes:
     files = {f.path: f for f in render_files(make_config(**overrides))}
@@ -88,11 +86,10 @@ def test_endpoint_template_passes_cfn_lint() -> None:
     assert lint_text(text, ["eu-west-1", "us-east-1"], contract.EXPORT_TEMPLATE) == []
 
 
-@pytest.mark.skipif(not CHECKOV.exists(), reason="checkov not found (set MLOPS_GEN_CHECKOV to its binary)")
-def test_endpoint_template_has_no_failed_checkov_check(tmp_path: Path) -> None:
+def test_endpoint_template_has_no_failed_checkov_check(tmp_path: Path, checkov_bin: Path) -> None:
     shutil.copy(seed.SEED_DIR / contract.EXPORT_TEMPLATE, tmp_path)
     result = subprocess.run(
-        [str(CHECKOV), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download",
+        [str(checkov_bin), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download",
          "-o", "json", "-d", str(tmp_path)],
         capture_output=True, text=True, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"}, timeout=300, check=False,
     )  # fmt: skip

@@ -23,7 +23,7 @@ This is, with `doctor`, the only package that talks to AWS. Its modules, in the 
 """
 
 from generator.publish.errors import PublishError
-from generator.publish.options import PublishOptions, Via, check_options, parse_via
+from generator.publish.options import PublishOptions, Via, check_options, from_render, parse_via
 from generator.publish.plan import Plan, Step, build_plan
 from generator.publish.progress import RichProgress
 from generator.publish.release import LocalFile, Release, load_release, resolve_region
@@ -51,6 +51,7 @@ __all__ = [
     "build_plan",
     "check_options",
     "dry_run",
+    "from_render",
     "load_release",
     "make_clients",
     "parse_via",

@@ -20,6 +20,27 @@ def identity(run: Run) -> Result:
     return UNCHANGED, f"account {run.account} as {run.caller}"
 
 
+def organization(run: Run) -> Result:
+    """The product's read grants name one organisation (`aws:PrincipalOrgID`): it must be the caller's."""
+    from generator.org_id import check_org_id
+
+    try:
+        actual = run.clients.organizations.describe_organization()["Organization"]["Id"]
+    except ClientError as exc:
+        if error_code(exc) != "AWSOrganizationsNotInUseException":
+            raise
+        raise PublishError(
+            "organization",
+            f"account {run.account} is not in an organisation",
+            "publish from the organisation's management account (or a member of it): the product deploys to OUs",
+        ) from None
+    problem = check_org_id(run.plan.release.org_id, actual)
+    if problem is not None:
+        raise PublishError("organization", problem, f"mlops-gen render ... --org-id {actual} --force, then publish")
+    run.outputs["organization_id"] = actual
+    return UNCHANGED, f"organisation {actual}, as rendered"
+
+
 def bucket(run: Run) -> Result:
     name, home = run.opts.bucket, run.plan.region
     location = run.clients.s3.get_bucket_location(Bucket=name).get("LocationConstraint")

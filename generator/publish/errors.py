@@ -70,7 +70,30 @@ def _client_error(step: str, exc: ClientError, run: Run) -> PublishError:
             f"bucket {bucket} does not exist",
             f"create it in {region} (aws s3 mb s3://{bucket} --region {region})",
         )
-    return PublishError(step, f"{action} failed: {code}: {message}", "fix that and run publish again")
+    return PublishError(step, f"{action} failed: {code}: {message}", _fix_for(code, action, who))
+
+
+#: AWS error codes -> what to do about them (every code not here: read AWS's message and run again).
+_FIXES = {
+    "ResourceNotFound": "check the name or id the step names (it must exist in this account and region)",
+    "ResourceNotFoundException": "check the name or id the step names (it must exist in this account and region)",
+    "ValidationException": "AWS refused the request's values: correct the flag or render option the message names",
+    "InvalidParametersException": "AWS refused the request's values: correct the flag or render option it names",
+    "LimitExceededException": "delete unused ones or raise the quota in Service Quotas, then run publish again",
+    "ThrottlingException": "wait a minute and run publish again (it resumes where it stopped)",
+    "Throttling": "wait a minute and run publish again (it resumes where it stopped)",
+    "DuplicateResourceException": "rename or delete the existing one, or publish under its name",
+}
+
+
+def _fix_for(code: str, action: str, who: str) -> str:
+    fix = _FIXES.get(code)
+    if fix is not None:
+        return fix
+    return (
+        f"read AWS's message for {action} above, correct what it names (as {who}), and run publish again: "
+        "it resumes where it stopped"
+    )
 
 
 def _service_of(operation: str, run: Run) -> str:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
+from generator.config import DEFAULT_PORTFOLIO_NAME, DEFAULT_PRODUCT_NAME
 from generator.errors import InputError
 
 
@@ -18,8 +21,8 @@ class Via(StrEnum):
 
 
 DEFAULT_PREFIX = "mlops-gen/"
-DEFAULT_PORTFOLIO = "SageMaker Organization Templates"
-DEFAULT_PRODUCT = "Multi Account Deployment"
+DEFAULT_PORTFOLIO = DEFAULT_PORTFOLIO_NAME  # render's defaults: one name from render to publish
+DEFAULT_PRODUCT = DEFAULT_PRODUCT_NAME
 DEFAULT_OWNER = "mlops-gen"
 
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -43,6 +46,54 @@ class PublishOptions:
     principal_arns: tuple[str, ...] = ()
     launch_role_arn: str | None = None
     domain_id: str | None = None
+
+
+#: publish flag -> the render option (manifest setting) it defaults to.
+FROM_RENDER = {
+    "bucket": "seed-bucket",
+    "portfolio-name": "portfolio-name",
+    "product-name": "product-name",
+    "principal-arn": "studio-role-arn",
+}
+
+
+def from_render(
+    settings: Mapping[str, Any], flags: Mapping[str, Any], via: Via = Via.SERVICE_CATALOG
+) -> tuple[dict[str, Any], list[str]]:
+    """Each publish value: the flag if given, else what render recorded; plus a line per override.
+
+    What render decided (the seed bucket the product reads, the portfolio and product names, the
+    Studio roles) is what publish must use, so a user never types it twice; a flag that differs says so.
+    """
+    values: dict[str, Any] = {}
+    notes: list[str] = []
+    for flag, key in FROM_RENDER.items():
+        given, rendered = flags.get(flag), settings.get(key)
+        if flag == "principal-arn":
+            given = tuple(given or ()) or None
+            rendered = tuple(rendered or ()) or None
+        if given is None:
+            values[flag] = rendered
+        else:
+            values[flag] = given
+            if rendered is not None and given != rendered:
+                notes.append(f"--{flag} overrides the render's {key} ({_shown(rendered)}) with {_shown(given)}")
+    if values["bucket"] is None:
+        raise InputError(
+            "--bucket",
+            "is required: the render has no --seed-bucket. Render with --seed-bucket BUCKET (the product reads "
+            "its seed code from there) and publish again, or pass --bucket BUCKET",
+        )
+    values["portfolio-name"] = values["portfolio-name"] or DEFAULT_PORTFOLIO
+    values["product-name"] = values["product-name"] or DEFAULT_PRODUCT
+    values["principal-arn"] = tuple(values["principal-arn"] or ())
+    if via is Via.S3_TEMPLATE and flags.get("principal-arn") is None:
+        values["principal-arn"] = ()  # Studio roles are a portfolio's; an S3 template has none to associate
+    return values, notes
+
+
+def _shown(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, tuple) else repr(value)
 
 
 def parse_via(value: str) -> Via:

@@ -92,11 +92,14 @@ def build_plan(opts: PublishOptions, release: Release, region: str) -> Plan:
     keys = Plan(opts, release, region, ())  # the keys and locations the summaries name
     steps = [
         Step("identity", "find the caller's account (sts get-caller-identity)"),
+        Step("organization", "check the organisation is the one the product was rendered for (--org-id)"),
         Step("bucket", f"check bucket {b} exists in {region}"),
     ]
     if opts.via is Via.SERVICE_CATALOG:
         role = opts.launch_role_arn or release.launch_role_name or f"service-role/{STANDARD_LAUNCH_ROLE}"
         steps.append(Step("launch-role", f"check launch role {role} exists"))
+    else:
+        steps.append(Step("domain", f"check SageMaker domain {opts.domain_id} exists and may be tagged"))
     if release.seed_key:
         steps.append(Step("seed-bundle", f"upload the seed bundle to s3://{b}/{release.seed_key}"))
     steps.append(Step("template", f"upload the product template to s3://{b}/{keys.template_key}"))

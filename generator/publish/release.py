@@ -13,6 +13,7 @@ from typing import Any
 
 from generator.errors import InputError
 from generator.manifest import Manifest, sha256, verify_manifest
+from generator.org_id import ORG_ID_PARAMETER
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Release:
     launch_role_name: str | None
     #: The template that creates it (relative to DIR), for the message when the role is missing.
     launch_role_template: str | None = None
+    #: The product's `OrganizationId` default (`render --org-id`); None: the render has none.
+    org_id: str | None = None
 
 
 def _read_checked(folder: Path, manifest: Manifest, kind: str) -> LocalFile:
@@ -105,7 +108,8 @@ def load_release(folder: Path, bucket: str) -> Release:
         launch_role_template = manifest.path_of("launch-role-template")
         role_template = _decode(_read_checked(folder, manifest, "launch-role-template"))
         launch_role_name = str(role_template["Resources"]["LaunchRole"]["Properties"]["RoleName"])
-    return Release(manifest.home_region, template, seed, seed_key, launch_role_name, launch_role_template)
+    org_id = _default(parameters, ORG_ID_PARAMETER)
+    return Release(manifest.home_region, template, seed, seed_key, launch_role_name, launch_role_template, org_id)
 
 
 def resolve_region(flag: str | None, release: Release) -> str:

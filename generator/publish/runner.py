@@ -19,8 +19,10 @@ from generator.publish.state import CREATED, PLANNED, UPDATED, Clients, Result, 
 #: Every step `build_plan` may list, by name.
 STEPS: dict[str, Callable[[Run], Result]] = {
     "identity": checks.identity,
+    "organization": checks.organization,
     "bucket": checks.bucket,
     "launch-role": checks.launch_role,
+    "domain": studio.domain,
     "seed-bundle": uploads.seed_bundle,
     "template": uploads.template,
     "catalog-lookup": catalog.catalog_lookup,

@@ -24,9 +24,10 @@ class Clients:
     iam: Any
     servicecatalog: Any
     sagemaker: Any
+    organizations: Any
 
     def all(self) -> tuple[Any, ...]:
-        return (self.sts, self.s3, self.iam, self.servicecatalog, self.sagemaker)
+        return (self.sts, self.s3, self.iam, self.servicecatalog, self.sagemaker, self.organizations)
 
 
 def make_clients(session: Any, region: str, endpoint_url: str | None = None) -> Clients:
@@ -35,7 +36,7 @@ def make_clients(session: Any, region: str, endpoint_url: str | None = None) -> 
     def client(service: str) -> Any:
         return session.client(service, region_name=region, endpoint_url=endpoint_url)
 
-    return Clients(client("sts"), client("s3"), client("iam"), client("servicecatalog"), client("sagemaker"))
+    return Clients(*(client(s) for s in ("sts", "s3", "iam", "servicecatalog", "sagemaker", "organizations")))
 
 
 @dataclass

@@ -62,21 +62,41 @@ def _allows_studio(rule: Mapping[str, Any]) -> bool:
     return bool(origins & {STUDIO_ORIGIN, "*"}) and set(CORS_METHODS) <= set(rule.get("AllowedMethods", []))
 
 
-def domain_tag(run: Run) -> Result:
-    """Point the domain at our templates folder; never move a domain that reads templates from elsewhere."""
-    sm, domain_id = run.clients.sagemaker, run.opts.domain_id
-    arn = sm.describe_domain(DomainId=domain_id)["DomainArn"]
+def domain(run: Run) -> Result:
+    """Read the domain before anything is written: an unknown domain, or one that already reads
+    templates from elsewhere, is refused before any upload or CORS change."""
+    from botocore.exceptions import ClientError
+
+    sm, domain_id, region = run.clients.sagemaker, run.opts.domain_id, run.plan.region
+    try:
+        arn = sm.describe_domain(DomainId=domain_id)["DomainArn"]
+    except ClientError as exc:
+        if error_code(exc) not in ("ResourceNotFound", "ResourceNotFoundException", "ValidationException"):
+            raise
+        raise PublishError(
+            "domain",
+            f"SageMaker domain {domain_id} does not exist in account {run.account}, region {region}",
+            f"pass the id of an existing domain (aws sagemaker list-domains --region {region})",
+        ) from None
     run.outputs["domain_arn"] = arn
     current = tag_map(list(paginate(sm, "list_tags", "Tags", ResourceArn=arn))).get(TEMPLATES_LOCATION_TAG)
     location = run.plan.templates_location
-    if current == location:
-        return UNCHANGED, f"{TEMPLATES_LOCATION_TAG}={location}"
-    if current is not None:
+    if current is not None and current != location:
         raise PublishError(
-            "domain-tag",
+            "domain",
             f"domain {domain_id} already reads templates from {current}",
             f"publish with the --bucket/--prefix of that location, or remove the tag first "
             f"(aws sagemaker delete-tags --resource-arn {arn} --tag-keys {TEMPLATES_LOCATION_TAG})",
         )
+    return UNCHANGED, f"domain {domain_id} ({arn})"
+
+
+def domain_tag(run: Run) -> Result:
+    """Point the domain (read by the `domain` step) at our templates folder."""
+    sm, arn = run.clients.sagemaker, run.outputs["domain_arn"]
+    current = tag_map(list(paginate(sm, "list_tags", "Tags", ResourceArn=arn))).get(TEMPLATES_LOCATION_TAG)
+    location = run.plan.templates_location
+    if current == location:
+        return UNCHANGED, f"{TEMPLATES_LOCATION_TAG}={location}"
     sm.add_tags(ResourceArn=arn, Tags=tag_list({TEMPLATES_LOCATION_TAG: location}))
     return CREATED, f"{TEMPLATES_LOCATION_TAG}={location}"

@@ -59,6 +59,12 @@ class BuildEnv:
     stages: tuple[StageSettings, ...]
     #: The staging and prod OU ids: their accounts may read the group's model packages.
     reader_ous: tuple[str, ...] = ()
+    #: The organisation (a fixed aws:PrincipalOrgID) and the stack-set execution role's name in the
+    #: stage accounts (it calls CreateModel): read only when the build creates the group.
+    org_id: str = ""
+    execution_role_name: str = ""
+    #: The data-capture bucket's name before `-<account>-<region>` (the target-role stack set creates it).
+    data_capture_bucket_stem: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BuildEnv:
@@ -81,15 +87,28 @@ class BuildEnv:
         create = need("CREATE_MODEL_PACKAGE_GROUP").lower()
         if create not in ("true", "false"):
             raise BuildError(f"environment variable CREATE_MODEL_PACKAGE_GROUP must be true or false, got {create!r}")
+        creates = create == "true"
         return cls(
             project_name=need("SAGEMAKER_PROJECT_NAME"),
             project_id=need("SAGEMAKER_PROJECT_ID"),
             model_package_group=need("MODEL_PACKAGE_GROUP_NAME"),
-            create_model_package_group=create == "true",
+            create_model_package_group=creates,
             export_template=need("EXPORT_TEMPLATE_NAME"),
             stages=stages,
             reader_ous=tuple(need(f"{stage.upper()}_OU_ID") for stage in STAGES),
+            org_id=need("ORGANIZATION_ID") if creates else "",
+            execution_role_name=need("STACK_SET_EXECUTION_ROLE_NAME") if creates else "",
+            data_capture_bucket_stem=need("DATA_CAPTURE_BUCKET_STEM"),
         )
+
+    @property
+    def reader_roles(self) -> tuple[str, ...]:
+        """Role names (patterns) that deploy from the group: each stage's target role and the execution role.
+
+        In the product's order, repeats included (its two stage parameters may name one role), so both
+        policies are the same document."""
+        names = [stage.role_name for stage in self.stages] + [self.execution_role_name]
+        return tuple(n for n in names if n)
 
 
 def ensure_model_package_group(sm: Any, group: str, project_name: str) -> bool:
@@ -111,36 +130,52 @@ def ensure_model_package_group(sm: Any, group: str, project_name: str) -> bool:
     return True
 
 
-def group_read_policy(group_arn: str, reader_ous: tuple[str, ...]) -> dict[str, Any]:
-    """The group's resource policy: accounts in the stage OUs (or below them) may read its packages.
+def group_read_policy(
+    group_arn: str, reader_ous: tuple[str, ...], org_id: str, reader_roles: tuple[str, ...]
+) -> dict[str, Any]:
+    """The group's resource policy: `reader_roles` in accounts of the stage OUs may deploy its packages.
 
-    The same policy the product puts on the group when its launch role may (generator/registry.py);
-    `*/ou-.../*` matches the OU anywhere in `aws:PrincipalOrgPaths`, so no account list is kept.
+    The same policy the product puts on the group when its launch role may (generator/registry.py and
+    generator/grants.py): what SageMaker's cross-account deployment example grants (DescribeModelPackageGroup;
+    DescribeModelPackage, ListModelPackages, CreateModel; not UpdateModelPackage, which approves), to
+    `Principal: "*"` narrowed by a fixed aws:PrincipalOrgID, the OU paths (`*/ou-.../*`: the OU anywhere
+    in aws:PrincipalOrgPaths) and aws:PrincipalArn (the roles, in any account of those OUs).
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-deploy-xaccount.html
     """
+    partition = group_arn.split(":")[1]
     package_arn = group_arn.replace(":model-package-group/", ":model-package/", 1) + "/*"
+    readers = {
+        "StringEquals": {"aws:PrincipalOrgID": org_id},
+        "ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"*/{ou}/*" for ou in reader_ous]},
+        "ArnLike": {"aws:PrincipalArn": [f"arn:{partition}:iam::*:role/{role}" for role in reader_roles]},
+    }
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "StageAccountsReadModelPackages",
+                "Sid": "StageAccountsReadModelPackageGroup",
                 "Effect": "Allow",
                 "Principal": "*",
-                "Action": [
-                    "sagemaker:DescribeModelPackageGroup",
-                    "sagemaker:DescribeModelPackage",
-                    "sagemaker:ListModelPackages",
-                ],
-                "Resource": [group_arn, package_arn],
-                "Condition": {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"*/{ou}/*" for ou in reader_ous]}},
-            }
+                "Action": ["sagemaker:DescribeModelPackageGroup"],
+                "Resource": [group_arn],
+                "Condition": readers,
+            },
+            {
+                "Sid": "StageAccountsDeployModelPackages",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": ["sagemaker:DescribeModelPackage", "sagemaker:ListModelPackages", "sagemaker:CreateModel"],
+                "Resource": [package_arn],
+                "Condition": readers,
+            },
         ],
     }
 
 
-def ensure_group_read_policy(sm: Any, group: str, reader_ous: tuple[str, ...]) -> None:
-    """Put the cross-account read policy on a group the build created (standard launch role)."""
+def ensure_group_read_policy(sm: Any, group: str, env: BuildEnv) -> None:
+    """Put the cross-account deployment policy on a group the build created (standard launch role)."""
     arn = sm.describe_model_package_group(ModelPackageGroupName=group)["ModelPackageGroupArn"]
-    policy = json.dumps(group_read_policy(arn, reader_ous), sort_keys=True)
+    policy = json.dumps(group_read_policy(arn, env.reader_ous, env.org_id, env.reader_roles), sort_keys=True)
     sm.put_model_package_group_policy(ModelPackageGroupName=group, ResourcePolicy=policy)
 
 
@@ -254,6 +289,11 @@ def template_parameter_names(template_text: str) -> list[str]:
 def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, package_arn: str) -> dict[str, str]:
     """Every endpoint-template parameter for one stage, as the strings CloudFormation receives."""
     a, d, g = config.autoscaling, config.data_capture, config.deployment
+    if d.enabled and not d.s3_uri and not env.data_capture_bucket_stem:
+        raise BuildError(
+            f"{stage.config_file}: data_capture is enabled with the default destination, but the environment "
+            "does not name the data-capture bucket (DATA_CAPTURE_BUCKET_STEM)"
+        )
     return {
         "SageMakerProjectName": env.project_name,
         "SageMakerProjectId": env.project_id,
@@ -270,6 +310,8 @@ def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, p
         "DataCaptureEnabled": str(d.enabled).lower(),
         "DataCaptureSamplingPercentage": str(d.sampling_percentage),
         "DataCaptureS3Uri": d.s3_uri,
+        # Unused unless capture goes to the default destination (checked above); the template needs a value.
+        "DataCaptureBucketStem": env.data_capture_bucket_stem or "none",
         "TrafficRoutingType": g.traffic_routing.upper(),
         "CanarySizePercent": str(g.canary_percent),
         "WaitIntervalInSeconds": str(g.wait_interval_seconds),
@@ -302,7 +344,7 @@ def build(env: BuildEnv, sm: Any, repo: Path, out: Path, variables: Path | None 
     if env.create_model_package_group:
         ensure_model_package_group(sm, env.model_package_group, env.project_name)
         # Every build, so a change of the OU parameters reaches the policy too.
-        ensure_group_read_policy(sm, env.model_package_group, env.reader_ous)
+        ensure_group_read_policy(sm, env.model_package_group, env)
     selection = newest_approved_package(sm, env.model_package_group)
     print(selection.message())
     package_arn = selection.package["ModelPackageArn"]

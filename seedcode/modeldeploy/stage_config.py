@@ -23,7 +23,9 @@ from typing import Any
 
 #: SageMaker hosting instance types look like ml.<family>.<size> (ml.m5.large, ml.g5.xlarge).
 INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
-#: Where data capture may write: an S3 URI (empty means the account's default SageMaker bucket).
+#: Where data capture may write: an S3 URI (empty: the data-capture bucket mlops-gen's target-role stack set
+#: creates in every stage account and deploy region, which the target role may write; `mlops-gen validate`
+#: reports any other destination, since the role would need a grant there).
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
 
 TOP_KEYS = {"instance_type", "instance_count", "autoscaling", "data_capture", "test"}

@@ -26,6 +26,7 @@ from sagemaker.train.model_trainer import ModelTrainer
 from iris_pipeline.project import (
     INPUT_DATA,
     MODEL_APPROVAL_STATUS,
+    MODEL_ARTIFACTS_PREFIX,
     PENDING,
     TRAINING_INSTANCE_COUNT,
     TRAINING_INSTANCE_TYPE,
@@ -47,8 +48,13 @@ STEP_REGISTER = "RegisterIrisModel"
 
 
 def _s3_prefix(bucket: str, name: str, *parts: str) -> Join:
-    """s3://bucket/<pipeline>/<execution id>/<parts>: each run keeps its own outputs."""
+    """s3://bucket/<name>/<execution id>/<parts>: each run keeps its own outputs."""
     return Join(on="/", values=["s3:/", bucket, name, ExecutionVariables.PIPELINE_EXECUTION_ID, *parts])
+
+
+def _kept(name: str) -> str:
+    """`models/<pipeline>`: what a registered version needs, under the prefix that never expires."""
+    return f"{MODEL_ARTIFACTS_PREFIX}{name}"
 
 
 def _processing_input(name: str, source: Any, destination: str) -> ProcessingInput:
@@ -56,9 +62,9 @@ def _processing_input(name: str, source: Any, destination: str) -> ProcessingInp
     return ProcessingInput(input_name=name, s3_input=s3_input)
 
 
-def _processing_output(name: str, bucket: str, pipeline: str) -> ProcessingOutput:
+def _processing_output(name: str, bucket: str, folder: str) -> ProcessingOutput:
     s3_output = ProcessingS3Output(
-        s3_uri=_s3_prefix(bucket, pipeline, name), local_path=f"/opt/ml/processing/{name}", s3_upload_mode="EndOfJob"
+        s3_uri=_s3_prefix(bucket, folder, name), local_path=f"/opt/ml/processing/{name}", s3_upload_mode="EndOfJob"
     )
     return ProcessingOutput(output_name=name, s3_output=s3_output)
 
@@ -104,7 +110,8 @@ def get_pipeline(
         hyperparameters=HYPERPARAMETERS,
         compute=Compute(instance_type=instance_type, instance_count=instance_count),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=3600),
-        output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/{name}/model"),
+        # The registered version's ModelDataUrl: kept for as long as the version can be deployed.
+        output_data_config=OutputDataConfig(s3_output_path=f"s3://{bucket}/{_kept(name)}"),
         base_job_name=f"{name}-train",
         role=role_arn,
         sagemaker_session=session,
@@ -129,7 +136,8 @@ def get_pipeline(
                 _processing_input("model", model_data, "/opt/ml/processing/model"),
                 _processing_input("test", split_outputs["test"].S3Output.S3Uri, "/opt/ml/processing/test"),
             ],
-            outputs=[_processing_output("evaluation", bucket, name)],
+            # The registered version's model metrics point here: kept with the model.
+            outputs=[_processing_output("evaluation", bucket, _kept(name))],
         ),
     )
     report_uri = Join(

@@ -25,6 +25,11 @@ TRAINING_INSTANCE_COUNT = "TrainingInstanceCount"
 INPUT_DATA = "InputDataUrl"
 MODEL_APPROVAL_STATUS = "ModelApprovalStatus"
 
+#: Where in the artifact bucket a registered version's model.tar.gz and evaluation report go: the product's
+#: lifecycle rules never expire this prefix (generator/contract.py MODEL_ARTIFACTS_PREFIX; a test pins it).
+#: Everything else this pipeline writes goes under `<pipeline name>/`, which expires as scratch.
+MODEL_ARTIFACTS_PREFIX = "models/"
+
 
 def pipeline_name(project_name: str) -> str:
     """The project's SageMaker Pipeline (Studio shows it under the project through its tags)."""
