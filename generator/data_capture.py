@@ -69,7 +69,10 @@ def capture_parameters(build_env: Mapping[str, str], stage: Stage, data_capture:
 
 def build_environment(product: Mapping[str, Any], region: str) -> dict[str, str]:
     """The build project's environment (the project that exports the endpoint template), for a sample launch."""
-    resolver = sample_resolver(product, region)
+    from generator.cross_account import org_id_of
+    from generator.org_id import ORG_ID_PARAMETER
+
+    resolver = sample_resolver(product, region, **{ORG_ID_PARAMETER: org_id_of(product)})  # a launch passes one
     for resource in product.get("Resources", {}).values():
         if resource.get("Type") != "AWS::CodeBuild::Project":
             continue

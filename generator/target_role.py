@@ -36,7 +36,7 @@ from awacs.aws import (
     StringEquals,
 )
 from awacs.sts import AssumeRole
-from troposphere import Equals, GetAtt, Join, Output, Parameter, Ref, Sub, Template
+from troposphere import Equals, GetAtt, Output, Parameter, Ref, Sub, Template
 from troposphere.cloudformation import (
     AutoDeployment,
     DeploymentTargets,
@@ -366,7 +366,7 @@ def add_capture_bucket(template: Template, cfg: RenderConfig) -> Bucket:
         },
     )
     template.add_resource(bucket)
-    objects = Join("", [GetAtt(bucket, "Arn"), "/*"])
+    objects = Sub(f"${{{bucket.title}.Arn}}/*")  # Sub, not Join: cfn-lint I1022
     tls_only = PolicyDocument(
         Version="2012-10-17",
         Statement=[
