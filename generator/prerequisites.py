@@ -58,6 +58,9 @@ STACK_SET_ACTIONS = (
     "CreateStackInstances",
     "ListStackSetOperationResults",
 )
+#: The stack-set actions CloudFormation also authorizes against each deployment target (`stackset-target`)
+#: and each resource type of the template (`type`): generator/call_resources.py cites the guide.
+TARGETED_STACK_SET_ACTIONS = ("UpdateStackSet", "CreateStackInstances")
 #: What seedcode/modeldeploy/test/test.py calls to find the staging accounts (it walks child OUs).
 ORGANIZATIONS_ACTIONS = ("ListAccountsForParent", "ListOrganizationalUnitsForParent", "DescribeOrganizationalUnit")
 #: What CodeBuild calls to publish the test's JUnit report (test/buildspec.yml `reports:`).
@@ -89,6 +92,46 @@ def _statement(sid: str, service: str, actions: tuple[str, ...], resources: list
     return Statement(Sid=sid, Effect=Allow, Action=[Action(service, a) for a in actions], Resource=resources)
 
 
+def deployment_targets(cfg: RenderConfig) -> tuple[str, ...]:
+    """What the stack sets deploy to: each stage's OU (service-managed) and the listed accounts."""
+    from generator.naming import Stage
+
+    ous = () if cfg.permission_model is PermissionModel.SELF_MANAGED else (cfg.staging_ou, cfg.prod_ou)
+    return (*ous, *(a for stage in Stage for a in cfg.accounts(stage)))
+
+
+def endpoint_template_types(cfg: RenderConfig) -> tuple[str, ...]:
+    """The resource types of the stack sets' template, as the seed repository ships it."""
+    from generator.call_resources import template_resource_types
+    from generator.contract import EXPORT_TEMPLATE
+    from generator.resolve import load_template
+    from generator.seed import bundle_files
+
+    text = bundle_files(cfg)[EXPORT_TEMPLATE].decode("utf-8")
+    return template_resource_types(load_template(text, EXPORT_TEMPLATE))
+
+
+def stack_set_target_statement(cfg: RenderConfig, sid: str, account: str) -> Statement:
+    """UpdateStackSet and CreateStackInstances on the project stack sets' targets and template types.
+
+    ARN formats (service authorization reference, list_awscloudformation.html):
+    `stackset-target/${StackSetTarget}`, here `<stack set id>/<OU or account id>` as in the CloudFormation
+    guide's example (the id starts with the stack set's name), and `type/resource/${Type}` with the type
+    name's `::` as `-`. A type's account field is `*`: the guide shows it both empty and with an account.
+    """
+    from generator.call_resources import STACK_SET_TARGET, cloudformation_type_segment
+
+    targets = [
+        Sub(f"{_PARTITION}:cloudformation:*:{account}:{STACK_SET_TARGET}/{cfg.name_prefix}*/{target}")
+        for target in deployment_targets(cfg)
+    ]
+    types = [
+        Sub(f"{_PARTITION}:cloudformation:*:*:type/resource/{cloudformation_type_segment(t)}")
+        for t in endpoint_template_types(cfg)
+    ]
+    return _statement(sid, "cloudformation", TARGETED_STACK_SET_ACTIONS, [*targets, *types])
+
+
 def pipeline_role_document(cfg: RenderConfig) -> PolicyDocument:
     """The CodePipeline role: create, update and watch the project's two stack sets."""
     stack_sets = Sub(f"{_PARTITION}:cloudformation:*:${{AWS::AccountId}}:stackset/{cfg.name_prefix}*")
@@ -99,6 +142,7 @@ def pipeline_role_document(cfg: RenderConfig) -> PolicyDocument:
             # sure to match (aws-cdk scopes it to the stack set's ARN). Everything after creation is scoped.
             _statement("CreateStackSets", "cloudformation", ("CreateStackSet",), ["*"]),
             _statement("ProjectStackSets", "cloudformation", STACK_SET_ACTIONS, [stack_sets]),
+            stack_set_target_statement(cfg, "ProjectStackSetTargetsAndTypes", "${AWS::AccountId}"),
         ]
     if cfg.permission_model is PermissionModel.SELF_MANAGED:
         # A self-managed stack set is created with its administration role, which the caller passes.
@@ -142,6 +186,7 @@ def deploy_project_statements(cfg: RenderConfig) -> list[Statement]:
     statements = [
         _statement("DeployCreateStackSets", "cloudformation", ("CreateStackSet",), ["*"]),
         _statement("DeployProjectStackSets", "cloudformation", STACK_SET_ACTIONS, [stack_sets]),
+        stack_set_target_statement(cfg, "DeployProjectStackSetTargetsAndTypes", "*"),
     ]
     if cfg.stackset_admin is StackSetAdmin.DELEGATED:
         statements.append(

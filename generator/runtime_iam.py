@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import yaml
 
 from generator.contract import Env
-from generator.resolve import Resolver, UnresolvableError, sample_resolver
+from generator.resolve import Resolver, UnresolvableError, load_template, sample_resolver
 
 #: The seed repository's declaration of its scripts' AWS calls (see seedcode/modeldeploy/).
 PERMISSIONS_FILE = "permissions.json"
@@ -307,7 +307,7 @@ def runtime_needs(template: Mapping[str, Any], seed_files: Mapping[str, bytes] |
     model = RuntimeModel()
     usage: dict[str, list[tuple[str, list[str], list[str]]]] = {}
     for logical_id, resource in _resources(template, "AWS::CodePipeline::Pipeline"):
-        _pipeline_needs(resolver, logical_id, resource, model, usage)
+        _pipeline_needs(resolver, logical_id, resource, model, usage, seed_files)
     for logical_id, resource in _resources(template, "AWS::CodeBuild::Project"):
         _project_needs(resolver, logical_id, resource, usage.get(logical_id, []), seed_files, model)
     for logical_id, resource in _resources(template, "AWS::Events::Rule"):
@@ -370,6 +370,7 @@ def _pipeline_needs(
     resource: Mapping[str, Any],
     model: RuntimeModel,
     usage: dict[str, list[tuple[str, list[str], list[str]]]],
+    seed_files: Mapping[str, bytes] | None = None,
 ) -> None:
     """The pipeline role's needs per action; records which projects run with which artifacts."""
     props = resource.get("Properties", {})
@@ -390,9 +391,14 @@ def _pipeline_needs(
             values = _values(resolver, {f"Config:{k}": str(v) for k, v in config.items()})
             if "ConnectionArn" in config:
                 values["ConnectionService"] = str(config["ConnectionArn"]).split(":")[2]
+            targets = _listed(str(config.get("DeploymentTargets", "")))
+            template_types = _template_types(seed_files, str(config.get("TemplatePath", "")).rpartition("::")[2])
             for grant in entry.grants:
                 if _grant_applies(grant, config):
-                    model.needs.extend(_expand(grant, values, role_arn, logical_id, subject))
+                    needs = _expand(grant, values, role_arn, logical_id, subject)
+                    model.needs.extend(needs)
+                    for need in needs:
+                        model.needs.extend(stack_set_companions(need, targets, template_types))
             if "NotificationArn" in config:
                 model.needs.extend(
                     _topic_key_needs(resolver, str(config["NotificationArn"]), role_arn, logical_id, subject)
@@ -409,6 +415,41 @@ def _pipeline_needs(
                 usage.setdefault(projects[str(config["ProjectName"])], []).append(
                     (bucket, objects[: len(inputs)], objects[len(inputs) :])
                 )
+
+
+def _listed(value: str) -> tuple[str, ...]:
+    """A comma-separated configuration value (DeploymentTargets, DEPLOY_OU_IDS) as its items."""
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+def _template_types(seed_files: Mapping[str, bytes] | None, path: str) -> tuple[str, ...]:
+    """The resource types of the stack set's template, read from the seed repository (() when absent)."""
+    from generator.call_resources import template_resource_types
+
+    if seed_files is None or path not in seed_files:
+        return ()  # the call then names no `type` ARN, which generator/iam_check.py reports
+    try:
+        return template_resource_types(load_template(seed_files[path].decode("utf-8"), path))
+    except (ValueError, yaml.YAMLError):
+        return ()  # unreadable: reported the same way (and cfn-lint reports the template itself)
+
+
+def stack_set_companions(need: Need, targets: tuple[str, ...], template_types: tuple[str, ...]) -> list[Need]:
+    """A stack-set operation's other resources: each deployment target and each template resource type.
+
+    CloudFormation authorizes CreateStackInstances, UpdateStackSet, UpdateStackInstances and
+    DeleteStackInstances against all of them (generator/call_resources.py cites the guide).
+    """
+    from generator.call_resources import STACK_SET_GUIDE, resource_type_of, stack_set_call_arns
+
+    if resource_type_of(need.action, need.resource) != "stackset":
+        return []
+    why = (
+        f"CloudFormation authorizes {need.action} against every deployment target and every resource type "
+        f"of the stack set's template as well ({STACK_SET_GUIDE})"
+    )
+    arns = stack_set_call_arns(need.action, need.resource, targets, template_types)
+    return [replace(need, resource=arn, why=why) for arn in arns]
 
 
 #: What a publisher to an SNS topic with server-side encryption needs on the topic's key.
@@ -535,7 +576,11 @@ def _script_needs(
                     try:
                         if identity == "project-role":
                             arn = _substitute(pattern, {**pseudo, **env})
-                            model.needs.append(Need(role, grant["action"], arn, logical_id, subject, why))
+                            own = Need(role, grant["action"], arn, logical_id, subject, why)
+                            model.needs.append(own)
+                            if "stack_set" in grant:
+                                targets, types = _stack_set_operation(grant["stack_set"], env, seed_files)
+                                model.needs.extend(stack_set_companions(own, targets, types))
                             continue
                         for region in _deploy_regions(env, resolver.region):
                             target = {"AWS::Region": region, "AWS::AccountId": SAMPLE_TARGET_ACCOUNT}
@@ -545,6 +590,19 @@ def _script_needs(
                     except KeyError as missing:
                         reason = f"{PERMISSIONS_FILE} uses {missing} which the project does not set"
                         model.unchecked.append(Unchecked(logical_id, subject, reason))
+
+
+def _stack_set_operation(
+    spec: Mapping[str, Any], env: Mapping[str, str], seed_files: Mapping[str, bytes]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A declared stack-set call's deployment targets and template resource types.
+
+    `spec` names environment variables: `targets` (comma-separated OU or account ids) and `template` (the
+    template's path in the repository). An unset variable raises KeyError (reported as unchecked).
+    """
+    targets = tuple(t for name in spec.get("targets", []) for t in _listed(env.get(name, "")))
+    template = spec.get("template")
+    return targets, _template_types(seed_files, env[template]) if template else ()
 
 
 def _arns(call: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:

@@ -200,7 +200,7 @@ def test_default_product_needs_per_role() -> None:
 
 def test_stack_set_needs_name_each_stage_stack_set() -> None:
     needs, _ = _needs()
-    arns = {n.resource for n in needs if n.action == "cloudformation:UpdateStackSet"}
+    arns = {n.resource for n in needs if n.action == "cloudformation:UpdateStackSet" and ":stackset/" in n.resource}
     assert {a.split("/")[1].split(":")[0] for a in arns} == {
         "sagemaker-iris-multi-01-p-abcdefghijkl-deploy-staging",
         "sagemaker-iris-multi-01-p-abcdefghijkl-deploy-prod",
