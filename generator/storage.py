@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from awacs.aws import Allow, Bool, Condition, Deny, PolicyDocument, Principal, Statement
 from awacs.s3 import Action as S3Action
 from troposphere import GetAtt, Ref, Sub, Template
@@ -79,11 +81,12 @@ def artifact_lifecycle(cfg: RenderConfig) -> LifecycleConfiguration:
     )
 
 
-def add_artifact_bucket(template: Template, cfg: RenderConfig, readers: Condition | None = None) -> Bucket:
-    """Encrypted, private, TLS-only bucket; versioned with a lifecycle where the launch role may."""
-    bucket = Bucket(
-        "ArtifactBucket",
-        BucketName=Sub(cfg.names.artifact_bucket.pattern),
+def private_bucket(title: str, name: Sub, **properties: Any) -> Bucket:
+    """A bucket every rendered template makes the same way: SSE-S3 (no KMS permission needed by writers),
+    every public access blocked, kept when its stack goes (it holds models or captured data)."""
+    return Bucket(
+        title,
+        BucketName=name,
         BucketEncryption=BucketEncryption(
             ServerSideEncryptionConfiguration=[
                 ServerSideEncryptionRule(
@@ -97,7 +100,13 @@ def add_artifact_bucket(template: Template, cfg: RenderConfig, readers: Conditio
         ),
         DeletionPolicy="Retain",
         UpdateReplacePolicy="Retain",
+        **properties,
     )
+
+
+def add_artifact_bucket(template: Template, cfg: RenderConfig, readers: Condition | None = None) -> Bucket:
+    """Encrypted, private, TLS-only bucket; versioned with a lifecycle where the launch role may."""
+    bucket = private_bucket("ArtifactBucket", Sub(cfg.names.artifact_bucket.pattern))
     skips = {
         "CKV_AWS_18": "Pipeline artifacts only. Server access logs would need a second bucket per project, which "
         "would in turn need this skip; object-level auditing belongs to CloudTrail S3 data events, enabled once "
@@ -151,4 +160,4 @@ def add_tls_only_policy(template: Template, bucket: Bucket, readers: Condition |
             ),
         ],
     )
-    return template.add_resource(BucketPolicy("ArtifactBucketPolicy", Bucket=Ref(bucket), PolicyDocument=policy))
+    return template.add_resource(BucketPolicy(f"{bucket.title}Policy", Bucket=Ref(bucket), PolicyDocument=policy))

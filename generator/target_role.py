@@ -27,9 +27,7 @@ from awacs.aws import (
     Allow,
     ArnEquals,
     ArnLike,
-    Bool,
     Condition,
-    Deny,
     PolicyDocument,
     Principal,
     Statement,
@@ -49,14 +47,9 @@ from troposphere.iam import Policy, Role
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
     Bucket,
-    BucketEncryption,
-    BucketPolicy,
     LifecycleConfiguration,
     LifecycleRule,
     NoncurrentVersionExpiration,
-    PublicAccessBlockConfiguration,
-    ServerSideEncryptionByDefault,
-    ServerSideEncryptionRule,
     VersioningConfiguration,
 )
 
@@ -67,7 +60,8 @@ from generator.naming import BootstrapNames
 from generator.parameters import service_role_defaults
 from generator.render import RenderedFile, template_file
 from generator.skips import skip_checks
-from generator.stacksets import administration_role_arn
+from generator.stacksets import CONCURRENCY_MODE, administration_role_arn
+from generator.storage import add_tls_only_policy, private_bucket
 
 ACCOUNT_PATTERN = r"^\d{12}$"
 
@@ -327,20 +321,10 @@ def add_capture_bucket(template: Template, cfg: RenderConfig) -> Bucket:
     principal: it would have to exist when the policy is saved, and the role is created by another region's
     instance. SSE-S3 needs no KMS permission of the writer.
     """
-    bucket = Bucket(
+    # Captured requests are data: kept when the stack instance goes (delete the bucket by hand).
+    bucket = private_bucket(
         CAPTURE_BUCKET,
-        BucketName=Sub(capture_bucket_name(cfg)),
-        BucketEncryption=BucketEncryption(
-            ServerSideEncryptionConfiguration=[
-                ServerSideEncryptionRule(
-                    ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(SSEAlgorithm="AES256"),
-                    BucketKeyEnabled=True,
-                )
-            ]
-        ),
-        PublicAccessBlockConfiguration=PublicAccessBlockConfiguration(
-            BlockPublicAcls=True, BlockPublicPolicy=True, IgnorePublicAcls=True, RestrictPublicBuckets=True
-        ),
+        Sub(capture_bucket_name(cfg)),
         VersioningConfiguration=VersioningConfiguration(Status="Enabled"),
         LifecycleConfiguration=LifecycleConfiguration(
             Rules=[
@@ -353,9 +337,6 @@ def add_capture_bucket(template: Template, cfg: RenderConfig) -> Bucket:
                 )
             ]
         ),
-        # Captured requests are data: kept when the stack instance goes (delete the bucket by hand).
-        DeletionPolicy="Retain",
-        UpdateReplacePolicy="Retain",
     )
     skip_checks(
         bucket,
@@ -366,21 +347,7 @@ def add_capture_bucket(template: Template, cfg: RenderConfig) -> Bucket:
         },
     )
     template.add_resource(bucket)
-    objects = Sub(f"${{{bucket.title}.Arn}}/*")  # Sub, not Join: cfn-lint I1022
-    tls_only = PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="DenyInsecureTransport",
-                Effect=Deny,
-                Principal=Principal("*"),
-                Action=[s3.Action("*")],
-                Resource=[GetAtt(bucket, "Arn"), objects],
-                Condition=Condition(Bool("aws:SecureTransport", False)),
-            )
-        ],
-    )
-    template.add_resource(BucketPolicy("DataCaptureBucketPolicy", Bucket=Ref(bucket), PolicyDocument=tls_only))
+    add_tls_only_policy(template, bucket)  # DataCaptureBucketPolicy
     return bucket
 
 
@@ -426,7 +393,10 @@ def build_target_role_stack_set(cfg: RenderConfig, role_template: Template) -> T
             # Every deploy region gets a data-capture bucket; the role (IAM is global) is created only by the
             # home region's instance (condition InRoleRegion), so the instances never collide on its name.
             StackInstancesGroup=[StackInstances(DeploymentTargets=deployment_targets, Regions=instance_regions(cfg))],
+            # SOFT_FAILURE_TOLERANCE, as the deploy actions: under the default mode with no tolerance StackSets
+            # deploys one account at a time whatever MaxConcurrentPercentage says (see generator/stacksets.py).
             OperationPreferences=OperationPreferences(
+                ConcurrencyMode=CONCURRENCY_MODE,
                 MaxConcurrentPercentage=prefs.max_concurrent_percentage,
                 FailureTolerancePercentage=prefs.failure_tolerance_percentage,
                 RegionConcurrencyType=prefs.region_concurrency.value.upper(),

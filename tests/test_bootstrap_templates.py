@@ -119,6 +119,7 @@ def test_stack_set_deploys_the_role_to_both_ous_with_auto_deployment_and_the_cho
     assert group["DeploymentTargets"]["OrganizationalUnitIds"] == [STAGING_OU, PROD_OU]
     assert group["Regions"] == ["eu-west-1"]  # IAM is global: one instance per account
     assert props["OperationPreferences"] == {
+        "ConcurrencyMode": "SOFT_FAILURE_TOLERANCE",  # else one account at a time whatever the percentage says
         "MaxConcurrentPercentage": 25,
         "FailureTolerancePercentage": 10,
         "RegionConcurrencyType": "SEQUENTIAL",

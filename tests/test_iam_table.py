@@ -165,7 +165,13 @@ def test_connection_is_passed_only_with_codeconnections() -> None:
     assert not [r for r in required_permissions(_product("default")) if "PassConnection" in r.action]
     passed = [r for r in required_permissions(_product("codeconnections-3-regions")) if "PassConnection" in r.action]
     assert {r.action for r in passed} == {"codestar-connections:PassConnection", "codeconnections:PassConnection"}
-    assert {r.resource for r in passed} == {CONFIGS["codeconnections-3-regions"]["connection-arn"]}
+    # Each action on its own prefix's spelling of the connection ARN ("the service prefix must match that
+    # of the resource": https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html).
+    arn = CONFIGS["codeconnections-3-regions"]["connection-arn"]
+    assert {(r.action, r.resource) for r in passed} == {
+        ("codeconnections:PassConnection", arn),
+        ("codestar-connections:PassConnection", arn.replace(":codeconnections:", ":codestar-connections:")),
+    }
 
 
 def test_unknown_type_is_an_error() -> None:
