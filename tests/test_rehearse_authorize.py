@@ -198,6 +198,21 @@ def test_a_role_sagemaker_may_not_assume_fails_the_stack_instance(
     )
 
 
+def test_target_role_without_put_object_cannot_capture_in_prod(
+    default_render: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prod's endpoint config captures data: SageMaker writes it as the model's execution role."""
+    remove_from_target_role(monkeypatch, "s3:PutObject")
+    report = play(default_render)
+    assert not report.as_expected and not report.reached_prod
+    step = steps(report)[("DeployProd", "DeployResourcesProd")]
+    assert step.result == FAILED
+    assert step.detail.startswith(f"AccessDenied: role {TARGET_ROLE} may not s3:PutObject on arn:aws:s3:::"), (
+        step.detail
+    )
+    assert "/data-capture/" in step.detail, step.detail
+
+
 def test_the_execution_role_is_the_stack_sets_own() -> None:
     from types import SimpleNamespace
 

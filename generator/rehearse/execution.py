@@ -22,6 +22,10 @@ the calls AWS makes for it are decided with the evaluator, with the policies the
    be allowed by the role's policy and, for a bucket of another account, by the bucket's policy
    (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic-cross-account.html).
 
+4. The endpoint config's data capture: SageMaker writes the captured requests under `DestinationS3Uri` as the
+   role it assumes for the hosted model, the model's execution role (docs/aws-facts-additions.md, "Data
+   capture"): s3:PutObject there must be allowed by that role's policy and the bucket's policy.
+
 A denial fails the stack instance (recorded per account and region in `Authorizer.instance_failures`; the
 stack-set runner rolls the instance back like CloudFormation does, actions._check_instances), and is listed
 in the report's `authorization.denied` with role, action and resource.
@@ -172,10 +176,44 @@ def _assume(authorizer: Authorizer, role_arn: str, model_arn: str, account: str)
         return call
 
 
+def _enabled(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+def authorize_capture(authorizer: Authorizer, properties: Mapping[str, Any], name: str, stack_id: str,
+                      account: str, region: str) -> list[Call]:  # fmt: skip
+    """Decide SageMaker's write of captured data as the models' execution roles; the denials."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    capture = properties.get("DataCaptureConfig") or {}
+    if stack_set_of(stack_id) is None or not capture or not _enabled(capture.get("EnableCapture", True)):
+        return []
+    bucket, _, prefix = str(capture.get("DestinationS3Uri", "")).removeprefix("s3://").partition("/")
+    # Where SageMaker writes: <DestinationS3Uri>/<endpoint>/<variant>/yyyy/mm/dd/hh/<file>.jsonl
+    obj = f"arn:aws:s3:::{bucket}/{prefix.strip('/')}/{name}/AllTraffic/2026/01/01/00/capture.jsonl".replace("//", "/")
+    policy, owner = bucket_policy(bucket)
+    models = {m.model_name: m for m in sagemaker_backends[account][region].list_models()}
+    calls = []
+    for variant in properties.get("ProductionVariants", []):
+        model = models.get(str(variant.get("ModelName", "")))
+        role_arn = str(getattr(model, "execution_role_arn", "") or "")
+        if not role_arn:
+            continue
+        role = Identity(role_arn, f"model execution role in account {account}", _role_policies(role_arn))
+        context = {**_principal_context(role_arn), **org_context(account)}
+        context |= {"s3:ResourceAccount": owner} if owner else {}
+        calls.append(authorizer.check(role, "s3:PutObject", obj, context, policy, owner or account))
+    denied = [call for call in calls if call is not None]
+    if denied:
+        with authorizer.lock:
+            authorizer.instance_failures.setdefault((account, region), []).extend(denied)
+    return denied
+
+
 @contextmanager
 def authorizing_models(authorizer: Authorizer) -> Iterator[None]:
-    """Wrap moto's CloudFormation creation of AWS::SageMaker::Model with `authorize_model`."""
-    from moto.sagemaker.models import Model
+    """Wrap moto's CloudFormation creation of AWS::SageMaker::Model and ::EndpointConfig with the checks above."""
+    from moto.sagemaker.models import FakeEndpointConfig, Model
 
     original = Model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
@@ -185,5 +223,17 @@ def authorizing_models(authorizer: Authorizer) -> Iterator[None]:
         authorize_model(authorizer, properties, resource_name, str(kwargs.get("StackId", "")), account_id, region_name)
         return original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
 
-    with mock.patch.object(Model, "create_from_cloudformation_json", classmethod(create)):
+    original_config = FakeEndpointConfig.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create_config(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+                      **kwargs: Any) -> Any:  # fmt: skip
+        properties = cloudformation_json.get("Properties", {})
+        stack_id = str(kwargs.get("StackId", ""))
+        authorize_capture(authorizer, properties, resource_name, stack_id, account_id, region_name)
+        return original_config(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+
+    with (
+        mock.patch.object(Model, "create_from_cloudformation_json", classmethod(create)),
+        mock.patch.object(FakeEndpointConfig, "create_from_cloudformation_json", classmethod(create_config)),
+    ):
         yield
