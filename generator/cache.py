@@ -19,10 +19,8 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 ENV_DIR = "MLOPS_GEN_CACHE_DIR"
@@ -68,6 +66,7 @@ def checks_version(package_dir: Path = PACKAGE_DIR) -> str:
 @functools.cache
 def library_versions() -> tuple[str, ...]:
     """`name==version` of each distribution in DISTRIBUTIONS (`name==?` when it is not installed)."""
+    from importlib import metadata  # ~80 ms of imports: kept off `render --no-validate`'s start-up path
 
     def version(name: str) -> str:
         try:
@@ -135,6 +134,8 @@ class ResultCache:
         if path is None:
             return
         text = json.dumps({"key": key, "rows": [dict(row) for row in rows]}, sort_keys=True)
+        import tempfile
+
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False) as tmp:
