@@ -4,6 +4,7 @@ with the credentials it was asked for. No server is needed: making a client send
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from generator.rehearse.server import ACCESS_KEY, LocalAws
@@ -44,3 +45,21 @@ def test_one_session_per_credential_set_and_one_loader_for_all() -> None:
     loaders = {id(aws.session(c)._session.get_component("data_loader")) for c in (None, ROLE, OTHER)}
     assert len(loaders) == 1
     assert LocalAws(URL, "eu-west-1").client("sts") is not aws.client("sts")  # nothing shared across rehearsals
+
+
+def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:
+    """One AssumeRole per account and role for the rehearsal, as an SDK's credential provider does;
+    credentials within five minutes of their expiry are assumed afresh."""
+    from generator.rehearse.server import local_aws
+
+    with local_aws("eu-west-1") as aws:
+        first = aws.assume("111111111111", "OrganizationAccountAccessRole")
+        assert aws.assume("111111111111", "OrganizationAccountAccessRole") is first
+        other = aws.assume("222222222222", "OrganizationAccountAccessRole")
+        assert other is not first
+        assert aws.client("sts", other).get_caller_identity()["Account"] == "222222222222"
+        (key,) = [k for k in aws._assumed if "111111111111" in k[0]]
+        aws._assumed[key]["Expiration"] = datetime.now(UTC) + timedelta(minutes=4)
+        renewed = aws.assume("111111111111", "OrganizationAccountAccessRole")
+        assert renewed is not first
+        assert aws.client("sts", renewed).get_caller_identity()["Account"] == "111111111111"

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from generator.errors import MlopsGenError
@@ -34,6 +35,14 @@ def _credentials_key(credentials: dict[str, Any] | None) -> Credentials:
     if credentials is None:
         return (ACCESS_KEY, SECRET_KEY, None)
     return (credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials.get("SessionToken") or None)
+
+
+def _expires_soon(expiration: Any, margin: timedelta = timedelta(minutes=5)) -> bool:
+    """True when assumed credentials expire within `margin` (botocore gives a timezone-aware datetime)."""
+    if not isinstance(expiration, datetime):
+        return True
+    moment = expiration if expiration.tzinfo else expiration.replace(tzinfo=UTC)
+    return moment - datetime.now(UTC) < margin
 
 
 def check_moto(installed: str | None = None) -> None:
@@ -82,6 +91,7 @@ class LocalAws:
     _sessions: dict[tuple[Credentials, str], Any] = field(default_factory=dict, compare=False, repr=False)
     _clients: dict[tuple[Credentials, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
     _loader: list[Any] = field(default_factory=list, compare=False, repr=False)
+    _assumed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def session(self, credentials: dict[str, Any] | None = None, region: str | None = None) -> Any:
         """A boto3 session: the management account, or assumed-role `credentials` (one per credential
@@ -114,11 +124,17 @@ class LocalAws:
         return self._clients[key]
 
     def assume(self, account: str, role: str, session_name: str = "mlops-gen-rehearsal") -> Any:
-        """A session in `account` as `role`, the way the pipeline and administrators reach member accounts."""
-        sts = self.client("sts")
+        """A session in `account` as `role`, the way the pipeline and administrators reach member accounts.
+
+        The assumed credentials are kept until shortly before they expire, as an SDK's credential
+        provider keeps them: a rehearsal reaches each account many times (every stack instance, every
+        check), and a new AssumeRole each time meant a new session and new clients each time."""
         arn = f"arn:aws:iam::{account}:role/{role}"
-        credentials = sts.assume_role(RoleArn=arn, RoleSessionName=session_name)["Credentials"]
-        return self.session(credentials)
+        kept = self._assumed.get((arn, session_name))
+        if kept is None or _expires_soon(kept["Expiration"]):
+            kept = self.client("sts").assume_role(RoleArn=arn, RoleSessionName=session_name)["Credentials"]
+            self._assumed[(arn, session_name)] = kept
+        return self.session(kept)
 
     def post(self, path: str, body: bytes = b"") -> None:
         """POST to moto's own API (`/moto-api/...`): reset, canned answers."""
