@@ -170,6 +170,7 @@ def test_each_distinct_template_text_is_linted_once(tmp_path: Path, monkeypatch:
     ]
 
 
+@pytest.mark.slow  # three fresh cfn-lint rule sets
 def test_one_rule_set_finds_what_a_fresh_cfn_lint_finds(tmp_path: Path) -> None:
     """The shared rule set (built once) gives cfn-lint's own `lint` results, template after template."""
     from cfnlint.api import ManualArgs, lint
@@ -193,6 +194,7 @@ def test_cli_no_cache_writes_nothing(tmp_path: Path) -> None:
     assert any(cache.rglob("*.json"))
 
 
+@pytest.mark.slow  # two validated renders in subprocesses
 def test_a_warm_render_imports_neither_cfn_lint_nor_the_aws_sdk(tmp_path: Path) -> None:
     """The start-up path of the default (validated) render once the cache holds its results: reading
     the cached findings must not pull in cfn-lint (about 1 s of imports and rule loading) or boto."""
