@@ -104,10 +104,20 @@ def lint_text(text: str, regions: list[str], name: str, cache: ResultCache = NO_
     the regions (generator/cache.py adds the cfn-lint version and our checks' version)."""
     key = cache_key("cfn-lint", text, ",".join(regions))
     rows = cache.get(key)
-    if rows is None or not all(set(row) == {"line", "rule", "message"} for row in rows):
+    if rows is None or not _well_formed(rows, ("line", "rule", "message")):
         rows = [{"line": line, "rule": rule, "message": message} for line, rule, message in run_cfn_lint(text, regions)]
         cache.put(key, rows)
     return sorted(Finding(name, int(str(r["line"])), str(r["rule"]), str(r["message"])) for r in rows)
+
+
+def _well_formed(rows: list[dict[str, object]], names: tuple[str, ...]) -> bool:
+    """Cached rows with exactly the Finding fields `names`, `line` an int and the rest strings; anything
+    else is a corrupt entry, to run the checks again for."""
+    return all(
+        set(row) == set(names)
+        and all(isinstance(row[n], int) if n == "line" else isinstance(row[n], str) for n in names)
+        for row in rows
+    )
 
 
 def validate_dir(folder: Path, steps: Steps = SILENT, cache: ResultCache | None = None) -> list[Finding]:
@@ -136,9 +146,9 @@ def folder_checks(folder: Path, manifest: Manifest, cache: ResultCache = NO_CACH
     """The checks that read the whole folder (S3 public policies, IAM, data checks, release gates),
     through `cache`: the key is every file's bytes in the folder (generator/cache.py adds the versions)."""
     key = cache_key("folder-checks", folder_digest(folder))
-    names = {f.name for f in fields(Finding)}
+    names = tuple(f.name for f in fields(Finding))
     rows = cache.get(key)
-    if rows is not None and all(set(row) == names for row in rows):
+    if rows is not None and _well_formed(rows, names):
         return [Finding(**row) for row in rows]  # type: ignore[arg-type]
     found = _run_folder_checks(folder, manifest)
     cache.put(key, [asdict(f) for f in found])

@@ -65,6 +65,9 @@ def test_cold_and_warm_cache_give_the_same_findings(tmp_path: Path, monkeypatch:
     assert UNUSED_PARAMETER in rules and ORDER_RULE in rules, sorted(rules)
     assert sorted((tmp_path / "cache").rglob("*.json"))  # written
     assert validate_dir(folder, cache=NO_CACHE) == cold  # the cache changed nothing
+    for entry in (tmp_path / "cache").rglob("*.json"):  # every entry corrupt: ignored, checked, rewritten
+        entry.write_text('{"key": "' + entry.stem + '", "rows": [{"line": "x"}]}', encoding="utf-8")
+    assert validate_dir(folder, cache=cache) == cold
     forbid(monkeypatch)
     assert validate_dir(folder, cache=cache) == cold
 
@@ -98,6 +101,8 @@ def test_lint_findings_come_back_for_another_name(tmp_path: Path, monkeypatch: p
         b'{"key": "KEY", "rows": {"line": 1}}',
         b'{"key": "KEY", "rows": [{"line": 1}]}',
         b'{"key": "KEY", "rows": [{"line": 1, "rule": "E3002"}]}',
+        b'{"key": "KEY", "rows": [{"line": "one", "rule": "E3002", "message": "m"}]}',
+        b'{"key": "KEY", "rows": [{"line": 1, "rule": null, "message": "m"}]}',
     ],
 )
 def test_a_corrupt_entry_is_ignored_and_rewritten(tmp_path: Path, content: bytes) -> None:
