@@ -315,6 +315,10 @@ def render(
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")
     ] = True,
+    use_cache: Annotated[
+        bool,
+        typer.Option("--cache/--no-cache", help="Reuse check results for unchanged files (the user's cache folder)."),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the manifest on stdout, and nothing else.")] = False,
 ) -> None:
     """Render the product template (and its companions) into [bold]--out[/], with a manifest.
@@ -363,7 +367,8 @@ def render(
     with steps.step("rendering the product, its seed bundle and companion templates"):
         files = render_files(cfg)
         manifest = build_manifest(cfg, files)
-    write_output(files, manifest, out_dir, force, (lambda folder: validation_step(folder, steps)) if validate else None)
+    check = (lambda folder: validation_step(folder, steps, use_cache)) if validate else None
+    write_output(files, manifest, out_dir, force, check)
     if as_json:
         sys.stdout.write(manifest.to_json())
         return
@@ -384,16 +389,21 @@ def render(
 def validate_command(
     folder: Annotated[Path, typer.Argument(help="A render output folder.")] = Path("dist"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the findings as JSON.")] = False,
+    use_cache: Annotated[
+        bool,
+        typer.Option("--cache/--no-cache", help="Reuse check results for unchanged files (the user's cache folder)."),
+    ] = True,
 ) -> None:
     """Lint every template in [bold]FOLDER[/]'s manifest with cfn-lint and mlops-gen's own rules, then
     check IAM: the launch role may create the product, the pipeline's roles may do what it does.
 
     Exits 1 on any error, warning or IAM finding.
     """
+    from generator.cache import user_cache
     from generator.progress import Steps
     from generator.validate import validate_dir
 
-    findings = validate_dir(folder, Steps())
+    findings = validate_dir(folder, Steps(), user_cache(use_cache))
     if as_json:
         sys.stdout.write(json.dumps({"findings": [f.as_dict() for f in findings]}, indent=2) + "\n")
     else:

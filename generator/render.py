@@ -212,12 +212,14 @@ def _move_into(staging: Path, out: Path, replaced: tuple[str, ...]) -> None:
             folder.rmdir()
 
 
-def validation_step(folder: Path, steps: Steps = SILENT) -> None:
+def validation_step(folder: Path, steps: Steps = SILENT, use_cache: bool = True) -> None:
     """The validate hook `render` uses: any finding fails the render, except the IAM kinds about
-    things outside the rendered files (`Finding.blocks_render`; `mlops-gen validate` reports those)."""
+    things outside the rendered files (`Finding.blocks_render`; `mlops-gen validate` reports those).
+    `use_cache=False` (`--no-cache`) runs every check afresh (generator/cache.py)."""
+    from generator.cache import user_cache
     from generator.validate import validate_dir
 
-    findings = [f for f in validate_dir(folder, steps) if f.blocks_render]
+    findings = [f for f in validate_dir(folder, steps, user_cache(use_cache)) if f.blocks_render]
     if findings:
         lines = "\n".join(f"  {f.path}:{f.line} {f.rule} {f.message}" for f in findings)
         raise ValidationFailed(f"validation failed, nothing was written:\n{lines}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from generator.cache import ENV_DIR as ENV_CACHE_DIR
 from generator.config import RenderConfig, build_config
 from tests.moto_helpers import model_package_group_policies
 
@@ -60,6 +62,21 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "execution-role-name": "acme-stackset-execution",
     },
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Whatever runs before the per-test fixture below (collection, session fixtures) caches check
+    results in a throw-away folder, never in the user's cache (generator/cache.py)."""
+    os.environ[ENV_CACHE_DIR] = tempfile.mkdtemp(prefix="mlops-gen-test-cache-")
+
+
+@pytest.fixture(autouse=True)
+def result_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test validates with its own empty result cache (generator/cache.py): a result cached by
+    one test never stands in for a check another test expects to run. Subprocesses inherit it."""
+    folder = tmp_path_factory.mktemp("result-cache")
+    monkeypatch.setenv(ENV_CACHE_DIR, str(folder))
+    return folder
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -322,6 +322,7 @@ def _table(tmp_root: Path) -> str:
     )
 
 
+@pytest.mark.slow  # runs checkov or every bad-input case
 def test_doc_is_generated_from_these_cases(tmp_path: Path, update_golden: bool) -> None:
     text = _table(tmp_path)
     if update_golden:

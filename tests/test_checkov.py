@@ -34,6 +34,8 @@ from tests.conftest import CONFIGS, named_config
 #: (template path relative to the render root, logical id, check id)
 Key = tuple[str, str, str]
 
+pytestmark = pytest.mark.slow  # runs checkov (its own environment) on rendered templates
+
 
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:

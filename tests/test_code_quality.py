@@ -17,7 +17,7 @@ BIN = Path(sys.executable).parent
     [
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
-        ["mypy"],
+        pytest.param(["mypy"], marks=pytest.mark.slow),  # strict mypy over generator/: about a minute
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )

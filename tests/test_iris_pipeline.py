@@ -143,6 +143,7 @@ def _steps(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["Name"]: step for step in definition["Steps"]}
 
 
+@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
 def test_definition_builds_offline_uploading_only_the_two_scripts(offline: Offline) -> None:
     definition, requests = offline
     uploads = {url.rsplit("/", 1)[-1]: (method, url, body) for method, url, body in requests}
@@ -160,6 +161,7 @@ def test_definition_builds_offline_uploading_only_the_two_scripts(offline: Offli
     ]
 
 
+@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
 def test_parameters(offline: Offline) -> None:
     definition, _ = offline
     assert {p["Name"]: (p["Type"], p["DefaultValue"]) for p in definition["Parameters"]} == {
@@ -173,6 +175,7 @@ def test_parameters(offline: Offline) -> None:
     assert data["S3Input"]["S3Uri"] == {"Get": "Parameters.InputDataUrl"}
 
 
+@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
 def test_training_is_built_in_xgboost_multiclass(offline: Offline) -> None:
     from sagemaker.core import image_uris
 
@@ -194,6 +197,7 @@ def test_training_is_built_in_xgboost_multiclass(offline: Offline) -> None:
     }
 
 
+@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
 def test_evaluation_uses_the_held_out_split_and_the_trained_model(offline: Offline) -> None:
     from iris_pipeline.scripts import evaluate
 
@@ -208,6 +212,7 @@ def test_evaluation_uses_the_held_out_split_and_the_trained_model(offline: Offli
     assert output["S3Output"]["LocalPath"] == str(evaluate.BASE / "evaluation")
 
 
+@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
 def test_registers_into_the_project_group_pending_with_accuracy(offline: Offline) -> None:
     from sagemaker.core import image_uris
 
@@ -234,6 +239,7 @@ def test_registers_into_the_project_group_pending_with_accuracy(offline: Offline
     }
 
 
+@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
 def test_run_pipeline_upserts_and_starts_on_moto(sdk: ModuleType, moto_aws: None) -> None:
     from iris_pipeline.run import run_pipeline
 
@@ -256,6 +262,7 @@ def test_run_pipeline_upserts_and_starts_on_moto(sdk: ModuleType, moto_aws: None
     assert group["ModelPackageGroupArn"].endswith(f":model-package-group/{PROJECT}")
 
 
+@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
 def test_cli_prints_the_execution_arn(sdk: ModuleType, moto_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
     from iris_pipeline.run import main
 
@@ -390,6 +397,7 @@ def test_wait_for_execution_polls_then_reports_failure(aws_env: None) -> None:
         stub.assert_no_pending_responses()
 
 
+@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
 def test_outputs_follow_the_artifact_bucket_layout(offline: Offline) -> None:
     """Model and evaluation report under `models/` (kept); splits and code under `<pipeline>/` (expiring scratch)."""
     from generator import contract

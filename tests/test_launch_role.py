@@ -124,6 +124,7 @@ def test_generated_template_passes_cfn_lint(name: str) -> None:
     assert lint_text(text, [cfg.region], "launch-role-template.yaml") == []
 
 
+@pytest.mark.slow  # runs checkov or every bad-input case
 def test_generated_template_passes_checkov(tmp_path: Path, checkov_bin: Path) -> None:
     cfg = named_config("default")
     path = tmp_path / "launch-role-template.yaml"

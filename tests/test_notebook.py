@@ -15,6 +15,7 @@ import os
 import socket
 import sys
 from collections.abc import Iterator
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,13 @@ if os.environ.get("CI"):  # the `sagemaker` extra is installed in CI: missing mo
     import nbclient
     import nbformat
 else:
-    nbclient = pytest.importorskip("nbclient")
-    nbformat = pytest.importorskip("nbformat")
-    pytest.importorskip("sagemaker")
-    pytest.importorskip("sklearn")
-    pytest.importorskip("ipykernel")
+    # find_spec, not importorskip: importing sagemaker and sklearn here would cost every collection
+    # (even `pytest -m "not slow"`) several seconds; the notebook's kernel imports them itself.
+    _missing = [m for m in ("nbclient", "nbformat", "sagemaker", "sklearn", "ipykernel") if find_spec(m) is None]
+    if _missing:
+        pytest.skip(f"the `sagemaker` extra is not installed ({', '.join(_missing)})", allow_module_level=True)
+    import nbclient
+    import nbformat
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "iris-multi-account.ipynb"
 REGION = "eu-west-1"
@@ -42,6 +45,8 @@ PROJECT_ID = "p-0123456789ab"
 BUCKET = Names().artifact_bucket.render(PROJECT, PROJECT_ID)
 PENDING, APPROVED = "PendingManualApproval", "Approved"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}
+
+pytestmark = pytest.mark.slow  # the notebook runs end to end in a kernel against moto
 
 
 def _parameters_cell(nb: Any) -> int:

@@ -31,6 +31,8 @@ PIPELINE_ACTIONS = [
     ("DeployProd", "DeployResourcesProd"),
 ]
 
+pytestmark = pytest.mark.slow  # every test here rehearses end to end on the embedded moto server (or renders for one)
+
 
 def render_folder(out: Path, **overrides: Any) -> Path:
     cfg = make_config(**overrides)

@@ -8,6 +8,7 @@ offline and end to end (put_rule + an SQS target, put_events, read the queue).
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any
 
@@ -51,7 +52,9 @@ def model_event(status: str = "Approved", group: str = PROJECT_NAME) -> dict[str
     }
 
 
+@functools.cache
 def repository_arn() -> str:
+    """Rendered once: the parametrised events below are built at collection time."""
     template = product_template(render_files(make_config()))
     return str(Resolver(template).get_att("ModelDeployRepository", "Arn"))
 

@@ -86,6 +86,7 @@ def test_endpoint_template_passes_cfn_lint() -> None:
     assert lint_text(text, ["eu-west-1", "us-east-1"], contract.EXPORT_TEMPLATE) == []
 
 
+@pytest.mark.slow  # runs checkov or every bad-input case
 def test_endpoint_template_has_no_failed_checkov_check(tmp_path: Path, checkov_bin: Path) -> None:
     shutil.copy(seed.SEED_DIR / contract.EXPORT_TEMPLATE, tmp_path)
     result = subprocess.run(

@@ -12,7 +12,8 @@ import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from generator.errors import MlopsGenError
@@ -27,6 +28,21 @@ class RehearsalUnavailable(MlopsGenError):
     """The local AWS cannot run here: moto is missing or not the release the rehearsal patches (exit 2)."""
 
     exit_code = 2
+
+
+def _credentials_key(credentials: dict[str, Any] | None) -> Credentials:
+    """The credential set a session is for: the management account's when none are given."""
+    if credentials is None:
+        return (ACCESS_KEY, SECRET_KEY, None)
+    return (credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials.get("SessionToken") or None)
+
+
+def _expires_soon(expiration: Any, margin: timedelta = timedelta(minutes=5)) -> bool:
+    """True when assumed credentials expire within `margin` (botocore gives a timezone-aware datetime)."""
+    if not isinstance(expiration, datetime):
+        return True
+    moment = expiration if expiration.tzinfo else expiration.replace(tzinfo=UTC)
+    return moment - datetime.now(UTC) < margin
 
 
 def check_moto(installed: str | None = None) -> None:
@@ -56,37 +72,69 @@ SECRET_KEY = "testing"
 MANAGEMENT_ACCOUNT = "123456789012"
 
 
+Credentials = tuple[str, str, str | None]
+
+
 @dataclass(frozen=True)
 class LocalAws:
-    """Where the local server listens, and boto3 sessions against it."""
+    """Where the local server listens, and boto3 sessions against it.
+
+    Sessions and clients are reused: one botocore session per credential set, one client per
+    (credentials, service, region), and one botocore data loader for all of them, so each service
+    model and the endpoint rules are read from JSON once per rehearsal instead of once per client
+    (about half of a rehearsal's CPU before: issue 15). boto3 clients are safe to share across
+    threads; sessions are only created here.
+    """
 
     url: str
     region: str
+    _sessions: dict[tuple[Credentials, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    _clients: dict[tuple[Credentials, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    _loader: list[Any] = field(default_factory=list, compare=False, repr=False)
+    _assumed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
     def session(self, credentials: dict[str, Any] | None = None, region: str | None = None) -> Any:
-        """A boto3 session: the management account, or assumed-role `credentials`."""
-        import boto3
+        """A boto3 session: the management account, or assumed-role `credentials` (one per credential
+        set and region, kept for the rehearsal)."""
+        key = (_credentials_key(credentials), region or self.region)
+        if key not in self._sessions:
+            self._sessions[key] = self._new_session(*key)
+        return self._sessions[key]
 
-        if credentials is None:
-            return boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=region or self.region)
-        return boto3.Session(
-            credentials["AccessKeyId"],
-            credentials["SecretAccessKey"],
-            credentials.get("SessionToken") or None,
-            region_name=region or self.region,
-        )
+    def _new_session(self, credentials: Credentials, region: str) -> Any:
+        import boto3
+        import botocore.loaders
+        import botocore.session
+
+        core = botocore.session.Session()
+        if not self._loader:
+            self._loader.append(botocore.loaders.create_loader())
+        core.register_component("data_loader", self._loader[0])  # models parsed once, for every session
+        access_key, secret_key, token = credentials
+        return boto3.Session(access_key, secret_key, token, region_name=region, botocore_session=core)
 
     def client(self, service: str, session: Any = None, region: str | None = None) -> Any:
-        return (session or self.session(region=region)).client(
-            service, endpoint_url=self.url, region_name=region or self.region
-        )
+        """A client of the local server for `service` in `region`, as `session`'s credentials (the
+        management account by default); the same client for the same credentials, service and region."""
+        session = session or self.session(region=region)
+        frozen = session.get_credentials().get_frozen_credentials()
+        key = ((frozen.access_key, frozen.secret_key, frozen.token or None), service, region or self.region)
+        if key not in self._clients:
+            self._clients[key] = session.client(service, endpoint_url=self.url, region_name=key[2])
+        return self._clients[key]
 
     def assume(self, account: str, role: str, session_name: str = "mlops-gen-rehearsal") -> Any:
-        """A session in `account` as `role`, the way the pipeline and administrators reach member accounts."""
-        sts = self.client("sts")
+        """A session in `account` as `role`, the way the pipeline and administrators reach member accounts.
+
+        The assumed credentials are kept until shortly before they expire, as an SDK's credential
+        provider keeps them: a rehearsal reaches each account many times (every stack instance, every
+        check), and a new AssumeRole each time meant a new session and new clients each time."""
         arn = f"arn:aws:iam::{account}:role/{role}"
-        credentials = sts.assume_role(RoleArn=arn, RoleSessionName=session_name)["Credentials"]
-        return self.session(credentials)
+        kept = self._assumed.get((arn, session_name))
+        if kept is None or _expires_soon(kept["Expiration"]):
+            kept = self.client("sts").assume_role(RoleArn=arn, RoleSessionName=session_name)["Credentials"]
+            self._assumed[(arn, session_name)] = kept
+        return self.session(kept)
 
     def post(self, path: str, body: bytes = b"") -> None:
         """POST to moto's own API (`/moto-api/...`): reset, canned answers."""
