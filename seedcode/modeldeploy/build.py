@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regions import RegionError, RegionModel, RegionPlan, mappings_section, prepare_regions, with_mappings
+from regions import RegionError, RegionModel, RegionPlan, mappings_section, prepare_regions, s3_client, with_mappings
 from stage_config import StageConfig, StageConfigError, load_stage_config
 
 STAGES = ("staging", "prod")
@@ -367,13 +367,7 @@ def region_models(env: BuildEnv, sm: Any, package_arn: str, s3_for: Callable[[st
     """What each deploy region serves; copies the artifacts to the regions beyond the home region."""
     plan = env.region_plan(str(sm.meta.region_name))
     package = sm.describe_model_package(ModelPackageName=package_arn)
-    if s3_for is None:
-        import boto3
-
-        def s3_for(region: str) -> Any:
-            return boto3.client("s3", region_name=region)
-
-    return prepare_regions(plan, package, s3_for)
+    return prepare_regions(plan, package, s3_for or s3_client)
 
 
 def build(

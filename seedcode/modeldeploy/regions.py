@@ -248,10 +248,17 @@ def package_container(package: dict[str, Any]) -> tuple[str, str]:
     return str(containers[0]["Image"]), str(containers[0]["ModelDataUrl"])
 
 
+def s3_client(region: str) -> Any:
+    """boto3's S3 client of `region` (the copy is written by a client of the destination's region)."""
+    import boto3
+
+    return boto3.client("s3", region_name=region)
+
+
 def prepare_regions(
     plan: RegionPlan,
     package: dict[str, Any],
-    s3_for: Callable[[str], Any],
+    s3_for: Callable[[str], Any] = s3_client,
     registries: dict[str, dict[str, str]] | None = None,
     log: Callable[[str], None] = print,
 ) -> list[RegionModel]:
