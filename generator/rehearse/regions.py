@@ -14,6 +14,7 @@ rehearsal runs, so the stack instance's CreateModel fails with that message as S
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -98,8 +99,40 @@ def _check_on_create() -> Any:
     return mock.patch.object(Model, "create_from_cloudformation_json", classmethod(create))
 
 
+BUCKET_POLICY_NOTE = (
+    "moto 5.2.5 checks a bucket policy's statements without their conditions, so a TLS-only Deny "
+    "(aws:SecureTransport false) denies every request to the bucket. Patched: moto's own check leaves out "
+    "statements with a Condition (it cannot evaluate them; the rehearsal's call-time authorization does)."
+)
+
+
+def _unconditional_statements(policy: str) -> str:
+    """The policy with only its statements that have no Condition (what moto can evaluate)."""
+    document = json.loads(policy)
+    statements = document.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    document["Statement"] = [s for s in statements if isinstance(s, dict) and "Condition" not in s]
+    return json.dumps(document)
+
+
+def _bucket_policy_conditions() -> Any:
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+    from moto.s3.models import FakeBucket
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        if self.policy is None:
+            return PermissionResult.NEUTRAL
+        text = self.policy.decode() if isinstance(self.policy, bytes) else str(self.policy)
+        return IAMPolicy(_unconditional_statements(text)).is_action_permitted(action, resource)
+
+    return mock.patch.object(FakeBucket, "get_permission", get_permission)
+
+
+NOTES = (NOTE, BUCKET_POLICY_NOTE)
+
+
 @contextmanager
-def model_regions_enforced() -> Iterator[None]:
-    """Apply the CreateModel region rule to the local AWS for the duration of a rehearsal."""
-    with _check_on_create():
+def region_behaviour() -> Iterator[None]:
+    """For the duration of a rehearsal: the CreateModel region rule, and bucket policies moto can check."""
+    with _check_on_create(), _bucket_policy_conditions():
         yield

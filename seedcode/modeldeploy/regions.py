@@ -152,16 +152,16 @@ def bucket_policy(bucket: str, partition: str, org_id: str, reader_roles: tuple[
     }
 
 
-def ensure_bucket(s3: Any, bucket: str, region: str, policy: dict[str, Any]) -> bool:
-    """Create the regional bucket if needed and (every build) set its protections; True if created."""
-    created = True
+def ensure_bucket(s3: Any, bucket: str, region: str, policy: dict[str, Any]) -> None:
+    """Create the regional bucket if needed and (every build, so a changed stage role reaches it) set its
+    protections. CreateBucket of a bucket one already owns answers BucketAlreadyOwnedByYou (200 in us-east-1)."""
     try:
         if region == "us-east-1":  # the one region CreateBucket refuses as a LocationConstraint
             s3.create_bucket(Bucket=bucket)
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
     except s3.exceptions.BucketAlreadyOwnedByYou:
-        created = False
+        pass
     s3.put_public_access_block(
         Bucket=bucket,
         PublicAccessBlockConfiguration={
@@ -173,7 +173,6 @@ def ensure_bucket(s3: Any, bucket: str, region: str, policy: dict[str, Any]) -> 
     )
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=ENCRYPTION)
     s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy, sort_keys=True))
-    return created
 
 
 def split_s3_url(url: str) -> tuple[str, str]:
@@ -193,7 +192,8 @@ def copy_artifact(home_s3: Any, region_s3: Any, source_url: str, bucket: str, pa
         if existing.get("Metadata", {}).get(SOURCE_ETAG) == etag:
             return f"s3://{bucket}/{key}", False
     except region_s3.exceptions.ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+        # Not there: 404, or 403 for a caller without s3:ListBucket (HeadObject's documented answer).
+        if exc.response.get("Error", {}).get("Code") not in ("403", "404", "NoSuchKey", "NotFound", "Forbidden"):
             raise
     metadata = {SOURCE_PACKAGE: package_arn, SOURCE_URL: source_url, SOURCE_ETAG: etag}
     copy_source = {"Bucket": source_bucket, "Key": key}
@@ -278,10 +278,10 @@ def prepare_regions(
         region_image = regional_image(image, region, pipeline_account, registries)
         s3 = s3_for(region)
         policy = bucket_policy(bucket, partition, plan.org_id, plan.reader_roles)
-        if ensure_bucket(s3, bucket, region, policy):
-            log(f"created regional artifact bucket {bucket} in {region}")
+        ensure_bucket(s3, bucket, region, policy)
         copied_url, copied = copy_artifact(s3_for(plan.home_region), s3, url, bucket, arn)
-        log(f"{region}: {'copied' if copied else 'already has'} {copied_url}; image {region_image}")
+        log(f"{region}: bucket {bucket} (encrypted, public access blocked, TLS only); "
+            f"{'copied' if copied else 'already has'} {copied_url}; image {region_image}")
         models.append(RegionModel(region, "copy", copied_url, region_image))
     return models
 
