@@ -206,6 +206,15 @@ def render(
             help="Comma-separated regions to deploy endpoints to (default: the home region).", show_default=False
         ),
     ] = None,
+    opt_in_regions_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--opt-in-regions-enabled",
+            help="The staging and prod accounts have the opt-in regions among --deploy-regions enabled "
+            "(otherwise such regions are refused).",
+            show_default=False,
+        ),
+    ] = None,
     source: Annotated[Source | None, typer.Option(help="Deploy repository source. Default: codecommit.")] = None,
     connection_arn: Annotated[
         str | None, typer.Option(help="CodeConnections ARN (with --source codeconnections).", show_default=False)
@@ -326,6 +335,7 @@ def render(
         "prod-ou": prod_ou,
         "region": region,
         "deploy-regions": deploy_regions,
+        "opt-in-regions-enabled": opt_in_regions_enabled,
         "source": source,
         "connection-arn": connection_arn,
         "repository": repository,
