@@ -342,9 +342,9 @@ def build_config(
     if not opt_in_enabled:
         from generator.regions import opt_in_problem
 
-        problem = opt_in_problem(deploy_regions)
-        if problem:
-            raise InputError(origin["deploy-regions"], problem)
+        refused = opt_in_problem(deploy_regions)
+        if refused:
+            raise InputError(origin["deploy-regions"], refused)
 
     source = check.choice("source", Source)
     connection_arn = values["connection-arn"]

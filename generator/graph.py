@@ -213,7 +213,9 @@ def region_sources(resources: Mapping[str, Any], home: str, regions: tuple[str, 
     found = []
     for region in regions:
         if region == home:
-            found.append(RegionSource(region, f"{region}\nmodel package of the registry\nartifacts s3://{bucket}", False))
+            found.append(
+                RegionSource(region, f"{region}\nmodel package of the registry\nartifacts s3://{bucket}", False)
+            )
         else:
             text = f"{region}\ncopy: s3://{bucket}-{region}\nimage from the {region} registry"
             found.append(RegionSource(region, text, True))
@@ -502,11 +504,18 @@ def _region_sources(w: _Writer, graph: ProjectGraph) -> None:
     if not graph.regions:
         return
     w.lines.append(f"    subgraph REGIONS[{label('Model artifacts per deploy region')}]")
-    ids = {source.region: w.node(node_id("REGION", source.region), ARTIFACT, source.text, indent=2) for source in graph.regions}
+    ids = {
+        source.region: w.node(node_id("REGION", source.region), ARTIFACT, source.text, indent=2)
+        for source in graph.regions
+    }
     w.lines.append("    end")
     home = next((source.region for source in graph.regions if not source.copied), None)
-    builds = [f"ACTION_{s}_{a}" for s, stage in enumerate(graph.stages, start=1)
-              for a, action in enumerate(stage.actions, start=1) if action.category == "Build" and action.outputs]  # fmt: skip
+    builds = [
+        f"ACTION_{s}_{a}"
+        for s, stage in enumerate(graph.stages, start=1)
+        for a, action in enumerate(stage.actions, start=1)
+        if action.category == "Build" and action.outputs
+    ]
     for source in graph.regions:
         if source.copied:
             for build in builds:

@@ -47,9 +47,7 @@ def _objects(s3: Any, bucket: str) -> list[dict[str, str]]:
     return keys
 
 
-def remove(
-    s3_for: Callable[[str], Any], buckets: list[tuple[str, str]], dry_run: bool
-) -> BucketReport:
+def remove(s3_for: Callable[[str], Any], buckets: list[tuple[str, str]], dry_run: bool) -> BucketReport:
     """Empty and delete each bucket (or, in a dry run, say what would go)."""
     report = BucketReport()
     for region, bucket in buckets:

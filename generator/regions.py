@@ -88,9 +88,9 @@ def _reads_region(node: Any) -> bool:
     """Is `node` a FindInMap keyed by AWS::Region, or a Sub naming ${AWS::Region}?"""
     if not isinstance(node, Mapping) or len(node) != 1:
         return False
-    (name, args), = node.items()
+    ((name, args),) = node.items()
     if name == "Fn::FindInMap" and isinstance(args, list) and len(args) >= 2:
-        return args[1] == {"Ref": "AWS::Region"}
+        return bool(args[1] == {"Ref": "AWS::Region"})
     if name == "Fn::Sub":
         text = args[0] if isinstance(args, list) and args else args
         return isinstance(text, str) and "${AWS::Region}" in text
@@ -102,7 +102,7 @@ def _condition_reads_region(name: Any, conditions: Mapping[str, Any]) -> bool:
     found = conditions.get(str(name))
     if not isinstance(found, Mapping) or len(found) != 1:
         return False
-    (function, args), = found.items()
+    ((function, args),) = found.items()
     if function == "Fn::Equals" and isinstance(args, list):
         return any(_reads_region(a) or a == {"Ref": "AWS::Region"} for a in args)
     if function in ("Fn::And", "Fn::Or", "Fn::Not") and isinstance(args, list):
@@ -114,7 +114,9 @@ def _condition_reads_region(name: Any, conditions: Mapping[str, Any]) -> bool:
     return False
 
 
-def _containers(node: Any, conditions: Mapping[str, Any], guarded: bool = False) -> Iterator[tuple[Mapping[str, Any], bool]]:
+def _containers(
+    node: Any, conditions: Mapping[str, Any], guarded: bool = False
+) -> Iterator[tuple[Mapping[str, Any], bool]]:
     """(container, chosen per region?) for a PrimaryContainer or Containers value, through `Fn::If` branches."""
     if isinstance(node, list):
         for item in node:
@@ -146,6 +148,7 @@ def template_findings(template: Mapping[str, Any], path: str, regions: tuple[str
                     continue
                 mark = getattr(value, "start_mark", None) or getattr(container, "start_mark", None)
                 line = int(mark.line) + 1 if mark is not None else 0
+                what = {"ModelPackageName": "package", "ModelDataUrl": "artifacts"}.get(key, "image")
                 findings.append(
                     Finding(
                         path,
@@ -153,9 +156,8 @@ def template_findings(template: Mapping[str, Any], path: str, regions: tuple[str
                         RULE,
                         f"{logical_id}: the container's {key} is the same in every deploy region "
                         f"({', '.join(regions)}), so in {', '.join(others)} CreateModel reads the {home} "
-                        f"{'package' if key == 'ModelPackageName' else 'artifacts' if key == 'ModelDataUrl' else 'image'}"
-                        " and fails: SageMaker requires a model's artifacts, image and model package in the model's "
-                        "region. Read it per region: !FindInMap [RegionModel, !Ref AWS::Region, ...] as the seed's "
+                        f"{what} and fails: SageMaker requires a model's artifacts, image and model package in "
+                        "the model's region. Read it per region: !FindInMap [RegionModel, !Ref AWS::Region, ...] as the seed's "
                         f"build writes it, or an !If on a condition that does ({DOC})",
                         logical_id=logical_id,
                     )

@@ -208,7 +208,10 @@ def test_codeconnections_three_regions(rendered: dict[str, Path]) -> None:
     for region in ("eu-central-1", "us-east-1"):
         copy = d.by_text(region)
         assert d.nodes[copy][1] == f"{region}\ncopy: s3://{bucket}-{region}\nimage from the {region} registry"
-        assert d.edges_from(home, "-.->")[["eu-central-1", "us-east-1"].index(region)] == (d.nodes[copy][1], "copied from")
+        assert d.edges_from(home, "-.->")[["eu-central-1", "us-east-1"].index(region)] == (
+            d.nodes[copy][1],
+            "copied from",
+        )
     assert [e for e in d.edges_from(d.by_text("BuildDeploymentTemplates")) if "copies" in e[1]] == [
         (d.nodes[d.by_text(r)][1], "copies model.tar.gz on approval") for r in ("eu-central-1", "us-east-1")
     ]

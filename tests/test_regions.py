@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import decode_str
 
-from generator.regions import NAME_RULE, RULE, bucket_name_findings, check_folder, template_findings
 from generator.manifest import verify_manifest
+from generator.regions import NAME_RULE, RULE, bucket_name_findings, check_folder, template_findings
 from generator.seed import SEED_DIR
 from tests.conftest import CONFIGS
 from tests.edit import reseal

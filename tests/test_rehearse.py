@@ -506,7 +506,8 @@ def _skip_region_copy(folder: Path) -> None:
             if info.filename == "regions.py":
                 text = data.decode()
                 for old, new in (
-                    ("region_image = regional_image(image, region, pipeline_account, registries)", "region_image = image"),
+                    ("region_image = regional_image(image, region, pipeline_account, registries)",
+                     "region_image = image"),
                     ("copied_url, copied = copy_artifact(s3_for(plan.home_region), s3, url, bucket, arn)",
                      "copied_url, copied = url, False"),
                 ):  # fmt: skip

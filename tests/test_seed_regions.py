@@ -80,7 +80,11 @@ def test_each_region_gets_a_protected_copy_and_its_own_image(seed: Seed, repo: P
 
     mapping = exported_mapping(tmp_path / "out")
     assert list(mapping) == list(REGIONS)
-    assert mapping[REGION] == {"Source": "registry", "ModelDataUrl": f"s3://{HOME_BUCKET}/{KEY}", "Image": XGBOOST_IMAGE}
+    assert mapping[REGION] == {
+        "Source": "registry",
+        "ModelDataUrl": f"s3://{HOME_BUCKET}/{KEY}",
+        "Image": XGBOOST_IMAGE,
+    }
     registries = json.loads((repo / "image-registries.json").read_text())["repositories"]["sagemaker-xgboost"]
     for region in REGIONS[1:]:
         bucket = f"{HOME_BUCKET}-{region}"
@@ -170,15 +174,22 @@ def test_a_home_only_mapping_breaks_the_region_rule_elsewhere() -> None:
     package = {"PrimaryContainer": {"ModelPackageName": f"arn:aws:sagemaker:{REGION}:111111111111:model-package/g/1"}}
     assert "model package" in str(check_model_regions("us-east-1", package, where))
     image_only = {"PrimaryContainer": {"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{HOME_BUCKET}-x/{KEY}"}}
-    assert "ECR registry of eu-west-1" in str(check_model_regions("us-east-1", image_only, {f"{HOME_BUCKET}-x": "us-east-1"}.get))
-    assert "does not exist" in str(check_model_regions(REGION, {"PrimaryContainer": {"ModelDataUrl": "s3://gone/k"}}, where))
+    assert "ECR registry of eu-west-1" in str(
+        check_model_regions("us-east-1", image_only, {f"{HOME_BUCKET}-x": "us-east-1"}.get)
+    )
+    assert "does not exist" in str(
+        check_model_regions(REGION, {"PrimaryContainer": {"ModelDataUrl": "s3://gone/k"}}, where)
+    )
 
 
 @pytest.mark.parametrize(
     ("image", "expected"),
     [
         (XGBOOST_IMAGE, "492215442770.dkr.ecr.eu-central-1.amazonaws.com/sagemaker-xgboost:1.7-1"),
-        ("111111111111.dkr.ecr.eu-west-1.amazonaws.com/iris:3", "111111111111.dkr.ecr.eu-central-1.amazonaws.com/iris:3"),
+        (
+            "111111111111.dkr.ecr.eu-west-1.amazonaws.com/iris:3",
+            "111111111111.dkr.ecr.eu-central-1.amazonaws.com/iris:3",
+        ),
         ("222222222222.dkr.ecr.eu-west-1.amazonaws.com/iris:3", "neither a SageMaker built-in image"),
         ("docker.io/library/iris:3", "not an ECR image URI"),
     ],

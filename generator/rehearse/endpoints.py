@@ -61,7 +61,9 @@ def region_sources(aws: LocalAws, accounts: list[str], regions: tuple[str, ...])
     """region -> where its models' artifacts and image come from (`artifact_buckets`, `images`, `served_as`),
     over every model in `accounts`: what the stack sets actually created, as SageMaker would read it."""
     home = aws.client("sagemaker")
-    found: dict[str, dict[str, set[str]]] = {r: {"artifact_buckets": set(), "images": set(), "served_as": set()} for r in regions}
+    found: dict[str, dict[str, set[str]]] = {
+        r: {"artifact_buckets": set(), "images": set(), "served_as": set()} for r in regions
+    }
     for account in accounts:
         session = aws.assume(account, ACCESS_ROLE)
         for region in regions:

@@ -89,7 +89,7 @@ def _check_on_create() -> Any:
 
     original = Model.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
-    def create(cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+    def create(cls: Any, /, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
                **kwargs: Any) -> Any:  # fmt: skip
         problem = check_model_regions(region_name, cloudformation_json.get("Properties", {}))
         if problem:

@@ -51,7 +51,9 @@ ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": 
 #: SageMaker's built-in algorithm registries per region (from the SageMaker Python SDK's image_uri_config,
 #: the data behind `sagemaker.image_uris.retrieve`).
 REGISTRIES_FILE = Path(__file__).with_name("image-registries.json")
-_IMAGE = re.compile(r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<domain>amazonaws\.com(\.cn)?)/(?P<rest>.+)$")
+_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<domain>amazonaws\.com(\.cn)?)/(?P<rest>.+)$"
+)
 _S3_URL = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]+)/(?P<key>.+)$")
 
 
@@ -216,9 +218,7 @@ def copy_artifact(home_s3: Any, region_s3: Any, source_url: str, bucket: str, pa
                 CopySourceRange=f"bytes={start}-{end}",
             )
             parts.append({"PartNumber": number, "ETag": part["CopyPartResult"]["ETag"]})
-        region_s3.complete_multipart_upload(
-            Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
-        )
+        region_s3.complete_multipart_upload(Bucket=bucket, Key=key, UploadId=upload, MultipartUpload={"Parts": parts})
     return f"s3://{bucket}/{key}", True
 
 
@@ -280,8 +280,10 @@ def prepare_regions(
         policy = bucket_policy(bucket, partition, plan.org_id, plan.reader_roles)
         ensure_bucket(s3, bucket, region, policy)
         copied_url, copied = copy_artifact(s3_for(plan.home_region), s3, url, bucket, arn)
-        log(f"{region}: bucket {bucket} (encrypted, public access blocked, TLS only); "
-            f"{'copied' if copied else 'already has'} {copied_url}; image {region_image}")
+        log(
+            f"{region}: bucket {bucket} (encrypted, public access blocked, TLS only); "
+            f"{'copied' if copied else 'already has'} {copied_url}; image {region_image}"
+        )
         models.append(RegionModel(region, "copy", copied_url, region_image))
     return models
 
