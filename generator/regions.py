@@ -157,8 +157,8 @@ def template_findings(template: Mapping[str, Any], path: str, regions: tuple[str
                         f"{logical_id}: the container's {key} is the same in every deploy region "
                         f"({', '.join(regions)}), so in {', '.join(others)} CreateModel reads the {home} "
                         f"{what} and fails: SageMaker requires a model's artifacts, image and model package in "
-                        "the model's region. Read it per region: !FindInMap [RegionModel, !Ref AWS::Region, ...] as the seed's "
-                        f"build writes it, or an !If on a condition that does ({DOC})",
+                        "the model's region. Read it per region: !FindInMap [RegionModel, !Ref AWS::Region, ...] "
+                        f"as the seed's build writes it, or an !If on a condition that does ({DOC})",
                         logical_id=logical_id,
                     )
                 )
