@@ -57,10 +57,7 @@ def register_with_artifacts(sm: Any, body: bytes = b"model") -> str:
 
 
 def multi_region_environ(regions: tuple[str, ...] = REGIONS) -> dict[str, str]:
-    return build_environ(
-        **{contract.Env.DEPLOY_REGIONS: ",".join(regions), contract.Env.ARTIFACT_BUCKET: HOME_BUCKET},
-        AWS_REGION=REGION,
-    )
+    return build_environ(**{contract.Env.DEPLOY_REGIONS: ",".join(regions), contract.Env.ARTIFACT_BUCKET: HOME_BUCKET})
 
 
 def run(seed: Seed, repo: Path, out: Path, environ: dict[str, str]) -> int:
@@ -223,3 +220,14 @@ def test_a_package_without_artifacts_cannot_go_to_other_regions(
     register_model_package(sm, GROUP, "Approved")  # an image, no ModelDataUrl
     assert run(seed, repo, tmp_path / "out", multi_region_environ()) == 1
     assert "expected one inference container with an Image and a ModelDataUrl" in capsys.readouterr().err
+
+
+def test_other_regions_need_the_artifact_bucket_and_the_organisation(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    register_with_artifacts(boto3.client("sagemaker", region_name=REGION))
+    environ = multi_region_environ()
+    del environ[contract.Env.ORG_ID]
+    assert run(seed, repo, tmp_path / "out", environ) == 1
+    assert "ORGANIZATION_ID not set: with deploy regions beyond eu-west-1" in capsys.readouterr().err
+    assert run(seed, repo, tmp_path / "home", {**environ, contract.Env.DEPLOY_REGIONS: REGION}) == 0

@@ -68,10 +68,9 @@ class BuildEnv:
     execution_role_name: str = ""
     #: The data-capture bucket's name before `-<account>-<region>` (the target-role stack set creates it).
     data_capture_bucket_stem: str = ""
-    #: The regions the stack sets deploy to, the pipeline's (home) region, and the home artifact bucket, whose
-    #: name before `-<region>` names each regional copy's bucket (regions.py).
+    #: The regions the stack sets deploy to, and the home artifact bucket, whose name before `-<region>` names
+    #: each regional copy's bucket (regions.py). The home region is the build's own (its clients' region).
     deploy_regions: tuple[str, ...] = ()
-    home_region: str = ""
     artifact_bucket: str = ""
 
     @classmethod
@@ -96,9 +95,7 @@ class BuildEnv:
         if create not in ("true", "false"):
             raise BuildError(f"environment variable CREATE_MODEL_PACKAGE_GROUP must be true or false, got {create!r}")
         creates = create == "true"
-        home = (environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "").strip()
         regions = tuple(r.strip() for r in environ.get("DEPLOY_REGIONS", "").split(",") if r.strip())
-        beyond_home = any(r != home for r in regions)
         return cls(
             project_name=need("SAGEMAKER_PROJECT_NAME"),
             project_id=need("SAGEMAKER_PROJECT_ID"),
@@ -110,17 +107,23 @@ class BuildEnv:
             execution_role_name=need("STACK_SET_EXECUTION_ROLE_NAME") if creates else "",
             data_capture_bucket_stem=need("DATA_CAPTURE_BUCKET_STEM"),
             deploy_regions=regions,
-            home_region=home,
-            artifact_bucket=need("ARTIFACT_BUCKET") if beyond_home else environ.get("ARTIFACT_BUCKET", ""),
-            org_id=need("ORGANIZATION_ID") if creates or beyond_home else "",
+            artifact_bucket=environ.get("ARTIFACT_BUCKET", "").strip(),
+            # Needed to create the group's policy, and the regional buckets' (checked in `region_plan`).
+            org_id=need("ORGANIZATION_ID") if creates else environ.get("ORGANIZATION_ID", "").strip(),
         )
 
     def region_plan(self, home_region: str) -> RegionPlan:
-        """The regions to prepare (`home_region` when the environment names none: the client's region)."""
-        home = self.home_region or home_region
+        """The regions to prepare; `home_region` is the build's (CodeBuild runs in the pipeline's region)."""
+        regions = self.deploy_regions or (home_region,)
+        missing = [n for n, v in (("ARTIFACT_BUCKET", self.artifact_bucket), ("ORGANIZATION_ID", self.org_id)) if not v]
+        if any(r != home_region for r in regions) and missing:
+            raise BuildError(
+                f"environment variable(s) {', '.join(missing)} not set: with deploy regions beyond {home_region} "
+                "the build creates a bucket per region named after the artifact bucket, readable in the organisation"
+            )
         return RegionPlan(
-            home_region=home,
-            deploy_regions=self.deploy_regions or (home,),
+            home_region=home_region,
+            deploy_regions=regions,
             bucket_stem=self.artifact_bucket,
             org_id=self.org_id,
             # The endpoints' execution roles read the artifacts (SageMaker downloads them as that role).
