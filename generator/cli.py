@@ -206,6 +206,15 @@ def render(
             help="Comma-separated regions to deploy endpoints to (default: the home region).", show_default=False
         ),
     ] = None,
+    opt_in_regions_enabled: Annotated[
+        bool | None,
+        typer.Option(
+            "--opt-in-regions-enabled",
+            help="The staging and prod accounts have the opt-in regions among --deploy-regions enabled "
+            "(otherwise such regions are refused).",
+            show_default=False,
+        ),
+    ] = None,
     source: Annotated[Source | None, typer.Option(help="Deploy repository source. Default: codecommit.")] = None,
     connection_arn: Annotated[
         str | None, typer.Option(help="CodeConnections ARN (with --source codeconnections).", show_default=False)
@@ -330,6 +339,7 @@ def render(
         "prod-ou": prod_ou,
         "region": region,
         "deploy-regions": deploy_regions,
+        "opt-in-regions-enabled": opt_in_regions_enabled,
         "source": source,
         "connection-arn": connection_arn,
         "repository": repository,
@@ -651,7 +661,8 @@ def destroy(
         str | None, typer.Option(help="Home region (else AWS_REGION or AWS_DEFAULT_REGION).", show_default=False)
     ] = None,
 ) -> None:
-    """Remove the project's stack sets: their instances in every account and region, then the stack sets.
+    """Remove the project's stack sets (their instances in every account and region, then the stack sets) and
+    the regional artifact buckets its build created.
 
     A dry run unless [bold]--yes[/]; exits 1 if anything could not be removed.
     Example: [cyan]mlops-gen destroy --project-name iris --project-id p-abcdefghijkl --yes[/]
@@ -684,6 +695,12 @@ def destroy(
             report = des.apply(cfn, options, plans)
     else:
         report = des.dry_run(options, plans)
+    from generator import regional_buckets  # the build's per-region copies (seed regions.py): not in any stack
+
+    s3_for = regional_buckets.s3_factory(profile, endpoint_url)
+    buckets = regional_buckets.regional_buckets(s3_for(home), options.name_prefix, project_name, project_id)
+    removed = regional_buckets.remove(s3_for, buckets, dry_run=not yes)
+    report.removed, report.failed = report.removed + removed.removed, report.failed + removed.failed
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
     else:

@@ -165,6 +165,8 @@ class RenderConfig:
     #: fixed `aws:PrincipalOrgID` that keeps its cross-account grants non-public for S3. None: no default
     #: (publish refuses such a render, see generator/org_id.py).
     org_id: str | None = None
+    #: The stage accounts have the opt-in regions among the deploy regions enabled (`--opt-in-regions-enabled`).
+    opt_in_regions_enabled: bool = False
 
     def settings(self) -> dict[str, Any]:
         """The resolved render options, keyed like the flags and TOML keys.
@@ -178,6 +180,7 @@ class RenderConfig:
             "prod-ou": self.prod_ou,
             "region": self.region,
             "deploy-regions": list(self.deploy_regions),
+            "opt-in-regions-enabled": self.opt_in_regions_enabled,
             "source": self.source.value,
             "connection-arn": self.connection_arn,
             "repository": self.repository,
@@ -227,6 +230,7 @@ RENDER_OPTIONS: dict[str, Any] = {
     "prod-ou": None,
     "region": None,
     "deploy-regions": None,
+    "opt-in-regions-enabled": False,
     "source": Source.CODECOMMIT.value,
     "connection-arn": None,
     "repository": None,
@@ -332,6 +336,15 @@ def build_config(
     check.region(region, region_origin)
 
     deploy_regions = check.region_list("deploy-regions") or (region,)
+    opt_in_enabled = values["opt-in-regions-enabled"]
+    if not isinstance(opt_in_enabled, bool):
+        raise check.fail("opt-in-regions-enabled", f"must be true or false, got {opt_in_enabled!r}")
+    if not opt_in_enabled:
+        from generator.regions import opt_in_problem
+
+        refused = opt_in_problem(deploy_regions)
+        if refused:
+            raise InputError(origin["deploy-regions"], refused)
 
     source = check.choice("source", Source)
     connection_arn = values["connection-arn"]
@@ -409,6 +422,7 @@ def build_config(
         product_name=check.bounded_string("product-name", PRODUCT_NAME_MAX),
         approver_emails=check.emails("approver-email"),
         org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
+        opt_in_regions_enabled=opt_in_enabled,
         **topology,
     )
     if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):

@@ -183,9 +183,21 @@ def endpoint_models(seed_templates: list[Mapping[str, Any]]) -> list[str]:
             if resource.get("Type") != "AWS::SageMaker::Model":
                 continue
             props = resource.get("Properties", {})
-            containers = [props.get("PrimaryContainer", {}), *props.get("Containers", [])]
-            if any("ModelPackageName" in c for c in containers if isinstance(c, Mapping)):
+            containers = _branches([props.get("PrimaryContainer", {}), *props.get("Containers", [])])
+            if any("ModelPackageName" in c for c in containers):
                 found.append(str(logical_id))
+    return found
+
+
+def _branches(values: list[Any]) -> list[Mapping[str, Any]]:
+    """Containers, with each `Fn::If` counted by both its branches (the endpoint template chooses the model
+    package in the home region and a regional copy elsewhere: generator/regions.py)."""
+    found: list[Mapping[str, Any]] = []
+    for value in values:
+        if isinstance(value, Mapping) and set(value) == {"Fn::If"} and isinstance(value["Fn::If"], list):
+            found += _branches(list(value["Fn::If"][1:]))
+        elif isinstance(value, Mapping):
+            found.append(value)
     return found
 
 

@@ -47,6 +47,7 @@ _DEPLOY_ENV = frozenset(
         Env.FAILURE_TOLERANCE,
         Env.MAX_CONCURRENT,
         Env.REGION_CONCURRENCY,
+        Env.ARTIFACT_BUCKET,
     }
 )
 #: deploy.py's variables as the native action's configuration keys, so both modes are described alike.
@@ -101,11 +102,23 @@ class Trigger:
 
 
 @dataclass(frozen=True)
+class RegionSource:
+    """Where one deploy region's models read their artifacts and image (seedcode regions.py)."""
+
+    region: str
+    text: str
+    #: True when the build copies the artifacts there (a region other than the home region).
+    copied: bool
+
+
+@dataclass(frozen=True)
 class ProjectGraph:
     pipeline_name: str
     pipeline_details: str
     stages: tuple[Stage, ...]
     triggers: tuple[Trigger, ...]
+    #: Only with deploy regions beyond the home region: where each region's artifacts come from.
+    regions: tuple[RegionSource, ...] = ()
 
 
 # --- reading the rendered files -----------------------------------------------------------------------------
@@ -133,7 +146,9 @@ def read_graph(folder: Path) -> ProjectGraph:
     resolver = Resolver(template, sample_parameters(template), region=manifest.home_region)
     try:
         # Only what the diagram shows is resolved: an unmodelled intrinsic elsewhere must not stop it.
-        return build_graph(resolver.resolve(_drawn(template["Resources"])), manifest.home_region)
+        resources = resolver.resolve(_drawn(template["Resources"]))
+        graph = build_graph(resources, manifest.home_region)
+        return replace(graph, regions=region_sources(resources, manifest.home_region, manifest.deploy_regions))
     except (UnresolvableError, KeyError, TypeError, ValueError) as exc:
         raise InputError("DIR", f"{folder / path} cannot be drawn: {exc!s}") from None
 
@@ -179,6 +194,32 @@ def build_graph(resources: Mapping[str, Any], home_region: str) -> ProjectGraph:
     projects = _deploy_projects(resources)
     stages = tuple(Stage(str(stage["Name"]), _actions(stage.get("Actions", []), projects)) for stage in props["Stages"])
     return ProjectGraph(name, details, stages, _triggers(resources, name))
+
+
+def region_sources(resources: Mapping[str, Any], home: str, regions: tuple[str, ...]) -> tuple[RegionSource, ...]:
+    """Each deploy region's artifact source, when some region is not the home region (else nothing to show):
+    the home region serves the model package (artifacts in the artifact bucket); every other region a copy the
+    build makes in `<artifact bucket>-<region>`, with the image from that region's registry."""
+    if all(region == home for region in regions):
+        return ()
+    buckets = [
+        str(v["Value"])
+        for r in resources.values()
+        if r.get("Type") == _PROJECT
+        for v in r.get("Properties", {}).get("Environment", {}).get("EnvironmentVariables", [])
+        if v.get("Name") == Env.ARTIFACT_BUCKET
+    ]
+    bucket = buckets[0] if buckets else "{artifact bucket}"
+    found = []
+    for region in regions:
+        if region == home:
+            found.append(
+                RegionSource(region, f"{region}\nmodel package of the registry\nartifacts s3://{bucket}", False)
+            )
+        else:
+            text = f"{region}\ncopy: s3://{bucket}-{region}\nimage from the {region} registry"
+            found.append(RegionSource(region, text, True))
+    return tuple(found)
 
 
 def _deploy_projects(resources: Mapping[str, Any]) -> dict[str, dict[str, str]]:
@@ -454,7 +495,33 @@ def to_mermaid(graph: ProjectGraph) -> str:
         w.edge(f"STAGE_{s - 1}", f"STAGE_{s}", arrow="==>")
     for s, stage in enumerate(graph.stages, start=1):
         _stage_edges(w, stage, [ids[(s, a)] for a in range(1, len(stage.actions) + 1)])
+    _region_sources(w, graph)
     return "\n".join(w.lines + w.edges) + "\n"
+
+
+def _region_sources(w: _Writer, graph: ProjectGraph) -> None:
+    """Where each deploy region's artifacts come from: the home region's, and the build's copy elsewhere."""
+    if not graph.regions:
+        return
+    w.lines.append(f"    subgraph REGIONS[{label('Model artifacts per deploy region')}]")
+    ids = {
+        source.region: w.node(node_id("REGION", source.region), ARTIFACT, source.text, indent=2)
+        for source in graph.regions
+    }
+    w.lines.append("    end")
+    home = next((source.region for source in graph.regions if not source.copied), None)
+    builds = [
+        f"ACTION_{s}_{a}"
+        for s, stage in enumerate(graph.stages, start=1)
+        for a, action in enumerate(stage.actions, start=1)
+        if action.category == "Build" and action.outputs
+    ]
+    for source in graph.regions:
+        if source.copied:
+            for build in builds:
+                w.edge(build, ids[source.region], "copies model.tar.gz on approval")
+            if home is not None:
+                w.edge(ids[home], ids[source.region], "copied from", arrow="-.->")
 
 
 def _artifacts(graph: ProjectGraph) -> list[str]:

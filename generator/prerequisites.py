@@ -65,6 +65,17 @@ TARGETED_STACK_SET_ACTIONS = ("UpdateStackSet", "CreateStackInstances")
 ORGANIZATIONS_ACTIONS = ("ListAccountsForParent", "ListOrganizationalUnitsForParent", "DescribeOrganizationalUnit")
 #: What CodeBuild calls to publish the test's JUnit report (test/buildspec.yml `reports:`).
 REPORT_ACTIONS = ("CreateReportGroup", "CreateReport", "UpdateReport", "BatchPutTestCases", "BatchPutCodeCoverages")
+#: What build.py (seed regions.py) calls on the regional artifact buckets `<artifact bucket>-<region>` it creates
+#: in the pipeline account: the CodeBuild service role's managed policy allows CreateBucket, GetObject and
+#: PutObject on `sagemaker-*` but none of the bucket settings (Block Public Access, encryption, policy).
+REGIONAL_BUCKET_ACTIONS = (
+    "CreateBucket",
+    "PutBucketPublicAccessBlock",
+    "PutEncryptionConfiguration",
+    "PutBucketPolicy",
+    "GetObject",
+    "PutObject",
+)
 #: What build.py calls when the product could not create the group (standard launch role).
 GROUP_ACTIONS = ("DescribeModelPackageGroup", "CreateModelPackageGroup", "PutModelPackageGroupPolicy")
 
@@ -218,6 +229,15 @@ def build_role_document(cfg: RenderConfig) -> PolicyDocument:
         ),
     ]
     statements += deploy_project_statements(cfg)
+    buckets = name_wildcard(cfg.names.artifact_bucket.pattern) + "-*"
+    statements.append(
+        _statement(
+            "RegionalModelArtifactBuckets",
+            "s3",
+            REGIONAL_BUCKET_ACTIONS,
+            [Sub(f"{_PARTITION}:s3:::{buckets}"), Sub(f"{_PARTITION}:s3:::{buckets}/*")],
+        )
+    )
     if cfg.launch_role is LaunchRole.STANDARD:
         # Groups are named after the project (no prefix): any group of this account and region.
         statements.append(

@@ -1,7 +1,8 @@
 """Validation of a render output folder: cfn-lint (with our own rules) on every template in the
 manifest, then S3's public-policy rules (generator/s3_public.py), the IAM checks of
 generator/iam_check.py (launch role and run-time roles), the data checks (generator/data_checks.py:
-lifecycle and data capture) and the release gates of generator/gates.py.
+lifecycle and data capture), the release gates of generator/gates.py and the region contract of
+generator/regions.py.
 
 cfn-lint is imported here, never on the CLI's start-up path: `render --no-validate` stays fast.
 """
@@ -159,6 +160,7 @@ def _run_folder_checks(folder: Path, manifest: Manifest) -> list[Finding]:
     from generator.data_checks import data_findings
     from generator.gates import check_folder as gate_findings
     from generator.iam_check import check_folder
+    from generator.regions import check_folder as region_findings
     from generator.s3_public import check_folder as public_policy_findings
 
     return (
@@ -166,4 +168,5 @@ def _run_folder_checks(folder: Path, manifest: Manifest) -> list[Finding]:
         + check_folder(folder, manifest)
         + data_findings(folder, manifest)
         + gate_findings(folder, manifest)
+        + region_findings(folder, manifest)
     )

@@ -122,6 +122,12 @@ CASES = [
         "--deploy-regions",
     ),
     Case(
+        "render, opt-in deploy region",
+        ["render", *OUS, "--deploy-regions", "eu-west-1,af-south-1", "--out", "{tmp}/o"],
+        2,
+        "af-south-1 is an opt-in region",
+    ),
+    Case(
         "render, bad seed bucket", ["render", *OUS, "--seed-bucket", "Bad_Bucket", "--out", "{tmp}/o"], 2, "S3 bucket"
     ),
     Case(

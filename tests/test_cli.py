@@ -433,7 +433,11 @@ def test_explicit_config_and_flag_precedence(tmp_path: Path, monkeypatch: pytest
     result = invoke("render", "--config", str(config), "--out", "a", "--no-validate")
     assert result.exit_code == 0, result.output
     assert manifest_of(tmp_path / "a")["home_region"] == "eu-north-1"
-    result = invoke("render", "--config", str(config), "--region", "eu-south-1", "--out", "b", "--no-validate")
+    # eu-south-1 is an opt-in region: deployed to (the default deploy region is the home region) only with the flag.
+    args = ("render", "--config", str(config), "--region", "eu-south-1", "--out", "b", "--no-validate")
+    refused = invoke(*args)
+    assert refused.exit_code == 2 and "eu-south-1 is an opt-in region" in refused.output
+    result = invoke(*args, "--opt-in-regions-enabled")
     assert result.exit_code == 0, result.output
     assert manifest_of(tmp_path / "b")["home_region"] == "eu-south-1"
 

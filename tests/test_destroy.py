@@ -168,3 +168,31 @@ def test_cli_dry_run_and_yes(monkeypatch: pytest.MonkeyPatch) -> None:
         report = json.loads(done.stdout)
         assert report["dry_run"] is False and report["call_as"] == "DELEGATED_ADMIN" and report["failed"] == []
         assert world.sets() == []
+
+
+def test_regional_artifact_buckets_are_emptied_and_deleted() -> None:
+    """The build's per-region copies (seed regions.py) are found by name, emptied and deleted; others stay."""
+    from generator import regional_buckets
+    from generator.naming import Names
+
+    stem = Names().artifact_bucket.render(PROJECT, PROJECT_ID)
+    with mock_aws():
+        s3_for = regional_buckets.s3_factory(None, None)
+        for region in ("eu-central-1", "us-east-1"):
+            s3 = s3_for(region)
+            config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            s3.create_bucket(Bucket=f"{stem}-{region}", **config)
+            s3.put_object(Bucket=f"{stem}-{region}", Key="model-build/v1/model.tar.gz", Body=b"m")
+        home = s3_for(REGION)
+        for other in (stem, f"{stem}-backup", f"{stem}-eu-central-1-old"):  # the home bucket and look-alikes
+            home.create_bucket(Bucket=other, CreateBucketConfiguration={"LocationConstraint": REGION})
+        found = regional_buckets.regional_buckets(home, "sagemaker-", PROJECT, PROJECT_ID)
+        assert found == [("eu-central-1", f"{stem}-eu-central-1"), ("us-east-1", f"{stem}-us-east-1")]
+        dry = regional_buckets.remove(s3_for, found, dry_run=True)
+        assert dry.failed == [] and len(dry.removed) == 2 and "(eu-central-1, 1 object(s))" in dry.removed[0]
+        assert len(home.list_buckets()["Buckets"]) == 5
+        done = regional_buckets.remove(s3_for, found, dry_run=False)
+        assert done.failed == [] and done.removed == dry.removed
+        assert sorted(b["Name"] for b in home.list_buckets()["Buckets"]) == sorted(
+            [stem, f"{stem}-backup", f"{stem}-eu-central-1-old"]
+        )

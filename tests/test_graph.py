@@ -200,6 +200,25 @@ def test_codeconnections_three_regions(rendered: dict[str, Path]) -> None:
     regions = "regions eu-west-1, eu-central-1, us-east-1"
     assert d.edges_from(d.by_text("DeployResourcesStaging"))[-1] == (f"Organizational unit\n{STAGING_OU}", regions)
     assert d.edges_from(d.by_text("DeployResourcesProd")) == [(f"Organizational unit\n{PROD_OU}", regions)]
+    # Where each region's artifacts come from: the home region's package, the build's copy elsewhere.
+    bucket = "sagemaker-project-{project-id}-artifacts"
+    assert d.subgraphs["REGIONS"][0] == "Model artifacts per deploy region"
+    home = d.by_text("eu-west-1")
+    assert d.nodes[home][1] == f"eu-west-1\nmodel package of the registry\nartifacts s3://{bucket}"
+    for region in ("eu-central-1", "us-east-1"):
+        copy = d.by_text(region)
+        assert d.nodes[copy][1] == f"{region}\ncopy: s3://{bucket}-{region}\nimage from the {region} registry"
+        assert d.edges_from(home, "-.->")[["eu-central-1", "us-east-1"].index(region)] == (
+            d.nodes[copy][1],
+            "copied from",
+        )
+    assert [e for e in d.edges_from(d.by_text("BuildDeploymentTemplates")) if "copies" in e[1]] == [
+        (d.nodes[d.by_text(r)][1], "copies model.tar.gz on approval") for r in ("eu-central-1", "us-east-1")
+    ]
+
+
+def test_one_region_draws_no_region_sources(rendered: dict[str, Path]) -> None:
+    assert "REGIONS" not in diagram_of(rendered["default"]).subgraphs
 
 
 def test_custom_preferences_come_from_the_template(rendered: dict[str, Path]) -> None:

@@ -118,6 +118,10 @@ def test_without_prerequisites_the_known_gaps_need_them(tmp_path: Path) -> None:
         "codebuild:CreateReport",
         "codebuild:UpdateReport",
         "codebuild:BatchPutTestCases",
+        # The regional artifact buckets' settings (seed regions.py); the managed policy allows CreateBucket only.
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutBucketPolicy",
+        "s3:PutEncryptionConfiguration",
     }
     assert EVENTS_ROLE not in by_role  # the standard Events role may start sagemaker-* pipelines
     stack_set = next(f for f in findings if f.action == "cloudformation:UpdateStackSet")

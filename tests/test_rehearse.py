@@ -120,6 +120,17 @@ def test_codeconnections_three_regions_reach_prod(tmp_path: Path) -> None:
     for account, by_region in report.served[Stage.PROD.value].items():
         assert set(by_region) == regions, account
         assert {p for endpoints in by_region.values() for p in endpoints.values()} == {report.model_packages[0]["arn"]}
+    # Per region, the report shows the artifact bucket and image the models read: each in its own region.
+    assert set(report.regions) == regions
+    home = report.regions["eu-west-1"]
+    assert home["served_as"] == [f"model package {report.model_packages[0]['arn']}"]
+    (home_bucket,) = home["artifact_buckets"]
+    for region in regions - {"eu-west-1"}:
+        assert report.regions[region]["served_as"] == ["regional copy"]
+        assert report.regions[region]["artifact_buckets"] == [f"{home_bucket}-{region}"]
+        (image,) = report.regions[region]["images"]
+        assert f".dkr.ecr.{region}.amazonaws.com/sagemaker-xgboost:" in image
+    assert report.authorization["denied"] == []  # the build's bucket calls are the build role's to make
 
 
 def test_failing_endpoint_test_stops_before_approval(default_render: Path) -> None:
@@ -480,3 +491,43 @@ def test_endpoints_of_one_stage_in_the_other_stages_accounts_are_reported(tmp_pa
         report.cross_stage
     )
     assert not report.as_expected and steps(report)[("Verify", "Endpoints")].result == FAILED
+
+
+def _skip_region_copy(folder: Path) -> None:
+    """Edit the bundle's seed build so it neither copies the artifacts nor resolves the image per region: every
+    region's mapping entry then points at the home region's bucket and image."""
+    import io
+    import zipfile
+
+    bundle = folder / "seedcode-modeldeploy.zip"
+    source = zipfile.ZipFile(io.BytesIO(bundle.read_bytes()))
+    edited = io.BytesIO()
+    with zipfile.ZipFile(edited, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "regions.py":
+                text = data.decode()
+                for old, new in (
+                    ("region_image = regional_image(image, region, pipeline_account, registries)",
+                     "region_image = image"),
+                    ("copied_url, copied = copy_artifact(s3_for(plan.home_region), s3, url, bucket, arn)",
+                     "copied_url, copied = url, False"),
+                ):  # fmt: skip
+                    assert text.count(old) == 1, old
+                    text = text.replace(old, new)
+                data = text.encode()
+            out.writestr(info, data)
+    bundle.write_bytes(edited.getvalue())
+    reseal(folder)
+
+
+def test_a_build_that_skips_the_region_copy_fails_at_create_model_in_the_second_region(tmp_path: Path) -> None:
+    folder = render_folder(tmp_path / "dist", **CONFIGS["codeconnections-3-regions"])
+    _skip_region_copy(folder)
+    report = play(folder, accounts_per_ou=1)
+    assert not report.reached_prod and report.stopped_at == "staging-deploy"
+    deploy = steps(report)[("DeployStaging", "DeployResourcesStaging")]
+    assert deploy.result == FAILED
+    assert "CreateModel in eu-central-1: model data s3://sagemaker-project-p-abcdefghijkl-artifacts/" in deploy.detail
+    assert "is in a bucket of eu-west-1; the model artifacts must be in the model's region" in deploy.detail
+    assert any("CreateModel refuses model artifacts" in note for note in report.fidelity)

@@ -20,8 +20,10 @@ from cfnlint.decode import decode_str
 from moto import mock_aws
 
 from generator import contract
+from generator.rehearse.regions import region_behaviour
 from generator.render import render_files
 from tests.conftest import make_config
+from tests.moto_helpers import XGBOOST_IMAGE
 from tests.test_seed_support import REGION, Seed, seed
 
 __all__ = ["seed"]  # the fixture, imported for pytest
@@ -114,13 +116,19 @@ def test_build_writes_exactly_what_the_deploy_actions_read(
         (repo / name).write_bytes(content)
     sm = boto3.client("sagemaker")
     sm.create_model_package_group(ModelPackageGroupName="sample-value")  # the group's name is a Sub: sampled
-    spec = {"Containers": [{"Image": "x"}], "SupportedContentTypes": ["text/csv"],
+    # The artifacts in the artifact bucket (its name is a Ref: sampled), copied to the other deploy region.
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="sample-value", CreateBucketConfiguration={"LocationConstraint": sm.meta.region_name})
+    s3.put_object(Bucket="sample-value", Key="model.tar.gz", Body=b"model")
+    container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": "s3://sample-value/model.tar.gz"}
+    spec = {"Containers": [container], "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"]}  # fmt: skip
     sm.create_model_package(
         ModelPackageGroupName="sample-value", ModelApprovalStatus="Approved", InferenceSpecification=spec
     )
     out = tmp_path / "export"
-    assert seed.build.main(["--repo", str(repo), "--out", str(out)], environ=declared, sm=sm) == 0
+    with region_behaviour():  # moto would apply the regional bucket's TLS-only Deny to every request
+        assert seed.build.main(["--repo", str(repo), "--out", str(out)], environ=declared, sm=sm) == 0
 
     read: set[str] = set()
     for action in stack_set_actions(template):

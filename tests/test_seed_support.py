@@ -57,7 +57,7 @@ def seed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seed]:
     try:
         yield Seed(root, _load("seed_build", root / "build.py"), _load("seed_endpoint_test", root / "test" / "test.py"))
     finally:
-        for name in ("seed_build", "seed_endpoint_test", "stage_config"):
+        for name in ("seed_build", "seed_endpoint_test", "stage_config", "regions"):
             sys.modules.pop(name, None)
         while str(root) in sys.path:
             sys.path.remove(str(root))

@@ -1,7 +1,8 @@
 """`mlops-gen rehearse`: a render's whole multi-account life, played offline on an embedded moto.
 
-One module per concern: `server` (the local AWS), `fidelity` (where moto is made to behave like
-AWS), `rendered` (the render folder), `organization`, `launch`, `pipeline` (the declared pipeline and
+One module per concern: `server` (the local AWS), `fidelity` and `regions` (where moto is made to behave
+like AWS; `regions`: SageMaker's same-region rule at CreateModel), `rendered` (the render folder),
+`organization`, `launch`, `pipeline` (the declared pipeline and
 rules), `codebuild` and `actions` (what each action does), `scientist` (registering and approving),
 `endpoints`, `report`, `scenario` (each scenario's expected outcome and the verdict), `roles` and
 `authorize` (call-time authorization), `execution` (the stack-set execution's model and data-capture

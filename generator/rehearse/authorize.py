@@ -325,6 +325,8 @@ class Authorizer:
         except Exception:  # a protocol whose action moto cannot name: listed below
             operation = ""
         params = {**_path_params(operation, str(getattr(response, "path", ""))), **_params(response)}
+        if service == "s3":  # REST: the bucket and key are the path (path-style, as clients of a local endpoint send)
+            params.update(_s3_path_params(str(getattr(response, "path", ""))))
         account = response.current_account
         request = Request(service, operation, params, region, account, _known(account, region, params))
         arns: list[str] = []
@@ -402,6 +404,17 @@ def _path_params(operation: str, path: str) -> dict[str, str]:
 
     match = _PATHS[operation].search(path) if operation in _PATHS else None
     return {k: unquote(v) for k, v in match.groupdict().items()} if match else {}
+
+
+def _s3_path_params(path: str) -> dict[str, str]:
+    """BucketName and ObjectName (the service authorization reference's S3 ARN parts) of a path-style request."""
+    from urllib.parse import unquote, urlsplit
+
+    bucket, _, key = unquote(urlsplit(path).path).lstrip("/").partition("/")
+    found = {"BucketName": bucket} if bucket else {}
+    if key:
+        found["ObjectName"] = key
+    return found
 
 
 def _params(response: Any) -> dict[str, Any]:

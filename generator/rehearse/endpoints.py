@@ -41,7 +41,48 @@ def served(aws: LocalAws, account: str, regions: tuple[str, ...]) -> dict[str, d
     return found
 
 
+#: The endpoint template's tag naming the approved package a model serves (a regional copy's lineage).
+LINEAGE_TAG = "model-package-arn"
+
+
 def _package(sm: Any, model: str) -> str:
+    """The package the model serves: its container's ModelPackageName, or for a regional copy (artifacts and
+    image in the model's region) the package its lineage tag names."""
     described = sm.describe_model(ModelName=model)
     containers = [described.get("PrimaryContainer", {}), *described.get("Containers", [])]
-    return next((c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), f"(model {model})")
+    named = next((c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), None)
+    if named:
+        return str(named)
+    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=described["ModelArn"]).get("Tags", [])}
+    return str(tags.get(LINEAGE_TAG) or f"(model {model})")
+
+
+def region_sources(aws: LocalAws, accounts: list[str], regions: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
+    """region -> where its models' artifacts and image come from (`artifact_buckets`, `images`, `served_as`),
+    over every model in `accounts`: what the stack sets actually created, as SageMaker would read it."""
+    home = aws.client("sagemaker")
+    found: dict[str, dict[str, set[str]]] = {
+        r: {"artifact_buckets": set(), "images": set(), "served_as": set()} for r in regions
+    }
+    for account in accounts:
+        session = aws.assume(account, ACCESS_ROLE)
+        for region in regions:
+            sm = aws.client("sagemaker", session, region)
+            for page in sm.get_paginator("list_models").paginate():
+                for summary in page["Models"]:
+                    described = sm.describe_model(ModelName=summary["ModelName"])
+                    for container in [described.get("PrimaryContainer", {}), *described.get("Containers", [])]:
+                        into = found[region]
+                        if container.get("ModelPackageName"):
+                            package = home.describe_model_package(ModelPackageName=container["ModelPackageName"])
+                            inner = package.get("InferenceSpecification", {}).get("Containers", [{}])[0]
+                            into["served_as"].add("model package " + container["ModelPackageName"])
+                        else:
+                            inner = container
+                            into["served_as"].add("regional copy")
+                        url = str(inner.get("ModelDataUrl", ""))
+                        if url:
+                            into["artifact_buckets"].add(url.removeprefix("s3://").split("/", 1)[0])
+                        if inner.get("Image"):
+                            into["images"].add(str(inner["Image"]))
+    return {r: {k: sorted(v) for k, v in by.items()} for r, by in found.items()}

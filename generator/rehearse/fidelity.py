@@ -30,9 +30,6 @@ NOTES = (
     "SageMaker PutModelPackageGroupPolicy and GetModelPackageGroupPolicy store and return a group's resource "
     "policy; moto 5.2.5 answers NotImplementedError (HTTP 500). Patched to keep the policy on the group (the "
     "rehearsal's call-time authorization reads it as the group's resource policy).",
-    "moto 5.2.5 checks a bucket policy on object calls without the request's context (a TLS-only Deny on "
-    "aws:SecureTransport false denies every call); AWS evaluates the conditions. Patched: moto's own check is "
-    "neutral, and the rehearsal's call-time authorization evaluates the bucket policy with the caller's context.",
     "moto 5.2.5 ignores CallAs. The rehearsal records the CallAs of every stack-set call it serves "
     "(`stack_set_calls`), so a delegated-administrator deploy is checked to send CallAs=DELEGATED_ADMIN.",
 )
@@ -190,13 +187,6 @@ def _group_policies() -> Any:
     )
 
 
-def _bucket_policy_by_authorizer() -> Any:
-    from moto.iam.access_control import PermissionResult
-    from moto.s3.models import FakeBucket
-
-    return mock.patch.object(FakeBucket, "get_permission", lambda self, action, resource: PermissionResult.NEUTRAL)
-
-
 def group_policy(account: str, region: str, group: str) -> str | None:
     """The resource policy stored on a model package group of the local AWS (None without one)."""
     from moto.sagemaker.models import sagemaker_backends
@@ -233,7 +223,6 @@ def aws_behaviour() -> Iterator[None]:
             _filter_targets,
             _delete_by_targets,
             _group_policies,
-            _bucket_policy_by_authorizer,
             _record_call_as,
         ):
             stack.enter_context(make())

@@ -12,6 +12,7 @@ from typing import Any
 from generator import gates
 from generator.naming import Stage
 from generator.rehearse import authorize, endpoints, execution, fidelity, organization, scenario, scientist
+from generator.rehearse import regions as region_rules
 from generator.rehearse.actions import RUNNERS, Decide, Execution, deployed_stack_sets, resolve_variables
 from generator.rehearse.launch import Project, launch, launch_parameters
 from generator.rehearse.organization import Organisation
@@ -95,7 +96,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
     chosen = options.scenarios()
     expected = scenario.expectation(chosen[0] if chosen else "approve")
     report.scenario, report.expected = expected.scenario, expected.describe()
-    report.fidelity = list(fidelity.NOTES)
+    report.fidelity = [*fidelity.NOTES, *region_rules.NOTES]
     started = time.perf_counter()
     found = _validate(folder) if options.validate_first else []
     # What render refuses, rehearse refuses; the kinds render accepts (they concern things outside the
@@ -123,6 +124,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
             tempfile.TemporaryDirectory(prefix="mlops-gen-rehearse-") as tmp,
             local_aws(rendered.region) as aws,
             fidelity.aws_behaviour(),
+            region_rules.region_behaviour(),
             authorize.enforcing(authorizer),
             execution.authorizing_models(authorizer),
         ):
@@ -492,6 +494,9 @@ def _verify(world: _World, approved: str) -> None:
             for stage in Stage
         }
         report.served = served
+        report.regions = endpoints.region_sources(
+            world.aws, sorted(a for stage in Stage for a in world.org.targets[stage]), regions
+        )
         report.cross_stage = _cross_stage(world) + _misplaced_endpoints(world, served)
         # Only the stage's targets (the listed accounts, else the whole OU) may serve anything.
         strays = [a for stage in Stage for a, found in served[stage.value].items()

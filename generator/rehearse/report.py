@@ -177,6 +177,9 @@ class Report:
     launch: dict[str, Any] = field(default_factory=dict)
     model_packages: list[dict[str, Any]] = field(default_factory=list)
     served: dict[str, Any] = field(default_factory=dict)
+    #: Deploy region -> the artifact bucket(s) and image(s) its models read, and whether they serve the model
+    #: package itself or a regional copy (seedcode regions.py).
+    regions: dict[str, Any] = field(default_factory=dict)
     #: What each manual approval showed the approver (CustomData with the variables resolved).
     approvals: list[dict[str, Any]] = field(default_factory=list)
     fidelity: list[str] = field(default_factory=list)

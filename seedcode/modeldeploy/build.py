@@ -5,7 +5,9 @@ template declares. It finds the newest *Approved* model package of the project's
 set to Rejected, that is the version to roll back to), checks the stage settings, and writes into
 the output folder:
 
-- the endpoint template (copied unchanged), and
+- the endpoint template, its `RegionModel` mapping written for the deploy regions: with regions beyond
+  the home region, the artifacts are copied to a bucket in each and the image resolved there first
+  (regions.py; SageMaker serves a model only from its own region), and
 - for each stage, the parameter file the pipeline's CloudFormationStackSet action reads: a JSON list
   of {"ParameterKey", "ParameterValue"} objects giving every parameter of the template (the action
   resets a parameter that is left out to its default).
@@ -22,11 +24,12 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regions import RegionError, RegionModel, RegionPlan, mappings_section, prepare_regions, s3_client, with_mappings
 from stage_config import StageConfig, StageConfigError, load_stage_config
 
 STAGES = ("staging", "prod")
@@ -65,6 +68,10 @@ class BuildEnv:
     execution_role_name: str = ""
     #: The data-capture bucket's name before `-<account>-<region>` (the target-role stack set creates it).
     data_capture_bucket_stem: str = ""
+    #: The regions the stack sets deploy to, and the home artifact bucket, whose name before `-<region>` names
+    #: each regional copy's bucket (regions.py). The home region is the build's own (its clients' region).
+    deploy_regions: tuple[str, ...] = ()
+    artifact_bucket: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BuildEnv:
@@ -88,6 +95,7 @@ class BuildEnv:
         if create not in ("true", "false"):
             raise BuildError(f"environment variable CREATE_MODEL_PACKAGE_GROUP must be true or false, got {create!r}")
         creates = create == "true"
+        regions = tuple(r.strip() for r in environ.get("DEPLOY_REGIONS", "").split(",") if r.strip())
         return cls(
             project_name=need("SAGEMAKER_PROJECT_NAME"),
             project_id=need("SAGEMAKER_PROJECT_ID"),
@@ -96,9 +104,30 @@ class BuildEnv:
             export_template=need("EXPORT_TEMPLATE_NAME"),
             stages=stages,
             reader_ous=tuple(need(f"{stage.upper()}_OU_ID") for stage in STAGES),
-            org_id=need("ORGANIZATION_ID") if creates else "",
             execution_role_name=need("STACK_SET_EXECUTION_ROLE_NAME") if creates else "",
             data_capture_bucket_stem=need("DATA_CAPTURE_BUCKET_STEM"),
+            deploy_regions=regions,
+            artifact_bucket=environ.get("ARTIFACT_BUCKET", "").strip(),
+            # Needed to create the group's policy, and the regional buckets' (checked in `region_plan`).
+            org_id=need("ORGANIZATION_ID") if creates else environ.get("ORGANIZATION_ID", "").strip(),
+        )
+
+    def region_plan(self, home_region: str) -> RegionPlan:
+        """The regions to prepare; `home_region` is the build's (CodeBuild runs in the pipeline's region)."""
+        regions = self.deploy_regions or (home_region,)
+        missing = [n for n, v in (("ARTIFACT_BUCKET", self.artifact_bucket), ("ORGANIZATION_ID", self.org_id)) if not v]
+        if any(r != home_region for r in regions) and missing:
+            raise BuildError(
+                f"environment variable(s) {', '.join(missing)} not set: with deploy regions beyond {home_region} "
+                "the build creates a bucket per region named after the artifact bucket, readable in the organisation"
+            )
+        return RegionPlan(
+            home_region=home_region,
+            deploy_regions=regions,
+            bucket_stem=self.artifact_bucket,
+            org_id=self.org_id,
+            # The endpoints' execution roles read the artifacts (SageMaker downloads them as that role).
+            reader_roles=tuple(dict.fromkeys(stage.role_name for stage in self.stages)),
         )
 
     @property
@@ -337,8 +366,24 @@ def stackset_parameter_file(values: Mapping[str, str], template_parameters: list
     return json.dumps(entries, indent=2) + "\n"
 
 
-def build(env: BuildEnv, sm: Any, repo: Path, out: Path, variables: Path | None = None) -> dict[str, Any]:
-    """Write the template and the parameter files into `out` (and the pipeline variables into `variables`)."""
+def region_models(env: BuildEnv, sm: Any, package_arn: str, s3_for: Callable[[str], Any] | None) -> list[RegionModel]:
+    """What each deploy region serves; copies the artifacts to the regions beyond the home region."""
+    plan = env.region_plan(str(sm.meta.region_name))
+    package = sm.describe_model_package(ModelPackageName=package_arn)
+    return prepare_regions(plan, package, s3_for or s3_client)
+
+
+def build(
+    env: BuildEnv,
+    sm: Any,
+    repo: Path,
+    out: Path,
+    variables: Path | None = None,
+    s3_for: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    """Write the template and the parameter files into `out` (and the pipeline variables into `variables`).
+
+    `s3_for(region)` gives an S3 client of that region (default: boto3's)."""
     # Settings first: a typo in a config file should not wait for (or depend on) the registry.
     configs = {stage.name: load_stage_config(repo / stage.config_file) for stage in env.stages}
     if env.create_model_package_group:
@@ -355,6 +400,8 @@ def build(env: BuildEnv, sm: Any, repo: Path, out: Path, variables: Path | None 
     except FileNotFoundError:
         raise BuildError(f"{env.export_template}: endpoint template not found in the repository") from None
     names = template_parameter_names(template_text)
+    models = region_models(env, sm, package_arn, s3_for)
+    template_text = with_mappings(template_text, mappings_section(models))
 
     out.mkdir(parents=True, exist_ok=True)
     (out / env.export_template).write_text(template_text, encoding="utf-8")
@@ -374,10 +421,16 @@ def build(env: BuildEnv, sm: Any, repo: Path, out: Path, variables: Path | None 
             for p in selection.passed_over
         ],
         "files": [env.export_template, *(s.parameters_file for s in env.stages)],
+        "regions": {m.region: m.as_mapping() for m in models},
     }
 
 
-def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None, sm: Any = None) -> int:
+def main(
+    argv: list[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    sm: Any = None,
+    s3_for: Callable[[str], Any] | None = None,
+) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", type=Path, default=Path.cwd(), help="repository root (default: current folder)")
     parser.add_argument("--out", type=Path, required=True, help="folder of the BuildArtifact files")
@@ -391,8 +444,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             import boto3
 
             sm = boto3.client("sagemaker")
-        summary = build(env, sm, args.repo, args.out, args.variables)
-    except (BuildError, StageConfigError) as exc:
+        summary = build(env, sm, args.repo, args.out, args.variables, s3_for)
+    except (BuildError, StageConfigError, RegionError) as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2))
