@@ -239,7 +239,10 @@ def render(
     ] = None,
     service_roles: Annotated[
         ServiceRoles | None,
-        typer.Option(help="SageMaker-provided per-service roles, or the single UseRole. Default: per-service."),
+        typer.Option(
+            help="The project's own roles (needs --launch-role generated), the SageMaker-provided per-service "
+            "roles, or the single UseRole. Default: project, or per-service with --launch-role standard."
+        ),
     ] = None,
     name_prefix: Annotated[
         str | None, typer.Option(help="Prefix of every physical name. Default: sagemaker-.", show_default=False)
