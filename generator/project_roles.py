@@ -193,8 +193,8 @@ def pipeline_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]
         # One connection, two ARN spellings (generator/iam_table.py `_as_service`).
         arns = [cfg.connection_arn.replace(":codeconnections:", f":{s}:").replace(":codestar-connections:", f":{s}:")
                 for s in ("codestar-connections", "codeconnections")]  # fmt: skip
-        statements.append(_stmt("UseConnection", ["codestar-connections:UseConnection"], [arns[0]]))
-        statements.append(_stmt("UseConnectionNewPrefix", ["codeconnections:UseConnection"], [arns[1]]))
+        actions = ["codestar-connections:UseConnection", "codeconnections:UseConnection"]
+        statements.append(_stmt("UseConnection", actions, arns))
     if deploy_mode(cfg) is DeployMode.NATIVE:
         statements += _stack_set_statements(cfg, scope, "${AWS::AccountId}", "")
     statements += _approval_statements(cfg, scope)
