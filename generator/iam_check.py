@@ -226,14 +226,18 @@ class _TemplateValues:
 # --- roles the product creates itself (--service-roles project) and their permissions boundary -----------
 
 
-def product_role_policies(product: Mapping[str, Any], region: str) -> tuple[dict[str, Policies], dict[str, str]]:
-    """Roles the product template creates, for a sample launch: name -> policies, and name -> the name of the
-    managed policy that is its permissions boundary (generator/project_roles.py)."""
+def product_role_policies(
+    product: Mapping[str, Any], region: str, launch_values: Mapping[str, str] | None = None
+) -> tuple[dict[str, Policies], dict[str, str]]:
+    """Roles the product template creates, for a sample launch (or one with `launch_values`, such as another
+    project's name and id): name -> policies, and name -> the name of the managed policy that is its
+    permissions boundary (generator/project_roles.py)."""
     from generator.resolve import SAMPLE_LAUNCH_VALUES, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME
 
     declared = product.get("Parameters", {})
     launch = {"SageMakerProjectName": SAMPLE_PROJECT_NAME, "SageMakerProjectId": SAMPLE_PROJECT_ID}
     launch.update({k: v for k, v in SAMPLE_LAUNCH_VALUES.items() if k in declared and "Default" not in declared[k]})
+    launch.update(launch_values or {})
     roles = {k: r for k, r in product.get("Resources", {}).items() if r.get("Type") == "AWS::IAM::Role"}
     values = _TemplateValues({**product, "Resources": roles}, region, SAMPLE_ACCOUNT, launch)
     boundaries = {}
