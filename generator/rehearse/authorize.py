@@ -42,7 +42,7 @@ from functools import cache
 from typing import Any
 from unittest import mock
 
-from generator.iam_eval import Decision, Result, evaluate
+from generator.iam_eval import Decision, Result, evaluate, evaluate_bounded
 from generator.trust import principal_matches, role_principal
 
 Policies = Mapping[str, Mapping[str, Any]]
@@ -68,6 +68,9 @@ class Identity:
     role_arn: str
     label: str
     policies: Policies | None
+    #: The role's permissions boundary (None: it has none; empty: it names one the render does not create, which
+    #: then denies everything): a call is allowed only when both allow it (iam_eval.evaluate_bounded).
+    boundary: Policies | None = None
 
     @property
     def name(self) -> str:
@@ -236,7 +239,7 @@ class Authorizer:
         identity: Identity,
         action: str,
         resource: str,
-        context: Mapping[str, str] | None = None,
+        context: Mapping[str, Any] | None = None,
         resource_policy: Mapping[str, Any] | None = None,
         resource_account: str = "",
     ) -> Call | None:
@@ -249,7 +252,7 @@ class Authorizer:
                 if note not in self.unchecked:
                     self.unchecked.append(note)
             return None
-        result = evaluate(identity.policies, action, resource, context)
+        result = evaluate_bounded(identity.policies, identity.boundary, action, resource, context)
         cross_account = resource_account and resource_account != identity.role_arn.split(":")[4]
         if resource_policy is not None:
             by_resource = evaluate({"resource policy": resource_statements(resource_policy, identity.role_arn)},
@@ -349,9 +352,34 @@ class Authorizer:
                 policy, owner = _trust_policy(arn), arn.split(":")[4]
                 if policy is None:  # no such role: AssumeRole answers AccessDenied anyway (fidelity.py)
                     continue
-            call = self.check(identity, action, arn, _context(identity), policy, owner)
+            context = {**_context(identity), **(_resource_org_context(owner) if action == "sts:AssumeRole" else {})}
+            call = self.check(identity, action, arn, context, policy, owner)
             if call is not None:
                 _deny(response, call)
+
+
+def _resource_org_context(account: str) -> dict[str, Any]:
+    """aws:ResourceOrgID and aws:ResourceOrgPaths of a role's account, as IAM puts them in the request context
+    when that account is in an organisation (global keys: https://docs.aws.amazon.com/IAM/latest/UserGuide/
+    reference_policies_condition-keys.html#condition-keys-resourceorgid), from the local organisation."""
+    from moto.organizations.models import organizations_backends
+
+    for by_partition in list(organizations_backends.values()):
+        backend = by_partition.get("aws") if hasattr(by_partition, "get") else None
+        org = getattr(backend, "org", None)
+        if backend is None or org is None:
+            continue
+        parents = {ou.id: ou.parent_id for ou in getattr(backend, "ou", [])}
+        for member in getattr(backend, "accounts", []):
+            if member.id != account:
+                continue
+            chain, parent = [], member.parent_id
+            while parent:
+                chain.append(parent)
+                parent = parents.get(parent)
+            path = "/".join([org.id, *reversed(chain)]) + "/"
+            return {"aws:ResourceOrgID": org.id, "aws:ResourceOrgPaths": [path]}
+    return {}
 
 
 def _context(identity: Identity) -> dict[str, str]:
@@ -445,6 +473,16 @@ def moto_role_policies(account: str, role_arn: str) -> dict[str, Any] | None:
                 document = version.document
                 policies[arn] = json.loads(document) if isinstance(document, str) else document
             return policies
+    return None
+
+
+def moto_role_boundary(account: str, role_arn: str) -> str | None:
+    """The ARN of a local role's permissions boundary (None: it has none, or there is no such role)."""
+    from moto.iam.models import iam_backends
+
+    for role in iam_backends[account]["aws"].roles.values():
+        if role.arn == role_arn:
+            return getattr(role, "permissions_boundary_arn", None) or None
     return None
 
 

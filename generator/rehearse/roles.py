@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.rehearse.authorize import Authorizer, Identity, moto_role_policies
+from generator.rehearse.authorize import Authorizer, Identity, moto_role_boundary, moto_role_policies
 from generator.rehearse.rendered import Rendered
 from generator.rehearse.server import MANAGEMENT_ACCOUNT
 
@@ -28,6 +28,17 @@ def added_policies(rendered: Rendered) -> dict[str, Any]:
     return prerequisite_policies(decode_template(path), rendered.region)
 
 
+def rendered_managed_policies(rendered: Rendered) -> dict[str, Any]:
+    """Managed policy name -> document, of the rendered prerequisites (the project roles' boundary is one)."""
+    from generator.iam_check import decode_template, managed_policies
+
+    try:
+        path = rendered.folder / rendered.manifest.path_of(PREREQUISITES)
+    except KeyError:
+        return {}
+    return managed_policies(decode_template(path), rendered.region)
+
+
 def role_arn(value: str, partition: str = "aws") -> str:
     """A role name or ARN as an ARN in the management account."""
     return value if value.startswith("arn:") else f"arn:{partition}:iam::{MANAGEMENT_ACCOUNT}:role/{value}"
@@ -39,6 +50,7 @@ class ProductRoles:
     def __init__(self, rendered: Rendered, authorizer: Authorizer) -> None:
         self.authorizer = authorizer
         self.added = added_policies(rendered)
+        self.managed = rendered_managed_policies(rendered)
         self._identities: dict[str, Identity] = {}
         self._credentials: dict[str, dict[str, str]] = {}
 
@@ -49,7 +61,13 @@ class ProductRoles:
 
         if arn not in self._identities:
             policies = role_policies(role_name(arn), self.added) or moto_role_policies(MANAGEMENT_ACCOUNT, arn)
-            self._identities[arn] = Identity(arn, label, policies)
+            # A role the launch created with a boundary (the project's own roles): identity and boundary both decide.
+            boundary_arn = moto_role_boundary(MANAGEMENT_ACCOUNT, arn)
+            boundary = None
+            if boundary_arn:
+                name = boundary_arn.rsplit("/", 1)[-1]
+                boundary = {name: self.managed[name]} if name in self.managed else {}
+            self._identities[arn] = Identity(arn, label, policies, boundary)
         return self._identities[arn]
 
     def credentials(self, arn: str, label: str) -> dict[str, str]:
