@@ -262,9 +262,7 @@ def managed_policies(template: Mapping[str, Any], region: str) -> dict[str, Poli
 
 def role_boundaries(boundary_names: Mapping[str, str], managed: Mapping[str, Policy]) -> dict[str, Policies]:
     """Role name -> its boundary as named policies; empty (denies everything) when the boundary is not rendered."""
-    return {
-        role: ({name: managed[name]} if name in managed else {}) for role, name in boundary_names.items()
-    }
+    return {role: ({name: managed[name]} if name in managed else {}) for role, name in boundary_names.items()}
 
 
 # --- the launch role -----------------------------------------------------------------------------

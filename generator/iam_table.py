@@ -561,17 +561,23 @@ TABLE: tuple[TypeEntry, ...] = (
             Grant(("iam:GetRolePolicy",), (C, U, R), "Policies property", when="Policies"),
             Grant(("iam:DeleteRolePolicy",), (U, D), "Policies property", when="Policies"),
             Grant(
-                ("iam:AttachRolePolicy",), CU, "ManagedPolicyArns property", when="ManagedPolicyArns",
+                ("iam:AttachRolePolicy",),
+                CU,
+                "ManagedPolicyArns property",
+                when="ManagedPolicyArns",
                 context_from=_BOUNDARY,
-            ),  # fmt: skip
+            ),
             Grant(("iam:DetachRolePolicy",), (U, D), "ManagedPolicyArns property", when="ManagedPolicyArns"),
             # The schema's update handler also lists iam:DeleteRolePermissionsBoundary, called only when an
             # update removes the property. Left out on purpose: a launch role that may remove a boundary can
             # turn a bounded role into an unbounded one (generator/project_roles.py), so such an update fails.
             Grant(
-                ("iam:PutRolePermissionsBoundary",), CU, "PermissionsBoundary property", when="PermissionsBoundary",
+                ("iam:PutRolePermissionsBoundary",),
+                CU,
+                "PermissionsBoundary property",
+                when="PermissionsBoundary",
                 context_from=_BOUNDARY,
-            ),  # fmt: skip
+            ),
             *_stack_tags("AWS::IAM::Role"),
         ),
         (_schema("AWS::IAM::Role"), _sar("awsidentityandaccessmanagementiam")),

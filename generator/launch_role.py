@@ -113,7 +113,10 @@ def launch_calls(product: Mapping[str, Any], region: str) -> list[Call]:
             tuple(
                 sorted(
                     (key, sample_value(value, region))
-                    for key, value in {**dict(req.context), **LAUNCH_CONTEXT.get((req.resource_type, req.action), {})}.items()
+                    for key, value in {
+                        **dict(req.context),
+                        **LAUNCH_CONTEXT.get((req.resource_type, req.action), {}),
+                    }.items()
                 )
             ),
         )

@@ -88,7 +88,9 @@ def boundary_arn_text(cfg: RenderConfig) -> str:
 # --- what each role may do ------------------------------------------------------------------------
 
 
-def _stmt(sid: str, actions: list[str], resources: list[str], condition: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def _stmt(
+    sid: str, actions: list[str], resources: list[str], condition: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
     if condition:
         statement["Condition"] = dict(condition)
@@ -106,7 +108,11 @@ class _Scope:
     @classmethod
     def of(cls, cfg: RenderConfig) -> _Scope:
         names = cfg.names
-        return cls(f"{cfg.name_prefix}{PROJECT_NAME}-{PROJECT_ID}", names.artifact_bucket.pattern, names.model_package_group.pattern)
+        return cls(
+            f"{cfg.name_prefix}{PROJECT_NAME}-{PROJECT_ID}",
+            names.artifact_bucket.pattern,
+            names.model_package_group.pattern,
+        )
 
 
 def _logs_and_artifacts(scope: _Scope, write: bool) -> list[dict[str, Any]]:
@@ -135,7 +141,8 @@ def _stack_set_statements(cfg: RenderConfig, scope: _Scope, account: str, sid: s
 
     stack_sets = f"{scope.base}-deploy-*"
     targets = [
-        f"{_P}:cloudformation:*:{account}:{STACK_SET_TARGET}/{stack_sets}/{target}" for target in deployment_targets(cfg)
+        f"{_P}:cloudformation:*:{account}:{STACK_SET_TARGET}/{stack_sets}/{target}"
+        for target in deployment_targets(cfg)
     ]
     types = [
         f"{_P}:cloudformation:*:*:type/resource/{cloudformation_type_segment(t)}" for t in endpoint_template_types(cfg)
@@ -206,7 +213,9 @@ def _approval_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any
     if not cfg.approver_emails:
         return []
     return [
-        _stmt("PublishApprovalNotifications", ["sns:Publish"], [f"{_P}:sns:{_HERE}:{cfg.names.approval_topic.pattern}"]),
+        _stmt(
+            "PublishApprovalNotifications", ["sns:Publish"], [f"{_P}:sns:{_HERE}:{cfg.names.approval_topic.pattern}"]
+        ),
         _stmt(
             "EncryptApprovalNotifications",
             ["kms:GenerateDataKey*", "kms:Decrypt"],
@@ -243,7 +252,11 @@ def test_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
     target_roles = [f"{_P}:iam::*:role/${{SageMakerExecutionRole{stage.value.capitalize()}Name}}" for stage in Stage]
     return [
         *_logs_and_artifacts(scope, write=False),
-        _stmt("TestReports", [f"codebuild:{a}" for a in REPORT_ACTIONS], [f"{_P}:codebuild:{_HERE}:report-group/{scope.base}-*"]),
+        _stmt(
+            "TestReports",
+            [f"codebuild:{a}" for a in REPORT_ACTIONS],
+            [f"{_P}:codebuild:{_HERE}:report-group/{scope.base}-*"],
+        ),
         _stmt(
             "WalkStageOrganizationalUnits",
             [f"organizations:{a}" for a in ORGANIZATIONS_ACTIONS],
@@ -397,4 +410,5 @@ def boundary_document(cfg: RenderConfig) -> dict[str, Any]:
                     op: keys for op, keys in bounded["Condition"].items() if RESOURCE_ORG_ID not in keys
                 }
             statements.append(bounded)
-    return _subbed({"Version": "2012-10-17", "Statement": statements})
+    document: dict[str, Any] = _subbed({"Version": "2012-10-17", "Statement": statements})
+    return document

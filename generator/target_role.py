@@ -55,10 +55,10 @@ from troposphere.s3 import (
 
 from generator.config import PermissionModel, RenderConfig
 from generator.contract import DATA_CAPTURE_PREFIX
-from generator.project_roles import enabled as project_roles_enabled
 from generator.errors import InputError
 from generator.naming import BootstrapNames
 from generator.parameters import service_role_defaults
+from generator.project_roles import enabled as project_roles_enabled
 from generator.render import RenderedFile, template_file
 from generator.skips import skip_checks
 from generator.stacksets import CONCURRENCY_MODE, administration_role_arn
@@ -423,7 +423,11 @@ def build_target_role_stack_set(cfg: RenderConfig, role_template: Template) -> T
                 *(
                     []
                     if project_roles_enabled(cfg)
-                    else [StackSetParameter(ParameterKey=PIPELINE_ROLE, ParameterValue=service_role_defaults(cfg)["build"])]
+                    else [
+                        StackSetParameter(
+                            ParameterKey=PIPELINE_ROLE, ParameterValue=service_role_defaults(cfg)["build"]
+                        )
+                    ]
                 ),
             ],
             TemplateBody=json.dumps(role_template.to_dict(), sort_keys=True),

@@ -246,9 +246,10 @@ def _a_resources(template: dict[str, Any]) -> dict[str, str]:
     base = f"sagemaker-{SAMPLE_PROJECT_NAME}-{SAMPLE_PROJECT_ID}"
     bucket = values.resolve(template["Resources"]["ArtifactBucket"]["Properties"]["BucketName"])
     stack_set = f"arn:aws:cloudformation:{REGION}:{SAMPLE_ACCOUNT}:stackset/{base}-deploy-prod:0a1b2c3d"
+    here = f"{REGION}:{SAMPLE_ACCOUNT}"
     return {
         "stack_set": stack_set,
-        "target": f"arn:aws:cloudformation:{REGION}:{SAMPLE_ACCOUNT}:stackset-target/{base}-deploy-prod:0a1b2c3d/{PROD_OU}",
+        "target": f"arn:aws:cloudformation:{here}:stackset-target/{base}-deploy-prod:0a1b2c3d/{PROD_OU}",
         "type": f"arn:aws:cloudformation:{REGION}:{SAMPLE_ACCOUNT}:type/resource/AWS-SageMaker-Endpoint",
         "object": f"arn:aws:s3:::{bucket}/{base}-modeldeploy/BuildArtifact/x",
         "packages": f"arn:aws:sagemaker:{REGION}:{SAMPLE_ACCOUNT}:model-package/{SAMPLE_PROJECT_NAME}/1",

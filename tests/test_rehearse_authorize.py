@@ -322,15 +322,21 @@ def test_second_projects_roles_are_denied_the_first_projects_resources_at_call_t
 
     manifest = read_manifest(project_render)
     product = decode_template(project_render / manifest.path_of("product-template"))
-    managed = managed_policies(decode_template(project_render / manifest.path_of("prerequisites-template")), "eu-west-1")
+    managed = managed_policies(
+        decode_template(project_render / manifest.path_of("prerequisites-template")), "eu-west-1"
+    )
     other = {"SageMakerProjectName": "fraud-02", "SageMakerProjectId": "p-zyxwvutsrqpo"}
     account, region = "123456789012", "eu-west-1"
+    pipeline = f"arn:aws:codepipeline:{region}:{account}:sagemaker-iris-multi-01-p-abcdefghijkl-modeldeploy"
 
     def identities(launch: Mapping[str, str] | None) -> dict[str, Identity]:
         policies, boundaries = product_role_policies(product, region, launch)
         return {
             name.rsplit("-", 1)[-1]: Identity(
-                f"arn:aws:iam::{account}:role/mlops-gen/{name}", name, policies[name], {boundaries[name]: managed[boundaries[name]]}
+                f"arn:aws:iam::{account}:role/mlops-gen/{name}",
+                name,
+                policies[name],
+                {boundaries[name]: managed[boundaries[name]]},
             )
             for name in policies
         }
@@ -346,7 +352,7 @@ def test_second_projects_roles_are_denied_the_first_projects_resources_at_call_t
         ("pipeline", "s3:GetObject", f"arn:aws:s3:::sagemaker-project-p-abcdefghijkl-artifacts/{base}-modeldeploy/x"),
         ("build", "s3:PutObject", f"arn:aws:s3:::sagemaker-project-p-abcdefghijkl-artifacts/{base}-modeldeploy/x"),
         ("build", "sagemaker:ListModelPackages", f"arn:aws:sagemaker:{region}:{account}:model-package/iris-multi-01/*"),
-        ("events", "codepipeline:StartPipelineExecution", f"arn:aws:codepipeline:{region}:{account}:{base}-modeldeploy"),
+        ("events", "codepipeline:StartPipelineExecution", pipeline),
     ]  # fmt: skip
     authorizer = Authorizer()
     for kind, action, resource in calls:
