@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from awacs.aws import Action, Allow, Condition, PolicyDocument, Statement, StringEquals
+from awacs.aws import Action, Allow, Condition, ForAnyValueStringLike, PolicyDocument, Statement, StringEquals
 from troposphere import Equals, If, Join, Not, Output, Parameter, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy
 
@@ -195,15 +195,27 @@ def deploy_project_statements(cfg: RenderConfig) -> list[Statement]:
     return statements
 
 
+def assume_target_role_condition(cfg: RenderConfig) -> Condition:
+    """The target role only in accounts under the staging or prod OU (aws:ResourceOrgPaths; an OU id names
+    its organisation's root, so the path binds the organisation too) and, with --org-id, in that organisation
+    (aws:ResourceOrgID). Both are global keys set when the role's account is in an organisation:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid
+    """
+    org = cfg.org_id or "o-*"
+    paths = ForAnyValueStringLike("aws:ResourceOrgPaths", [f"{org}/*/{ou}/*" for ou in (cfg.staging_ou, cfg.prod_ou)])
+    if cfg.org_id is None:
+        return Condition(paths)
+    return Condition([StringEquals("aws:ResourceOrgID", cfg.org_id), paths])
+
+
 def build_role_document(cfg: RenderConfig) -> PolicyDocument:
     """The CodeBuild role: the staging test's cross-account calls and reports; the build's group."""
+    assume = _statement(
+        "AssumeTargetRole", "sts", ("AssumeRole",), [Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")]
+    )
+    assume.Condition = assume_target_role_condition(cfg)
     statements = [
-        _statement(
-            "AssumeTargetRole",
-            "sts",
-            ("AssumeRole",),
-            [Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")],
-        ),
+        assume,
         _statement(
             "WalkStageOrganizationalUnits",
             "organizations",

@@ -19,6 +19,7 @@ import pytest
 from generator.rehearse import Options, rehearse
 from generator.rehearse.authorize import Authorizer, Identity, Request, resources_of
 from generator.rehearse.report import FAILED, Report, SilentTimeline
+from tests.conftest import STAGING_OU
 from tests.test_rehearse import render_folder, steps
 
 PIPELINE_ROLE = "AmazonSageMakerServiceCatalogProductsCodePipelineRole"
@@ -348,7 +349,7 @@ def test_second_projects_roles_are_denied_the_first_projects_resources_at_call_t
         ("pipeline", "cloudformation:UpdateStackSet", stack_set),
         ("pipeline", "cloudformation:CreateStackInstances", stack_set),
         ("pipeline", "cloudformation:CreateStackInstances",
-         f"arn:aws:cloudformation:{region}:{account}:stackset-target/{base}-deploy-staging:0a1b/ou-ab12-cdefgh34"),
+         f"arn:aws:cloudformation:{region}:{account}:stackset-target/{base}-deploy-staging:0a1b/{STAGING_OU}"),
         ("pipeline", "s3:GetObject", f"arn:aws:s3:::sagemaker-project-p-abcdefghijkl-artifacts/{base}-modeldeploy/x"),
         ("build", "s3:PutObject", f"arn:aws:s3:::sagemaker-project-p-abcdefghijkl-artifacts/{base}-modeldeploy/x"),
         ("build", "sagemaker:ListModelPackages", f"arn:aws:sagemaker:{region}:{account}:model-package/iris-multi-01/*"),
