@@ -547,7 +547,10 @@ def doctor(
     ] = None,
     service_roles: Annotated[
         ServiceRoles | None,
-        typer.Option(help="As rendered: the CodeBuild role the target role must trust. Default: per-service."),
+        typer.Option(
+            help="As rendered: the role of the staging test the target role must trust. "
+            "Default: project, or per-service with --launch-role standard."
+        ),
     ] = None,
     name_prefix: Annotated[
         str | None,

@@ -403,7 +403,7 @@ def build_config(
         preferences=preferences,
         target_role_name=target_role_name,
         launch_role=check.choice("launch-role", LaunchRole),
-        service_roles=_service_roles(check),
+        service_roles=service_roles_option(check),
         name_prefix=name_prefix,
         output_format=check.choice("format", OutputFormat),
         seed_bucket=seed_bucket,
@@ -421,7 +421,7 @@ def build_config(
     return cfg
 
 
-def _service_roles(check: _Checker) -> ServiceRoles:
+def service_roles_option(check: _Checker) -> ServiceRoles:
     """`--service-roles`, defaulting by launch role: the project's own roles need a launch role that may
     create IAM roles, which the standard `AmazonSageMakerServiceCatalogProductsLaunchRole` may not
     (shared/reference/iam), so `project` is refused with it and the default there stays `per-service`."""
