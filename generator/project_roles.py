@@ -19,6 +19,7 @@ with the project's name and id as wildcards, so it always contains what a render
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,9 @@ SERVICES = {
 #: Logical ids of the roles in the product template.
 LOGICAL_IDS = {kind: f"Project{kind.capitalize()}Role" for kind in PROJECT_ROLE_KINDS}
 BOUNDARY_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html"
+#: A managed policy's document: at most 6,144 characters, whitespace not counted (the boundary is one).
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html
+MANAGED_POLICY_MAX_CHARS = 6144
 #: The staging test assumes the target role only inside the organisation, under the staging OU. Both are
 #: global condition keys (available when the resource's account is in an organisation), and AWS's resource
 #: perimeter examples govern sts:AssumeRole with aws:ResourceOrgID:
@@ -401,9 +405,14 @@ def boundary_document(cfg: RenderConfig) -> dict[str, Any]:
     AssumeRole statement then keeps the OU paths (any organisation) and drops the fixed id; the roles keep both.
     """
     statements = []
+    seen: set[str] = set()
     for kind in PROJECT_ROLE_KINDS:
         for statement in role_document(cfg, kind)["Statement"]:
             bounded = _boundary_node(cfg, statement)
+            key = json.dumps({k: v for k, v in bounded.items() if k != "Sid"}, sort_keys=True)
+            if key in seen:  # the build and test roles share their logs and artifact statements
+                continue
+            seen.add(key)
             bounded["Sid"] = f"{kind.capitalize()}{statement['Sid']}"
             if not cfg.org_id and "Condition" in bounded:
                 bounded["Condition"] = {

@@ -19,7 +19,7 @@ from generator.launch_role import launch_role_policy, sample_arn
 from generator.naming import PROJECT_ID_MAX, PROJECT_ROLE_KINDS, Names
 from generator.prerequisites import build_prerequisites
 from generator.product import build_product
-from generator.project_roles import LOGICAL_IDS, boundary_document
+from generator.project_roles import LOGICAL_IDS, MANAGED_POLICY_MAX_CHARS, boundary_document
 from generator.resolve import SAMPLE_ACCOUNT, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME, sample_resolver
 from generator.target_role import PIPELINE_ACCOUNT, build_target_role
 from generator.trust import evaluate_trust, role_principal
@@ -311,3 +311,12 @@ def test_readers_are_the_target_role_in_project_mode_too() -> None:
                 "arn:${AWS::Partition}:iam::*:role/${SageMakerExecutionRoleProdName}",
                 "arn:${AWS::Partition}:iam::*:role/stacksets-exec-*",
             }, texts
+
+
+@pytest.mark.parametrize("name", [n for n in CONFIGS if CONFIGS[n].get("launch-role") != "standard"])
+def test_boundary_fits_a_managed_policy(name: str) -> None:
+    """IAM refuses a managed policy over 6,144 characters (whitespace not counted): the boundary must fit."""
+    cfg = make_config(**{**CONFIGS[name], "service_roles": "project"})
+    document = build_prerequisites(cfg).to_dict()["Resources"]["ProjectRoleBoundary"]["Properties"]["PolicyDocument"]
+    text = json.dumps(document, separators=(",", ":")).replace('{"Fn::Sub":', "").replace('"}', '"')
+    assert len(text) <= MANAGED_POLICY_MAX_CHARS, len(text)
