@@ -248,7 +248,10 @@ def render(
     ] = None,
     service_roles: Annotated[
         ServiceRoles | None,
-        typer.Option(help="SageMaker-provided per-service roles, or the single UseRole. Default: per-service."),
+        typer.Option(
+            help="The project's own roles (needs --launch-role generated), the SageMaker-provided per-service "
+            "roles, or the single UseRole. Default: project, or per-service with --launch-role standard."
+        ),
     ] = None,
     name_prefix: Annotated[
         str | None, typer.Option(help="Prefix of every physical name. Default: sagemaker-.", show_default=False)
@@ -564,7 +567,10 @@ def doctor(
     ] = None,
     service_roles: Annotated[
         ServiceRoles | None,
-        typer.Option(help="As rendered: the CodeBuild role the target role must trust. Default: per-service."),
+        typer.Option(
+            help="As rendered: the role of the staging test the target role must trust. "
+            "Default: project, or per-service with --launch-role standard."
+        ),
     ] = None,
     name_prefix: Annotated[
         str | None,

@@ -16,7 +16,6 @@ from generator.grants import execution_role_name
 from generator.naming import BootstrapNames, Stage
 from generator.org_id import ORG_ID_PARAMETER
 from generator.parameters import ProductParameters
-from generator.roles import service_role_arn
 from generator.stacksets import DeployMode, call_as, deploy_mode, description, failure_tolerance
 
 #: A current CodeBuild standard image (Ubuntu 22.04) with the Python 3.12 runtime.
@@ -108,12 +107,13 @@ def _project(
     timeout: int,
     env: dict[str, Any],
     params: ProductParameters,
+    role: str = "build",
 ) -> Project:
     project = Project(
         title,
         Name=Sub(name),
         Description=description,
-        ServiceRole=service_role_arn(params.build_role),
+        ServiceRole=params.role_arns[role],
         Artifacts=Artifacts(Type="CODEPIPELINE"),
         Source=Source(Type="CODEPIPELINE", BuildSpec=buildspec),
         Environment=Environment(
@@ -154,6 +154,7 @@ def add_test_project(template: Template, cfg: RenderConfig, params: ProductParam
             TEST_TIMEOUT_MINUTES,
             test_environment(cfg, params),
             params,
+            role="test",
         )
     )
 

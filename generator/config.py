@@ -105,8 +105,10 @@ class LaunchRole(StrEnum):
 
 
 class ServiceRoles(StrEnum):
-    """Which SageMaker-provided roles run the pipeline, builds and rules."""
+    """Which roles run the pipeline, builds and rules: the project's own (generator/project_roles.py),
+    or the SageMaker-provided ones every project of the account shares."""
 
+    PROJECT = "project"
     PER_SERVICE = "per-service"
     USE_ROLE = "use-role"
 
@@ -240,7 +242,8 @@ RENDER_OPTIONS: dict[str, Any] = {
     "region-concurrency": RegionConcurrency.PARALLEL.value,
     "target-role-name": DEFAULT_TARGET_ROLE,
     "launch-role": LaunchRole.GENERATED.value,
-    "service-roles": ServiceRoles.PER_SERVICE.value,
+    #: None: `project` with the generated launch role, `per-service` with the standard one (`_service_roles`).
+    "service-roles": None,
     "name-prefix": DEFAULT_PREFIX,
     "format": OutputFormat.YAML.value,
     "seed-bucket": None,
@@ -413,7 +416,7 @@ def build_config(
         preferences=preferences,
         target_role_name=target_role_name,
         launch_role=check.choice("launch-role", LaunchRole),
-        service_roles=check.choice("service-roles", ServiceRoles),
+        service_roles=service_roles_option(check),
         name_prefix=name_prefix,
         output_format=check.choice("format", OutputFormat),
         seed_bucket=seed_bucket,
@@ -430,6 +433,24 @@ def build_config(
 
         check_region_concurrency(cfg, origin["region-concurrency"])
     return cfg
+
+
+def service_roles_option(check: _Checker) -> ServiceRoles:
+    """`--service-roles`, defaulting by launch role: the project's own roles need a launch role that may
+    create IAM roles, which the standard `AmazonSageMakerServiceCatalogProductsLaunchRole` may not
+    (shared/reference/iam), so `project` is refused with it and the default there stays `per-service`."""
+    launch = check.choice("launch-role", LaunchRole)
+    if check.values["service-roles"] is None:
+        return ServiceRoles.PROJECT if launch is LaunchRole.GENERATED else ServiceRoles.PER_SERVICE
+    roles: ServiceRoles = check.choice("service-roles", ServiceRoles)
+    if roles is ServiceRoles.PROJECT and launch is LaunchRole.STANDARD:
+        raise check.fail(
+            "service-roles",
+            f"project needs --launch-role generated (got --launch-role {launch.value}): the project creates its "
+            "own IAM roles, and the standard launch role may not create IAM roles; use --service-roles "
+            "per-service or use-role with it",
+        )
+    return roles
 
 
 def _topology(check: _Checker) -> dict[str, Any]:

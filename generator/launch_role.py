@@ -110,7 +110,15 @@ def launch_calls(product: Mapping[str, Any], region: str) -> list[Call]:
         Call(
             req.action,
             sample_arn(req.resource, region),
-            tuple(sorted({**dict(req.context), **LAUNCH_CONTEXT.get((req.resource_type, req.action), {})}.items())),
+            tuple(
+                sorted(
+                    (key, sample_value(value, region))
+                    for key, value in {
+                        **dict(req.context),
+                        **LAUNCH_CONTEXT.get((req.resource_type, req.action), {}),
+                    }.items()
+                )
+            ),
         )
         for req in required_permissions(product)
     ]
@@ -136,7 +144,9 @@ def _resource_statements(requirements: Iterable[Requirement]) -> list[Statement]
         sid = _sid(f"{service} {len(statements) + 1}")
         kwargs: dict[str, Any] = {}
         if context:
-            kwargs["Condition"] = Condition([StringEquals(key, value) for key, value in context])
+            kwargs["Condition"] = Condition(
+                [StringEquals(key, Sub(value) if "${" in value else value) for key, value in context]
+            )
         statements.append(
             Statement(
                 Sid=sid,
@@ -227,6 +237,11 @@ def standard_policy() -> dict[str, Any]:
     return policy
 
 
+def sample_value(text: str, region: str = "us-east-1") -> str:
+    """A condition value of a requirement (an `Fn::Sub` pattern, such as a boundary's ARN) for one launch."""
+    return sample_arn(text, region) if "${" in text else text
+
+
 def sample_arn(pattern: str, region: str = "us-east-1") -> str:
     """A requirement's `Fn::Sub` ARN pattern as one launch's ARN: sample pseudo parameters, `*` filled.
 
@@ -248,6 +263,7 @@ def evaluate_requirement(
 ) -> Result:
     """Evaluate `req` against named identity policies with generator/iam_eval.py."""
     context = {**dict(req.context), **LAUNCH_CONTEXT.get((req.resource_type, req.action), {})}
+    context = {key: sample_value(value, region) for key, value in context.items()}
     return evaluate(policies, req.action, sample_arn(req.resource, region), context)
 
 

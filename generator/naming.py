@@ -81,6 +81,12 @@ _SS_LIMITS = "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/
 _EP_LIMITS = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateEndpoint.html"
 _SNS_LIMITS = "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
 _KMS_LIMITS = "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html"
+_IAM_LIMITS = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
+#: The project's own roles (`--service-roles project`, generator/project_roles.py), by what runs as them.
+PROJECT_ROLE_KINDS = ("pipeline", "build", "test", "events")
+#: Their IAM path: one fixed path, so a launch role, a boundary and a trust policy can name "the mlops-gen
+#: project roles" as `role/mlops-gen/<prefix>*` (CreateRole Path: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
+PROJECT_ROLE_PATH = "/mlops-gen/"
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,11 @@ class Names:
         """The endpoint created in every account of a stage; the staging test looks it up by name."""
         return PhysicalName(f"endpoint_{stage.value}", f"{self._base}-{stage.value}", 63, _EP_LIMITS)
 
+    def project_role(self, kind: str) -> PhysicalName:
+        """A role the project creates for itself (`--service-roles project`), under `PROJECT_ROLE_PATH`:
+        64 characters at most, the path not counted (CreateRole RoleName)."""
+        return PhysicalName(f"project_role_{kind}", f"{self._base}-{kind}", ROLE_NAME_LIMIT, _IAM_LIMITS)
+
     def all(self) -> tuple[PhysicalName, ...]:
         """Every name, for the limit computation and the physical-name lint rule."""
         fixed = (
@@ -167,7 +178,7 @@ class Names:
         staged = tuple(
             n for stage in Stage for n in (self.stack_set(stage), self.endpoint(stage), self.deploy_project(stage))
         )
-        return fixed + staged
+        return fixed + staged + tuple(self.project_role(kind) for kind in PROJECT_ROLE_KINDS)
 
     def max_project_name_length(self) -> int:
         """The longest project name every generated name still fits (may be < 1: see config)."""
@@ -232,6 +243,11 @@ class BootstrapNames:
     def build_role_policy(self) -> str:
         """Managed policy with what the CodeBuild service role lacks (Organizations, STS, reports)."""
         return _fixed_name(self.prefix, "mlops-gen-build-role", MANAGED_POLICY_NAME_LIMIT)
+
+    @property
+    def project_role_boundary(self) -> str:
+        """Managed policy: the permissions boundary of every project role (`--service-roles project`)."""
+        return _fixed_name(self.prefix, "mlops-gen-project-role-boundary", MANAGED_POLICY_NAME_LIMIT)
 
     @property
     def approver_policy(self) -> str:

@@ -8,6 +8,7 @@ the project from Studio does not have to know OU ids or role names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from troposphere import Parameter, Template
 
@@ -31,14 +32,17 @@ class ProductParameters:
     project_id: Parameter
     execution_role: dict[Stage, Parameter]
     ou: dict[Stage, Parameter]
-    pipeline_role: Parameter
-    build_role: Parameter
-    events_role: Parameter
+    #: The SageMaker-provided roles' names; None with `--service-roles project` (the product's own roles).
+    pipeline_role: Parameter | None
+    build_role: Parameter | None
+    events_role: Parameter | None
     seed_bucket: Parameter | None
     seed_key: Parameter | None
     #: Stages with listed accounts (`--staging-accounts`/`--prod-accounts`): a comma-delimited list
     #: parameter defaulting to them (a filter inside the OU, or the self-managed targets).
     accounts: dict[Stage, Parameter] = field(default_factory=dict)
+    #: What runs as which role: kind (pipeline, build, test, events) -> the role's ARN.
+    role_arns: dict[str, Any] = field(default_factory=dict)
 
 
 def service_role_defaults(cfg: RenderConfig) -> dict[str, str]:
@@ -115,16 +119,30 @@ def add_parameters(template: Template, cfg: RenderConfig, seed_key: str) -> Prod
                     Description=f"Comma-separated 12-digit ids of {what} the {stage.value} endpoint.",
                 )
             )
-    roles = service_role_defaults(cfg)
-    pipeline_role = template.add_parameter(
-        _role_name("CodePipelineRoleName", roles["pipeline"], "Service role (path service-role/) of the pipeline.")
-    )
-    build_role = template.add_parameter(
-        _role_name("CodeBuildRoleName", roles["build"], "Service role (path service-role/) of the build projects.")
-    )
-    events_role = template.add_parameter(
-        _role_name("EventsRoleName", roles["events"], "Service role (path service-role/) of the EventBridge rules.")
-    )
+    pipeline_role = build_role = events_role = None
+    if cfg.service_roles is ServiceRoles.PROJECT:
+        from generator.project_roles import role_arns as project_role_arns
+
+        role_arns: dict[str, Any] = project_role_arns(cfg)
+    else:
+        from generator.roles import service_role_arn
+
+        roles = service_role_defaults(cfg)
+        pipeline_role = template.add_parameter(
+            _role_name("CodePipelineRoleName", roles["pipeline"], "Service role (path service-role/) of the pipeline.")
+        )
+        build_role = template.add_parameter(
+            _role_name("CodeBuildRoleName", roles["build"], "Service role (path service-role/) of the build projects.")
+        )
+        events_role = template.add_parameter(
+            _role_name("EventsRoleName", roles["events"], "Service role (path service-role/) of the EventBridge rules.")
+        )
+        role_arns = {
+            "pipeline": service_role_arn(pipeline_role),
+            "build": service_role_arn(build_role),
+            "test": service_role_arn(build_role),
+            "events": service_role_arn(events_role),
+        }
     seed_bucket = seed_key_param = None
     if cfg.source is Source.CODECOMMIT:
         bucket = Parameter(
@@ -156,6 +174,7 @@ def add_parameters(template: Template, cfg: RenderConfig, seed_key: str) -> Prod
         seed_bucket=seed_bucket,
         seed_key=seed_key_param,
         accounts=accounts,
+        role_arns=role_arns,
     )
     _add_interface(template, params)
     return params
@@ -166,18 +185,18 @@ def _add_interface(template: Template, p: ProductParameters) -> None:
     targets = [
         x for stage in Stage for x in (p.ou[stage], p.accounts.get(stage), p.execution_role[stage]) if x is not None
     ]
-    advanced = [p.pipeline_role, p.build_role, p.events_role] + [x for x in (p.seed_bucket, p.seed_key) if x]
-    labels = {
+    advanced = [x for x in (p.pipeline_role, p.build_role, p.events_role, p.seed_bucket, p.seed_key) if x]
+    labels: dict[Parameter, str] = {
         p.project_name: "Project name",
         p.project_id: "Project id",
         p.ou[Stage.STAGING]: "Staging organizational unit id",
         p.execution_role[Stage.STAGING]: "Staging account role name",
         p.ou[Stage.PROD]: "Production organizational unit id",
         p.execution_role[Stage.PROD]: "Production account role name",
-        p.pipeline_role: "CodePipeline service role name",
-        p.build_role: "CodeBuild service role name",
-        p.events_role: "EventBridge service role name",
     }
+    for role, text in ((p.pipeline_role, "CodePipeline"), (p.build_role, "CodeBuild"), (p.events_role, "EventBridge")):
+        if role is not None:
+            labels[role] = f"{text} service role name"
     for stage, parameter in p.accounts.items():
         labels[parameter] = f"{'Staging' if stage is Stage.STAGING else 'Production'} account ids"
     if p.seed_bucket and p.seed_key:

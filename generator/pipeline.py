@@ -24,7 +24,6 @@ from generator.config import RenderConfig
 from generator.contract import Variables
 from generator.naming import Stage
 from generator.parameters import ProductParameters
-from generator.roles import service_role_arn
 from generator.source import source_action
 from generator.stacksets import deploy_action
 
@@ -139,7 +138,7 @@ def add_pipeline(
         Pipeline(
             "ModelDeployPipeline",
             Name=Sub(cfg.names.pipeline.pattern),
-            RoleArn=service_role_arn(params.pipeline_role),
+            RoleArn=params.role_arns["pipeline"],
             PipelineType="V2",
             ExecutionMode="QUEUED",
             ArtifactStore=ArtifactStore(Type="S3", Location=Ref(bucket)),

@@ -27,11 +27,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from awacs.aws import Action, Allow, Condition, PolicyDocument, Statement, StringEquals
+from awacs.aws import Action, Allow, Condition, ForAnyValueStringLike, PolicyDocument, Statement, StringEquals
 from troposphere import Equals, If, Join, Not, Output, Parameter, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy
 
-from generator.config import LaunchRole, PermissionModel, RenderConfig, StackSetAdmin
+from generator.config import LaunchRole, PermissionModel, RenderConfig, ServiceRoles, StackSetAdmin
 from generator.naming import PROJECT_ID, PROJECT_NAME, BootstrapNames
 from generator.parameters import service_role_defaults
 from generator.render import RenderedFile, template_file
@@ -206,15 +206,27 @@ def deploy_project_statements(cfg: RenderConfig) -> list[Statement]:
     return statements
 
 
+def assume_target_role_condition(cfg: RenderConfig) -> Condition:
+    """The target role only in accounts under the staging or prod OU (aws:ResourceOrgPaths; an OU id names
+    its organisation's root, so the path binds the organisation too) and, with --org-id, in that organisation
+    (aws:ResourceOrgID). Both are global keys set when the role's account is in an organisation:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid
+    """
+    org = cfg.org_id or "o-*"
+    paths = ForAnyValueStringLike("aws:ResourceOrgPaths", [f"{org}/*/{ou}/*" for ou in (cfg.staging_ou, cfg.prod_ou)])
+    if cfg.org_id is None:
+        return Condition(paths)
+    return Condition([StringEquals("aws:ResourceOrgID", cfg.org_id), paths])
+
+
 def build_role_document(cfg: RenderConfig) -> PolicyDocument:
     """The CodeBuild role: the staging test's cross-account calls and reports; the build's group."""
+    assume = _statement(
+        "AssumeTargetRole", "sts", ("AssumeRole",), [Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")]
+    )
+    assume.Condition = assume_target_role_condition(cfg)
     statements = [
-        _statement(
-            "AssumeTargetRole",
-            "sts",
-            ("AssumeRole",),
-            [Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")],
-        ),
+        assume,
         _statement(
             "WalkStageOrganizationalUnits",
             "organizations",
@@ -277,11 +289,33 @@ def _role_parameter(template: Template, title: str, default: str, description: s
     )
 
 
+def add_project_role_boundary(template: Template, cfg: RenderConfig) -> ManagedPolicy:
+    """`--service-roles project`: the permissions boundary every project role is created with (the most any
+    project role may ever do, generator/project_roles.py). The shared service roles get nothing here."""
+    from generator.project_roles import BOUNDARY_DOC, boundary_document, boundary_name
+
+    policy = template.add_resource(
+        ManagedPolicy(
+            "ProjectRoleBoundary",
+            ManagedPolicyName=boundary_name(cfg),
+            Description=f"mlops-gen: permissions boundary of every project role ({BOUNDARY_DOC}).",
+            PolicyDocument=boundary_document(cfg),
+        )
+    )
+    template.add_output(Output("ProjectRoleBoundaryArn", Value=Ref(policy)))
+    return policy
+
+
 def build_prerequisites(cfg: RenderConfig) -> Template:
-    """The prerequisites template: three managed policies, attached to the role names in use."""
+    """The prerequisites template: three managed policies, attached to the role names in use (with
+    `--service-roles project`: the project roles' boundary and the approver policy)."""
     template = Template(Description=DESCRIPTION)
     template.set_version("2010-09-09")
     names = BootstrapNames(cfg.name_prefix)
+    if cfg.service_roles is ServiceRoles.PROJECT:
+        add_project_role_boundary(template, cfg)
+        _add_approver_policy(template, cfg, names)
+        return template
     roles = service_role_defaults(cfg)
     pipeline_role = _role_parameter(
         template, "CodePipelineRoleName", roles["pipeline"], "The pipelines' service role (path service-role/)."
@@ -295,15 +329,6 @@ def build_prerequisites(cfg: RenderConfig) -> Template:
         cfg.target_role_name,
         "The role in every staging and prod account (target-role-template).",
     )
-    approvers = template.add_parameter(
-        Parameter(
-            "ApproverRoleNames",
-            Type="CommaDelimitedList",
-            Default="",
-            Description="Names of the roles (comma separated) that approve production deployments; may be empty.",
-        )
-    )
-    template.add_condition(HAS_APPROVERS, Not(Equals(Join("", Ref(approvers)), "")))
     pipeline_policy = template.add_resource(
         ManagedPolicy(
             "PipelineRolePolicy",
@@ -322,6 +347,22 @@ def build_prerequisites(cfg: RenderConfig) -> Template:
             Roles=[Ref(build_role)],
         )
     )
+    template.add_output(Output("PipelineRolePolicyArn", Value=Ref(pipeline_policy)))
+    template.add_output(Output("BuildRolePolicyArn", Value=Ref(build_policy)))
+    _add_approver_policy(template, cfg, names)
+    return template
+
+
+def _add_approver_policy(template: Template, cfg: RenderConfig, names: BootstrapNames) -> None:
+    approvers = template.add_parameter(
+        Parameter(
+            "ApproverRoleNames",
+            Type="CommaDelimitedList",
+            Default="",
+            Description="Names of the roles (comma separated) that approve production deployments; may be empty.",
+        )
+    )
+    template.add_condition(HAS_APPROVERS, Not(Equals(Join("", Ref(approvers)), "")))
     approver_policy = template.add_resource(
         ManagedPolicy(
             "ApproverPolicy",
@@ -331,10 +372,7 @@ def build_prerequisites(cfg: RenderConfig) -> Template:
             Roles=If(HAS_APPROVERS, Ref(approvers), Ref("AWS::NoValue")),
         )
     )
-    for title, policy in (("PipelineRolePolicyArn", pipeline_policy), ("BuildRolePolicyArn", build_policy),
-                          ("ApproverPolicyArn", approver_policy)):  # fmt: skip
-        template.add_output(Output(title, Value=Ref(policy)))
-    return template
+    template.add_output(Output("ApproverPolicyArn", Value=Ref(approver_policy)))
 
 
 def prerequisites_files(cfg: RenderConfig) -> list[RenderedFile]:

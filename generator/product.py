@@ -12,6 +12,7 @@ from generator.notifications import add_approval_topic
 from generator.org_id import add_org_id_parameter
 from generator.parameters import add_parameters
 from generator.pipeline import add_pipeline
+from generator.project_roles import add_project_roles, depend_on_roles
 from generator.registry import add_model_approved_rule, add_model_package_group
 from generator.source import add_code_pushed_rule, add_repository
 from generator.storage import add_artifact_bucket
@@ -45,6 +46,7 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     add_model_approved_rule(template, cfg, params, pipeline)
     if repository is not None:
         add_code_pushed_rule(template, cfg, params, repository, pipeline)
+    depend_on_roles(template, add_project_roles(template, cfg))  # --service-roles project only
     template.add_output(Output("PipelineName", Value=Ref(pipeline), Description="The deployment pipeline."))
     template.add_output(Output("ArtifactBucketName", Value=Ref(bucket), Description="The project's artifact bucket."))
     template.add_output(

@@ -12,7 +12,6 @@ from troposphere.sagemaker import ModelPackageGroup
 
 from generator.config import RenderConfig
 from generator.parameters import ProductParameters
-from generator.roles import service_role_arn
 
 MODEL_STATE_CHANGE = "SageMaker Model Package State Change"
 
@@ -110,5 +109,5 @@ def pipeline_target(pipeline: Pipeline, params: ProductParameters) -> Target:
     return Target(
         Arn=Sub(f"arn:${{AWS::Partition}}:codepipeline:${{AWS::Region}}:${{AWS::AccountId}}:${{{pipeline.title}}}"),
         Id="ModelDeployPipeline",
-        RoleArn=service_role_arn(params.events_role),
+        RoleArn=params.role_arns["events"],
     )

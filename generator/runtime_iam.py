@@ -576,7 +576,8 @@ def _script_needs(
                     try:
                         if identity == "project-role":
                             arn = _substitute(pattern, {**pseudo, **env})
-                            own = Need(role, grant["action"], arn, logical_id, subject, why)
+                            context = _assume_context(resolver) if grant["action"] == "sts:AssumeRole" else ()
+                            own = Need(role, grant["action"], arn, logical_id, subject, why, context)
                             model.needs.append(own)
                             if "stack_set" in grant:
                                 targets, types = _stack_set_operation(grant["stack_set"], env, seed_files)
@@ -590,6 +591,22 @@ def _script_needs(
                     except KeyError as missing:
                         reason = f"{PERMISSIONS_FILE} uses {missing} which the project does not set"
                         model.unchecked.append(Unchecked(logical_id, subject, reason))
+
+
+#: The sample organisation root in an aws:ResourceOrgPaths value (`o-id/r-root/ou-.../`).
+SAMPLE_ROOT = "r-sample"
+
+
+def _assume_context(resolver: Resolver) -> tuple[tuple[str, str], ...]:
+    """What IAM knows about the role the staging test assumes: its account is in the organisation
+    (`OrganizationId`), under the staging OU (aws:ResourceOrgID, aws:ResourceOrgPaths: global keys,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid).
+    Empty when the product names no organisation."""
+    org = resolver.values.get("OrganizationId")
+    ou = resolver.values.get("OrganizationalUnitStagingId")
+    if not org or not ou:
+        return ()
+    return (("aws:ResourceOrgID", str(org)), ("aws:ResourceOrgPaths", f"{org}/{SAMPLE_ROOT}/{ou}/"))
 
 
 def _stack_set_operation(

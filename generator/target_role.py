@@ -58,6 +58,7 @@ from generator.contract import DATA_CAPTURE_PREFIX
 from generator.errors import InputError
 from generator.naming import BootstrapNames
 from generator.parameters import service_role_defaults
+from generator.project_roles import enabled as project_roles_enabled
 from generator.render import RenderedFile, template_file
 from generator.skips import skip_checks
 from generator.stacksets import CONCURRENCY_MODE, administration_role_arn
@@ -91,6 +92,20 @@ def _pipeline_role_arns() -> list[Sub]:
     organisation's own stack-set execution role.
     """
     return [Sub(f"arn:${{AWS::Partition}}:iam::${{{PIPELINE_ACCOUNT}}}:role/service-role/${{{PIPELINE_ROLE}}}")]
+
+
+def _pipeline_principals(cfg: RenderConfig) -> Condition:
+    """Who of the pipeline's account may assume this role, by aws:PrincipalArn.
+
+    `--service-roles project`: only the project roles that run a staging test, by the mlops-gen project role
+    pattern (`role/mlops-gen/<prefix>*-test`, generator/project_roles.py), never the shared SageMaker roles.
+    Otherwise the one shared CodeBuild role the pipelines' tests run as.
+    """
+    from generator.project_roles import enabled, test_roles_pattern
+
+    if enabled(cfg):
+        return Condition(ArnLike("aws:PrincipalArn", [Sub(test_roles_pattern(cfg, f"${{{PIPELINE_ACCOUNT}}}"))]))
+    return Condition(ArnEquals("aws:PrincipalArn", _pipeline_role_arns()))
 
 
 def _account_scoped(service: str, resource: str) -> Sub:
@@ -250,7 +265,7 @@ def trust_policy(cfg: RenderConfig) -> PolicyDocument:
                 Effect=Allow,
                 Principal=Principal("AWS", [Sub(f"arn:${{AWS::Partition}}:iam::${{{PIPELINE_ACCOUNT}}}:root")]),
                 Action=[AssumeRole],
-                Condition=Condition(ArnEquals("aws:PrincipalArn", _pipeline_role_arns())),
+                Condition=_pipeline_principals(cfg),
             ),
         ],
     )
@@ -268,15 +283,16 @@ def build_target_role(cfg: RenderConfig) -> Template:
             Description="Account id of the data-science account whose pipeline deploys here.",
         )
     )
-    template.add_parameter(
-        Parameter(
-            PIPELINE_ROLE,
-            Type="String",
-            Default=service_role_defaults(cfg)["build"],
-            AllowedPattern=r"^[\w+=,.@-]{1,64}$",
-            Description="The data-science account's role (path service-role/) that runs the staging endpoint test.",
+    if not project_roles_enabled(cfg):
+        template.add_parameter(
+            Parameter(
+                PIPELINE_ROLE,
+                Type="String",
+                Default=service_role_defaults(cfg)["build"],
+                AllowedPattern=r"^[\w+=,.@-]{1,64}$",
+                Description="The data-science account's role (path service-role/) that runs the staging endpoint test.",
+            )
         )
-    )
     template.add_parameter(
         Parameter(
             ROLE_REGION,
@@ -404,7 +420,15 @@ def build_target_role_stack_set(cfg: RenderConfig, role_template: Template) -> T
             # Deployed from the data-science account: its id is the account the pipeline runs in.
             Parameters=[
                 StackSetParameter(ParameterKey=PIPELINE_ACCOUNT, ParameterValue=Ref("AWS::AccountId")),
-                StackSetParameter(ParameterKey=PIPELINE_ROLE, ParameterValue=service_role_defaults(cfg)["build"]),
+                *(
+                    []
+                    if project_roles_enabled(cfg)
+                    else [
+                        StackSetParameter(
+                            ParameterKey=PIPELINE_ROLE, ParameterValue=service_role_defaults(cfg)["build"]
+                        )
+                    ]
+                ),
             ],
             TemplateBody=json.dumps(role_template.to_dict(), sort_keys=True),
             **targets,

@@ -46,6 +46,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "approver-email": ["ml-lead@example.com", "risk-officer@example.com"],
     },
     "standard-launch-role": {"launch-role": "standard", "service-roles": "use-role"},
+    # The SageMaker-provided per-service roles (the default is the project's own roles, issue 13).
+    "per-service-roles": {"service-roles": "per-service"},
     # Deployment topologies (issue 7): deploy mode "api" (delegated, filters) and a self-managed native action.
     "delegated-admin": {"stackset-admin": "delegated", "deploy-regions": "eu-west-1,us-east-1"},
     "account-filters": {
@@ -98,6 +100,12 @@ def make_config(**overrides: Any) -> RenderConfig:
     flags: dict[str, Any] = {"staging-ou": STAGING_OU, "prod-ou": PROD_OU, "region": "eu-west-1", "org-id": ORG_ID}
     flags.update({k.replace("_", "-"): v for k, v in overrides.items()})  # org_id=None: a render without one
     return build_config(flags, {}, environ={})
+
+
+def shared_roles_config(**overrides: Any) -> RenderConfig:
+    """`make_config` with the SageMaker-provided per-service roles (the default is the project's own roles):
+    for tests of the shared roles and of the prerequisites policies they get."""
+    return make_config(**{"service_roles": "per-service", **overrides})
 
 
 def named_config(name: str) -> RenderConfig:

@@ -129,7 +129,7 @@ def test_cli_repeats_the_flag(tmp_path: Path) -> None:
 
 
 def test_pipeline_role_needs_publish_and_the_key_through_sns() -> None:
-    template = product(approver_email=EMAILS)
+    template = product(approver_email=EMAILS, service_roles="per-service")
     model = runtime_needs(template, None, REGION)
     approval = [n for n in model.needs if "ApproveDeployment" in n.subject]
     topic = f"arn:aws:sns:{REGION}:{ACCOUNT}:sagemaker-iris-multi-01-p-abcdefghijkl-approval"
@@ -149,7 +149,7 @@ def render_folder(out: Path, **overrides: Any) -> Path:
 
 
 def test_prerequisites_let_the_pipeline_role_notify(tmp_path: Path) -> None:
-    folder = render_folder(tmp_path / "dist", approver_email=EMAILS)
+    folder = render_folder(tmp_path / "dist", approver_email=EMAILS, service_roles="per-service")
     manifest = read_manifest(folder)
     assert check_folder(folder, manifest) == []
     # Without the prerequisites' statements the SageMaker pipeline role could not publish.
@@ -163,7 +163,9 @@ def test_prerequisites_let_the_pipeline_role_notify(tmp_path: Path) -> None:
     assert {("sns:Publish", "missing"), ("kms:GenerateDataKey", "missing")} <= missing
     assert (
         "PublishApprovalNotifications"
-        not in (render_folder(tmp_path / "plain") / "prerequisites-template.yaml").read_text()
+        not in (
+            render_folder(tmp_path / "plain", service_roles="per-service") / "prerequisites-template.yaml"
+        ).read_text()
     )
 
 

@@ -135,6 +135,12 @@ CASES = [
     ),
     Case("render, bad name prefix", ["render", *OUS, "--name-prefix", "My-", "--out", "{tmp}/o"], 2, "--name-prefix"),
     Case("render, unknown format", ["render", *OUS, "--format", "xml", "--out", "{tmp}/o"], 2, "--format"),
+    Case(
+        "render, project roles with the standard launch role",
+        ["render", *OUS, "--launch-role", "standard", "--service-roles", "project", "--out", "{tmp}/o"],
+        2,
+        "--service-roles: project needs --launch-role generated",
+    ),
     Case("render, bad approver email", ["render", *OUS, "--approver-email", "nobody", "--out", "{tmp}/o"], 2, "email"),
     Case(
         "render, connection without source",

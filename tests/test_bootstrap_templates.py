@@ -23,7 +23,7 @@ from generator.prerequisites import approval_action_path, build_prerequisites
 from generator.product import build_product
 from generator.render import render_files
 from generator.target_role import build_target_role, build_target_role_stack_set
-from tests.conftest import PROD_OU, STAGING_OU, make_config, named_config
+from tests.conftest import CONFIGS, PROD_OU, STAGING_OU, make_config, named_config, shared_roles_config
 from tests.moto_helpers import create_stack_set_from_template
 
 STUDIO_ROLES = (
@@ -108,7 +108,7 @@ def test_target_role_policy_touches_only_the_projects_endpoints_in_its_own_accou
 
 
 def test_stack_set_deploys_the_role_to_both_ous_with_auto_deployment_and_the_chosen_preferences() -> None:
-    cfg = named_config("custom-preferences")
+    cfg = make_config(**{**CONFIGS["custom-preferences"], "service-roles": "per-service"})
     role_template = build_target_role(cfg)
     template = build_target_role_stack_set(cfg, role_template).to_dict()
     (stack_set,) = resources(template, "AWS::CloudFormation::StackSet").values()
@@ -178,7 +178,7 @@ def test_prerequisites_attach_to_the_role_names_in_use(
 
 
 def test_pipeline_role_gets_the_stack_set_actions_on_the_project_stack_sets_only() -> None:
-    document = policies(build_prerequisites(make_config()).to_dict())["PipelineRolePolicy"]["PolicyDocument"]
+    document = policies(build_prerequisites(shared_roles_config()).to_dict())["PipelineRolePolicy"]["PolicyDocument"]
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     # CreateStackSet has no resource type in the service authorization reference: "*" is the only sure match.
     assert by_sid["CreateStackSets"]["Action"] == ["cloudformation:CreateStackSet"]
@@ -202,9 +202,8 @@ def test_pipeline_role_gets_the_stack_set_actions_on_the_project_stack_sets_only
 
 @pytest.mark.parametrize("launch_role", list(LaunchRole))
 def test_build_role_gets_what_the_test_and_the_build_call(launch_role: LaunchRole) -> None:
-    document = policies(build_prerequisites(make_config(launch_role=launch_role.value)).to_dict())["BuildRolePolicy"][
-        "PolicyDocument"
-    ]
+    cfg = shared_roles_config(launch_role=launch_role.value)
+    document = policies(build_prerequisites(cfg).to_dict())["BuildRolePolicy"]["PolicyDocument"]
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     assert by_sid["AssumeTargetRole"]["Action"] == ["sts:AssumeRole"]
     assert all_resources({"Statement": [by_sid["AssumeTargetRole"]]}) == [
@@ -366,9 +365,10 @@ def _organisation() -> tuple[str, dict[str, str], dict[str, str]]:
 
 
 @mock_aws
-def test_stack_set_creates_the_role_in_every_staging_and_prod_account() -> None:
+@pytest.mark.parametrize("service_roles", ["project", "per-service"])
+def test_stack_set_creates_the_role_in_every_staging_and_prod_account(service_roles: str) -> None:
     mgmt, ous, accounts = _organisation()
-    cfg = make_config(staging_ou=ous["staging"], prod_ou=ous["prod"])
+    cfg = make_config(staging_ou=ous["staging"], prod_ou=ous["prod"], service_roles=service_roles)
     wrapper = build_target_role_stack_set(cfg, build_target_role(cfg)).to_dict()
     cfn = boto3.client("cloudformation", region_name=MOTO_REGION)
     name = create_stack_set_from_template(cfn, wrapper, mgmt)
@@ -389,10 +389,11 @@ def test_stack_set_creates_the_role_in_every_staging_and_prod_account() -> None:
         trust = json.loads(trust) if isinstance(trust, str) else trust
         (pipeline,) = [s for s in trust["Statement"] if s["Sid"] == "PipelineRolesTestEndpoints"]
         assert pipeline["Principal"]["AWS"] in ([f"arn:aws:iam::{mgmt}:root"], f"arn:aws:iam::{mgmt}:root")
-        assert pipeline["Condition"]["ArnEquals"]["aws:PrincipalArn"] in (
-            [f"arn:aws:iam::{mgmt}:role/service-role/{PER_SERVICE_ROLES['build']}"],
-            f"arn:aws:iam::{mgmt}:role/service-role/{PER_SERVICE_ROLES['build']}",
-        )
+        if service_roles == "project":  # only the mlops-gen project roles that run a staging test
+            expected, operator = f"arn:aws:iam::{mgmt}:role/mlops-gen/sagemaker-*-test", "ArnLike"
+        else:
+            expected, operator = f"arn:aws:iam::{mgmt}:role/service-role/{PER_SERVICE_ROLES['build']}", "ArnEquals"
+        assert pipeline["Condition"][operator]["aws:PrincipalArn"] in ([expected], expected)
     # An account outside the two OUs gets no stack instance.
     instances = cfn.list_stack_instances(StackSetName=name)["Summaries"]
     assert {i["Account"] for i in instances} == targets
@@ -401,7 +402,7 @@ def test_stack_set_creates_the_role_in_every_staging_and_prod_account() -> None:
 
 @mock_aws
 def test_prerequisites_stack_attaches_the_policies_to_the_service_roles() -> None:
-    cfg = make_config()
+    cfg = shared_roles_config()
     iam = boto3.client("iam", region_name=MOTO_REGION)
     trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
              "Principal": {"Service": "codebuild.amazonaws.com"}}]}  # fmt: skip

@@ -201,6 +201,10 @@ GREEN = ["caller", "org-id", "trusted-access", "staging-ou", "prod-ou", "ous-dif
 # --- the green organisation --------------------------------------------------------------------------------------
 
 
+#: A project's own staging-test role (the default --service-roles project), as doctor samples it.
+PROJECT_TEST_ROLE = "arn:aws:iam::123456789012:role/mlops-gen/sagemaker-doctor-p-doctor-test"
+
+
 def test_green_organisation_passes_every_check(org: Org) -> None:
     results = run(org, check_roles=True)
     assert failed(results) == set()
@@ -214,7 +218,8 @@ def test_green_organisation_passes_every_check(org: Org) -> None:
     role = results["target-role:" + targets[2]]
     assert role.detail == (
         f"prod: instance CURRENT/SUCCEEDED in {REGION}; the trust of arn:aws:iam::{targets[2]}:role/"
-        f"{DEFAULT_TARGET_ROLE} admits {BUILD_ROLE} and sagemaker.amazonaws.com (read through {ACCOUNT_ACCESS_ROLE})"
+        f"{DEFAULT_TARGET_ROLE} admits {PROJECT_TEST_ROLE} and sagemaker.amazonaws.com (read through "
+        f"{ACCOUNT_ACCESS_ROLE})"
     )
 
 
@@ -477,13 +482,16 @@ def test_stack_set_is_named_by_the_renders_prefix(aws: None) -> None:
     assert failed(run(org, check_roles=True, name_prefix="sagemaker-acme-")) == set()
 
 
-def test_trust_that_does_not_admit_the_codebuild_role(org: Org) -> None:
+def test_trust_that_does_not_admit_the_codebuild_role(aws: None) -> None:
+    """The shared CodeBuild role (--service-roles per-service): the trust names it, by parameter."""
+    org = build_org(deploy=False)
+    org.deploy_target_role(service_roles="per-service")
     trust = generated_trust(org, "staging-eu-1")
     (pipeline,) = [s for s in trust["Statement"] if s["Sid"] == "PipelineRolesTestEndpoints"]
     other = f"arn:aws:iam::{MANAGEMENT}:role/service-role/{USE_ROLE}"
     pipeline["Condition"] = {"ArnEquals": {"aws:PrincipalArn": other}}
     set_trust(org, "staging-eu-1", trust)
-    results = run(org, check_roles=True)
+    results = run(org, check_roles=True, service_roles=ServiceRoles.PER_SERVICE)
     account = org.accounts["staging-eu-1"]
     assert failed(results) == {f"target-role:{account}"}
     result = results[f"target-role:{account}"]

@@ -53,7 +53,12 @@ RENDERS: dict[str, dict[str, Any]] = {
 
 
 def render_to(folder: Path, **overrides: Any) -> Path:
-    """Render (JSON templates, easy to edit) into `folder` without validating."""
+    """Render (JSON templates, easy to edit) into `folder` without validating.
+
+    With the SageMaker-provided per-service roles unless told otherwise: these tests are about the shared roles
+    and the prerequisites; tests/test_project_roles.py checks the project's own roles (the default)."""
+    if "service-roles" not in overrides and "service_roles" not in overrides:
+        overrides["service_roles"] = "per-service"
     cfg = make_config(format="json", **overrides)
     files = render_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)

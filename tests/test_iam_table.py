@@ -152,8 +152,33 @@ def test_arns_use_the_product_names_with_wildcards_for_the_project() -> None:
     )
 
 
-def test_pass_role_names_the_default_role_and_service() -> None:
+def test_pass_role_names_the_project_roles_and_service() -> None:
+    """Default (project roles): the launch role passes only the mlops-gen project roles, each to its service."""
     reqs = [r for r in required_permissions(_product("default")) if r.action == "iam:PassRole"]
+    prefix = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/mlops-gen/sagemaker-*-*-"
+    assert {(r.resource.removeprefix(prefix), dict(r.context)["iam:PassedToService"]) for r in reqs} == {
+        ("build", "codebuild.amazonaws.com"),
+        ("test", "codebuild.amazonaws.com"),
+        ("pipeline", "codepipeline.amazonaws.com"),
+        ("events", "events.amazonaws.com"),
+    }
+
+
+def test_role_creation_carries_the_boundary_and_never_removes_it() -> None:
+    """CreateRole, PutRolePolicy and PutRolePermissionsBoundary carry iam:PermissionsBoundary (the product's
+    boundary ARN); DeleteRolePermissionsBoundary is never required (a removed boundary would unbound a role)."""
+    reqs = [r for r in required_permissions(_product("default")) if r.resource_type == "AWS::IAM::Role"]
+    boundary = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/sagemaker-mlops-gen-project-role-boundary"
+    bounded = {r.action for r in reqs if dict(r.context).get("iam:PermissionsBoundary") == boundary}
+    assert bounded == {"iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"}
+    assert "iam:DeleteRolePermissionsBoundary" not in {r.action for r in reqs}
+    # Without a PermissionsBoundary property (the target role) CreateRole carries no such key.
+    bare = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "x"}}}}
+    assert all(not r.context for r in required_permissions(bare) if r.action == "iam:CreateRole")
+
+
+def test_pass_role_names_the_per_service_roles_and_service() -> None:
+    reqs = [r for r in required_permissions(_product("per-service-roles")) if r.action == "iam:PassRole"]
     assert {(r.resource.rsplit("/", 1)[1], dict(r.context)["iam:PassedToService"]) for r in reqs} == {
         ("AmazonSageMakerServiceCatalogProductsCodeBuildRole", "codebuild.amazonaws.com"),
         ("AmazonSageMakerServiceCatalogProductsCodePipelineRole", "codepipeline.amazonaws.com"),

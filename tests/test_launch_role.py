@@ -58,6 +58,7 @@ def _granted_verbatim(policy: dict, req) -> bool:  # type: ignore[no-untyped-def
     for st in policy["Statement"]:
         if req.action in st["Action"] and req.resource in st["Resource"]:
             condition = st.get("Condition", {}).get("StringEquals", {})
+            condition = {k: v["Fn::Sub"] if isinstance(v, dict) else v for k, v in condition.items()}
             if condition == dict(req.context):
                 return True
     return False

@@ -21,7 +21,7 @@ from generator import contract
 from generator.lint_rules.ActionConfigurationKeys import ActionConfigurationKeys, value_problem
 from generator.lint_rules.PhysicalNameLength import LIMITS, STACK_SET_ACTION, Resolver, Unbounded
 from generator.lint_rules.PipelineArtifactOrder import PipelineArtifactOrder
-from generator.naming import ROLE_NAME_LIMIT, Names, Stage
+from generator.naming import PROJECT_ROLE_KINDS, ROLE_NAME_LIMIT, Names, Stage
 from generator.render import build_manifest, render_files
 from generator.validate import RULES_DIR, Finding, lint_text
 from tests.conftest import CONFIGS, named_config
@@ -188,6 +188,7 @@ NAME_TARGETS: dict[str, tuple[str, str]] = {
     **{f"deploy_project_{s.value}": ("AWS::CodeBuild::Project", "Name") for s in Stage},
     "approval_topic": ("AWS::SNS::Topic", "TopicName"),
     "approval_key_alias": ("AWS::KMS::Alias", "AliasName"),
+    **{f"project_role_{kind}": ("AWS::IAM::Role", "RoleName") for kind in PROJECT_ROLE_KINDS},
 }
 #: Names used in the templates the stack sets deploy (exported by the build step), not in the product.
 NOT_IN_PRODUCT = {f"endpoint_{s.value}" for s in Stage}

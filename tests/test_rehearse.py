@@ -86,7 +86,10 @@ def test_default_render_reaches_prod(default_render: Path) -> None:
     assert run == PIPELINE_ACTIONS
     assert all(s.result == SUCCEEDED for s in report.steps), [(s.action, s.detail) for s in report.steps]
     # What moto created, and what was read from the template instead.
-    assert report.launch["created_by_cloudformation"] == {"ArtifactBucket": "AWS::S3::Bucket"}
+    # The project's own roles (--service-roles project, the default) are created too: the rehearsal reads their
+    # policies and boundary from the local IAM.
+    roles = {f"Project{kind.capitalize()}Role": "AWS::IAM::Role" for kind in ("pipeline", "build", "test", "events")}
+    assert report.launch["created_by_cloudformation"] == {"ArtifactBucket": "AWS::S3::Bucket", **roles}
     assert {"ModelDeployPipeline", "ModelDeployBuildProject", "ModelApprovedRule"} <= set(
         report.launch["read_from_template"]
     )

@@ -20,6 +20,7 @@ import pytest
 from generator.rehearse import Options, rehearse
 from generator.rehearse.authorize import Authorizer, Identity, Request, resources_of
 from generator.rehearse.report import FAILED, Report, SilentTimeline
+from tests.conftest import STAGING_OU
 from tests.edit import reseal
 from tests.test_rehearse import render_folder, steps
 
@@ -33,7 +34,14 @@ PACKAGE = "arn:aws:sagemaker:eu-west-1:444455556666:model-package/g/3"
 
 @pytest.fixture(scope="module")
 def default_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return render_folder(tmp_path_factory.mktemp("render") / "dist")
+    """The SageMaker-provided per-service roles (the tests below take a permission from one of them); the
+    project's own roles, the default, are tested at the end of this file."""
+    return render_folder(tmp_path_factory.mktemp("render") / "dist", service_roles="per-service")
+
+
+@pytest.fixture(scope="module")
+def project_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return render_folder(tmp_path_factory.mktemp("project") / "dist", service_roles="project")
 
 
 def without(policies: Mapping[str, Any] | None, action: str) -> dict[str, Any] | None:
@@ -367,3 +375,81 @@ def test_options_name_their_conflicting_scenarios() -> None:
     assert Options(approval="reject", break_account=True).conflict() == (
         "--reject and --break-account are different scenarios: give at most one of them"
     )
+
+
+# --- the project's own roles (--service-roles project, issue 13) -----------------------------------------------
+
+PROJECT_PIPELINE_ROLE = "sagemaker-iris-multi-01-p-abcdefghijkl-pipeline"
+
+
+def test_project_role_boundary_is_enforced_at_call_time(project_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline role's own policy still grants CreateStackInstances; its boundary no longer does: denied."""
+    from generator.rehearse import roles
+
+    original = roles.rendered_managed_policies
+
+    def patched(rendered: Any) -> Any:
+        return without(original(rendered), "cloudformation:CreateStackInstances")
+
+    monkeypatch.setattr(roles, "rendered_managed_policies", patched)
+    report = play(project_render)
+    resource = (
+        "arn:aws:cloudformation:eu-west-1:123456789012:stackset/sagemaker-iris-multi-01-p-abcdefghijkl-deploy-staging:"
+    )
+    assert_denied(
+        report,
+        "DeployStaging",
+        "DeployResourcesStaging",
+        PROJECT_PIPELINE_ROLE,
+        "cloudformation:CreateStackInstances",
+        resource,
+    )
+
+
+def test_second_projects_roles_are_denied_the_first_projects_resources_at_call_time(project_render: Path) -> None:
+    """A second launch of the product (another project name and id) in the same account: the call-time
+    authorizer, with its roles' rendered policies and boundary, refuses every call on the first project's
+    stack sets, artifacts, model packages and pipeline, and allows the first project's own roles."""
+    from generator.iam_check import decode_template, managed_policies, product_role_policies
+    from generator.manifest import read_manifest
+
+    manifest = read_manifest(project_render)
+    product = decode_template(project_render / manifest.path_of("product-template"))
+    managed = managed_policies(
+        decode_template(project_render / manifest.path_of("prerequisites-template")), "eu-west-1"
+    )
+    other = {"SageMakerProjectName": "fraud-02", "SageMakerProjectId": "p-zyxwvutsrqpo"}
+    account, region = "123456789012", "eu-west-1"
+    pipeline = f"arn:aws:codepipeline:{region}:{account}:sagemaker-iris-multi-01-p-abcdefghijkl-modeldeploy"
+
+    def identities(launch: Mapping[str, str] | None) -> dict[str, Identity]:
+        policies, boundaries = product_role_policies(product, region, launch)
+        return {
+            name.rsplit("-", 1)[-1]: Identity(
+                f"arn:aws:iam::{account}:role/mlops-gen/{name}",
+                name,
+                policies[name],
+                {boundaries[name]: managed[boundaries[name]]},
+            )
+            for name in policies
+        }
+
+    first, second = identities(None), identities(other)
+    base = "sagemaker-iris-multi-01-p-abcdefghijkl"
+    stack_set = f"arn:aws:cloudformation:{region}:{account}:stackset/{base}-deploy-staging:0a1b"
+    calls = [
+        ("pipeline", "cloudformation:UpdateStackSet", stack_set),
+        ("pipeline", "cloudformation:CreateStackInstances", stack_set),
+        ("pipeline", "cloudformation:CreateStackInstances",
+         f"arn:aws:cloudformation:{region}:{account}:stackset-target/{base}-deploy-staging:0a1b/{STAGING_OU}"),
+        ("pipeline", "s3:GetObject", f"arn:aws:s3:::sagemaker-project-p-abcdefghijkl-artifacts/{base}-modeldeploy/x"),
+        ("build", "s3:PutObject", f"arn:aws:s3:::sagemaker-project-p-abcdefghijkl-artifacts/{base}-modeldeploy/x"),
+        ("build", "sagemaker:ListModelPackages", f"arn:aws:sagemaker:{region}:{account}:model-package/iris-multi-01/*"),
+        ("events", "codepipeline:StartPipelineExecution", pipeline),
+    ]  # fmt: skip
+    authorizer = Authorizer()
+    for kind, action, resource in calls:
+        assert authorizer.check(first[kind], action, resource) is None, (kind, action)  # the owner may
+        for intruder in second.values():
+            denied = authorizer.check(intruder, action, resource)
+            assert denied is not None and denied.decision == "implicit-deny", (intruder.name, action)

@@ -180,8 +180,8 @@ def _by_role(needs: list[Need]) -> dict[str, set[str]]:
     return roles
 
 
-def test_default_product_needs_per_role() -> None:
-    needs, unchecked = _needs()
+def test_per_service_product_needs_per_role() -> None:
+    needs, unchecked = _needs(**{"service-roles": "per-service"})
     assert unchecked == []
     roles = _by_role(needs)
     assert set(roles) == {
@@ -196,6 +196,19 @@ def test_default_product_needs_per_role() -> None:
         "AmazonSageMakerServiceCatalogProductsCodeBuildRole"
     ]
     assert roles["AmazonSageMakerServiceCatalogProductsEventsRole"] == {"codepipeline:StartPipelineExecution"}
+
+
+def test_default_product_needs_per_project_role() -> None:
+    """The default (project roles): the staging test runs as its own role, the only one that assumes the target."""
+    needs, unchecked = _needs()
+    assert unchecked == []
+    roles = _by_role(needs)
+    base = "sagemaker-iris-multi-01-p-abcdefghijkl"
+    assert set(roles) == {f"{base}-{kind}" for kind in ("pipeline", "build", "test", "events")}
+    assert {"cloudformation:CreateStackInstances", "codebuild:StartBuild"} <= roles[f"{base}-pipeline"]
+    assert {"sts:AssumeRole", "organizations:ListAccountsForParent"} <= roles[f"{base}-test"]
+    assert "sts:AssumeRole" not in roles[f"{base}-build"] | roles[f"{base}-pipeline"]
+    assert roles[f"{base}-events"] == {"codepipeline:StartPipelineExecution"}
 
 
 def test_stack_set_needs_name_each_stage_stack_set() -> None:
@@ -224,6 +237,10 @@ def test_assumed_role_calls_are_not_asked_of_the_build_role() -> None:
     (assume,) = [n for n in needs if n.action == "sts:AssumeRole"]
     assert assume.resource == "arn:aws:iam::*:role/sagemaker-multi-account-deploy"
     assert assume.logical_id == "ModelDeployTestProject"
+    # What IAM knows of the role assumed: a staging account of the organisation (aws:ResourceOrgID/OrgPaths).
+    context = dict(assume.context)
+    assert context["aws:ResourceOrgID"].startswith("o-")
+    assert context["aws:ResourceOrgPaths"].startswith(context["aws:ResourceOrgID"] + "/")
 
 
 def test_assumed_role_calls_are_made_in_a_target_account_in_each_deploy_region() -> None:
@@ -236,9 +253,9 @@ def test_assumed_role_calls_are_made_in_a_target_account_in_each_deploy_region()
         for region in ("eu-west-1", "us-east-1")
     }
     assert SAMPLE_TARGET_ACCOUNT != SAMPLE_ACCOUNT
-    build_role = "arn:aws:iam::123456789012:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole"
+    test_role = "arn:aws:iam::123456789012:role/mlops-gen/sagemaker-iris-multi-01-p-abcdefghijkl-test"
     assert {(a.logical_id, a.principal_arn, a.assumes) for a in model.assumed} == {
-        ("ModelDeployTestProject", build_role, ("arn:aws:iam::*:role/sagemaker-multi-account-deploy",))
+        ("ModelDeployTestProject", test_role, ("arn:aws:iam::*:role/sagemaker-multi-account-deploy",))
     }
 
 

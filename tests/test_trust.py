@@ -121,7 +121,7 @@ def test_role_principal_sets_the_keys_iam_sets_for_a_role_session() -> None:
 
 
 def _rendered_trust(pipeline_account: str) -> dict[str, Any]:
-    template = build_target_role(make_config()).to_dict()
+    template = build_target_role(make_config(service_roles="per-service")).to_dict()
     resolver = Resolver(template, {PIPELINE_ACCOUNT: pipeline_account}, account=TARGET)
     trust: dict[str, Any] = resolver.resolve(template["Resources"]["TargetRole"]["Properties"])[
         "AssumeRolePolicyDocument"

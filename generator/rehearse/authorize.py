@@ -42,7 +42,7 @@ from functools import cache
 from typing import Any
 from unittest import mock
 
-from generator.iam_eval import Decision, Result, evaluate
+from generator.iam_eval import Decision, Result, evaluate, evaluate_bounded
 from generator.trust import principal_matches, role_principal
 
 Policies = Mapping[str, Mapping[str, Any]]
@@ -69,6 +69,9 @@ class Identity:
     role_arn: str
     label: str
     policies: Policies | None
+    #: The role's permissions boundary (None: it has none; empty: it names one the render does not create, which
+    #: then denies everything): a call is allowed only when both allow it (iam_eval.evaluate_bounded).
+    boundary: Policies | None = None
 
     @property
     def name(self) -> str:
@@ -239,7 +242,7 @@ class Authorizer:
         identity: Identity,
         action: str,
         resource: str,
-        context: Mapping[str, str] | None = None,
+        context: Mapping[str, Any] | None = None,
         resource_policy: Mapping[str, Any] | None = None,
         resource_account: str = "",
     ) -> Call | None:
@@ -252,7 +255,7 @@ class Authorizer:
                 if note not in self.unchecked:
                     self.unchecked.append(note)
             return None
-        result = evaluate(identity.policies, action, resource, context)
+        result = evaluate_bounded(identity.policies, identity.boundary, action, resource, context)
         cross_account = resource_account and resource_account != identity.role_arn.split(":")[4]
         if resource_policy is not None:
             by_resource = evaluate({"resource policy": resource_statements(resource_policy, identity.role_arn)},
@@ -354,7 +357,7 @@ class Authorizer:
                 policy, owner = trust_policy(arn), arn.split(":")[4]
                 if policy is None:  # no such role: AssumeRole answers AccessDenied anyway (fidelity.py)
                     continue
-            context = _context(identity)
+            context = {**_context(identity), **(resource_org_context(owner) if action == "sts:AssumeRole" else {})}
             if action.startswith("s3:") and owner:  # S3 sets the bucket owner's account for every call
                 context["s3:ResourceAccount"] = owner
             call = self.check(identity, action, arn, context, policy, owner)
@@ -368,10 +371,8 @@ def _context(identity: Identity) -> dict[str, Any]:
     return principal | {"aws:PrincipalType": "AssumedRole", "aws:SecureTransport": "true", **org_context(account)}
 
 
-def org_context(account: str) -> dict[str, Any]:
-    """aws:PrincipalOrgID and aws:PrincipalOrgPaths of a principal of `account`, as IAM sets them for an
-    account of an organisation (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html);
-    empty outside the local organisation."""
+def org_path(account: str) -> tuple[str, str] | None:
+    """(organisation id, the account's path `o-…/r-…/ou-…/`) in the local organisation, None outside it."""
     from moto.organizations.models import organizations_backends
 
     for by_partition in list(organizations_backends.values()):
@@ -379,19 +380,33 @@ def org_context(account: str) -> dict[str, Any]:
         org = getattr(backend, "org", None)
         if backend is None or org is None:
             continue
-        parents = {ou.id: ou.parent_id for ou in backend.ou}
         found = next((a for a in backend.accounts if a.id == account), None)
         if found is None and account != org.master_account_id:
             continue
-        chain = [org.root_id]
+        parents = {ou.id: ou.parent_id for ou in backend.ou}
+        chain: list[str] = []
         node = found.parent_id if found is not None else org.root_id
-        path: list[str] = []
-        while node in parents:
-            path.insert(0, node)
-            node = parents[node]
-        chain += path
-        return {"aws:PrincipalOrgID": org.id, "aws:PrincipalOrgPaths": ["/".join([org.id, *chain]) + "/"]}
-    return {}
+        while node:
+            chain.insert(0, node)
+            node = parents.get(node)
+        return str(org.id), "/".join([org.id, *chain]) + "/"
+    return None
+
+
+def org_context(account: str) -> dict[str, Any]:
+    """aws:PrincipalOrgID and aws:PrincipalOrgPaths of a principal of `account`, as IAM sets them for an
+    account of an organisation (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html);
+    empty outside the local organisation."""
+    found = org_path(account)
+    return {"aws:PrincipalOrgID": found[0], "aws:PrincipalOrgPaths": [found[1]]} if found else {}
+
+
+def resource_org_context(account: str) -> dict[str, Any]:
+    """aws:ResourceOrgID and aws:ResourceOrgPaths of a resource of `account` (a role being assumed), as IAM
+    puts them in the request context when that account is in an organisation (global keys:
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid)."""
+    found = org_path(account)
+    return {"aws:ResourceOrgID": found[0], "aws:ResourceOrgPaths": [found[1]]} if found else {}
 
 
 #: REST operations whose resource name is in the request path (botocore's requestUri), by operation.
@@ -505,6 +520,16 @@ def moto_role_policies(account: str, role_arn: str) -> dict[str, Any] | None:
                 document = version.document
                 policies[arn] = json.loads(document) if isinstance(document, str) else document
             return policies
+    return None
+
+
+def moto_role_boundary(account: str, role_arn: str) -> str | None:
+    """The ARN of a local role's permissions boundary (None: it has none, or there is no such role)."""
+    from moto.iam.models import iam_backends
+
+    for role in iam_backends[account]["aws"].roles.values():
+        if role.arn == role_arn:
+            return getattr(role, "permissions_boundary_arn", None) or None
     return None
 
 

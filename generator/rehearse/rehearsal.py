@@ -239,7 +239,7 @@ def _play(
             f"read {len(project.modelled)} from the template ({', '.join(project.modelled)})"
         )
     world = _World(
-        aws, rendered, org, project, rec, options, decide, work, authorizer, ProductRoles(rendered, authorizer)
+        aws, rendered, org, project, rec, options, decide, work, authorizer, ProductRoles(rendered, authorizer, org)
     )
     out.append(world)
     versions = 2 if options.second_approval or options.reject_live else 1
