@@ -23,6 +23,7 @@ from troposphere.kms import Alias, Key
 from troposphere.sns import SubscriptionResource, Topic
 
 from generator.config import RenderConfig
+from generator.kms import owner_tags
 
 
 def key_policy() -> PolicyDocument:
@@ -49,6 +50,7 @@ def add_approval_key(template: Template, cfg: RenderConfig) -> Key:
             Description=Sub(f"Encrypts the approval notifications of {cfg.names.pipeline.pattern}"),
             EnableKeyRotation=True,
             KeyPolicy=key_policy(),
+            Tags=owner_tags(cfg),  # the launch role administers only keys with this tag (generator/kms.py)
             # Stated, not defaulted (cfn-lint I3011): the key only encrypts notifications in flight, so
             # deleting the project schedules its deletion (a 30-day window), like every other project resource.
             DeletionPolicy="Delete",
