@@ -198,11 +198,14 @@ def deploy_project_statements(cfg: RenderConfig) -> list[Statement]:
 def build_role_document(cfg: RenderConfig) -> PolicyDocument:
     """The CodeBuild role: the staging test's cross-account calls and reports; the build's group."""
     statements = [
-        _statement(
-            "AssumeTargetRole",
-            "sts",
-            ("AssumeRole",),
-            [Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")],
+        Statement(
+            Sid="AssumeTargetRole",
+            Effect=Allow,
+            Action=[Action("sts", "AssumeRole")],
+            Resource=[Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")],
+            # Only roles of the caller's own organisation (issue 13 point 3; generator/hygiene.py's rule):
+            # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid
+            Condition=Condition(StringEquals("aws:ResourceOrgID", "${aws:PrincipalOrgID}")),
         ),
         _statement(
             "WalkStageOrganizationalUnits",

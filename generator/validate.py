@@ -1,7 +1,8 @@
 """Validation of a render output folder: cfn-lint (with our own rules) on every template in the
 manifest, then S3's public-policy rules (generator/s3_public.py), the IAM checks of
 generator/iam_check.py (launch role and run-time roles), the data checks (generator/data_checks.py:
-lifecycle and data capture) and the release gates of generator/gates.py.
+lifecycle and data capture), the release gates of generator/gates.py and the IAM hygiene rules of
+generator/hygiene.py.
 
 cfn-lint is imported here, never on the CLI's start-up path: `render --no-validate` stays fast.
 """
@@ -75,6 +76,7 @@ def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
     then check IAM (only when the templates lint clean: a malformed template has no IAM meaning)."""
     from generator.data_checks import data_findings
     from generator.gates import check_folder as gate_findings
+    from generator.hygiene import check_folder as hygiene_findings
     from generator.iam_check import check_folder
     from generator.s3_public import check_folder as public_policy_findings
 
@@ -94,4 +96,5 @@ def validate_dir(folder: Path, steps: Steps = SILENT) -> list[Finding]:
             + check_folder(folder, manifest)
             + data_findings(folder, manifest)
             + gate_findings(folder, manifest)
+            + hygiene_findings(folder, manifest)
         )
