@@ -43,7 +43,9 @@ TRUST_RULE = "HYGIENE-TRUST-ACCOUNT"
 KEYS_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html"
 ASSUME_DOC = f"{KEYS_DOC}#condition-keys-resourceorgid"
 SAR_DOC = "https://docs.aws.amazon.com/service-authorization/latest/reference/reference_policies_actions-resources-contextkeys.html"
-TRUST_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts"
+TRUST_DOC = (
+    "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html#principal-accounts"
+)
 
 #: Keys whose fixed value binds a wildcard principal to the organisation or to one account (lowercase).
 ORG_BOUND_KEYS = frozenset(
@@ -356,5 +358,5 @@ def _templates(folder: Path, manifest: Manifest) -> Iterator[tuple[str, Mapping[
 
 def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
     """The hygiene findings of every template of the render in `folder`."""
-    found = [finding for path, template in _templates(folder, manifest) for finding in template_findings(template, path)]
+    found = [f for path, template in _templates(folder, manifest) for f in template_findings(template, path)]
     return sorted(found)

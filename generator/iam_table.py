@@ -540,10 +540,7 @@ TABLE: tuple[TypeEntry, ...] = (
             Grant(
                 ("kms:EnableKey", "kms:DisableKey"), CU, "Enabled property", when="Enabled", tag_condition=_RESOURCE_TAG
             ),
-            *(
-                Grant(g.actions, g.operations, g.why, tag_condition=_RESOURCE_TAG)
-                for g in _stack_tags("AWS::KMS::Key")
-            ),
+            *(Grant(g.actions, g.operations, g.why, tag_condition=_RESOURCE_TAG) for g in _stack_tags("AWS::KMS::Key")),
         ),
         (
             _schema("AWS::KMS::Key"),
