@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -165,6 +165,8 @@ class RenderConfig:
     #: fixed `aws:PrincipalOrgID` that keeps its cross-account grants non-public for S3. None: no default
     #: (publish refuses such a render, see generator/org_id.py).
     org_id: str | None = None
+    #: Customer managed encryption (`--kms-key`): "none", "generated" or a key ARN (generator/kms.py).
+    kms_key: str = "none"
 
     def settings(self) -> dict[str, Any]:
         """The resolved render options, keyed like the flags and TOML keys.
@@ -201,6 +203,7 @@ class RenderConfig:
             "prod-accounts": list(self.prod_accounts),
             "administration-role-arn": self.administration_role_arn,
             "execution-role-name": self.execution_role_name,
+            "kms-key": self.kms_key,
         }
         return values
 
@@ -251,6 +254,7 @@ RENDER_OPTIONS: dict[str, Any] = {
     "administration-role-arn": None,
     "execution-role-name": None,
     "org-id": None,
+    "kms-key": "none",
 }
 
 
@@ -411,6 +415,9 @@ def build_config(
         org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
         **topology,
     )
+    from generator.kms import check_kms_key  # the rule lives beside the keys it makes
+
+    cfg = replace(cfg, kms_key=check_kms_key(values["kms-key"], origin["kms-key"], cfg))
     if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):
         from generator.stacksets import check_region_concurrency
 

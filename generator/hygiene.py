@@ -48,8 +48,17 @@ TRUST_DOC = (
 )
 
 #: Keys whose fixed value binds a wildcard principal to the organisation or to one account (lowercase).
+#: kms:CallerAccount is KMS's own: the account of the caller, as the AWS managed keys' policies use it.
+#: https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account
 ORG_BOUND_KEYS = frozenset(
-    {"aws:principalorgid", "aws:principalaccount", "aws:sourceorgid", "aws:sourceaccount", "aws:resourceorgid"}
+    {
+        "aws:principalorgid",
+        "aws:principalaccount",
+        "aws:sourceorgid",
+        "aws:sourceaccount",
+        "aws:resourceorgid",
+        "kms:calleraccount",
+    }
 )
 #: Keys that keep an sts:AssumeRole on any account inside the organisation (or in one account).
 ASSUME_BOUND_KEYS = frozenset({"aws:resourceorgid", "aws:resourceorgpaths", "aws:resourceaccount"})
@@ -231,7 +240,7 @@ def public_principal(policy: PolicyAt, template: Mapping[str, Any]) -> list[str]
             because = f" (not counted: {', '.join(narrowed.not_fixed)})" if narrowed.not_fixed else ""
             found.append(
                 f"statement {sid} allows {principal} without a fixed aws:PrincipalOrgID, aws:PrincipalAccount, "
-                f"aws:SourceOrgID or aws:SourceAccount{because}: anyone outside the organisation matches it; "
+                f"aws:SourceOrgID, aws:SourceAccount or kms:CallerAccount{because}: anyone outside the organisation matches it; "
                 f"bind it to the organisation: {KEYS_DOC}"
             )
     return found

@@ -17,29 +17,13 @@ the default statement that lets IAM policies of the account grant use of the key
 
 from __future__ import annotations
 
-from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.kms import Alias, Key
 from troposphere.sns import SubscriptionResource, Topic
 
 from generator.config import RenderConfig
+from generator.kms import default_key_policy as key_policy
 from generator.kms import owner_tags
-
-
-def key_policy() -> PolicyDocument:
-    """KMS's default key policy: the account (its IAM policies) controls the key; nothing else is granted."""
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="AccountIamPoliciesControlTheKey",
-                Effect=Allow,
-                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
-                Action=[Action("kms", "*")],
-                Resource=["*"],
-            )
-        ],
-    )
 
 
 def add_approval_key(template: Template, cfg: RenderConfig) -> Key:

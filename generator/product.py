@@ -8,6 +8,7 @@ from generator.codebuild import add_build_project, add_deploy_projects, add_test
 from generator.config import LaunchRole, RenderConfig, Source
 from generator.contract import SEED_BUNDLE
 from generator.grants import artifact_readers, package_readers
+from generator.kms import add_project_key, encrypt_product
 from generator.notifications import add_approval_topic
 from generator.org_id import add_org_id_parameter
 from generator.parameters import add_parameters
@@ -42,6 +43,8 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     pipeline = add_pipeline(
         template, cfg, params, bucket, repository, build_project, test_project, deploy_projects, approval_topic
     )
+    # --kms-key: the bucket, the artifact store and the projects use the project's key (generator/kms.py).
+    encrypt_product(template, cfg, add_project_key(template, cfg, org_id, params.ou, params.execution_role))
     add_model_approved_rule(template, cfg, params, pipeline)
     if repository is not None:
         add_code_pushed_rule(template, cfg, params, repository, pipeline)
