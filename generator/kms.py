@@ -27,7 +27,6 @@ from awacs.aws import (
     Principal,
     Statement,
     StringEquals,
-    StringLike,
 )
 from troposphere import GetAtt, Parameter, Ref, Sub, Tags, Template
 from troposphere.codebuild import Project
@@ -300,6 +299,7 @@ def target_role_statements(cfg: RenderConfig, pipeline_account: str) -> list[Sta
             Effect=Allow,
             Action=[Action("kms", "Decrypt")],
             Resource=project_keys,
-            Condition=Condition(StringLike("kms:ViaService", "s3.*.amazonaws.com")),
+            # The artifact bucket is in the home region: S3 there calls KMS for the model data.
+            Condition=Condition(StringEquals("kms:ViaService", f"s3.{cfg.region}.amazonaws.com")),
         ),
     ]

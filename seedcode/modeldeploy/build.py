@@ -65,6 +65,8 @@ class BuildEnv:
     execution_role_name: str = ""
     #: The data-capture bucket's name before `-<account>-<region>` (the target-role stack set creates it).
     data_capture_bucket_stem: str = ""
+    #: The stage accounts' key for endpoint volumes and captured data (an alias name); empty: AWS managed.
+    endpoint_kms_key: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BuildEnv:
@@ -99,6 +101,8 @@ class BuildEnv:
             org_id=need("ORGANIZATION_ID") if creates else "",
             execution_role_name=need("STACK_SET_EXECUTION_ROLE_NAME") if creates else "",
             data_capture_bucket_stem=need("DATA_CAPTURE_BUCKET_STEM"),
+            # "none": the render has no --kms-key, the endpoints use AWS managed encryption.
+            endpoint_kms_key="" if need("ENDPOINT_KMS_KEY") == "none" else need("ENDPOINT_KMS_KEY"),
         )
 
     @property
@@ -312,6 +316,7 @@ def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, p
         "DataCaptureS3Uri": d.s3_uri,
         # Unused unless capture goes to the default destination (checked above); the template needs a value.
         "DataCaptureBucketStem": env.data_capture_bucket_stem or "none",
+        "KmsKeyId": env.endpoint_kms_key,
         "TrafficRoutingType": g.traffic_routing.upper(),
         "CanarySizePercent": str(g.canary_percent),
         "WaitIntervalInSeconds": str(g.wait_interval_seconds),
