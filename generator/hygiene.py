@@ -240,8 +240,8 @@ def public_principal(policy: PolicyAt, template: Mapping[str, Any]) -> list[str]
             because = f" (not counted: {', '.join(narrowed.not_fixed)})" if narrowed.not_fixed else ""
             found.append(
                 f"statement {sid} allows {principal} without a fixed aws:PrincipalOrgID, aws:PrincipalAccount, "
-                f"aws:SourceOrgID, aws:SourceAccount or kms:CallerAccount{because}: anyone outside the organisation matches it; "
-                f"bind it to the organisation: {KEYS_DOC}"
+                f"aws:SourceOrgID, aws:SourceAccount or kms:CallerAccount{because}: anyone outside the "
+                f"organisation matches it; bind it to the organisation: {KEYS_DOC}"
             )
     return found
 
