@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from generator.contract import Env
-from generator.resolve import Resolver, UnresolvableError, load_template, sample_resolver
+from generator.resolve import SAMPLE_ORG_ID, Resolver, UnresolvableError, load_template, sample_resolver
 
 #: The seed repository's declaration of its scripts' AWS calls (see seedcode/modeldeploy/).
 PERMISSIONS_FILE = "permissions.json"
@@ -254,6 +254,15 @@ class Need:
     @property
     def role_name(self) -> str:
         return role_name(self.role_arn)
+
+
+#: A role assumed in a stage account belongs to the caller's organisation: IAM sets aws:ResourceOrgID to the
+#: role's organisation and aws:PrincipalOrgID to the caller's (both the sample organisation here).
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid
+def _org_context(action: str) -> tuple[tuple[str, str], ...]:
+    if action.lower() != "sts:assumerole":
+        return ()
+    return (("aws:PrincipalOrgID", SAMPLE_ORG_ID), ("aws:ResourceOrgID", SAMPLE_ORG_ID))
 
 
 @dataclass(frozen=True, order=True)
@@ -576,7 +585,9 @@ def _script_needs(
                     try:
                         if identity == "project-role":
                             arn = _substitute(pattern, {**pseudo, **env})
-                            own = Need(role, grant["action"], arn, logical_id, subject, why)
+                            own = Need(
+                                role, grant["action"], arn, logical_id, subject, why, _org_context(grant["action"])
+                            )
                             model.needs.append(own)
                             if "stack_set" in grant:
                                 targets, types = _stack_set_operation(grant["stack_set"], env, seed_files)
