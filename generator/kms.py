@@ -39,6 +39,7 @@ from generator.errors import InputError
 from generator.grants import role_pattern
 from generator.iam_table import OWNER_TAG_KEY
 from generator.naming import Stage, launch_role_name
+from generator.skips import skip_checks
 
 
 def default_key_policy() -> PolicyDocument:
@@ -198,6 +199,15 @@ def add_project_key(
             DeletionPolicy="Retain",
             UpdateReplacePolicy="Retain",
         )
+    )
+    skip_checks(
+        key,
+        {
+            "CKV_AWS_33": "The wildcard principals are bound: one statement to this account (a fixed kms:CallerAccount, "
+            "through S3 only), the other to the organisation (a fixed aws:PrincipalOrgID), the stage OUs and the "
+            "target role's name; the stage accounts are an OU's, unknown at render time, so no account can be named. "
+            "generator/hygiene.py (HYGIENE-PUBLIC-PRINCIPAL) refuses an unbound one.",
+        },
     )
     return GetAtt(key, "Arn")
 
