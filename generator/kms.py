@@ -203,7 +203,7 @@ def add_project_key(
     skip_checks(
         key,
         {
-            "CKV_AWS_33": "The wildcard principals are bound: one statement to this account (a fixed kms:CallerAccount, "
+            "CKV_AWS_33": "The wildcard principals are bound: one statement to this account (fixed kms:CallerAccount, "
             "through S3 only), the other to the organisation (a fixed aws:PrincipalOrgID), the stage OUs and the "
             "target role's name; the stage accounts are an OU's, unknown at render time, so no account can be named. "
             "generator/hygiene.py (HYGIENE-PUBLIC-PRINCIPAL) refuses an unbound one.",
