@@ -212,6 +212,31 @@ def add_project_key(
     return GetAtt(key, "Arn")
 
 
+def artifact_key_statements(cfg: RenderConfig) -> list[Statement]:
+    """For the pipeline and build roles (prerequisites): use the project's key through S3, where the artifact
+    bucket's default encryption calls KMS as the reader or writer (kms:GenerateDataKey to write, kms:Decrypt to
+    read; https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html). Generated keys are
+    named by their owner tag (their ids are made at launch); a given key by its ARN, whose policy must let
+    the account's IAM policies grant it (KMS's default key policy does)."""
+    if not uses_key(cfg):
+        return []
+    via_s3 = {"kms:ViaService": Sub(S3_VIA)}
+    if generates_key(cfg):
+        keys: list[Any] = [Sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")]
+        via_s3[f"aws:ResourceTag/{OWNER_TAG_KEY}"] = owner_tag_value(cfg)
+    else:
+        keys = [cfg.kms_key]
+    return [
+        Statement(
+            Sid="UseArtifactKeyThroughS3",
+            Effect=Allow,
+            Action=[Action("kms", "GenerateDataKey"), Action("kms", "Decrypt")],
+            Resource=keys,
+            Condition=Condition(StringEquals(via_s3)),
+        )
+    ]
+
+
 def kms_bucket_encryption(key: Any) -> BucketEncryption:
     """SSE-KMS with an S3 Bucket Key (fewer KMS requests: one data key per bucket and time window).
     https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html"""

@@ -321,6 +321,7 @@ def runtime_needs(template: Mapping[str, Any], seed_files: Mapping[str, bytes] |
         _project_needs(resolver, logical_id, resource, usage.get(logical_id, []), seed_files, model)
     for logical_id, resource in _resources(template, "AWS::Events::Rule"):
         _rule_needs(resolver, logical_id, resource, model)
+    model.needs += bucket_key_needs(resolver, model.needs)  # --kms-key: S3 uses the bucket's key as the caller
     model.needs = sorted(set(model.needs))
     model.unchecked = sorted(set(model.unchecked))
     model.assumed = sorted(set(model.assumed))
@@ -479,6 +480,59 @@ def _topic_key_needs(resolver: Resolver, topic_arn: str, role_arn: str, logical_
         why = f"publish to topic {topic_id}, encrypted with this key (SNS uses it as the publisher)"
         return [Need(role_arn, action, key, logical_id, subject, why, context) for action in ENCRYPTED_TOPIC_PUBLISH]
     return []
+
+
+#: What a reader or writer of an object in a bucket whose default encryption is SSE-KMS needs on the key:
+#: S3 calls KMS with the caller's permissions (GenerateDataKey to write, Decrypt to read).
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
+BUCKET_KEY_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "s3:PutObject": ("kms:GenerateDataKey",),
+    "s3:GetObject": ("kms:Decrypt",),
+    "s3:GetObjectVersion": ("kms:Decrypt",),
+}
+#: A sample id for a key the template creates (KMS makes it at launch).
+SAMPLE_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def bucket_key(resolver: Resolver, bucket: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """The KMS key (sample ARN) of the template's bucket named `bucket`, and what a call through S3 carries."""
+    from generator.iam_table import OWNER_TAG_KEY, owner_tag
+
+    for logical_id, resource in _resources(resolver.template, "AWS::S3::Bucket"):
+        if resolver.physical_name(logical_id) != bucket:
+            continue
+        rules = resource.get("Properties", {}).get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+        for rule in rules:
+            key = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+            if key is None:
+                continue
+            context = [("kms:ViaService", f"s3.{resolver.region}.amazonaws.com")]
+            target = key.get("Fn::GetAtt") if isinstance(key, Mapping) else None
+            if target:
+                key_id = str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
+                tag = owner_tag(resolver.template.get("Resources", {}).get(key_id, {}).get("Properties", {}))
+                if tag is not None:
+                    context.append((f"aws:ResourceTag/{OWNER_TAG_KEY}", tag))
+                arn = f"arn:{resolver.partition}:kms:{resolver.region}:{resolver.account}:key/{SAMPLE_KEY_ID}"
+                return arn, tuple(context)
+            return str(resolver.resolve(key)), tuple(context)
+    return None
+
+
+def bucket_key_needs(resolver: Resolver, needs: list[Need]) -> list[Need]:
+    """The KMS calls S3 makes as the caller of each object read or write in a bucket with a KMS key."""
+    found: list[Need] = []
+    for need in needs:
+        actions = BUCKET_KEY_ACTIONS.get(need.action, ())
+        if not actions or not need.resource.startswith(f"arn:{resolver.partition}:s3:::"):
+            continue
+        key = bucket_key(resolver, need.resource.split(":::", 1)[1].split("/", 1)[0])
+        if key is None:
+            continue
+        arn, context = key
+        why = f"{need.why}: the bucket's default encryption uses this key, as the caller"
+        found.extend(Need(need.role_arn, a, arn, need.logical_id, need.subject, why, context) for a in actions)
+    return found
 
 
 def _environment(resolver: Resolver, props: Mapping[str, Any]) -> dict[str, str]:

@@ -203,3 +203,38 @@ def test_a_target_role_without_the_decrypt_statement_is_reported(tmp_path: Path)
     reseal(folder)
     found = [f for f in check_folder(folder, read_manifest(folder)) if f.action == "kms:Decrypt"]
     assert found and all(f.role == "sagemaker-multi-account-deploy" for f in found)
+
+
+def test_the_pipeline_and_build_roles_need_the_key_through_s3(tmp_path: Path) -> None:
+    """runtime_iam knows the KMS calls S3 makes as the artifact store's readers and writers; the prerequisites
+    grant them (UseArtifactKeyThroughS3); without that statement each is reported."""
+    from generator.runtime_iam import runtime_needs
+
+    folder = render_to(tmp_path / "out", kms_key="generated")
+    template = json.loads((folder / "product-template.json").read_text())
+    kms = {(n.logical_id, n.action) for n in runtime_needs(template, None, "eu-west-1").needs if n.action[:4] == "kms:"}
+    assert ("ModelDeployPipeline", "kms:GenerateDataKey") in kms and ("ModelDeployPipeline", "kms:Decrypt") in kms
+
+    def drop(prerequisites: dict[str, Any]) -> None:
+        for resource in prerequisites["Resources"].values():
+            document = resource["Properties"].get("PolicyDocument", {})
+            document["Statement"] = [s for s in document.get("Statement", []) if s["Sid"] != "UseArtifactKeyThroughS3"]
+
+    _edit(folder / "prerequisites-template.json", drop)
+    reseal(folder)
+    found = {(f.logical_id, f.action) for f in check_folder(folder, read_manifest(folder)) if f.action[:4] == "kms:"}
+    assert ("ModelDeployPipeline", "kms:GenerateDataKey") in found
+    assert ("ModelDeployBuildProject", "kms:Decrypt") in found
+
+
+def test_a_given_key_is_granted_by_its_arn(tmp_path: Path) -> None:
+    folder = render_to(tmp_path / "out", kms_key=KEY_ARN)
+    assert check_folder(folder, read_manifest(folder)) == []
+    prerequisites = json.loads((folder / "prerequisites-template.json").read_text())
+    granted = [
+        s["Resource"]
+        for r in prerequisites["Resources"].values()
+        for s in r["Properties"].get("PolicyDocument", {}).get("Statement", [])
+        if s.get("Sid") == "UseArtifactKeyThroughS3"
+    ]
+    assert granted == [[KEY_ARN], [KEY_ARN]]
