@@ -29,6 +29,7 @@ from typing import Any
 from generator import iam_eval
 from generator.contract import Env
 from generator.iam_eval import Decision, Result
+from generator.kms import SAMPLE_KEY_ID
 from generator.naming import Stage
 from generator.org_id import ORG_ID_PARAMETER
 from generator.resolve import SAMPLE_ACCOUNT, SAMPLE_ORG_ID, Resolver, sample_resolver
@@ -229,10 +230,6 @@ def cross_account_needs(
                 )
                 needs += _bucket_key_needs(product, resource["Properties"]["Bucket"], target_role, subject, region)
     return needs, SampleLaunch(resolver, org_id_of(product), env[Env.ou(Stage.STAGING)])
-
-
-#: A sample id of the product's key (KMS makes it at launch).
-SAMPLE_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def _bucket_key_needs(

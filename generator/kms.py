@@ -13,6 +13,7 @@ aws:RequestTag/${TagKey} on CreateKey and TagResource, aws:ResourceTag/${TagKey}
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from awacs.aws import (
@@ -125,6 +126,8 @@ def generates_key(cfg: RenderConfig) -> bool:
 # --- the project's key (data-science account, home region) -----------------------------------------------
 
 PROJECT_KEY = "ProjectKey"
+#: A sample id for a key a template creates (KMS makes it at launch): the checks' sample ARNs use it.
+SAMPLE_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 #: The encrypting services call KMS through S3 (the pipeline's and builds' artifacts, the model data):
 #: `kms:ViaService` is `s3.<region>.amazonaws.com`. https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
 S3_VIA = "s3.${AWS::Region}.amazonaws.com"
@@ -338,3 +341,29 @@ def target_role_statements(cfg: RenderConfig, pipeline_account: str) -> list[Sta
             Condition=Condition(StringEquals("kms:ViaService", f"s3.{cfg.region}.amazonaws.com")),
         ),
     ]
+
+
+# --- what the checks need to know about the keys ----------------------------------------------------------
+
+
+def bucket_data_key(
+    template: Mapping[str, Any], bucket_id: str, region: str, account: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The sample ARN of the key a template's bucket encrypts with by default (a key of the same template), and
+    the context of S3's calls with it: kms:ViaService and the key's aliases (kms:ResourceAliases)."""
+    resources = template.get("Resources", {})
+    props = resources.get(bucket_id, {}).get("Properties", {})
+    for rule in props.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", []):
+        key = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+        target = key.get("Fn::GetAtt") if isinstance(key, Mapping) else None
+        if not target:
+            continue
+        key_id = str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
+        aliases = [
+            str(r["Properties"]["AliasName"])
+            for r in resources.values()
+            if r.get("Type") == "AWS::KMS::Alias" and r.get("Properties", {}).get("TargetKeyId") == {"Ref": key_id}
+        ]
+        arn = f"arn:aws:kms:{region}:{account}:key/{SAMPLE_KEY_ID}"
+        return arn, {"kms:ViaService": f"s3.{region}.amazonaws.com", "kms:ResourceAliases": aliases}
+    return None

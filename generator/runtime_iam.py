@@ -490,13 +490,12 @@ BUCKET_KEY_ACTIONS: Mapping[str, tuple[str, ...]] = {
     "s3:GetObject": ("kms:Decrypt",),
     "s3:GetObjectVersion": ("kms:Decrypt",),
 }
-#: A sample id for a key the template creates (KMS makes it at launch).
-SAMPLE_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def bucket_key(resolver: Resolver, bucket: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
     """The KMS key (sample ARN) of the template's bucket named `bucket`, and what a call through S3 carries."""
     from generator.iam_table import OWNER_TAG_KEY, owner_tag
+    from generator.kms import SAMPLE_KEY_ID
 
     for logical_id, resource in _resources(resolver.template, "AWS::S3::Bucket"):
         if resolver.physical_name(logical_id) != bucket:

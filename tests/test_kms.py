@@ -238,3 +238,21 @@ def test_a_given_key_is_granted_by_its_arn(tmp_path: Path) -> None:
         if s.get("Sid") == "UseArtifactKeyThroughS3"
     ]
     assert granted == [[KEY_ARN], [KEY_ARN]]
+
+
+def test_capture_writes_need_the_data_key(tmp_path: Path) -> None:
+    """The capture bucket encrypts with the account's data key: the target role must be allowed
+    kms:GenerateDataKey on it (generator/data_capture.py); without UseDataKey each stage's write is reported."""
+    from generator.data_checks import data_findings
+
+    folder = render_to(tmp_path / "out", kms_key="generated")
+    assert data_findings(folder, read_manifest(folder)) == []
+
+    def drop(template: dict[str, Any]) -> None:
+        document = template["Resources"]["TargetRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        document["Statement"] = [s for s in document["Statement"] if s["Sid"] != "UseDataKey"]
+
+    _edit(folder / "target-role-template.json", drop)
+    reseal(folder)
+    found = [f for f in data_findings(folder, read_manifest(folder)) if f.action == "kms:GenerateDataKey"]
+    assert found and all(f.role == "sagemaker-multi-account-deploy" for f in found)
