@@ -32,6 +32,8 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     params = add_parameters(template, cfg, seed_key)
     # The stage accounts' target and stack-set execution roles read the model artifacts and packages.
     org_id = add_org_id_parameter(template, cfg)
+    # --kms-key: the project's key first (moto's CloudFormation resolves Fn::GetAtt in template order).
+    key = add_project_key(template, cfg, org_id, params.ou, params.execution_role)
     bucket = add_artifact_bucket(template, cfg, artifact_readers(org_id, params.ou, params.execution_role))
     if cfg.launch_role is LaunchRole.GENERATED:
         add_model_package_group(template, cfg, package_readers(cfg, org_id, params.ou, params.execution_role))
@@ -44,7 +46,7 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
         template, cfg, params, bucket, repository, build_project, test_project, deploy_projects, approval_topic
     )
     # --kms-key: the bucket, the artifact store and the projects use the project's key (generator/kms.py).
-    encrypt_product(template, cfg, add_project_key(template, cfg, org_id, params.ou, params.execution_role))
+    encrypt_product(template, cfg, key)
     add_model_approved_rule(template, cfg, params, pipeline)
     if repository is not None:
         add_code_pushed_rule(template, cfg, params, repository, pipeline)
