@@ -10,6 +10,7 @@ Also here: the evidence that moto's own IAM enforcement cannot do this part.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from generator.rehearse import Options, rehearse
 from generator.rehearse.authorize import Authorizer, Identity, Request, resources_of
 from generator.rehearse.report import FAILED, Report, SilentTimeline
+from tests.edit import reseal
 from tests.test_rehearse import render_folder, steps
 
 PIPELINE_ROLE = "AmazonSageMakerServiceCatalogProductsCodePipelineRole"
@@ -131,6 +133,96 @@ def test_target_role_without_invoke_endpoint(default_render: Path, monkeypatch: 
     resource = f"arn:aws:sagemaker:eu-west-1:{staging}:endpoint/sagemaker-iris-multi-01-p-abcdefghijkl-staging"
     assert_denied(report, "DeployStaging", "TestStaging", TARGET_ROLE, "sagemaker:InvokeEndpoint", resource)
     assert report.stopped_at == "staging-test"
+
+
+# --- the stack-set execution in the target accounts (generator/rehearse/execution.py) ---------------------------
+
+
+def assert_instance_denied(report: Report, role: str, action: str, resource: str) -> None:
+    """The staging deploy failed because creating the endpoint's model was denied `action` on `resource`."""
+    assert not report.as_expected and not report.reached_prod
+    assert report.stopped_at == "staging-deploy"
+    step = steps(report)[("DeployStaging", "DeployResourcesStaging")]
+    assert step.result == FAILED
+    assert step.detail.startswith(f"AccessDenied: role {role}"), step.detail
+    assert f"may not {action} on {resource}" in step.detail, step.detail
+    denied = [(c["role"], c["action"], c["resource"]) for c in report.authorization["denied"]]
+    assert any(r.startswith(role) and a == action and res == resource for r, a, res in denied), denied
+
+
+def test_group_policy_without_create_model_fails_the_stack_instance(default_render: Path, tmp_path: Path) -> None:
+    """The model package group's policy no longer lets the stage accounts CreateModel from its packages."""
+    folder = tmp_path / "dist"
+    shutil.copytree(default_render, folder)
+    product = folder / "product-template.yaml"
+    text = product.read_text(encoding="utf-8")
+    granted = "              - sagemaker:ListModelPackages\n              - sagemaker:CreateModel\n"
+    assert text.count(granted) == 1
+    product.write_text(text.replace(granted, "              - sagemaker:ListModelPackages\n"), encoding="utf-8")
+    reseal(folder)
+    report = play(folder)
+    package = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/iris-multi-01/1"
+    assert_instance_denied(report, "stacksets-exec-", "sagemaker:CreateModel", package)
+
+
+def test_target_role_without_get_object_fails_the_stack_instance(
+    default_render: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SageMaker reads the model data as the model's execution role: the target role must allow it."""
+    remove_from_target_role(monkeypatch, "s3:GetObject")
+    report = play(default_render)
+    obj = "arn:aws:s3:::sagemaker-project-p-abcdefghijkl-artifacts/model-build/iris-v1/model.tar.gz"
+    assert_instance_denied(report, TARGET_ROLE, "s3:GetObject", obj)
+
+
+def test_a_role_sagemaker_may_not_assume_fails_the_stack_instance(
+    default_render: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The target role's trust policy without its SageMaker statement: SageMaker cannot run the model."""
+    from generator.rehearse import execution
+
+    original = execution.trust_policy
+
+    def without_sagemaker(role_arn: str) -> Any:
+        policy = original(role_arn)
+        if policy is None or not role_arn.endswith(f"/{TARGET_ROLE}"):
+            return policy
+        kept = [s for s in policy["Statement"] if "Service" not in s.get("Principal", {})]
+        return {**policy, "Statement": kept}
+
+    monkeypatch.setattr(execution, "trust_policy", without_sagemaker)
+    report = play(default_render)
+    staging = next(iter(report.organisation["organizational_units"]["staging"]["accounts"]))
+    assert_instance_denied(
+        report, "sagemaker.amazonaws.com", "sts:AssumeRole", f"arn:aws:iam::{staging}:role/{TARGET_ROLE}"
+    )
+
+
+def test_target_role_without_put_object_cannot_capture_in_prod(
+    default_render: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prod's endpoint config captures data: SageMaker writes it as the model's execution role."""
+    remove_from_target_role(monkeypatch, "s3:PutObject")
+    report = play(default_render)
+    assert not report.as_expected and not report.reached_prod
+    step = steps(report)[("DeployProd", "DeployResourcesProd")]
+    assert step.result == FAILED
+    assert step.detail.startswith(f"AccessDenied: role {TARGET_ROLE} may not s3:PutObject on arn:aws:s3:::"), (
+        step.detail
+    )
+    assert "/data-capture/" in step.detail, step.detail
+
+
+def test_the_execution_role_is_the_stack_sets_own() -> None:
+    from types import SimpleNamespace
+
+    from generator.rehearse.execution import ADMINISTRATOR_ACCESS, executor
+
+    managed = executor(SimpleNamespace(name="s", permission_model="SERVICE_MANAGED"), "111122223333")
+    assert managed.role_arn.startswith("arn:aws:iam::111122223333:role/stacksets-exec-")
+    stack_set = SimpleNamespace(name="s", permission_model="SELF_MANAGED", execution_role_name="Exec")
+    own = executor(stack_set, "111122223333")
+    assert own.role_arn == "arn:aws:iam::111122223333:role/Exec" and own.policies == ADMINISTRATOR_ACCESS
 
 
 # --- the resource of a call, from the request -------------------------------------------------------------------

@@ -4,7 +4,9 @@ One module per concern: `server` (the local AWS), `fidelity` (where moto is made
 AWS), `rendered` (the render folder), `organization`, `launch`, `pipeline` (the declared pipeline and
 rules), `codebuild` and `actions` (what each action does), `scientist` (registering and approving),
 `endpoints`, `report`, `scenario` (each scenario's expected outcome and the verdict), `roles` and
-`authorize` (call-time authorization), and `rehearsal`, which plays them in order.
+`authorize` (call-time authorization), `execution` (the stack-set execution's model and data-capture
+calls in the target accounts, authorized where moto creates them), and `rehearsal`, which plays them in
+order.
 
 A rehearsal must fail where AWS would. It refuses a folder whose manifest does not match its files or
 that `validate` has findings for, and every call it makes as a role of the product is authorized at call

@@ -287,13 +287,17 @@ def _check_instances(
     instances: list[tuple[str, str]],
     tolerance: dict[str, str] | None = None,
 ) -> None:
-    """SageMaker's execution-role check per instance (see fidelity.py); roll failed instances back.
+    """SageMaker's execution-role check per instance (see fidelity.py) and the model's authorization
+    (execution.py); roll failed instances back.
 
     `tolerance` holds the failure-tolerance keys (the native action's configuration by default)."""
     failed: dict[tuple[str, str], str] = {}
     for account, region in instances:
         session = ex.aws.assume(account, ACCESS_ROLE)
         problems = fidelity.model_role_problems(ex.aws, session, account, region)
+        with ex.roles.authorizer.lock:  # the model's creation denied (execution.py): this deployment's only
+            denied = ex.roles.authorizer.instance_failures.pop((account, region), [])
+        problems += [f"SageMaker CreateModel (stack-set execution): {call.describe()}" for call in denied]
         if problems:
             failed[(account, region)] = problems[0]
     if not failed:

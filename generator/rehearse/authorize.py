@@ -49,10 +49,11 @@ Policies = Mapping[str, Mapping[str, Any]]
 
 #: What the rehearsal does as a role of the product without authorizing it call by call (the report's fidelity).
 NOT_CHECKED = (
-    "Stack-set execution in the target accounts is not authorized call by call: moto creates each stack "
-    "instance's resources inside the server, with no request to authorize, and a SERVICE_MANAGED stack set runs "
-    "as the stacksets-exec role StackSets creates with AdministratorAccess. `validate` checks the endpoint "
-    "stack's calls against the target role and the model package group's policy.",
+    "Stack-set execution in the target accounts is authorized only for the endpoint's AWS::SageMaker::Model "
+    "(execution.py: CreateModel and PassRole as the execution role, the model package group's policy, SageMaker "
+    "assuming the model's role, its read of the model data against the role's and the bucket's policy); the "
+    "other resources of a stack instance are created by moto inside the server as the stack set's execution "
+    "role, which has AdministratorAccess.",
     "Artifact moves (CodePipeline and CodeBuild reading and writing the artifact bucket) happen in local "
     "folders, not in S3: their s3:GetObject/PutObject are checked by `validate`, not at call time.",
 )
@@ -223,6 +224,8 @@ class Authorizer:
     denied: list[Call] = field(default_factory=list)
     underived: list[str] = field(default_factory=list)
     unchecked: list[str] = field(default_factory=list)
+    #: (account, region) of a stack instance -> the calls its creation was denied (execution.py).
+    instance_failures: dict[tuple[str, str], list[Call]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def credentials(self, identity: Identity) -> dict[str, str]:
@@ -346,17 +349,47 @@ class Authorizer:
         for arn in arns:
             policy, owner = _resource_policy(action, arn)
             if action == "sts:AssumeRole":
-                policy, owner = _trust_policy(arn), arn.split(":")[4]
+                policy, owner = trust_policy(arn), arn.split(":")[4]
                 if policy is None:  # no such role: AssumeRole answers AccessDenied anyway (fidelity.py)
                     continue
-            call = self.check(identity, action, arn, _context(identity), policy, owner)
+            context = _context(identity)
+            if action.startswith("s3:") and owner:  # S3 sets the bucket owner's account for every call
+                context["s3:ResourceAccount"] = owner
+            call = self.check(identity, action, arn, context, policy, owner)
             if call is not None:
                 _deny(response, call)
 
 
-def _context(identity: Identity) -> dict[str, str]:
+def _context(identity: Identity) -> dict[str, Any]:
     account = identity.role_arn.split(":")[4]
-    return {"aws:PrincipalArn": identity.role_arn, "aws:PrincipalAccount": account, "aws:PrincipalType": "AssumedRole"}
+    principal = {"aws:PrincipalArn": identity.role_arn, "aws:PrincipalAccount": account}
+    return principal | {"aws:PrincipalType": "AssumedRole", "aws:SecureTransport": "true", **org_context(account)}
+
+
+def org_context(account: str) -> dict[str, Any]:
+    """aws:PrincipalOrgID and aws:PrincipalOrgPaths of a principal of `account`, as IAM sets them for an
+    account of an organisation (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html);
+    empty outside the local organisation."""
+    from moto.organizations.models import organizations_backends
+
+    for by_partition in list(organizations_backends.values()):
+        backend = by_partition.get("aws")
+        org = getattr(backend, "org", None)
+        if backend is None or org is None:
+            continue
+        parents = {ou.id: ou.parent_id for ou in backend.ou}
+        found = next((a for a in backend.accounts if a.id == account), None)
+        if found is None and account != org.master_account_id:
+            continue
+        chain = [org.root_id]
+        node = found.parent_id if found is not None else org.root_id
+        path: list[str] = []
+        while node in parents:
+            path.insert(0, node)
+            node = parents[node]
+        chain += path
+        return {"aws:PrincipalOrgID": org.id, "aws:PrincipalOrgPaths": ["/".join([org.id, *chain]) + "/"]}
+    return {}
 
 
 #: REST operations whose resource name is in the request path (botocore's requestUri), by operation.
@@ -408,10 +441,12 @@ def _known(account: str, region: str, params: Mapping[str, Any]) -> dict[str, st
 
 
 def _resource_policy(action: str, arn: str) -> tuple[dict[str, Any] | None, str]:
-    """The resource's own policy where the rehearsal keeps one (model package groups), and its account."""
+    """The resource's own policy where the local AWS keeps one (buckets, model package groups), and its account."""
     from generator.rehearse.fidelity import group_policy
 
     parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "s3" and parts[5]:
+        return bucket_policy(parts[5].split("/", 1)[0])
     if len(parts) != 6 or parts[2] != "sagemaker":
         return None, parts[4] if len(parts) == 6 else ""
     kind, _, rest = parts[5].partition("/")
@@ -421,7 +456,19 @@ def _resource_policy(action: str, arn: str) -> tuple[dict[str, Any] | None, str]
     return (json.loads(policy) if policy else None), parts[4]
 
 
-def _trust_policy(role_arn: str) -> dict[str, Any] | None:
+def bucket_policy(bucket: str) -> tuple[dict[str, Any] | None, str]:
+    """A bucket of the local AWS: its policy (None without one) and its account ("" if there is no such bucket)."""
+    from moto.s3.models import s3_backends
+
+    for account in list(s3_backends):
+        found = s3_backends[account]["aws"].buckets.get(bucket)
+        if found is not None:
+            policy = found.policy
+            return (json.loads(policy) if policy else None), str(account)
+    return None, ""
+
+
+def trust_policy(role_arn: str) -> dict[str, Any] | None:
     from moto.iam.models import iam_backends
 
     account = role_arn.split(":")[4]

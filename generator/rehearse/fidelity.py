@@ -32,6 +32,9 @@ NOTES = (
     "rehearsal's call-time authorization reads it as the group's resource policy).",
     "AWS::KMS::Key takes CloudFormation's tags ({Key, Value}); moto 5.2.5 hands them to CreateKey unconverted "
     "(KMS spells them {TagKey, TagValue}), fails, and reports the key as undefined. Patched to convert them.",
+    "moto 5.2.5 checks a bucket policy on object calls without the request's context (a TLS-only Deny on "
+    "aws:SecureTransport false denies every call); AWS evaluates the conditions. Patched: moto's own check is "
+    "neutral, and the rehearsal's call-time authorization evaluates the bucket policy with the caller's context.",
     "moto 5.2.5 ignores CallAs. The rehearsal records the CallAs of every stack-set call it serves "
     "(`stack_set_calls`), so a delegated-administrator deploy is checked to send CallAs=DELEGATED_ADMIN.",
 )
@@ -206,6 +209,13 @@ def _group_policies() -> Any:
     )
 
 
+def _bucket_policy_by_authorizer() -> Any:
+    from moto.iam.access_control import PermissionResult
+    from moto.s3.models import FakeBucket
+
+    return mock.patch.object(FakeBucket, "get_permission", lambda self, action, resource: PermissionResult.NEUTRAL)
+
+
 def group_policy(account: str, region: str, group: str) -> str | None:
     """The resource policy stored on a model package group of the local AWS (None without one)."""
     from moto.sagemaker.models import sagemaker_backends
@@ -243,6 +253,7 @@ def aws_behaviour() -> Iterator[None]:
             _filter_targets,
             _delete_by_targets,
             _group_policies,
+            _bucket_policy_by_authorizer,
             _record_call_as,
         ):
             stack.enter_context(make())

@@ -170,6 +170,18 @@ def create_model_package_groups(aws: LocalAws, project: Project) -> list[str]:
     return names
 
 
+def put_bucket_policies(aws: LocalAws, project: Project) -> list[str]:
+    """moto's CloudFormation skips AWS::S3::BucketPolicy: put each on its bucket, as CloudFormation would, so
+    the call-time authorization reads the bucket's policy (the buckets whose policy was put)."""
+    s3 = aws.client("s3")
+    buckets = []
+    for props in project.resources("AWS::S3::BucketPolicy").values():
+        policy = props["PolicyDocument"]
+        s3.put_bucket_policy(Bucket=props["Bucket"], Policy=policy if isinstance(policy, str) else json.dumps(policy))
+        buckets.append(str(props["Bucket"]))
+    return buckets
+
+
 def launch(
     aws: LocalAws, template: dict[str, Any], parameters: dict[str, str], bundle: bytes
 ) -> tuple[Project, dict[str, Any]]:
@@ -202,12 +214,14 @@ def launch(
             )
     project.modelled = left_out
     groups = create_model_package_groups(aws, project)
+    policies = put_bucket_policies(aws, project)
     return project, {
         "stack": STACK_NAME,
         "parameters": parameters,
         "created_by_cloudformation": project.created,
         "read_from_template": project.modelled,
         "model_package_groups_created_from_template": groups,
+        "bucket_policies_put_from_template": policies,
         "seed_bundle": seed,
         "outputs": project.outputs(),
     }

@@ -11,7 +11,7 @@ from typing import Any
 
 from generator import gates
 from generator.naming import Stage
-from generator.rehearse import authorize, endpoints, fidelity, organization, scenario, scientist
+from generator.rehearse import authorize, endpoints, execution, fidelity, organization, scenario, scientist
 from generator.rehearse.actions import RUNNERS, Decide, Execution, deployed_stack_sets, resolve_variables
 from generator.rehearse.launch import Project, launch, launch_parameters
 from generator.rehearse.organization import Organisation
@@ -124,6 +124,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
             local_aws(rendered.region) as aws,
             fidelity.aws_behaviour(),
             authorize.enforcing(authorizer),
+            execution.authorizing_models(authorizer),
         ):
             _play(aws, rendered, options, Recorder(report, timeline), decide, Path(tmp), world, authorizer)
     except StepFailed:
