@@ -323,6 +323,15 @@ def render(
             show_default=False,
         ),
     ] = None,
+    kms_key: Annotated[
+        str | None,
+        typer.Option(
+            help="Customer managed encryption: none (SSE-S3 and AWS managed keys), generated (the product creates "
+            "a key per project; the target-role stack set one per stage account and region), or the ARN of a "
+            "key in the home region. Default: none.",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty --out.")] = False,
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")
@@ -367,6 +376,7 @@ def render(
         "administration-role-arn": administration_role_arn,
         "execution-role-name": execution_role_name,
         "org-id": org_id,
+        "kms-key": kms_key,
     }
     config_path = find_config_file(config, Path.cwd())
     file_values = read_config_file(config_path) if config_path else {}

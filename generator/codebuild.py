@@ -13,6 +13,7 @@ from generator import contract
 from generator.config import LaunchRole, RenderConfig
 from generator.contract import Env
 from generator.grants import execution_role_name
+from generator.kms import data_key_alias, uses_key
 from generator.naming import BootstrapNames, Stage
 from generator.org_id import ORG_ID_PARAMETER
 from generator.parameters import ProductParameters
@@ -48,6 +49,8 @@ def build_environment(cfg: RenderConfig, params: ProductParameters, bucket: Buck
         Env.EXECUTION_ROLE: execution_role_name(cfg),
         Env.DATA_CAPTURE_BUCKET_STEM: BootstrapNames(cfg.name_prefix).data_capture_bucket_stem,
     }
+    # --kms-key: the stage accounts' data key for the endpoints (generator/kms.py); "none": AWS managed keys.
+    variables[Env.ENDPOINT_KMS_KEY] = data_key_alias(cfg) if uses_key(cfg) else "none"
     for stage in Stage:
         variables[Env.ou(stage)] = Ref(params.ou[stage])
         variables[Env.role(stage)] = Ref(params.execution_role[stage])

@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cache
 from pathlib import Path
@@ -169,6 +169,8 @@ class RenderConfig:
     org_id: str | None = None
     #: The stage accounts have the opt-in regions among the deploy regions enabled (`--opt-in-regions-enabled`).
     opt_in_regions_enabled: bool = False
+    #: Customer managed encryption (`--kms-key`): "none", "generated" or a key ARN (generator/kms.py).
+    kms_key: str = "none"
 
     def settings(self) -> dict[str, Any]:
         """The resolved render options, keyed like the flags and TOML keys.
@@ -206,6 +208,7 @@ class RenderConfig:
             "prod-accounts": list(self.prod_accounts),
             "administration-role-arn": self.administration_role_arn,
             "execution-role-name": self.execution_role_name,
+            "kms-key": self.kms_key,
         }
         return values
 
@@ -258,6 +261,7 @@ RENDER_OPTIONS: dict[str, Any] = {
     "administration-role-arn": None,
     "execution-role-name": None,
     "org-id": None,
+    "kms-key": "none",
 }
 
 
@@ -428,6 +432,9 @@ def build_config(
         opt_in_regions_enabled=opt_in_enabled,
         **topology,
     )
+    from generator.kms import check_kms_key  # the rule lives beside the keys it makes
+
+    cfg = replace(cfg, kms_key=check_kms_key(values["kms-key"], origin["kms-key"], cfg))
     if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):
         from generator.stacksets import check_region_concurrency
 

@@ -58,6 +58,8 @@ class Env:
     EXECUTION_ROLE = "STACK_SET_EXECUTION_ROLE_NAME"
     #: The data-capture bucket's name without `-<account>-<region>` (the target-role stack set creates it).
     DATA_CAPTURE_BUCKET_STEM = "DATA_CAPTURE_BUCKET_STEM"
+    #: With --kms-key: the key (alias) of the stage accounts' endpoint volumes and captured data.
+    ENDPOINT_KMS_KEY = "ENDPOINT_KMS_KEY"
     STAGE = "STAGE"
     #: The deploy projects (deploy mode "api"): what deploy/deploy.py creates or updates, and how.
     STACK_SET_NAME = "STACK_SET_NAME"

@@ -29,6 +29,7 @@ from typing import Any
 from generator import iam_eval
 from generator.contract import Env
 from generator.iam_eval import Decision, Result
+from generator.kms import SAMPLE_KEY_ID
 from generator.naming import Stage
 from generator.org_id import ORG_ID_PARAMETER
 from generator.resolve import SAMPLE_ACCOUNT, SAMPLE_ORG_ID, Resolver, sample_resolver
@@ -59,6 +60,8 @@ class CrossAccountNeed:
     logical_id: str
     subject: str
     why: str
+    #: Request-context keys the call carries besides the caller's (kms:ViaService for a key used through S3).
+    context: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -237,13 +240,36 @@ def cross_account_needs(
                 needs.append(
                     CrossAccountNeed(target_role, "s3:GetObject", obj, logical_id, subject, "read the model data")
                 )
+                needs += _bucket_key_needs(product, resource["Properties"]["Bucket"], target_role, subject, region)
     return needs, SampleLaunch(resolver, org_id_of(product), env[Env.ou(Stage.STAGING)])
 
 
+def _bucket_key_needs(
+    product: Mapping[str, Any], bucket_ref: Any, role_arn: str, subject: str, region: str
+) -> list[CrossAccountNeed]:
+    """With --kms-key generated: S3 decrypts the model data with the product's key, as the reading role, so
+    the key policy must allow kms:Decrypt through S3 (and the role's policy too: both are checked).
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html"""
+    name = bucket_ref.get("Ref") if isinstance(bucket_ref, Mapping) else None
+    bucket = product.get("Resources", {}).get(name, {}) if isinstance(name, str) else {}
+    rules = bucket.get("Properties", {}).get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+    needs = []
+    for rule in rules:
+        key = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+        target = key.get("Fn::GetAtt") if isinstance(key, Mapping) else None
+        if not target:
+            continue  # no key, or a key outside the product: its policy is not in the render
+        key_id = str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
+        arn = f"arn:{role_arn.split(':')[1]}:kms:{region}:{SAMPLE_ACCOUNT}:key/{SAMPLE_KEY_ID}"
+        via = (("kms:ViaService", f"s3.{region}.amazonaws.com"), ("kms:CallerAccount", SAMPLE_TARGET_ACCOUNT))
+        needs.append(CrossAccountNeed(role_arn, "kms:Decrypt", arn, key_id, subject, "decrypt the model data", via))
+    return needs
+
+
 def resource_policy(product: Mapping[str, Any], logical_id: str, resolver: Resolver) -> Mapping[str, Any]:
-    """The resolved policy of a group (ModelPackageGroupPolicy) or bucket policy (PolicyDocument)."""
+    """The resolved policy of a group (ModelPackageGroupPolicy), bucket policy (PolicyDocument) or key (KeyPolicy)."""
     props = product["Resources"][logical_id].get("Properties", {})
-    document = props.get("ModelPackageGroupPolicy", props.get("PolicyDocument", {}))
+    document = props.get("ModelPackageGroupPolicy", props.get("PolicyDocument", props.get("KeyPolicy", {})))
     resolved: Mapping[str, Any] = resolver.resolve(document)
     return resolved
 
@@ -255,7 +281,7 @@ def gaps(product: Mapping[str, Any], seed_templates: list[Mapping[str, Any]], re
     for need in needs:
         assert launch is not None  # needs come with their launch
         policy = resource_policy(product, need.logical_id, launch.resolver)
-        context = caller_context(need.role_arn, launch.org_id, launch.staging_ou)
+        context = {**caller_context(need.role_arn, launch.org_id, launch.staging_ou), **dict(need.context)}
         result = evaluate_cross_account(policy, need, context)
         if not result.allowed:
             found.append(Gap(need, result))

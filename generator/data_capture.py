@@ -199,6 +199,7 @@ def _write_findings(
                 kind="missing",
             )
         )
+    findings += _key_findings(rendered, target, where, bucket_id, region)
     values = _TemplateValues(rendered.target_template, region, SAMPLE_TARGET_ACCOUNT)
     for logical_id, resource in rendered.target_template.get("Resources", {}).items():
         if resource.get("Type") != "AWS::S3::BucketPolicy":
@@ -215,6 +216,36 @@ def _write_findings(
             )
             findings.append(_finding(rendered.target_path, WRITE_RULE, message, logical_id))
     return findings
+
+
+def _key_findings(rendered: Rendered, target: Any, where: str, bucket_id: str, region: str) -> list[Finding]:
+    """--kms-key: S3 encrypts each capture with the bucket's key as the writer, which needs kms:GenerateDataKey.
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"""
+    from generator.kms import bucket_data_key
+
+    key = bucket_data_key(rendered.target_template, bucket_id, region, SAMPLE_TARGET_ACCOUNT)
+    if key is None:
+        return []
+    arn, context = key
+    if evaluate(target.policies, "kms:GenerateDataKey", arn, context).allowed:
+        return []
+    message = (
+        f"{where}: the capture bucket encrypts with {arn} (SSE-KMS), so SageMaker's write as {target.name} needs "
+        f"kms:GenerateDataKey on it: grant it in the target-role template"
+    )
+    return [
+        Finding(
+            rendered.target_path,
+            target.line,
+            WRITE_RULE,
+            message,
+            role=target.name,
+            action="kms:GenerateDataKey",
+            resource=arn,
+            logical_id=target.logical_id,
+            kind="missing",
+        )
+    ]
 
 
 def _bundle(folder: Path, manifest: Manifest) -> tuple[str, dict[str, bytes]]:

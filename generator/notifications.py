@@ -17,28 +17,13 @@ the default statement that lets IAM policies of the account grant use of the key
 
 from __future__ import annotations
 
-from awacs.aws import Action, Allow, PolicyDocument, Principal, Statement
 from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.kms import Alias, Key
 from troposphere.sns import SubscriptionResource, Topic
 
 from generator.config import RenderConfig
-
-
-def key_policy() -> PolicyDocument:
-    """KMS's default key policy: the account (its IAM policies) controls the key; nothing else is granted."""
-    return PolicyDocument(
-        Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="AccountIamPoliciesControlTheKey",
-                Effect=Allow,
-                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
-                Action=[Action("kms", "*")],
-                Resource=["*"],
-            )
-        ],
-    )
+from generator.kms import default_key_policy as key_policy
+from generator.kms import owner_tags
 
 
 def add_approval_key(template: Template, cfg: RenderConfig) -> Key:
@@ -49,6 +34,7 @@ def add_approval_key(template: Template, cfg: RenderConfig) -> Key:
             Description=Sub(f"Encrypts the approval notifications of {cfg.names.pipeline.pattern}"),
             EnableKeyRotation=True,
             KeyPolicy=key_policy(),
+            Tags=owner_tags(cfg),  # the launch role administers only keys with this tag (generator/kms.py)
             # Stated, not defaulted (cfn-lint I3011): the key only encrypts notifications in flight, so
             # deleting the project schedules its deletion (a 30-day window), like every other project resource.
             DeletionPolicy="Delete",

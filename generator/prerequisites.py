@@ -32,6 +32,7 @@ from troposphere import Equals, If, Join, Not, Output, Parameter, Ref, Sub, Temp
 from troposphere.iam import ManagedPolicy
 
 from generator.config import LaunchRole, PermissionModel, RenderConfig, ServiceRoles, StackSetAdmin
+from generator.kms import artifact_key_statements
 from generator.naming import PROJECT_ID, PROJECT_NAME, BootstrapNames
 from generator.parameters import service_role_defaults
 from generator.render import RenderedFile, template_file
@@ -161,6 +162,7 @@ def pipeline_role_document(cfg: RenderConfig) -> PolicyDocument:
             _statement("PassStackSetAdministrationRole", "iam", ("PassRole",), [administration_role_arn(cfg)])
         )
     statements += approval_notification_statements(cfg)
+    statements += artifact_key_statements(cfg)  # --kms-key only (generator/kms.py)
     return PolicyDocument(Version="2012-10-17", Statement=statements)
 
 
@@ -250,6 +252,7 @@ def build_role_document(cfg: RenderConfig) -> PolicyDocument:
             [Sub(f"{_PARTITION}:s3:::{buckets}"), Sub(f"{_PARTITION}:s3:::{buckets}/*")],
         )
     )
+    statements += artifact_key_statements(cfg)  # --kms-key only (generator/kms.py)
     if cfg.launch_role is LaunchRole.STANDARD:
         # Groups are named after the project (no prefix): any group of this account and region.
         statements.append(

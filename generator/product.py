@@ -8,6 +8,7 @@ from generator.codebuild import add_build_project, add_deploy_projects, add_test
 from generator.config import LaunchRole, RenderConfig, Source
 from generator.contract import SEED_BUNDLE
 from generator.grants import artifact_readers, package_readers
+from generator.kms import add_project_key, encrypt_product
 from generator.notifications import add_approval_topic
 from generator.org_id import add_org_id_parameter
 from generator.parameters import add_parameters
@@ -32,6 +33,8 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     params = add_parameters(template, cfg, seed_key)
     # The stage accounts' target and stack-set execution roles read the model artifacts and packages.
     org_id = add_org_id_parameter(template, cfg)
+    # --kms-key: the project's key first (moto's CloudFormation resolves Fn::GetAtt in template order).
+    key = add_project_key(template, cfg, org_id, params.ou, params.execution_role)
     bucket = add_artifact_bucket(template, cfg, artifact_readers(org_id, params.ou, params.execution_role))
     if cfg.launch_role is LaunchRole.GENERATED:
         add_model_package_group(template, cfg, package_readers(cfg, org_id, params.ou, params.execution_role))
@@ -43,6 +46,8 @@ def build_product(cfg: RenderConfig, seed_key: str = DEFAULT_SEED_KEY) -> Templa
     pipeline = add_pipeline(
         template, cfg, params, bucket, repository, build_project, test_project, deploy_projects, approval_topic
     )
+    # --kms-key: the bucket, the artifact store and the projects use the project's key (generator/kms.py).
+    encrypt_product(template, cfg, key)
     add_model_approved_rule(template, cfg, params, pipeline)
     if repository is not None:
         add_code_pushed_rule(template, cfg, params, repository, pipeline)

@@ -170,6 +170,31 @@ def _stack_set_statements(cfg: RenderConfig, scope: _Scope, account: str, sid: s
     return statements
 
 
+def _artifact_key(cfg: RenderConfig) -> list[dict[str, Any]]:
+    """With `--kms-key`: the artifact key through S3, as the prerequisites grant the shared roles
+    (generator/kms.py `artifact_key_statements`: S3 calls KMS as the reader or writer)."""
+    from generator.kms import OWNER_TAG_KEY, S3_VIA, generates_key, owner_tag_value, uses_key
+
+    if not uses_key(cfg):
+        return []
+    condition: dict[str, str] = {"kms:ViaService": S3_VIA}
+    if generates_key(cfg):
+        keys = [f"{_P}:kms:{_HERE}:key/*"]
+        condition[f"aws:ResourceTag/{OWNER_TAG_KEY}"] = owner_tag_value(cfg)
+    else:
+        keys = [str(cfg.kms_key)]
+    return [_stmt("UseArtifactKeyThroughS3", ["kms:GenerateDataKey", "kms:Decrypt"], keys, {"StringEquals": condition})]
+
+
+def _regional_buckets(scope: _Scope) -> dict[str, Any]:
+    """The build's per-region copies of approved models, `<artifact bucket>-<region>` (seed regions.py): what
+    the prerequisites grant the shared build role (`REGIONAL_BUCKET_ACTIONS`), for this project's buckets."""
+    from generator.prerequisites import REGIONAL_BUCKET_ACTIONS
+
+    buckets = f"{_P}:s3:::{scope.bucket}-*"
+    return _stmt("RegionalModelArtifactBuckets", [f"s3:{a}" for a in REGIONAL_BUCKET_ACTIONS], [buckets, f"{buckets}/*"])
+
+
 def pipeline_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
     from generator.config import Source
     from generator.stacksets import DeployMode, deploy_mode
@@ -209,7 +234,7 @@ def pipeline_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]
     if deploy_mode(cfg) is DeployMode.NATIVE:
         statements += _stack_set_statements(cfg, scope, "${AWS::AccountId}", "")
     statements += _approval_statements(cfg, scope)
-    return statements
+    return statements + _artifact_key(cfg)
 
 
 def _approval_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
@@ -237,9 +262,11 @@ def build_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
         *_logs_and_artifacts(scope, write=True),
         _stmt(
             "FindApprovedModels",
-            ["sagemaker:ListModelPackages"],
+            ["sagemaker:ListModelPackages", "sagemaker:DescribeModelPackage"],
             [f"{_P}:sagemaker:{_HERE}:model-package/{scope.group}/*"],
         ),
+        _regional_buckets(scope),
+        *_artifact_key(cfg),
     ]
     if deploy_mode(cfg) is DeployMode.API:  # the deploy projects run as this role too
         statements += _stack_set_statements(cfg, scope, "*", "Deploy")
@@ -268,6 +295,7 @@ def test_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
             [f"{_P}:organizations::*:ou/o-*/ou-*"],
         ),
         _stmt("AssumeTargetRole", ["sts:AssumeRole"], target_roles, assume_role_condition()),
+        *_artifact_key(cfg),
     ]
 
 

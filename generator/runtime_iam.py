@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from generator.contract import Env
-from generator.resolve import Resolver, UnresolvableError, load_template, sample_resolver
+from generator.resolve import SAMPLE_ORG_ID, Resolver, UnresolvableError, load_template, sample_resolver
 
 #: The seed repository's declaration of its scripts' AWS calls (see seedcode/modeldeploy/).
 PERMISSIONS_FILE = "permissions.json"
@@ -256,6 +256,9 @@ class Need:
         return role_name(self.role_arn)
 
 
+#: A role assumed in a stage account belongs to the caller's organisation: IAM sets aws:ResourceOrgID to the
+#: role's organisation and aws:PrincipalOrgID to the caller's (both the sample organisation here).
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid
 @dataclass(frozen=True, order=True)
 class Unchecked:
     """Something the tables cannot check (an unknown provider, target or declaration)."""
@@ -312,6 +315,7 @@ def runtime_needs(template: Mapping[str, Any], seed_files: Mapping[str, bytes] |
         _project_needs(resolver, logical_id, resource, usage.get(logical_id, []), seed_files, model)
     for logical_id, resource in _resources(template, "AWS::Events::Rule"):
         _rule_needs(resolver, logical_id, resource, model)
+    model.needs += bucket_key_needs(resolver, model.needs)  # --kms-key: S3 uses the bucket's key as the caller
     model.needs = sorted(set(model.needs))
     model.unchecked = sorted(set(model.unchecked))
     model.assumed = sorted(set(model.assumed))
@@ -472,6 +476,58 @@ def _topic_key_needs(resolver: Resolver, topic_arn: str, role_arn: str, logical_
     return []
 
 
+#: What a reader or writer of an object in a bucket whose default encryption is SSE-KMS needs on the key:
+#: S3 calls KMS with the caller's permissions (GenerateDataKey to write, Decrypt to read).
+#: https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html
+BUCKET_KEY_ACTIONS: Mapping[str, tuple[str, ...]] = {
+    "s3:PutObject": ("kms:GenerateDataKey",),
+    "s3:GetObject": ("kms:Decrypt",),
+    "s3:GetObjectVersion": ("kms:Decrypt",),
+}
+
+
+def bucket_key(resolver: Resolver, bucket: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    """The KMS key (sample ARN) of the template's bucket named `bucket`, and what a call through S3 carries."""
+    from generator.iam_table import OWNER_TAG_KEY, owner_tag
+    from generator.kms import SAMPLE_KEY_ID
+
+    for logical_id, resource in _resources(resolver.template, "AWS::S3::Bucket"):
+        if resolver.physical_name(logical_id) != bucket:
+            continue
+        rules = resource.get("Properties", {}).get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
+        for rule in rules:
+            key = rule.get("ServerSideEncryptionByDefault", {}).get("KMSMasterKeyID")
+            if key is None:
+                continue
+            context = [("kms:ViaService", f"s3.{resolver.region}.amazonaws.com")]
+            target = key.get("Fn::GetAtt") if isinstance(key, Mapping) else None
+            if target:
+                key_id = str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
+                tag = owner_tag(resolver.template.get("Resources", {}).get(key_id, {}).get("Properties", {}))
+                if tag is not None:
+                    context.append((f"aws:ResourceTag/{OWNER_TAG_KEY}", tag))
+                arn = f"arn:{resolver.partition}:kms:{resolver.region}:{resolver.account}:key/{SAMPLE_KEY_ID}"
+                return arn, tuple(context)
+            return str(resolver.resolve(key)), tuple(context)
+    return None
+
+
+def bucket_key_needs(resolver: Resolver, needs: list[Need]) -> list[Need]:
+    """The KMS calls S3 makes as the caller of each object read or write in a bucket with a KMS key."""
+    found: list[Need] = []
+    for need in needs:
+        actions = BUCKET_KEY_ACTIONS.get(need.action, ())
+        if not actions or not need.resource.startswith(f"arn:{resolver.partition}:s3:::"):
+            continue
+        key = bucket_key(resolver, need.resource.split(":::", 1)[1].split("/", 1)[0])
+        if key is None:
+            continue
+        arn, context = key
+        why = f"{need.why}: the bucket's default encryption uses this key, as the caller"
+        found.extend(Need(need.role_arn, a, arn, need.logical_id, need.subject, why, context) for a in actions)
+    return found
+
+
 def _environment(resolver: Resolver, props: Mapping[str, Any]) -> dict[str, str]:
     variables = props.get("Environment", {}).get("EnvironmentVariables", [])
     env: dict[str, str] = {}
@@ -598,15 +654,14 @@ SAMPLE_ROOT = "r-sample"
 
 
 def _assume_context(resolver: Resolver) -> tuple[tuple[str, str], ...]:
-    """What IAM knows about the role the staging test assumes: its account is in the organisation
-    (`OrganizationId`), under the staging OU (aws:ResourceOrgID, aws:ResourceOrgPaths: global keys,
-    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid).
-    Empty when the product names no organisation."""
-    org = resolver.values.get("OrganizationId")
+    """What IAM knows when a role of the pipeline's account assumes the target role in a staging account: both
+    accounts are in the organisation (`OrganizationId`, a sample id when the render names none), the target
+    under the staging OU (aws:PrincipalOrgID, aws:ResourceOrgID, aws:ResourceOrgPaths: global keys,
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-resourceorgid)."""
+    org = str(resolver.values.get("OrganizationId") or SAMPLE_ORG_ID)
     ou = resolver.values.get("OrganizationalUnitStagingId")
-    if not org or not ou:
-        return ()
-    return (("aws:ResourceOrgID", str(org)), ("aws:ResourceOrgPaths", f"{org}/{SAMPLE_ROOT}/{ou}/"))
+    context = (("aws:PrincipalOrgID", org), ("aws:ResourceOrgID", org))
+    return context + ((("aws:ResourceOrgPaths", f"{org}/{SAMPLE_ROOT}/{ou}/"),) if ou else ())
 
 
 def _stack_set_operation(

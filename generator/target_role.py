@@ -56,6 +56,7 @@ from troposphere.s3 import (
 from generator.config import PermissionModel, RenderConfig
 from generator.contract import DATA_CAPTURE_PREFIX
 from generator.errors import InputError
+from generator.kms import add_data_key, kms_bucket_encryption, target_role_statements, uses_key
 from generator.naming import BootstrapNames
 from generator.parameters import service_role_defaults
 from generator.project_roles import enabled as project_roles_enabled
@@ -239,6 +240,7 @@ def target_role_policy(cfg: RenderConfig) -> PolicyDocument:
                     StringEquals("iam:AWSServiceName", "sagemaker.application-autoscaling.amazonaws.com")
                 ),
             ),
+            *target_role_statements(cfg, PIPELINE_ACCOUNT),  # --kms-key only (generator/kms.py)
         ],
     )
 
@@ -354,6 +356,8 @@ def add_capture_bucket(template: Template, cfg: RenderConfig) -> Bucket:
             ]
         ),
     )
+    if uses_key(cfg):  # --kms-key: SSE-KMS with this account's and region's data key (generator/kms.py)
+        bucket.BucketEncryption = kms_bucket_encryption(GetAtt(add_data_key(template, cfg), "Arn"))
     skip_checks(
         bucket,
         {

@@ -1,8 +1,8 @@
 """Validation of a render output folder: cfn-lint (with our own rules) on every template in the
 manifest, then S3's public-policy rules (generator/s3_public.py), the IAM checks of
 generator/iam_check.py (launch role and run-time roles), the data checks (generator/data_checks.py:
-lifecycle and data capture), the release gates of generator/gates.py and the region contract of
-generator/regions.py.
+lifecycle and data capture), the release gates of generator/gates.py, the region contract of
+generator/regions.py and the IAM hygiene rules of generator/hygiene.py.
 
 cfn-lint is imported here, never on the CLI's start-up path: `render --no-validate` stays fast.
 """
@@ -159,6 +159,7 @@ def folder_checks(folder: Path, manifest: Manifest, cache: ResultCache = NO_CACH
 def _run_folder_checks(folder: Path, manifest: Manifest) -> list[Finding]:
     from generator.data_checks import data_findings
     from generator.gates import check_folder as gate_findings
+    from generator.hygiene import check_folder as hygiene_findings
     from generator.iam_check import check_folder
     from generator.regions import check_folder as region_findings
     from generator.s3_public import check_folder as public_policy_findings
@@ -169,4 +170,5 @@ def _run_folder_checks(folder: Path, manifest: Manifest) -> list[Finding]:
         + data_findings(folder, manifest)
         + gate_findings(folder, manifest)
         + region_findings(folder, manifest)
+        + hygiene_findings(folder, manifest)
     )

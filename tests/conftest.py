@@ -26,6 +26,8 @@ CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b
 #: Named configurations rendered by the golden-file tests (and reused elsewhere).
 CONFIGS: dict[str, dict[str, Any]] = {
     "default": {},
+    # --kms-key generated: the project key, the stage accounts' data keys (issue 13, point 5).
+    "customer-managed-keys": {"kms-key": "generated", "deploy-regions": "eu-west-1,us-east-1"},
     "codeconnections-3-regions": {
         "source": "codeconnections",
         "connection-arn": CONNECTION_ARN,

@@ -142,6 +142,19 @@ CASES = [
         "--service-roles: project needs --launch-role generated",
     ),
     Case("render, bad approver email", ["render", *OUS, "--approver-email", "nobody", "--out", "{tmp}/o"], 2, "email"),
+    Case("render, --kms-key an alias", ["render", *OUS, "--kms-key", "alias/mine", "--out", "{tmp}/o"], 2, "--kms-key"),
+    Case(
+        "render, --kms-key in another region",
+        ["render", *OUS, "--kms-key", "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"],
+        2,
+        "home region",
+    ),
+    Case(
+        "render, generated key with the standard launch role",
+        ["render", *OUS, "--kms-key", "generated", "--launch-role", "standard", "--out", "{tmp}/o"],
+        2,
+        "kms:CreateKey",
+    ),
     Case(
         "render, connection without source",
         ["render", *OUS, "--connection-arn", "arn:aws:codeconnections:eu-west-1:123456789012:connection/x"],

@@ -409,6 +409,17 @@ def test_delegated_admin_deploys_through_deploy_py_with_call_as(tmp_path: Path) 
             assert set(by_region) == {"eu-west-1", "us-east-1"}, account
 
 
+def test_customer_managed_keys_deploy_to_prod(tmp_path: Path) -> None:
+    """--kms-key generated: the launch creates the tagged project key, the artifacts and model data are
+    encrypted with it, and the pipeline still reaches prod in every stage account and region."""
+    folder = render_folder(tmp_path / "dist", **CONFIGS["customer-managed-keys"])
+    report = play(folder, accounts_per_ou=1)
+    assert report.reached_prod, report.cause
+    for stage in Stage:
+        for account, by_region in report.served[stage.value].items():
+            assert set(by_region) == {"eu-west-1", "us-east-1"}, account
+
+
 def test_account_filters_deploy_only_the_listed_accounts(tmp_path: Path) -> None:
     folder = render_folder(tmp_path / "dist", **CONFIGS["account-filters"])
     report = play(folder, second_approval=True)

@@ -44,6 +44,7 @@ def build_environ(**overrides: str) -> dict[str, str]:
         contract.Env.ORG_ID: ORG_ID,
         contract.Env.EXECUTION_ROLE: "stacksets-exec-*",
         contract.Env.DATA_CAPTURE_BUCKET_STEM: BootstrapNames().data_capture_bucket_stem,
+        contract.Env.ENDPOINT_KMS_KEY: "none",
     }
     for stage, ou in zip(Stage, (STAGING_OU, PROD_OU), strict=True):
         env[contract.Env.ou(stage)] = ou
@@ -393,3 +394,16 @@ def test_creating_the_group_needs_the_org_id(seed: Seed) -> None:
     del environ[contract.Env.CREATE_MODEL_PACKAGE_GROUP]
     environ[contract.Env.CREATE_MODEL_PACKAGE_GROUP] = "false"
     assert seed.build.BuildEnv.from_environ(environ).org_id == ""  # not read when the product made the group
+
+
+def test_the_endpoint_key_reaches_the_stack_set_parameters(seed: Seed) -> None:
+    """--kms-key: the build passes the stage accounts' data key alias as KmsKeyId; "none" passes no key."""
+    import importlib
+
+    config = importlib.import_module("stage_config").load_stage_config(seed.root / "staging-config.json")
+    package = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{GROUP}/1"
+    for declared, expected in (("none", ""), ("alias/sagemaker-mlops-gen-data", "alias/sagemaker-mlops-gen-data")):
+        env = seed.build.BuildEnv.from_environ(build_environ(**{contract.Env.ENDPOINT_KMS_KEY: declared}))
+        assert env.endpoint_kms_key == expected
+        values = seed.build.stage_parameters(env, env.stages[0], config, package)
+        assert values["KmsKeyId"] == expected

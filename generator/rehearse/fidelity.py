@@ -30,6 +30,8 @@ NOTES = (
     "SageMaker PutModelPackageGroupPolicy and GetModelPackageGroupPolicy store and return a group's resource "
     "policy; moto 5.2.5 answers NotImplementedError (HTTP 500). Patched to keep the policy on the group (the "
     "rehearsal's call-time authorization reads it as the group's resource policy).",
+    "AWS::KMS::Key takes CloudFormation's tags ({Key, Value}); moto 5.2.5 hands them to CreateKey unconverted "
+    "(KMS spells them {TagKey, TagValue}), fails, and reports the key as undefined. Patched to convert them.",
     "moto 5.2.5 ignores CallAs. The rehearsal records the CallAs of every stack-set call it serves "
     "(`stack_set_calls`), so a delegated-administrator deploy is checked to send CallAs=DELEGATED_ADMIN.",
 )
@@ -53,6 +55,23 @@ def _honour_endpoint_name() -> Any:
     from moto.sagemaker.models import FakeEndpoint
 
     return mock.patch.object(FakeEndpoint, "cloudformation_name_type", staticmethod(lambda: "EndpointName"))
+
+
+def _kms_key_tags() -> Any:
+    """CloudFormation `Tags` of an AWS::KMS::Key as KMS's CreateKey takes them (TagKey/TagValue)."""
+    from moto.kms.models import Key
+
+    original = Key.create_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def create(cls: Any, name: str, cloudformation_json: Any, *args: Any, **kwargs: Any) -> Any:
+        properties = dict(cloudformation_json.get("Properties", {}))
+        properties["Tags"] = [
+            {"TagKey": t.get("Key", t.get("TagKey")), "TagValue": t.get("Value", t.get("TagValue"))}
+            for t in properties.get("Tags", [])
+        ]
+        return original(cls, name, {**cloudformation_json, "Properties": properties}, *args, **kwargs)
+
+    return mock.patch.object(Key, "create_from_cloudformation_json", classmethod(create))
 
 
 def _update_instances() -> Any:
@@ -218,6 +237,7 @@ def aws_behaviour() -> Iterator[None]:
         # Made one after another: a patch may wrap what the one before it patched (CallAs recording).
         for make in (
             _honour_endpoint_name,
+            _kms_key_tags,
             _update_instances,
             _deny_missing_roles,
             _filter_targets,

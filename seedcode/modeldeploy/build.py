@@ -72,6 +72,8 @@ class BuildEnv:
     #: each regional copy's bucket (regions.py). The home region is the build's own (its clients' region).
     deploy_regions: tuple[str, ...] = ()
     artifact_bucket: str = ""
+    #: The stage accounts' key for endpoint volumes and captured data (an alias name); empty: AWS managed.
+    endpoint_kms_key: str = ""
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> BuildEnv:
@@ -110,6 +112,8 @@ class BuildEnv:
             artifact_bucket=environ.get("ARTIFACT_BUCKET", "").strip(),
             # Needed to create the group's policy, and the regional buckets' (checked in `region_plan`).
             org_id=need("ORGANIZATION_ID") if creates else environ.get("ORGANIZATION_ID", "").strip(),
+            # "none": the render has no --kms-key, the endpoints use AWS managed encryption.
+            endpoint_kms_key="" if need("ENDPOINT_KMS_KEY") == "none" else need("ENDPOINT_KMS_KEY"),
         )
 
     def region_plan(self, home_region: str) -> RegionPlan:
@@ -341,6 +345,7 @@ def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, p
         "DataCaptureS3Uri": d.s3_uri,
         # Unused unless capture goes to the default destination (checked above); the template needs a value.
         "DataCaptureBucketStem": env.data_capture_bucket_stem or "none",
+        "KmsKeyId": env.endpoint_kms_key,
         "TrafficRoutingType": g.traffic_routing.upper(),
         "CanarySizePercent": str(g.canary_percent),
         "WaitIntervalInSeconds": str(g.wait_interval_seconds),
