@@ -173,7 +173,8 @@ def _stack_set_statements(cfg: RenderConfig, scope: _Scope, account: str, sid: s
 def _artifact_key(cfg: RenderConfig) -> list[dict[str, Any]]:
     """With `--kms-key`: the artifact key through S3, as the prerequisites grant the shared roles
     (generator/kms.py `artifact_key_statements`: S3 calls KMS as the reader or writer)."""
-    from generator.kms import OWNER_TAG_KEY, S3_VIA, generates_key, owner_tag_value, uses_key
+    from generator.iam_table import OWNER_TAG_KEY
+    from generator.kms import S3_VIA, generates_key, owner_tag_value, uses_key
 
     if not uses_key(cfg):
         return []
@@ -192,7 +193,8 @@ def _regional_buckets(scope: _Scope) -> dict[str, Any]:
     from generator.prerequisites import REGIONAL_BUCKET_ACTIONS
 
     buckets = f"{_P}:s3:::{scope.bucket}-*"
-    return _stmt("RegionalModelArtifactBuckets", [f"s3:{a}" for a in REGIONAL_BUCKET_ACTIONS], [buckets, f"{buckets}/*"])
+    actions = [f"s3:{a}" for a in REGIONAL_BUCKET_ACTIONS]
+    return _stmt("RegionalModelArtifactBuckets", actions, [buckets, f"{buckets}/*"])
 
 
 def pipeline_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
