@@ -101,6 +101,7 @@ def assert_denied(report: Report, stage: str, action_name: str, role: str, actio
     assert {"role": role, "action": action} == {k: report.authorization["denied"][0][k] for k in ("role", "action")}
 
 
+@pytest.mark.slow
 def test_pipeline_role_without_create_stack_instances(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     remove_from_service_role(monkeypatch, PIPELINE_ROLE, "cloudformation:CreateStackInstances")
     report = play(default_render)
@@ -118,6 +119,7 @@ def test_pipeline_role_without_create_stack_instances(default_render: Path, monk
     assert report.stopped_at == "staging-deploy"
 
 
+@pytest.mark.slow
 def test_codebuild_role_without_list_model_packages(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     remove_from_service_role(monkeypatch, CODEBUILD_ROLE, "sagemaker:ListModelPackages")
     report = play(default_render)
@@ -125,6 +127,7 @@ def test_codebuild_role_without_list_model_packages(default_render: Path, monkey
     assert_denied(report, "Build", "BuildDeploymentTemplates", CODEBUILD_ROLE, "sagemaker:ListModelPackages", resource)
 
 
+@pytest.mark.slow
 def test_events_role_without_start_pipeline_execution(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     remove_from_service_role(monkeypatch, EVENTS_ROLE, "codepipeline:StartPipelineExecution")
     report = play(default_render)
@@ -134,6 +137,7 @@ def test_events_role_without_start_pipeline_execution(default_render: Path, monk
     assert f"role {EVENTS_ROLE} may not codepipeline:StartPipelineExecution on {pipeline}" in trigger.detail
 
 
+@pytest.mark.slow
 def test_target_role_without_invoke_endpoint(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     remove_from_target_role(monkeypatch, "sagemaker:InvokeEndpoint")
     report = play(default_render)
@@ -158,6 +162,7 @@ def assert_instance_denied(report: Report, role: str, action: str, resource: str
     assert any(r.startswith(role) and a == action and res == resource for r, a, res in denied), denied
 
 
+@pytest.mark.slow
 def test_group_policy_without_create_model_fails_the_stack_instance(default_render: Path, tmp_path: Path) -> None:
     """The model package group's policy no longer lets the stage accounts CreateModel from its packages."""
     folder = tmp_path / "dist"
@@ -173,6 +178,7 @@ def test_group_policy_without_create_model_fails_the_stack_instance(default_rend
     assert_instance_denied(report, "stacksets-exec-", "sagemaker:CreateModel", package)
 
 
+@pytest.mark.slow
 def test_target_role_without_get_object_fails_the_stack_instance(
     default_render: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,6 +189,7 @@ def test_target_role_without_get_object_fails_the_stack_instance(
     assert_instance_denied(report, TARGET_ROLE, "s3:GetObject", obj)
 
 
+@pytest.mark.slow
 def test_a_role_sagemaker_may_not_assume_fails_the_stack_instance(
     default_render: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -206,6 +213,7 @@ def test_a_role_sagemaker_may_not_assume_fails_the_stack_instance(
     )
 
 
+@pytest.mark.slow
 def test_target_role_without_put_object_cannot_capture_in_prod(
     default_render: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -382,6 +390,7 @@ def test_options_name_their_conflicting_scenarios() -> None:
 PROJECT_PIPELINE_ROLE = "sagemaker-iris-multi-01-p-abcdefghijkl-pipeline"
 
 
+@pytest.mark.slow
 def test_project_role_boundary_is_enforced_at_call_time(project_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The pipeline role's own policy still grants CreateStackInstances; its boundary no longer does: denied."""
     from generator.rehearse import roles
