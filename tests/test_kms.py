@@ -210,7 +210,7 @@ def test_the_pipeline_and_build_roles_need_the_key_through_s3(tmp_path: Path) ->
     grant them (UseArtifactKeyThroughS3); without that statement each is reported."""
     from generator.runtime_iam import runtime_needs
 
-    folder = render_to(tmp_path / "out", kms_key="generated")
+    folder = render_to(tmp_path / "out", kms_key="generated", service_roles="per-service")
     template = json.loads((folder / "product-template.json").read_text())
     kms = {(n.logical_id, n.action) for n in runtime_needs(template, None, "eu-west-1").needs if n.action[:4] == "kms:"}
     assert ("ModelDeployPipeline", "kms:GenerateDataKey") in kms and ("ModelDeployPipeline", "kms:Decrypt") in kms
@@ -228,7 +228,7 @@ def test_the_pipeline_and_build_roles_need_the_key_through_s3(tmp_path: Path) ->
 
 
 def test_a_given_key_is_granted_by_its_arn(tmp_path: Path) -> None:
-    folder = render_to(tmp_path / "out", kms_key=KEY_ARN)
+    folder = render_to(tmp_path / "out", kms_key=KEY_ARN, service_roles="per-service")
     assert check_folder(folder, read_manifest(folder)) == []
     prerequisites = json.loads((folder / "prerequisites-template.json").read_text())
     granted = [
@@ -238,6 +238,32 @@ def test_a_given_key_is_granted_by_its_arn(tmp_path: Path) -> None:
         if s.get("Sid") == "UseArtifactKeyThroughS3"
     ]
     assert granted == [[KEY_ARN], [KEY_ARN]]
+
+
+def test_the_project_roles_get_the_key_through_s3(tmp_path: Path) -> None:
+    """With the project's own roles (the default) the key is granted on them, not on the shared roles; without
+    it the build's reads of its input artifacts are reported."""
+    folder = render_to(tmp_path / "out", kms_key=KEY_ARN)
+    assert check_folder(folder, read_manifest(folder)) == []
+    product = json.loads((folder / "product-template.json").read_text())
+    granted = {
+        logical_id: s["Resource"]
+        for logical_id, r in product["Resources"].items()
+        if r["Type"] == "AWS::IAM::Role"
+        for p in r["Properties"].get("Policies", [])
+        for s in p["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "UseArtifactKeyThroughS3"
+    }
+    assert granted == {role: [KEY_ARN] for role in ("ProjectPipelineRole", "ProjectBuildRole", "ProjectTestRole")}
+
+    def drop(template: dict[str, Any]) -> None:
+        policy = template["Resources"]["ProjectBuildRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        policy["Statement"] = [s for s in policy["Statement"] if s.get("Sid") != "UseArtifactKeyThroughS3"]
+
+    _edit(folder / "product-template.json", drop)
+    reseal(folder)
+    found = {(f.logical_id, f.action) for f in check_folder(folder, read_manifest(folder)) if f.action[:4] == "kms:"}
+    assert ("ModelDeployBuildProject", "kms:Decrypt") in found
 
 
 def test_capture_writes_need_the_data_key(tmp_path: Path) -> None:

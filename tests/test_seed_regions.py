@@ -38,8 +38,11 @@ def bucket_policies() -> Iterator[None]:
         yield
 
 
-def register_with_artifacts(sm: Any, body: bytes = b"model") -> str:
+def register_with_artifacts(sm: Any, body: bytes = b"model", environment: dict[str, str] | None = None) -> str:
     """An Approved package whose one container has an image and artifacts in the home bucket."""
+    container = {"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{HOME_BUCKET}/{KEY}"}
+    if environment:
+        container["Environment"] = environment  # type: ignore[assignment]
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(Bucket=HOME_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     s3.put_object(Bucket=HOME_BUCKET, Key=KEY, Body=body)
@@ -48,7 +51,7 @@ def register_with_artifacts(sm: Any, body: bytes = b"model") -> str:
         ModelPackageGroupName=GROUP,
         ModelApprovalStatus="Approved",
         InferenceSpecification={
-            "Containers": [{"Image": XGBOOST_IMAGE, "ModelDataUrl": f"s3://{HOME_BUCKET}/{KEY}"}],
+            "Containers": [container],
             "SupportedContentTypes": ["text/csv"],
             "SupportedResponseMIMETypes": ["text/csv"],
         },
@@ -102,6 +105,8 @@ def test_each_region_gets_a_protected_copy_and_its_own_image(seed: Seed, repo: P
         assert read["Action"] == "s3:GetObject" and read["Resource"] == f"arn:aws:s3:::{bucket}/*"
         assert read["Condition"]["StringEquals"] == {"aws:PrincipalOrgID": ORG_ID}
         assert read["Condition"]["ArnLike"] == {"aws:PrincipalArn": [f"arn:aws:iam::*:role/{ROLE}"]}
+        ous = [multi_region_environ()[f"{stage.upper()}_OU_ID"] for stage in ("staging", "prod")]
+        assert read["Condition"]["ForAnyValue:StringLike"] == {"aws:PrincipalOrgPaths": [f"*/{ou}/*" for ou in ous]}
         assert public_statements(policy, {}) == [], "S3 would call the regional bucket policy public"
         copy = s3.head_object(Bucket=bucket, Key=KEY)
         assert copy["Metadata"]["source-model-package-arn"] == package
@@ -220,6 +225,19 @@ def test_a_package_without_artifacts_cannot_go_to_other_regions(
     register_model_package(sm, GROUP, "Approved")  # an image, no ModelDataUrl
     assert run(seed, repo, tmp_path / "out", multi_region_environ()) == 1
     assert "expected one inference container with an Image and a ModelDataUrl" in capsys.readouterr().err
+
+
+def test_a_container_environment_cannot_go_to_other_regions(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The copies are made from Image + ModelDataUrl: an environment (SAGEMAKER_SUBMIT_DIRECTORY naming the
+    home region's S3, say) would be lost, so the build refuses rather than serve a different model."""
+    environment = {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{HOME_BUCKET}/code.tar.gz"}
+    register_with_artifacts(boto3.client("sagemaker", region_name=REGION), environment=environment)
+    assert run(seed, repo, tmp_path / "out", multi_region_environ()) == 1
+    err = capsys.readouterr().err
+    assert "sets environment variables (SAGEMAKER_PROGRAM, SAGEMAKER_SUBMIT_DIRECTORY)" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_other_regions_need_the_artifact_bucket_and_the_organisation(

@@ -132,6 +132,7 @@ class BuildEnv:
             org_id=self.org_id,
             # The endpoints' execution roles read the artifacts (SageMaker downloads them as that role).
             reader_roles=tuple(dict.fromkeys(stage.role_name for stage in self.stages)),
+            reader_ous=self.reader_ous,
         )
 
     @property

@@ -120,8 +120,11 @@ def regional_image(image: str, region: str, pipeline_account: str, registries: d
     )
 
 
-def bucket_policy(bucket: str, partition: str, org_id: str, reader_roles: tuple[str, ...]) -> dict[str, Any]:
-    """TLS only; the stage roles of the organisation may read objects (and nobody else is granted anything).
+def bucket_policy(
+    bucket: str, partition: str, org_id: str, reader_roles: tuple[str, ...], reader_ous: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """TLS only; the stage roles in the stage OUs of the organisation may read objects (nobody else is granted
+    anything): the same narrow read as the home bucket's policy.
 
     Principal "*" narrowed by a fixed aws:PrincipalOrgID and aws:PrincipalArn: S3 does not count such a
     statement as public, so Block Public Access allows it
@@ -148,6 +151,11 @@ def bucket_policy(bucket: str, partition: str, org_id: str, reader_roles: tuple[
                 "Condition": {
                     "StringEquals": {"aws:PrincipalOrgID": org_id},
                     "ArnLike": {"aws:PrincipalArn": [f"arn:{partition}:iam::*:role/{r}" for r in reader_roles]},
+                    **(
+                        {"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": [f"*/{ou}/*" for ou in reader_ous]}}
+                        if reader_ous
+                        else {}
+                    ),
                 },
             },
         ],
@@ -231,6 +239,8 @@ class RegionPlan:
     bucket_stem: str
     org_id: str
     reader_roles: tuple[str, ...]
+    #: The stage OUs whose accounts read the copies (aws:PrincipalOrgPaths, as the home bucket's policy).
+    reader_ous: tuple[str, ...] = ()
 
     @property
     def other_regions(self) -> tuple[str, ...]:
@@ -244,6 +254,16 @@ def package_container(package: dict[str, Any]) -> tuple[str, str]:
         raise RegionError(
             f"model package {package.get('ModelPackageArn')}: expected one inference container with an Image and a "
             f"ModelDataUrl to copy to the other deploy regions, found {len(containers)} container(s)"
+        )
+    if containers[0].get("Environment"):
+        # The other regions' models are made from Image + ModelDataUrl (the RegionModel mapping, whose values
+        # can only be strings or lists), so a container environment would be lost there; with source code it
+        # also names the home region's S3 (SAGEMAKER_SUBMIT_DIRECTORY): refused rather than served differently.
+        names = ", ".join(sorted(containers[0]["Environment"]))
+        raise RegionError(
+            f"model package {package.get('ModelPackageArn')}: its container sets environment variables ({names}), "
+            "which the copies in the other deploy regions would not carry; register the model without them, or "
+            "deploy it to its home region only"
         )
     return str(containers[0]["Image"]), str(containers[0]["ModelDataUrl"])
 
@@ -277,7 +297,7 @@ def prepare_regions(
         bucket = regional_bucket(plan.bucket_stem, region)
         region_image = regional_image(image, region, pipeline_account, registries)
         s3 = s3_for(region)
-        policy = bucket_policy(bucket, partition, plan.org_id, plan.reader_roles)
+        policy = bucket_policy(bucket, partition, plan.org_id, plan.reader_roles, plan.reader_ous)
         ensure_bucket(s3, bucket, region, policy)
         copied_url, copied = copy_artifact(s3_for(plan.home_region), s3, url, bucket, arn)
         log(
