@@ -43,20 +43,24 @@ from generator.naming import Stage, launch_role_name
 from generator.skips import skip_checks
 
 
+def account_controls_the_key() -> Statement:
+    """The account (its IAM policies) controls the key: the statement of KMS's default key policy.
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"""
+    return Statement(
+        Sid="AccountIamPoliciesControlTheKey",
+        Effect=Allow,
+        Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
+        Action=[Action("kms", "*")],
+        Resource=["*"],
+    )
+
+
 def default_key_policy() -> PolicyDocument:
     """KMS's default key policy: the account (its IAM policies) controls the key; nothing else is granted.
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"""
     return PolicyDocument(
         Version="2012-10-17",
-        Statement=[
-            Statement(
-                Sid="AccountIamPoliciesControlTheKey",
-                Effect=Allow,
-                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
-                Action=[Action("kms", "*")],
-                Resource=["*"],
-            )
-        ],
+        Statement=[account_controls_the_key()],
     )
 
 
@@ -147,13 +151,7 @@ def project_key_policy(cfg: RenderConfig, readers: list[Any]) -> PolicyDocument:
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[
-            Statement(
-                Sid="AccountIamPoliciesControlTheKey",
-                Effect=Allow,
-                Principal=Principal("AWS", [Sub("arn:${AWS::Partition}:iam::${AWS::AccountId}:root")]),
-                Action=[Action("kms", "*")],
-                Resource=["*"],
-            ),
+            account_controls_the_key(),
             Statement(
                 # The pipeline and build roles, and the model-build jobs that write the model data, write and
                 # read the artifact bucket: any principal of this account, through S3 only (the AWS managed
