@@ -715,7 +715,7 @@ def destroy(
 
     s3_for = regional_buckets.s3_factory(profile, endpoint_url)
     buckets = regional_buckets.regional_buckets(s3_for(home), options.name_prefix, project_name, project_id)
-    removed = regional_buckets.remove(s3_for, buckets, dry_run=not yes)
+    removed = regional_buckets.after_instances(s3_for, buckets, yes, instances_failed=bool(report.failed))
     report.removed, report.failed = report.removed + removed.removed, report.failed + removed.failed
     if as_json:
         sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")

@@ -32,7 +32,10 @@ def regional_buckets(s3: Any, prefix: str, project_name: str, project_id: str) -
     stem = Names(prefix).artifact_bucket.render(project_name, project_id)
     regions = known_regions()
     found = []
-    for bucket in s3.list_buckets().get("Buckets", []):
+    # Paginated: "unpaginated ListBuckets requests are only supported for accounts at the default quota of
+    # 10,000 buckets" (botocore's s3 ListBuckets documentation; its paginator follows ContinuationToken).
+    listed = (b for page in s3.get_paginator("list_buckets").paginate() for b in page.get("Buckets", []))
+    for bucket in listed:
         name = str(bucket["Name"])
         region = name.removeprefix(f"{stem}-") if name.startswith(f"{stem}-") else ""
         if region in regions:
@@ -62,6 +65,20 @@ def remove(s3_for: Callable[[str], Any], buckets: list[tuple[str, str]], dry_run
         except ClientError as exc:
             report.failed.append(f"regional artifact bucket {bucket} ({region}): {exc}")
     return report
+
+
+def after_instances(
+    s3_for: Callable[[str], Any], buckets: list[tuple[str, str]], yes: bool, instances_failed: bool
+) -> BucketReport:
+    """Remove the regional buckets once the stack instances are gone; when deleting some failed, keep the
+    buckets: the endpoints left read their model data from them again on every scale-out, instance
+    replacement and rollback (generator/contract.py)."""
+    if yes and instances_failed:
+        report = BucketReport()
+        report.failed = [f"regional bucket {b} kept: stack instances remain, and their endpoints read from it"
+                         for _, b in buckets]  # fmt: skip
+        return report
+    return remove(s3_for, buckets, dry_run=not yes)
 
 
 def s3_factory(profile: str | None, endpoint_url: str | None) -> Callable[[str], Any]:

@@ -196,3 +196,28 @@ def test_regional_artifact_buckets_are_emptied_and_deleted() -> None:
         assert sorted(b["Name"] for b in home.list_buckets()["Buckets"]) == sorted(
             [stem, f"{stem}-backup", f"{stem}-eu-central-1-old"]
         )
+
+
+def test_regional_buckets_stay_while_stack_instances_remain() -> None:
+    """When deleting some stack instances failed, their endpoints still read the regional copies: kept, and
+    said; once the instances are gone (or in a dry run) the buckets go."""
+    from generator import regional_buckets
+    from generator.naming import Names
+
+    stem = Names().artifact_bucket.render(PROJECT, PROJECT_ID)
+    with mock_aws():
+        s3_for = regional_buckets.s3_factory(None, None)
+        s3 = s3_for("eu-central-1")
+        s3.create_bucket(
+            Bucket=f"{stem}-eu-central-1", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+        )
+        found = regional_buckets.regional_buckets(s3_for(REGION), "sagemaker-", PROJECT, PROJECT_ID)
+        kept = regional_buckets.after_instances(s3_for, found, yes=True, instances_failed=True)
+        assert kept.removed == [] and kept.failed == [
+            f"regional bucket {stem}-eu-central-1 kept: stack instances remain, and their endpoints read from it"
+        ]
+        assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == [f"{stem}-eu-central-1"]
+        dry = regional_buckets.after_instances(s3_for, found, yes=False, instances_failed=True)
+        assert dry.failed == [] and len(dry.removed) == 1
+        done = regional_buckets.after_instances(s3_for, found, yes=True, instances_failed=False)
+        assert done.failed == [] and s3.list_buckets()["Buckets"] == []

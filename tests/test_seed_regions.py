@@ -249,3 +249,28 @@ def test_other_regions_need_the_artifact_bucket_and_the_organisation(
     assert run(seed, repo, tmp_path / "out", environ) == 1
     assert "ORGANIZATION_ID not set: with deploy regions beyond eu-west-1" in capsys.readouterr().err
     assert run(seed, repo, tmp_path / "home", {**environ, contract.Env.DEPLOY_REGIONS: REGION}) == 0
+
+
+def test_an_aws_refusal_in_another_region_is_one_line(
+    seed: Seed, repo: Path, tmp_path: Path, aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A regional bucket name taken by another account (BucketAlreadyExists) ends the build with one line."""
+    from botocore.exceptions import ClientError
+
+    def refuse(**_: Any) -> Any:
+        error = {"Error": {"Code": "BucketAlreadyExists", "Message": "The requested bucket name is not available"}}
+        raise ClientError(error, "CreateBucket")
+
+    def s3_for(region: str) -> Any:
+        client = boto3.client("s3", region_name=region)
+        if region != REGION:
+            client.create_bucket = refuse  # another account owns the name
+        return client
+
+    register_with_artifacts(boto3.client("sagemaker", region_name=REGION))
+    sm = boto3.client("sagemaker", region_name=REGION)
+    argv = ["--repo", str(repo), "--out", str(tmp_path / "out")]
+    assert seed.build.main(argv, environ=multi_region_environ(), sm=sm, s3_for=s3_for) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("build failed: ClientError: An error occurred (BucketAlreadyExists)"), err
+    assert "Traceback" not in err and not (tmp_path / "out").exists()

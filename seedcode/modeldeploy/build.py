@@ -454,6 +454,11 @@ def main(
     except (BuildError, StageConfigError, RegionError) as exc:
         print(f"build failed: {exc}", file=sys.stderr)
         return 1
+    except Exception as exc:  # an AWS answer (AccessDenied, BucketAlreadyExists...): one line, not a traceback
+        if not type(exc).__module__.startswith("botocore"):
+            raise
+        print(f"build failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     print(json.dumps(summary, indent=2))
     return 0
 
