@@ -28,7 +28,7 @@ from troposphere import AWSHelperFn, Sub, Template
 from troposphere.iam import Policy, Role
 
 from generator.config import PermissionModel, RenderConfig, ServiceRoles
-from generator.naming import PROJECT_ID, PROJECT_NAME, PROJECT_ROLE_KINDS, PROJECT_ROLE_PATH, BootstrapNames, Stage
+from generator.naming import PROJECT_ID, PROJECT_NAME, PROJECT_ROLE_KINDS, PROJECT_ROLE_PATH, BootstrapNames
 from generator.org_id import ORG_ID_PARAMETER
 
 _P = "arn:${AWS::Partition}"
@@ -282,7 +282,8 @@ def build_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
 def test_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
     from generator.prerequisites import ORGANIZATIONS_ACTIONS, REPORT_ACTIONS
 
-    target_roles = [f"{_P}:iam::*:role/${{SageMakerExecutionRole{stage.value.capitalize()}Name}}" for stage in Stage]
+    # The test tests staging only (codebuild.test_environment): its role may not assume the prod target role.
+    target_roles = [f"{_P}:iam::*:role/${{SageMakerExecutionRoleStagingName}}"]
     return [
         *_logs_and_artifacts(scope, write=False),
         _stmt(
@@ -302,8 +303,9 @@ def test_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
 
 
 def assume_role_condition() -> dict[str, Any]:
-    """The target role only in this organisation's accounts under the staging or prod OU (`RESOURCE_ORG_ID`)."""
-    paths = [f"${{{ORG_ID_PARAMETER}}}/*/${{OrganizationalUnit{s.value.capitalize()}Id}}/*" for s in Stage]
+    """The target role only in this organisation's accounts under the staging OU (`RESOURCE_ORG_ID`): the
+    staging test never needs a prod account, so its role cannot reach one."""
+    paths = [f"${{{ORG_ID_PARAMETER}}}/*/${{OrganizationalUnitStagingId}}/*"]
     return {
         "StringEquals": {RESOURCE_ORG_ID: f"${{{ORG_ID_PARAMETER}}}"},
         "ForAnyValue:StringLike": {RESOURCE_ORG_PATHS: paths},
