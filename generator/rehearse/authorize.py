@@ -348,7 +348,7 @@ class Authorizer:
             return
         for role_param in PASSED_ROLES.get(action, ()):  # the caller passes a role: iam:PassRole on it
             if isinstance(params.get(role_param), str):
-                call = self.check(identity, "iam:PassRole", str(params[role_param]), _context(identity))
+                call = self.check(identity, "iam:PassRole", str(params[role_param]), request_context(identity))
                 if call is not None:
                     _deny(response, call)
         for arn in arns:
@@ -357,7 +357,10 @@ class Authorizer:
                 policy, owner = trust_policy(arn), arn.split(":")[4]
                 if policy is None:  # no such role: AssumeRole answers AccessDenied anyway (fidelity.py)
                     continue
-            context = {**_context(identity), **(resource_org_context(owner) if action == "sts:AssumeRole" else {})}
+            context = {
+                **request_context(identity),
+                **(resource_org_context(owner) if action == "sts:AssumeRole" else {}),
+            }
             if action.startswith("s3:") and owner:  # S3 sets the bucket owner's account for every call
                 context["s3:ResourceAccount"] = owner
             call = self.check(identity, action, arn, context, policy, owner)
@@ -365,7 +368,8 @@ class Authorizer:
                 _deny(response, call)
 
 
-def _context(identity: Identity) -> dict[str, Any]:
+def request_context(identity: Identity) -> dict[str, Any]:
+    """What IAM knows of a call by `identity`'s role session: principal, organisation, TLS."""
     account = identity.role_arn.split(":")[4]
     principal = {"aws:PrincipalArn": identity.role_arn, "aws:PrincipalAccount": account}
     return principal | {"aws:PrincipalType": "AssumedRole", "aws:SecureTransport": "true", **org_context(account)}

@@ -40,7 +40,7 @@ from typing import Any
 from unittest import mock
 
 from generator.rehearse import authorize
-from generator.rehearse.authorize import Authorizer, Call, Identity, bucket_policy, org_context, trust_policy
+from generator.rehearse.authorize import Authorizer, Call, Identity, bucket_policy, request_context, trust_policy
 from generator.trust import TrustPrincipal, evaluate_trust
 
 #: AdministratorAccess, the policy of a stack set's execution role in a target account (see the docstring).
@@ -104,7 +104,7 @@ def authorize_model(authorizer: Authorizer, properties: Mapping[str, Any], name:
     who = executor(stack_set, account)
     model_arn = f"arn:aws:sagemaker:{region}:{account}:model/{name.lower()}"
     role_arn = str(properties.get("ExecutionRoleArn", ""))
-    context = {**_principal_context(who.role_arn), **org_context(account)}
+    context = request_context(who)
     calls = [
         authorizer.check(who, "sagemaker:CreateModel", model_arn, context),
         authorizer.check(who, "iam:PassRole", role_arn, context | {"iam:PassedToService": SAGEMAKER}),
@@ -117,7 +117,7 @@ def authorize_model(authorizer: Authorizer, properties: Mapping[str, Any], name:
             calls.append(authorizer.check(who, action, package_arn, context, policy, owner))
     calls.append(_assume(authorizer, role_arn, model_arn, account))
     role = Identity(role_arn, f"model execution role in account {account}", _role_policies(role_arn))
-    role_context = {**_principal_context(role_arn), **org_context(account)}
+    role_context = request_context(role)
     urls = [str(c["ModelDataUrl"]) for c in _containers(properties) if c.get("ModelDataUrl")]
     urls += [url for arn in packages for url in model_data_urls(_package(arn))]
     for url in dict.fromkeys(urls):
@@ -133,15 +133,6 @@ def authorize_model(authorizer: Authorizer, properties: Mapping[str, Any], name:
         with authorizer.lock:
             authorizer.instance_failures.setdefault((account, region), []).extend(denied)
     return denied
-
-
-def _principal_context(role_arn: str) -> dict[str, str]:
-    return {
-        "aws:PrincipalArn": role_arn,
-        "aws:PrincipalAccount": role_arn.split(":")[4],
-        "aws:PrincipalType": "AssumedRole",
-        "aws:SecureTransport": "true",
-    }
 
 
 def _group_policy(package_arn: str) -> dict[str, Any] | None:
@@ -200,7 +191,7 @@ def authorize_capture(authorizer: Authorizer, properties: Mapping[str, Any], nam
         if not role_arn:
             continue
         role = Identity(role_arn, f"model execution role in account {account}", _role_policies(role_arn))
-        context = {**_principal_context(role_arn), **org_context(account)}
+        context = request_context(role)
         context |= {"s3:ResourceAccount": owner} if owner else {}
         calls.append(authorizer.check(role, "s3:PutObject", obj, context, policy, owner or account))
     denied = [call for call in calls if call is not None]
