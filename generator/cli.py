@@ -806,6 +806,14 @@ def rehearse(
             "--reject-live", help="Approve v1, then v2, then reject the live v2: every endpoint must serve v1 again."
         ),
     ] = False,
+    second_project: Annotated[
+        bool,
+        typer.Option(
+            "--second-project",
+            help="After prod: launch a second project and prove its roles cannot reach this one "
+            "(needs a --service-roles project render).",
+        ),
+    ] = False,
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report to this file.", show_default=False)
     ] = None,
@@ -842,6 +850,7 @@ def rehearse(
         no_approved_model=no_approved_model,
         second_approval=second_approval,
         reject_live=reject_live,
+        second_project=second_project,
     )
     if options.conflict():
         fail(InputError("scenario flags", options.conflict()))

@@ -119,3 +119,11 @@ class Variables:
     def ref(namespace: str, name: str) -> str:
         """CodePipeline's variable syntax."""
         return f"#{{{namespace}.{name}}}"
+
+
+#: The session tag the staging test passes when it assumes the target role (seedcode test/test.py), valued
+#: with its project's id. The target role's trust admits a project role only with its own project's id
+#: (`aws:RequestTag` = `${aws:PrincipalTag}`), and its policy lets a tagged session call only that project's
+#: endpoints; untagged sessions (SageMaker running the model) get only the serving grants. ABAC with session
+#: tags: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
+PROJECT_SESSION_TAG = "mlops-gen-project-id"

@@ -38,10 +38,12 @@ from generator.config import (
     layer,
     service_roles_option,
 )
+from generator.contract import PROJECT_SESSION_TAG
 from generator.errors import InputError, MlopsGenError
 from generator.naming import DEFAULT_PREFIX, PROJECT_ROLE_PATH, BootstrapNames, Names, prefix_problem
 from generator.org_id import check_org_id
 from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
+from generator.runtime_iam import tagging_context
 from generator.target_role import PIPELINE_ACCOUNT, PIPELINE_ROLE
 from generator.trust import TrustPrincipal, evaluate_trust
 
@@ -499,6 +501,10 @@ def expected_principals(options: DoctorOptions, caller: Caller, account_id: str)
     }
     if caller.organization_id:
         pipeline["aws:PrincipalOrgID"] = caller.organization_id
+    # The test names its project by a session tag; a project's own test role carries that project's id as a tag.
+    sample_id = [(PROJECT_SESSION_TAG, "p-doctor")]
+    own = sample_id if options.service_roles is ServiceRoles.PROJECT else []
+    pipeline |= dict(tagging_context(sample_id, own))
     source = f"arn:{caller.partition}:sagemaker:{options.region}:{account_id}:endpoint/{options.name_prefix}doctor"
     sagemaker = {"aws:SourceAccount": account_id, "aws:SourceArn": source, "aws:PrincipalServiceName": SAGEMAKER}
     return TrustPrincipal("AWS", build_arn, pipeline), TrustPrincipal("Service", SAGEMAKER, sagemaker)
@@ -590,6 +596,8 @@ def trust_findings(
     unknown: list[str] = []
     for who in principals:
         result = evaluate_trust(policy, who, role_arn)
+        if result.allowed and any(key.startswith("aws:RequestTag/") for key in who.context):
+            result = evaluate_trust(policy, who, role_arn, "sts:TagSession")  # passing the session tag
         if result.decision is iam_eval.Decision.CONDITIONAL:
             unknown.append(
                 f"for {who.value}, {', '.join(result.statements)} has condition(s) doctor cannot "

@@ -29,7 +29,7 @@ import json
 import zipfile
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
 from importlib.resources import files
@@ -40,7 +40,15 @@ from generator.iam_eval import Decision, Policy, Result, arn_matches, evaluate, 
 from generator.iam_table import UnknownResourceType, required_permissions
 from generator.manifest import Manifest
 from generator.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError
-from generator.runtime_iam import SAMPLE_TARGET_ACCOUNT, AssumedNeed, Need, RuntimeModel, role_name, runtime_needs
+from generator.runtime_iam import (
+    SAMPLE_TARGET_ACCOUNT,
+    AssumedNeed,
+    Need,
+    RuntimeModel,
+    role_name,
+    runtime_needs,
+    tagging_context,
+)
 from generator.trust import evaluate_trust, role_principal
 from generator.unused_grants import launch_role_findings, prerequisites_findings
 from generator.validate import Finding
@@ -498,7 +506,9 @@ def _assumed_findings(
             message = f"{need.logical_id} {need.subject} runs as {assumed} (assumed): not checked: {why}"
             findings.append(finding(need, Kind.UNCHECKED, message, role_name(need.assumes[0]) if need.assumes else ""))
             continue
-        result = evaluate(target.policies, need.action, need.resource)
+        # The session's principal tags are the session tags its AssumeRole passed (the target role has none).
+        session = {f"aws:PrincipalTag/{key}": value for key, value in need.session_tags}
+        result = evaluate(target.policies, need.action, need.resource, session)
         if result.allowed:
             continue
         kind = Kind.CONDITIONAL if result.decision is Decision.CONDITIONAL else Kind.MISSING
@@ -576,13 +586,17 @@ def _cross_account_findings(
 
 def _trust_findings(model: RuntimeModel, target: TargetRole, target_path: str) -> list[Finding]:
     """The target role's trust must let every project role that assumes it do so."""
-    callers: dict[str, set[str]] = defaultdict(set)
+    callers: dict[tuple[str, tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]], set[str]] = defaultdict(set)
     for need in model.assumed:
         if any(arn_matches(pattern, target.arn) for pattern in need.assumes):
-            callers[need.principal_arn].add(need.logical_id)
+            callers[(need.principal_arn, need.session_tags, need.caller_tags)].add(need.logical_id)
     findings = []
-    for principal, logical_ids in sorted(callers.items()):
-        result = evaluate_trust(target.trust, role_principal(principal), target.arn)
+    for (principal, session_tags, caller_tags), logical_ids in sorted(callers.items()):
+        who = role_principal(principal)
+        who = replace(who, context={**who.context, **dict(tagging_context(session_tags, caller_tags))})
+        result = evaluate_trust(target.trust, who, target.arn)
+        if result.allowed and session_tags:  # passing session tags is sts:TagSession, which the trust must allow too
+            result = evaluate_trust(target.trust, who, target.arn, "sts:TagSession")
         if result.allowed:
             continue
         kind = Kind.CONDITIONAL if result.decision is Decision.CONDITIONAL else Kind.MISSING

@@ -116,10 +116,26 @@ def _statement_id(policy_name: str, index: int, statement: Mapping[str, Any]) ->
     return f"{policy_name}:{statement.get('Sid') or index}"
 
 
-def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
+def _resource_pattern_matches(pattern: str, resource: str, context: Context) -> bool:
+    """A Resource element's pattern, its policy variables (`${aws:PrincipalTag/k}`) replaced by the request's
+    values first; a variable the request does not carry matches nothing (the ABAC grants of the target role
+    rely on it). https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html"""
+    if _POLICY_VARIABLE.search(pattern):
+        replaced = _with_variables(pattern, context)
+        return replaced is not None and arn_matches(replaced, resource)
+    return arn_matches(pattern, resource)
+
+
+#: An IAM policy variable (`${aws:username}`, `${aws:PrincipalTag/k}`): a `namespace:key`, unlike the
+#: CloudFormation names (`${AWS::Region}`, `${Parameter}`) the checks may still see in unresolved text.
+_POLICY_VARIABLE = re.compile(r"\$\{[A-Za-z0-9-]+:(?!:)[^}]+\}")
+
+
+def _applies(statement: Mapping[str, Any], action: str, resource: str, context: Context | None = None) -> bool:
     """Does the statement name the request? A statement needs Action or NotAction, and Resource or
     NotResource (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_grammar.html): one
     without either names nothing."""
+    ctx: Context = context or {}
     if "Action" in statement:
         acts = any(action_matches(p, action) for p in _as_list(statement["Action"]))
     elif "NotAction" in statement:
@@ -129,9 +145,9 @@ def _applies(statement: Mapping[str, Any], action: str, resource: str) -> bool:
     if not acts:
         return False
     if "Resource" in statement:
-        return any(arn_matches(p, resource) for p in _as_list(statement["Resource"]))
+        return any(_resource_pattern_matches(p, resource, ctx) for p in _as_list(statement["Resource"]))
     if "NotResource" in statement:
-        return not any(arn_matches(p, resource) for p in _as_list(statement["NotResource"]))
+        return not any(_resource_pattern_matches(p, resource, ctx) for p in _as_list(statement["NotResource"]))
     return False
 
 
@@ -245,6 +261,17 @@ def _with_variables(text: str, context: Context) -> str | None:
     return None if missing else replaced
 
 
+#: A context entry listing key prefixes the context holds completely (a caller that saw the whole request, e.g.
+#: the rehearsal's call-time authorizer with an sts:AssumeRole's tags): a key of those prefixes that is missing
+#: is absent from the request, not unknown.
+COMPLETE_PREFIXES = "mlops-gen:complete-prefixes"
+
+
+def _known_absent(context: Context, key: str) -> bool:
+    prefixes = context.get(COMPLETE_PREFIXES, ())
+    return any(key.lower().startswith(str(p).lower()) for p in _as_list(prefixes))
+
+
 def _condition_holds(operator: str, key: str, patterns: list[Any], context: Context) -> bool | None:
     """True/False when decidable from `context`, None when the key is missing or the operator unknown."""
     found = _context_value(context, key)
@@ -259,7 +286,14 @@ def _condition_holds(operator: str, key: str, patterns: list[Any], context: Cont
     if op not in _OPERATORS:
         return None
     if found is None:
-        return True if if_exists else None
+        if if_exists:
+            return True
+        if not _known_absent(context, key):
+            return None
+        # "If the key that you specify in a policy condition is not present in the request context, the values do
+        # not match" (a negated operator then matches); ForAllValues over no values is true.
+        # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+        return True if qualifier == "ForAllValues" else _OPERATORS[op][1]
     compare, negated = _OPERATORS[op]
     values = [str(v) for v in _as_list(found)]
     substituted = [_with_variables(str(p), context) for p in patterns]
@@ -310,7 +344,7 @@ def evaluate(
     maybe_deny: list[tuple[str, list[str]]] = []
     for name, policy in items:
         for index, statement in enumerate(_as_list(policy.get("Statement", []))):
-            if not _applies(statement, action, resource):
+            if not _applies(statement, action, resource, ctx):
                 continue
             holds, unknown = _conditions(statement, ctx)
             if not holds:

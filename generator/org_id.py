@@ -31,6 +31,8 @@ def add_org_id_parameter(template: Template, cfg: RenderConfig) -> Parameter:
     )
     if cfg.org_id is not None:
         parameter.Default = cfg.org_id
+        # The read grants name it: a launcher may not type another organisation (generator/parameters.py).
+        parameter.AllowedValues = [cfg.org_id]
     return template.add_parameter(parameter)
 
 

@@ -2,7 +2,14 @@
 
 SageMaker passes `SageMakerProjectName` and `SageMakerProjectId` to every project template.
 The target-account parameters default to the rendered values, so a data scientist launching
-the project from Studio does not have to know OU ids or role names.
+the project from Studio does not have to know OU ids or role names, and they allow only those values
+(`AllowedValues`): they flow into the resource policies (the artifact bucket's, the model package
+group's, the key's) and the test role's AssumeRole grant, so a launcher who could type another OU id or
+role name could widen who reads the project's models. They stay parameters (not literals) because Studio
+and the article's templates know them by these names.
+https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html
+("AllowedValues ... When applied to a parameter of type CommaDelimitedList, each value in the list must be
+one of the specified allowed values.")
 """
 
 from __future__ import annotations
@@ -57,6 +64,7 @@ def _role_name(title: str, default: str, description: str) -> Parameter:
         title,
         Type="String",
         Default=default,
+        AllowedValues=[default],
         AllowedPattern=r"^[\w+=,.@-]{1,64}$",
         Description=description,
     )
@@ -103,6 +111,7 @@ def add_parameters(template: Template, cfg: RenderConfig, seed_key: str) -> Prod
                 f"OrganizationalUnit{label}Id",
                 Type="String",
                 Default=ou_defaults[stage],
+                AllowedValues=[ou_defaults[stage]],
                 AllowedPattern=r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$",
                 Description=f"Organizational unit whose accounts get the {stage.value} endpoint.",
             )
@@ -116,6 +125,7 @@ def add_parameters(template: Template, cfg: RenderConfig, seed_key: str) -> Prod
                     f"{stage.value.capitalize()}AccountIds",
                     Type="CommaDelimitedList",
                     Default=",".join(cfg.accounts(stage)),
+                    AllowedValues=list(cfg.accounts(stage)),  # a subset narrows; another account cannot be added
                     Description=f"Comma-separated 12-digit ids of {what} the {stage.value} endpoint.",
                 )
             )

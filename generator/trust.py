@@ -80,8 +80,9 @@ def statements_for(policy: Mapping[str, Any], who: TrustPrincipal) -> list[dict[
     return kept
 
 
-def evaluate_trust(policy: Mapping[str, Any], who: TrustPrincipal, role_arn: str) -> iam_eval.Result:
-    """May `who` call sts:AssumeRole on the role with this trust policy: allow, deny, or conditional."""
-    return iam_eval.evaluate(
-        {"trust": {"Statement": statements_for(policy, who)}}, "sts:AssumeRole", role_arn, who.context
-    )
+def evaluate_trust(
+    policy: Mapping[str, Any], who: TrustPrincipal, role_arn: str, action: str = "sts:AssumeRole"
+) -> iam_eval.Result:
+    """May `who` call sts:AssumeRole (or sts:TagSession, to pass session tags) on the role with this trust
+    policy: allow, deny, or conditional."""
+    return iam_eval.evaluate({"trust": {"Statement": statements_for(policy, who)}}, action, role_arn, who.context)

@@ -76,7 +76,14 @@ def test_target_role_is_trusted_only_by_the_data_science_accounts_test_role(
     props = role["Properties"]
     assert props["RoleName"] == "sagemaker-multi-account-deploy"
     statements = {s["Sid"]: s for s in props["AssumeRolePolicyDocument"]["Statement"]}
-    assert set(statements) == {"SageMakerRunsEndpoints", "PipelineRolesTestEndpoints"}
+    assert set(statements) == {"SageMakerRunsEndpoints", "PipelineRolesTestEndpoints", "PipelineRolesTagTestSessions"}
+    # The test must name a project by the session tag (with the shared role: any project; README "Not isolated").
+    assert statements["PipelineRolesTestEndpoints"]["Condition"]["Null"] == {
+        "aws:RequestTag/mlops-gen-project-id": "false"
+    }
+    tagging = statements["PipelineRolesTagTestSessions"]
+    assert tagging["Action"] == ["sts:TagSession"]
+    assert tagging["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["mlops-gen-project-id"]}
     sagemaker = statements["SageMakerRunsEndpoints"]
     assert sagemaker["Principal"] == {"Service": ["sagemaker.amazonaws.com"]}
     pipeline = statements["PipelineRolesTestEndpoints"]
@@ -95,14 +102,26 @@ def test_target_role_policy_touches_only_the_projects_endpoints_in_its_own_accou
     (role,) = resources(template, "AWS::IAM::Role").values()
     document = role["Properties"]["Policies"][0]["PolicyDocument"]
     statements = {s["Sid"]: s for s in document["Statement"]}
-    manage = [sub_text(r) for r in statements["ManageProjectEndpoints"]["Resource"]]
-    assert "arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:endpoint/sagemaker-acme-*" in manage
-    assert {"sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DeleteEndpoint"} <= set(
-        statements["ManageProjectEndpoints"]["Action"]
-    )
+    # The test's session: only the endpoints of the project its session tag names, only describe and invoke.
+    tested = [sub_text(r) for r in statements["TestProjectEndpoints"]["Resource"]]
+    assert tested == [
+        "arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:endpoint/sagemaker-acme-*-${!aws:PrincipalTag/mlops-gen-project-id}-staging",
+        "arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:endpoint/sagemaker-acme-*-${!aws:PrincipalTag/mlops-gen-project-id}-prod",
+    ]
+    assert statements["TestProjectEndpoints"]["Action"] == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
+    # Nothing creates, changes or deletes endpoints as this role (the stack sets' execution role does).
+    actions = {a for s in document["Statement"] for a in as_list(s["Action"])}
+    assert not {a for a in actions if a.split(":")[1].startswith(("Create", "Update", "Delete", "Register"))} - {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+    }
+    # Every other grant is SageMaker's (untagged sessions), never the test's.
+    for sid, statement in statements.items():
+        if sid != "TestProjectEndpoints":
+            assert statement["Condition"]["Null"] == {"aws:PrincipalTag/mlops-gen-project-id": "true"}, sid
     reads = statements["ReadModelArtifacts"]
     assert reads["Action"] == ["s3:GetObject"]
-    assert reads["Condition"] == {"StringEquals": {"s3:ResourceAccount": {"Ref": "PipelineAccountId"}}}
+    assert reads["Condition"]["StringEquals"] == {"s3:ResourceAccount": {"Ref": "PipelineAccountId"}}
     wildcards = [s["Sid"] for s in document["Statement"] if "*" in as_list(s["Resource"])]
     assert sorted(wildcards) == ["EcrLogin", "EndpointMetrics"]  # actions without a resource type
 

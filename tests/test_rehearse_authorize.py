@@ -88,9 +88,9 @@ def remove_from_target_role(monkeypatch: pytest.MonkeyPatch, action: str) -> Non
     monkeypatch.setattr(authorize, "moto_role_policies", patched)
 
 
-def play(folder: Path) -> Report:
-    options = Options(approval="approve", accounts_per_ou=1, validate_first=False)
-    return rehearse(folder, options, SilentTimeline())
+def play(folder: Path, **options: Any) -> Report:
+    chosen = Options(approval="approve", accounts_per_ou=1, validate_first=False, **options)
+    return rehearse(folder, chosen, SilentTimeline())
 
 
 def assert_denied(report: Report, stage: str, action_name: str, role: str, action: str, resource: str) -> None:
@@ -462,3 +462,52 @@ def test_second_projects_roles_are_denied_the_first_projects_resources_at_call_t
         for intruder in second.values():
             denied = authorizer.check(intruder, action, resource)
             assert denied is not None and denied.decision == "implicit-deny", (intruder.name, action)
+
+
+@pytest.mark.slow
+def test_a_second_project_launched_in_the_same_rehearsal_cannot_reach_the_first(project_render: Path) -> None:
+    """Issue 13: the second project's own roles, over the wire, against the first project's stack set, artifacts,
+    staging endpoint and the target role (claiming the first project's id, no id, a prod account): all refused;
+    its own legitimate assume works (so the refusals are decisions, not a broken authorizer)."""
+    report = play(project_render, second_project=True)
+    assert report.reached_prod, report.cause
+    outcomes = {a["call"]: a["outcome"] for a in report.isolation}
+    assert outcomes == {
+        "cloudformation:UpdateStackSet": "denied",
+        "cloudformation:CreateStackInstances": "denied",
+        "s3:GetObject": "denied",
+        "sts:AssumeRole+TagSession (the first project's id)": "denied",
+        "sts:AssumeRole (no project tag)": "denied",
+        "sts:AssumeRole+TagSession (own id, a prod account)": "denied",
+        "sts:AssumeRole+TagSession (own id, a staging account)": "allowed",
+        "sagemaker:DescribeEndpoint (the first project's, as the target role, own id)": "denied",
+        "sagemaker:InvokeEndpoint (the first project's, as the target role, own id)": "denied",
+    }, report.isolation
+    assert all(a["as_expected"] for a in report.isolation)
+
+
+@pytest.mark.slow
+def test_a_target_role_trusting_any_project_id_is_caught_by_the_second_project(
+    project_render: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The failing fixture: the target role's trust without `aws:RequestTag` = `${aws:PrincipalTag}` (any project
+    test role may claim any project): the second project assumes it as the first and calls its endpoint."""
+    from generator.rehearse import authorize
+
+    original = authorize.trust_policy
+
+    def any_project(role_arn: str) -> dict[str, Any] | None:
+        policy = original(role_arn)
+        for statement in (policy or {}).get("Statement", []):
+            statement.get("Condition", {}).pop("StringEquals", None)
+        return policy
+
+    monkeypatch.setattr(authorize, "trust_policy", any_project)
+    report = play(project_render, second_project=True)
+    assert not report.as_expected
+    assert "isolation:" in report.cause, report.cause
+    assert "sts:AssumeRole+TagSession (the first project's id)" in report.cause
+    wrong = [a["call"] for a in report.isolation if not a["as_expected"]]
+    assert (
+        "sagemaker:InvokeEndpoint (the first project's, as the target role, claiming the first project's id)" in wrong
+    )

@@ -35,6 +35,7 @@ def test_environ() -> dict[str, str]:
     stage = Stage.STAGING
     return {
         contract.Env.STAGE: stage.value,
+        contract.Env.PROJECT_ID: PROJECT_ID,
         contract.Env.DEPLOY_REGIONS: ",".join(REGIONS),
         contract.Env.ou(stage): "",  # set per test
         contract.Env.role(stage): ROLE,
@@ -217,3 +218,8 @@ def test_percentile_is_nearest_rank(seed: Seed) -> None:
     assert seed.endpoint_test.percentile(values, 95) == 19.0
     assert seed.endpoint_test.percentile(values, 50) == 10.0
     assert seed.endpoint_test.percentile([7.0], 95) == 7.0
+
+
+def test_the_seed_and_the_generator_name_the_same_project_session_tag(seed: Seed) -> None:
+    """The stage's role admits the test's session only with this tag (generator/target_role.py)."""
+    assert seed.endpoint_test.PROJECT_SESSION_TAG == contract.PROJECT_SESSION_TAG

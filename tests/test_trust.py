@@ -129,11 +129,27 @@ def _rendered_trust(pipeline_account: str) -> dict[str, Any]:
     return trust
 
 
+def _with_project_tag(principal: str, project_id: str | None = "p-abcdefghijkl") -> TrustPrincipal:
+    """The shared build role assuming with the project session tag (None: without it)."""
+    from dataclasses import replace
+
+    from generator.iam_eval import COMPLETE_PREFIXES
+    from generator.runtime_iam import tagging_context
+
+    who = role_principal(principal)
+    tags = [("mlops-gen-project-id", project_id)] if project_id else []
+    context = dict(tagging_context(tags, [])) | {COMPLETE_PREFIXES: ["aws:RequestTag/", "aws:TagKeys"]}
+    return replace(who, context={**who.context, **context})
+
+
 def test_rendered_trust_admits_the_pipelines_build_role_only() -> None:
     trust = _rendered_trust(MANAGEMENT)
-    assert evaluate_trust(trust, role_principal(BUILD_ROLE), ROLE_ARN).decision is Decision.ALLOW
+    assert evaluate_trust(trust, _with_project_tag(BUILD_ROLE), ROLE_ARN).decision is Decision.ALLOW
+    assert evaluate_trust(trust, _with_project_tag(BUILD_ROLE), ROLE_ARN, "sts:TagSession").allowed
+    # the test must name a project (the target role's test grants are by the session tag)
+    assert evaluate_trust(trust, _with_project_tag(BUILD_ROLE, None), ROLE_ARN).decision is Decision.IMPLICIT_DENY
     other = f"arn:aws:iam::{MANAGEMENT}:role/service-role/AmazonSageMakerServiceCatalogProductsUseRole"
-    assert evaluate_trust(trust, role_principal(other), ROLE_ARN).decision is Decision.IMPLICIT_DENY
+    assert evaluate_trust(trust, _with_project_tag(other), ROLE_ARN).decision is Decision.IMPLICIT_DENY
     # the same role name in another account is another principal
     elsewhere = BUILD_ROLE.replace(MANAGEMENT, "999988887777")
-    assert evaluate_trust(trust, role_principal(elsewhere), ROLE_ARN).decision is Decision.IMPLICIT_DENY
+    assert evaluate_trust(trust, _with_project_tag(elsewhere), ROLE_ARN).decision is Decision.IMPLICIT_DENY

@@ -42,7 +42,7 @@ from functools import cache
 from typing import Any
 from unittest import mock
 
-from generator.iam_eval import Decision, Result, evaluate, evaluate_bounded
+from generator.iam_eval import COMPLETE_PREFIXES, Decision, Result, evaluate, evaluate_bounded
 from generator.trust import principal_matches, role_principal
 
 Policies = Mapping[str, Mapping[str, Any]]
@@ -72,6 +72,10 @@ class Identity:
     #: The role's permissions boundary (None: it has none; empty: it names one the render does not create, which
     #: then denies everything): a call is allowed only when both allow it (iam_eval.evaluate_bounded).
     boundary: Policies | None = None
+    #: The session's principal tags (`aws:PrincipalTag/<key>`): the role's IAM tags, and for a session from
+    #: sts:AssumeRole the session tags it was given (they override role tags of the same key).
+    #: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -229,6 +233,9 @@ class Authorizer:
     unchecked: list[str] = field(default_factory=list)
     #: (account, region) of a stack instance -> the calls its creation was denied (execution.py).
     instance_failures: dict[tuple[str, str], list[Call]] = field(default_factory=dict)
+    #: (role ARN, session name) -> the session tags an allowed sts:AssumeRole passed (moto keeps none; two
+    #: sessions of one role and name get the later one's tags, so the rehearsal's callers use distinct names).
+    session_tags: dict[tuple[str, str], tuple[tuple[str, str], ...]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def credentials(self, identity: Identity) -> dict[str, str]:
@@ -308,7 +315,14 @@ class Authorizer:
                 continue
             if role_arn.rsplit("/", 1)[-1] != self.target_role:
                 return None
-            identity = Identity(role_arn, f"target role in account {account}", moto_role_policies(account, role_arn))
+            session = _session_name(account, access_key)
+            tags = dict(moto_role_tags(account, role_arn)) | dict(self.session_tags.get((role_arn, session), ()))
+            identity = Identity(
+                role_arn,
+                f"target role in account {account}",
+                moto_role_policies(account, role_arn),
+                tags=tuple(sorted(tags.items())),
+            )
             self.identities[access_key] = identity
             return identity
         return None
@@ -363,16 +377,44 @@ class Authorizer:
             }
             if action.startswith("s3:") and owner:  # S3 sets the bucket owner's account for every call
                 context["s3:ResourceAccount"] = owner
+            tags = request_tags(params) if action == "sts:AssumeRole" else ()
+            if action == "sts:AssumeRole":  # the request's tags are known whole: a missing one is absent
+                context |= tag_context(tags) | {COMPLETE_PREFIXES: ["aws:RequestTag/", "aws:TagKeys"]}
             call = self.check(identity, action, arn, context, policy, owner)
+            if call is None and tags:  # passing session tags is sts:TagSession, authorized on its own
+                call = self.check(identity, "sts:TagSession", arn, context, policy, owner)
             if call is not None:
                 _deny(response, call)
+            if action == "sts:AssumeRole":
+                with self.lock:
+                    self.session_tags[(arn, str(params.get("RoleSessionName", "")))] = tags
 
 
 def request_context(identity: Identity) -> dict[str, Any]:
-    """What IAM knows of a call by `identity`'s role session: principal, organisation, TLS."""
+    """What IAM knows of a call by `identity`'s role session: principal, its tags, organisation, TLS."""
     account = identity.role_arn.split(":")[4]
     principal = {"aws:PrincipalArn": identity.role_arn, "aws:PrincipalAccount": account}
+    principal |= {f"aws:PrincipalTag/{key}": value for key, value in identity.tags}
     return principal | {"aws:PrincipalType": "AssumedRole", "aws:SecureTransport": "true", **org_context(account)}
+
+
+def request_tags(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The session tags of an sts:AssumeRole request (query protocol: `Tags.member.N.Key`/`.Value`)."""
+    found: dict[str, dict[str, str]] = {}
+    for name, value in params.items():
+        match = re.fullmatch(r"Tags\.member\.(\d+)\.(Key|Value)", str(name))
+        if match:
+            found.setdefault(match.group(1), {})[match.group(2)] = str(value)
+    if isinstance(params.get("Tags"), list):  # a parsed list, as moto gives some protocols
+        for index, tag in enumerate(params["Tags"]):
+            found[f"list{index}"] = {"Key": str(tag.get("Key", "")), "Value": str(tag.get("Value", ""))}
+    return tuple(sorted((t.get("Key", ""), t.get("Value", "")) for t in found.values()))
+
+
+def tag_context(tags: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """`aws:RequestTag/<key>` and `aws:TagKeys` of a request that passes tags (sts:AssumeRole and
+    sts:TagSession support both: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecuritytokenservice.html)."""
+    return {f"aws:RequestTag/{key}": value for key, value in tags} | {"aws:TagKeys": [key for key, _ in tags]}
 
 
 def org_path(account: str) -> tuple[str, str] | None:
@@ -525,6 +567,26 @@ def moto_role_policies(account: str, role_arn: str) -> dict[str, Any] | None:
                 policies[arn] = json.loads(document) if isinstance(document, str) else document
             return policies
     return None
+
+
+def _session_name(account: str, access_key: str) -> str:
+    """The RoleSessionName of the local assumed-role session holding `access_key` (moto's sts backend keeps it)."""
+    from moto.sts.models import sts_backends
+
+    session = sts_backends[account]["aws"].get_assumed_role_from_access_key(access_key)
+    return str(getattr(session, "session_name", "") or "")
+
+
+def moto_role_tags(account: str, role_arn: str) -> tuple[tuple[str, str], ...]:
+    """A local role's IAM tags (key, value), as `aws:PrincipalTag` of its sessions."""
+    from moto.iam.models import iam_backends
+
+    for role in iam_backends[account]["aws"].roles.values():
+        if role.arn == role_arn:
+            tags = getattr(role, "tags", {}) or {}  # key -> {Key, Value}; a list of them as some paths keep it
+            listed = list(tags.values()) if isinstance(tags, dict) else list(tags)
+            return tuple(sorted((str(t.get("Key", "")), str(t.get("Value", ""))) for t in listed))
+    return ()
 
 
 def moto_role_boundary(account: str, role_arn: str) -> str | None:

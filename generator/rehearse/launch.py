@@ -183,26 +183,26 @@ def put_bucket_policies(aws: LocalAws, project: Project) -> list[str]:
 
 
 def launch(
-    aws: LocalAws, template: dict[str, Any], parameters: dict[str, str], bundle: bytes
+    aws: LocalAws, template: dict[str, Any], parameters: dict[str, str], bundle: bytes, stack_name: str = STACK_NAME
 ) -> tuple[Project, dict[str, Any]]:
     """Create the stack of what moto supports; model the rest. Returns the project and a summary."""
     from moto.cloudformation.parsing import get_model_map  # imports every model moto can create
 
     kept, left_out = split_template(template, set(get_model_map()))
     project = Project(Resolver(template, parameters, region=aws.region, account=MANAGEMENT_ACCOUNT), parameters)
-    project.resolver.values["AWS::StackName"] = STACK_NAME
+    project.resolver.values["AWS::StackName"] = stack_name
     seed = publish_seed(aws, project, bundle)  # before the stack: CloudFormation reads it at create time
     cfn = aws.client("cloudformation")
     cfn.create_stack(
-        StackName=STACK_NAME,
+        StackName=stack_name,
         TemplateBody=json.dumps(kept),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
-    stack = cfn.describe_stacks(StackName=STACK_NAME)["Stacks"][0]
+    stack = cfn.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
-        raise StepFailed(f"stack {STACK_NAME}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
-    for summary in cfn.list_stack_resources(StackName=STACK_NAME)["StackResourceSummaries"]:
+        raise StepFailed(f"stack {stack_name}: {stack['StackStatus']} {stack.get('StackStatusReason', '')}")
+    for summary in cfn.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]:
         logical = summary["LogicalResourceId"]
         project.created[logical] = summary["ResourceType"]
         expected = project.resolver.physical_name(logical)
@@ -216,7 +216,7 @@ def launch(
     groups = create_model_package_groups(aws, project)
     policies = put_bucket_policies(aws, project)
     return project, {
-        "stack": STACK_NAME,
+        "stack": stack_name,
         "parameters": parameters,
         "created_by_cloudformation": project.created,
         "read_from_template": project.modelled,

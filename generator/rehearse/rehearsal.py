@@ -43,6 +43,9 @@ class Options:
     reject_live: bool = False
     project_name: str = SAMPLE_PROJECT_NAME
     project_id: str = SAMPLE_PROJECT_ID
+    #: After the first project reached prod, launch a second project and prove it cannot reach the first
+    #: (generator/rehearse/isolation.py; needs --service-roles project).
+    second_project: bool = False
     #: Run `validate` first and refuse a folder with findings. The CLI always does; tests of the call-time
     #: authorization turn it off, since validate would refuse the policy they break before anything runs.
     validate_first: bool = True
@@ -151,6 +154,9 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
         report.scenario, report.expected = expected.scenario, expected.describe()
     _judge(report, expected, world[0] if world else None)
     report.as_expected = report.as_expected and not crashed  # a crash is never the expected outcome
+    if options.second_project:  # asked to prove isolation: every attempt must have gone as expected
+        isolated = bool(report.isolation) and all(a["as_expected"] for a in report.isolation)
+        report.as_expected = report.as_expected and isolated
     return report
 
 
@@ -257,8 +263,30 @@ def _play(
         else:
             if options.reject_live and len(approved) == 2:
                 _reject_live(world, approved)
+            if options.second_project:
+                _second_project(world)
     finally:
         _verify(world, approved[-1] if approved else "")
+
+
+def _second_project(world: _World) -> None:
+    """Another project of the same product may not reach this one (generator/rehearse/isolation.py)."""
+    from generator.rehearse import isolation
+
+    with world.rec.step(0, "Isolation", "Second project", "CloudFormation") as step:
+        attempts = isolation.try_to_reach(world, world.project)
+        world.rec.report.isolation = isolation.summary(attempts)
+        wrong = [a for a in attempts if not a.as_expected]
+        step.detail = (
+            f"project {isolation.SECOND_PROJECT_NAME} ({isolation.SECOND_PROJECT_ID}): "
+            f"{sum(a.outcome == 'denied' for a in attempts)} of its calls on this project refused, "
+            "its own assume allowed"
+        )
+        if wrong:
+            raise StepFailed(
+                "isolation: "
+                + "; ".join(f"{a.role} {a.call} on {a.resource}: {a.outcome}, expected {a.expected}" for a in wrong)
+            )
 
 
 def _data_scientist(world: _World, run: int) -> tuple[str, str]:

@@ -190,6 +190,8 @@ class Report:
     authorization: dict[str, Any] = field(default_factory=dict)
     #: Endpoints of one stage found in an account of the other stage.
     cross_stage: list[str] = field(default_factory=list)
+    #: `--second-project`: the second project's calls on this one, each refused (generator/rehearse/isolation.py).
+    isolation: list[dict[str, Any]] = field(default_factory=list)
     reached_prod: bool = False
     cause: str = ""
     scenario: str = ""

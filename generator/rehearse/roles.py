@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.rehearse.authorize import Authorizer, Identity, moto_role_boundary, moto_role_policies
+from generator.rehearse.authorize import Authorizer, Identity, moto_role_boundary, moto_role_policies, moto_role_tags
 from generator.rehearse.organization import Organisation
 from generator.rehearse.rendered import Rendered
 from generator.rehearse.server import MANAGEMENT_ACCOUNT
@@ -90,7 +90,7 @@ class ProductRoles:
             if boundary_arn:
                 name = boundary_arn.rsplit("/", 1)[-1]
                 boundary = {name: self.managed[name]} if name in self.managed else {}
-            self._identities[arn] = Identity(arn, label, policies, boundary)
+            self._identities[arn] = Identity(arn, label, policies, boundary, moto_role_tags(MANAGEMENT_ACCOUNT, arn))
         return self._identities[arn]
 
     def credentials(self, arn: str, label: str) -> dict[str, str]:

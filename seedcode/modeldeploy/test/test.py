@@ -42,6 +42,9 @@ CLASSES = (0, 1, 2)
 PROBABILITY_TOLERANCE = 1e-3
 #: Bounded wait for InService: 30 s apart, at most 40 times (20 minutes) per endpoint.
 WAITER_CONFIG = {"Delay": 30, "MaxAttempts": 40}
+#: The session tag that names this project to the stage's role (mlops-gen's generator/contract.py keeps the
+#: same name): the role lets a session call only the endpoints of the project its tag names.
+PROJECT_SESSION_TAG = "mlops-gen-project-id"
 REPORT_XML = "endpoint-tests.xml"
 SUMMARY_JSON = "endpoint-tests.json"
 
@@ -64,6 +67,8 @@ class EndpointTestEnv:
     endpoint_name: str
     config_file: str
     regions: tuple[str, ...]
+    #: SAGEMAKER_PROJECT_ID: passed as the session tag PROJECT_SESSION_TAG when assuming the stage's role.
+    project_id: str = ""
     #: `<STAGE>_ACCOUNT_IDS`: only these accounts got the endpoint (accounts chosen inside the OU, or a
     #: self-managed stack set's targets); empty: every ACTIVE account of the OU tree.
     accounts: tuple[str, ...] = ()
@@ -86,6 +91,7 @@ class EndpointTestEnv:
             endpoint_name=need(f"{prefix}_ENDPOINT_NAME"),
             config_file=need(f"{prefix}_CONFIG"),
             regions=regions,
+            project_id=need("SAGEMAKER_PROJECT_ID"),
             accounts=tuple(a.strip() for a in environ.get(f"{prefix}_ACCOUNT_IDS", "").split(",") if a.strip()),
         )
 
@@ -250,7 +256,11 @@ def run_tests(
     for account in accounts:
         role_arn = f"arn:{partition}:iam::{account['Id']}:role/{env.role_name}"
         try:
-            credentials = sts.assume_role(RoleArn=role_arn, RoleSessionName=f"{env.stage}-endpoint-test")["Credentials"]
+            credentials = sts.assume_role(
+                RoleArn=role_arn,
+                RoleSessionName=f"{env.project_id}-{env.stage}-test"[:64],
+                Tags=[{"Key": PROJECT_SESSION_TAG, "Value": env.project_id}],
+            )["Credentials"]
         except ClientError as exc:
             for region in env.regions:
                 results.append(
