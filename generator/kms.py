@@ -1,13 +1,14 @@
-"""The product's customer managed keys: the tag that scopes the launch role's key administration.
+"""The product's customer managed keys, and who administers them.
 
-Every `AWS::KMS::Key` the product creates carries the tag `OWNER_TAG_KEY` (generator/iam_table.py)
-whose value is the generated launch role's name. The launch role's key actions are generated from
-generator/iam_table.py with `aws:RequestTag/<key>` on kms:CreateKey (and the kms:TagResource that
-CreateKey's Tags need) and `aws:ResourceTag/<key>` on every key-scoped action, so the role administers
-only keys it created for a product of this prefix, not every key of the account and region
-(issue 13, point 4). The service authorization reference lists those condition keys
-(https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html):
-aws:RequestTag/${TagKey} on CreateKey and TagResource, aws:ResourceTag/${TagKey} on the `key` resource type.
+The launch role administers a key the product creates through that key's own policy, which names it
+(`launch_role_administers`): an IAM grant of the key-scoped actions could only name `key/*`, every key of
+the account and region (issue 13, point 4). A tag-scoped IAM grant (`aws:ResourceTag`) was the first
+design; it failed review: the launch role needs kms:TagResource on every key to tag a key at creation
+(https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html), so it could tag any key and
+then administer it, and tag-based authorization may lag a key's creation by minutes
+(https://docs.aws.amazon.com/kms/latest/developerguide/abac.html). Every key still carries the tag
+`OWNER_TAG_KEY` (generator/iam_table.py), now a label: the launch role's IAM policy keeps only
+kms:CreateKey and the kms:TagResource that CreateKey's Tags need, both held to that tag in the request.
 """
 
 from __future__ import annotations
@@ -55,12 +56,40 @@ def account_controls_the_key() -> Statement:
     )
 
 
+def launch_role_administers(cfg: RenderConfig) -> Statement:
+    """The launch role administers this key (and only this one): the key-scoped actions CloudFormation's
+    handlers call as it (generator/iam_table.py `key_policy` grants), granted by the key's own policy instead of
+    an IAM grant on `key/*` that would reach every key of the account. KMS requires the creator to be able to
+    PutKeyPolicy on the new key (the lockout safety check), which this statement also satisfies.
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html
+    """
+    from generator.iam_table import key_policy_actions
+    from generator.portfolio import launch_role_arn
+
+    actions = sorted({*key_policy_actions("AWS::KMS::Key"), *key_policy_actions("AWS::KMS::Alias")})
+    return Statement(
+        Sid="LaunchRoleAdministersThisKey",
+        Effect=Allow,
+        Principal=Principal("AWS", [launch_role_arn(cfg)]),
+        Action=[Action(*a.split(":", 1)) for a in actions],
+        Resource=["*"],
+    )
+
+
 def default_key_policy() -> PolicyDocument:
     """KMS's default key policy: the account (its IAM policies) controls the key; nothing else is granted.
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html"""
     return PolicyDocument(
         Version="2012-10-17",
         Statement=[account_controls_the_key()],
+    )
+
+
+def launched_key_policy(cfg: RenderConfig) -> PolicyDocument:
+    """A key the product creates: KMS's default statement, and the launch role administering this key."""
+    return PolicyDocument(
+        Version="2012-10-17",
+        Statement=[account_controls_the_key(), launch_role_administers(cfg)],
     )
 
 
@@ -152,6 +181,7 @@ def project_key_policy(cfg: RenderConfig, readers: list[Any]) -> PolicyDocument:
         Version="2012-10-17",
         Statement=[
             account_controls_the_key(),
+            launch_role_administers(cfg),
             Statement(
                 # The pipeline and build roles, and the model-build jobs that write the model data, write and
                 # read the artifact bucket: any principal of this account, through S3 only (the AWS managed

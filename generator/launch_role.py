@@ -121,6 +121,7 @@ def launch_calls(product: Mapping[str, Any], region: str) -> list[Call]:
             ),
         )
         for req in required_permissions(product)
+        if not req.policy_of  # granted by a key's own policy, not the role's (generator/kms.py)
     ]
     return sorted(set(calls)) + service_catalog_calls(region)
 
@@ -174,7 +175,8 @@ def product_for_launch_role(cfg: RenderConfig) -> Template:
 
 def launch_role_policy_document(cfg: RenderConfig) -> PolicyDocument:
     """The generated launch role's policy for `cfg`'s product (awacs)."""
-    requirements = required_permissions(product_for_launch_role(cfg).to_dict())
+    # What a key's own policy grants the launch role (generator/kms.py) stays out of its IAM policy.
+    requirements = [r for r in required_permissions(product_for_launch_role(cfg).to_dict()) if not r.policy_of]
     return PolicyDocument(
         Version="2012-10-17",
         Statement=_service_catalog_statements() + _resource_statements(requirements),

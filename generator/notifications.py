@@ -22,8 +22,7 @@ from troposphere.kms import Alias, Key
 from troposphere.sns import SubscriptionResource, Topic
 
 from generator.config import RenderConfig
-from generator.kms import default_key_policy as key_policy
-from generator.kms import owner_tags
+from generator.kms import launched_key_policy, owner_tags
 
 
 def add_approval_key(template: Template, cfg: RenderConfig) -> Key:
@@ -33,8 +32,8 @@ def add_approval_key(template: Template, cfg: RenderConfig) -> Key:
             "ApprovalTopicKey",
             Description=Sub(f"Encrypts the approval notifications of {cfg.names.pipeline.pattern}"),
             EnableKeyRotation=True,
-            KeyPolicy=key_policy(),
-            Tags=owner_tags(cfg),  # the launch role administers only keys with this tag (generator/kms.py)
+            KeyPolicy=launched_key_policy(cfg),  # the launch role administers it by this policy (generator/kms.py)
+            Tags=owner_tags(cfg),
             # Stated, not defaulted (cfn-lint I3011): the key only encrypts notifications in flight, so
             # deleting the project schedules its deletion (a 30-day window), like every other project resource.
             DeletionPolicy="Delete",

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import decode_str
-from troposphere import Tags
 
 from generator import hygiene
 from generator.hygiene import (
@@ -119,17 +118,28 @@ def test_deny_statements_and_service_principals_pass() -> None:
     assert template_findings({"Resources": {"R": role}}, "t.yaml") == []
 
 
-def test_an_untagged_key_leaves_the_launch_role_s_key_administration_unscoped(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point 4 as a class: the launch role is scoped by the keys' owner tag; drop the tag and hygiene fails."""
+def test_the_launch_role_administers_keys_only_through_their_own_policies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point 4 as a class: no key administration on `key/*` in the launch role's IAM policy (hygiene), and a key
+    whose policy does not name the launch role is caught by validate (the launch role could not administer it)."""
+    from generator.iam_check import LAUNCH_RULE, _launch_findings, generated_launch_policies
+    from generator.kms import default_key_policy
+    from generator.launch_role import product_for_launch_role
+
     cfg = make_config(approver_email=["a@example.com"], format="json")
     launch = json.loads(json.dumps(build_launch_role_template(cfg).to_dict()))
     assert [f for f in template_findings(launch, "launch.json") if f.rule == ADMIN_RULE] == []
+    actions = {a for st in launch["Resources"]["LaunchRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+               for a in st["Action"]}  # fmt: skip
+    assert not actions & {"kms:PutKeyPolicy", "kms:ScheduleKeyDeletion", "kms:DisableKeyRotation"}
 
-    monkeypatch.setattr("generator.notifications.owner_tags", lambda cfg: Tags())
-    untagged = json.loads(json.dumps(build_launch_role_template(cfg).to_dict()))
-    admin = [f for f in template_findings(untagged, "launch.json") if f.rule == ADMIN_RULE]
-    assert any("kms:PutKeyPolicy" in f.message for f in admin)
-    assert any("kms:ScheduleKeyDeletion" in f.message for f in admin)
+    role, policies = generated_launch_policies(launch, cfg.region)
+    product = json.loads(json.dumps(product_for_launch_role(cfg).to_dict()))
+    assert [f for f in _launch_findings(product, "p", role, policies, False, cfg.region) if "kms:" in f.message] == []
+    monkeypatch.setattr("generator.notifications.launched_key_policy", lambda cfg: default_key_policy())
+    unnamed = json.loads(json.dumps(product_for_launch_role(cfg).to_dict()))
+    findings = [f for f in _launch_findings(unnamed, "p", role, policies, False, cfg.region) if f.rule == LAUNCH_RULE]
+    assert any("kms:PutKeyPolicy" in f.message for f in findings)
+    assert any("kms:ScheduleKeyDeletion" in f.message for f in findings)
 
 
 @pytest.mark.parametrize(

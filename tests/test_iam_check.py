@@ -117,6 +117,7 @@ def test_without_prerequisites_the_known_gaps_need_them(tmp_path: Path) -> None:
     assert by_role[PIPELINE_ROLE] == STACK_SET_ACTIONS
     assert by_role[BUILD_ROLE] == {
         "sts:AssumeRole",
+        "sts:TagSession",  # the project session tag (generator/target_role.py)
         "organizations:ListAccountsForParent",
         "organizations:ListOrganizationalUnitsForParent",
         "codebuild:CreateReportGroup",
@@ -318,7 +319,7 @@ def test_endpoints_in_every_deploy_region_are_checked(tmp_path: Path) -> None:
 
     def only_home_region(template: dict[str, Any]) -> None:
         for statement in target_statements(template):
-            if statement.get("Sid") == "TestEndpoints":
+            if statement.get("Sid") == "TestProjectEndpoints":
                 statement["Resource"] = [
                     {"Fn::Sub": r["Fn::Sub"].replace(":*:", ":eu-west-1:", 1)} for r in statement["Resource"]
                 ]
@@ -337,7 +338,7 @@ def test_endpoint_in_the_pipeline_account_only_is_missing(tmp_path: Path) -> Non
 
     def pipeline_account(template: dict[str, Any]) -> None:
         for statement in target_statements(template):
-            if statement.get("Sid") == "TestEndpoints":
+            if statement.get("Sid") == "TestProjectEndpoints":
                 statement["Resource"] = [
                     {"Fn::Sub": r["Fn::Sub"].replace("${AWS::AccountId}", "${PipelineAccountId}")}
                     for r in statement["Resource"]
@@ -398,6 +399,8 @@ def test_test_assuming_another_role_is_unchecked(tmp_path: Path) -> None:
         ("unchecked", "acme-staging", "sagemaker:InvokeEndpoint"),
         ("missing", BUILD_ROLE, "sts:AssumeRole"),  # the prerequisites let it assume the target role only
         ("unused", BUILD_ROLE, "sts:AssumeRole"),  # ... which the test no longer assumes (IAM-UNUSED-STATEMENT)
+        ("missing", BUILD_ROLE, "sts:TagSession"),  # and tag its session, likewise
+        ("unused", BUILD_ROLE, "sts:TagSession"),
     }
     unchecked = [f for f in findings if f.kind == "unchecked"]
     assert all(f"makes arn:aws:iam::444455556666:role/{TARGET_ROLE}" in f.message for f in unchecked)
