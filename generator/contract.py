@@ -122,8 +122,11 @@ class Variables:
 
 
 #: The session tag the staging test passes when it assumes the target role (seedcode test/test.py), valued
-#: with its project's id. The target role's trust admits a project role only with its own project's id
-#: (`aws:RequestTag` = `${aws:PrincipalTag}`), and its policy lets a tagged session call only that project's
-#: endpoints; untagged sessions (SageMaker running the model) get only the serving grants. ABAC with session
-#: tags: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
-PROJECT_SESSION_TAG = "mlops-gen-project-id"
+#: `<project name>-<project id>`: the stem every name of the project shares (naming.PROJECT_STEM). The target
+#: role's trust admits a project test role only with its own value (`aws:RequestTag` = `${aws:PrincipalTag}`;
+#: the role is created with it), and its policy lets a tagged session call only `endpoint/<prefix><value>-<stage>`;
+#: untagged sessions (SageMaker running the model) get only the serving grants. The value cannot be forged by
+#: choosing launch parameters: the test role is named `<prefix><value>-test`, and IAM role names are unique in an
+#: account, so two live projects never share a value. ABAC with session tags:
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html
+PROJECT_SESSION_TAG = "mlops-gen-project"

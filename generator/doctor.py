@@ -502,7 +502,7 @@ def expected_principals(options: DoctorOptions, caller: Caller, account_id: str)
     if caller.organization_id:
         pipeline["aws:PrincipalOrgID"] = caller.organization_id
     # The test names its project by a session tag; a project's own test role carries that project's id as a tag.
-    sample_id = [(PROJECT_SESSION_TAG, "p-doctor")]
+    sample_id = [(PROJECT_SESSION_TAG, "doctor-p-doctor")]
     own = sample_id if options.service_roles is ServiceRoles.PROJECT else []
     pipeline |= dict(tagging_context(sample_id, own))
     source = f"arn:{caller.partition}:sagemaker:{options.region}:{account_id}:endpoint/{options.name_prefix}doctor"

@@ -247,7 +247,9 @@ def product_role_policies(
     launch.update({k: v for k, v in SAMPLE_LAUNCH_VALUES.items() if k in declared and "Default" not in declared[k]})
     launch.update(launch_values or {})
     roles = {k: r for k, r in product.get("Resources", {}).items() if r.get("Type") == "AWS::IAM::Role"}
-    values = _TemplateValues({**product, "Resources": roles}, region, SAMPLE_ACCOUNT, launch)
+    # The keys too: a project role names the project key by `${ProjectKey.Arn}` (generator/project_roles.py).
+    keys = {k: r for k, r in product.get("Resources", {}).items() if r.get("Type") == "AWS::KMS::Key"}
+    values = _TemplateValues({**product, "Resources": {**roles, **keys}}, region, SAMPLE_ACCOUNT, launch)
     boundaries = {}
     for logical_id, resource in roles.items():
         props = resource.get("Properties", {})

@@ -41,6 +41,7 @@ from generator.errors import InputError
 from generator.grants import role_pattern
 from generator.iam_table import OWNER_TAG_KEY
 from generator.naming import Stage, launch_role_name
+from generator.resolve import SAMPLE_KEY_ID  # the sample id of a key a template creates (made at launch)
 from generator.skips import skip_checks
 
 
@@ -159,8 +160,6 @@ def generates_key(cfg: RenderConfig) -> bool:
 # --- the project's key (data-science account, home region) -----------------------------------------------
 
 PROJECT_KEY = "ProjectKey"
-#: A sample id for a key a template creates (KMS makes it at launch): the checks' sample ARNs use it.
-SAMPLE_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 #: The encrypting services call KMS through S3 (the pipeline's and builds' artifacts, the model data):
 #: `kms:ViaService` is `s3.<region>.amazonaws.com`. https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
 S3_VIA = "s3.${AWS::Region}.amazonaws.com"

@@ -17,6 +17,9 @@ from enum import StrEnum
 
 PROJECT_NAME = "${SageMakerProjectName}"
 PROJECT_ID = "${SageMakerProjectId}"
+#: What every per-project name holds after the prefix (role, endpoint, pipeline...): unique among live projects,
+#: since a second project with the same stem could not create its roles (IAM role names are unique).
+PROJECT_STEM = f"{PROJECT_NAME}-{PROJECT_ID}"
 
 #: SageMaker CreateProject: ProjectName is 1-32 characters of this pattern.
 #: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateProject.html
@@ -97,7 +100,7 @@ class Names:
 
     @property
     def _base(self) -> str:
-        return f"{self.prefix}{PROJECT_NAME}-{PROJECT_ID}"
+        return f"{self.prefix}{PROJECT_STEM}"
 
     @property
     def artifact_bucket(self) -> PhysicalName:

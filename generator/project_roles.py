@@ -24,12 +24,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from troposphere import AWSHelperFn, Ref, Sub, Tags, Template
+from troposphere import AWSHelperFn, Sub, Tags, Template
 from troposphere.iam import Policy, Role
 
 from generator.config import PermissionModel, RenderConfig, ServiceRoles
 from generator.contract import PROJECT_SESSION_TAG
-from generator.naming import PROJECT_ID, PROJECT_NAME, PROJECT_ROLE_KINDS, PROJECT_ROLE_PATH, BootstrapNames
+from generator.naming import (
+    PROJECT_ID,
+    PROJECT_NAME,
+    PROJECT_ROLE_KINDS,
+    PROJECT_ROLE_PATH,
+    PROJECT_STEM,
+    BootstrapNames,
+)
 from generator.org_id import ORG_ID_PARAMETER
 
 _P = "arn:${AWS::Partition}"
@@ -171,20 +178,20 @@ def _stack_set_statements(cfg: RenderConfig, scope: _Scope, account: str, sid: s
     return statements
 
 
+#: The project key's ARN in a project role's policy (same template: `Fn::Sub` resolves it, and orders the key first).
+PROJECT_KEY_ARN = "${ProjectKey.Arn}"
+
+
 def _artifact_key(cfg: RenderConfig) -> list[dict[str, Any]]:
-    """With `--kms-key`: the artifact key through S3, as the prerequisites grant the shared roles
-    (generator/kms.py `artifact_key_statements`: S3 calls KMS as the reader or writer)."""
-    from generator.iam_table import OWNER_TAG_KEY
-    from generator.kms import S3_VIA, generates_key, owner_tag_value, uses_key
+    """With `--kms-key`: the artifact key through S3 (S3 calls KMS as the reader or writer). A generated key by its
+    exact ARN: a tag-scoped grant would also reach any key someone tagged alike, and tag-based authorization may
+    lag the key's creation (https://docs.aws.amazon.com/kms/latest/developerguide/abac.html)."""
+    from generator.kms import S3_VIA, generates_key, uses_key
 
     if not uses_key(cfg):
         return []
     condition: dict[str, str] = {"kms:ViaService": S3_VIA}
-    if generates_key(cfg):
-        keys = [f"{_P}:kms:{_HERE}:key/*"]
-        condition[f"aws:ResourceTag/{OWNER_TAG_KEY}"] = owner_tag_value(cfg)
-    else:
-        keys = [str(cfg.kms_key)]
+    keys = [PROJECT_KEY_ARN] if generates_key(cfg) else [str(cfg.kms_key)]
     return [_stmt("UseArtifactKeyThroughS3", ["kms:GenerateDataKey", "kms:Decrypt"], keys, {"StringEquals": condition})]
 
 
@@ -394,7 +401,7 @@ def add_project_roles(template: Template, cfg: RenderConfig) -> dict[str, Role]:
                 MaxSessionDuration=3600,
                 Policies=[Policy(PolicyName=f"project-{kind}", PolicyDocument=_subbed(role_document(cfg, kind)))],
                 # The test role names its project to the target role by this tag (generator/target_role.py).
-                **({"Tags": Tags({PROJECT_SESSION_TAG: Ref("SageMakerProjectId")})} if kind == "test" else {}),
+                **({"Tags": Tags({PROJECT_SESSION_TAG: Sub(PROJECT_STEM)})} if kind == "test" else {}),
             )
         )
     return roles
@@ -427,6 +434,7 @@ def _boundary_text(cfg: RenderConfig, text: str) -> str:
         "${OrganizationalUnitProdId}": cfg.prod_ou,
         "${SageMakerExecutionRoleStagingName}": cfg.target_role_name,
         "${SageMakerExecutionRoleProdName}": cfg.target_role_name,
+        PROJECT_KEY_ARN: f"{_P}:kms:{_HERE}:key/*",  # any project's key (the boundary is rendered once for all)
     }
     if cfg.org_id:
         values[f"${{{ORG_ID_PARAMETER}}}"] = cfg.org_id

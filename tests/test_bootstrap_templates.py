@@ -79,11 +79,11 @@ def test_target_role_is_trusted_only_by_the_data_science_accounts_test_role(
     assert set(statements) == {"SageMakerRunsEndpoints", "PipelineRolesTestEndpoints", "PipelineRolesTagTestSessions"}
     # The test must name a project by the session tag (with the shared role: any project; README "Not isolated").
     assert statements["PipelineRolesTestEndpoints"]["Condition"]["Null"] == {
-        "aws:RequestTag/mlops-gen-project-id": "false"
+        "aws:RequestTag/mlops-gen-project": "false"
     }
     tagging = statements["PipelineRolesTagTestSessions"]
     assert tagging["Action"] == ["sts:TagSession"]
-    assert tagging["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["mlops-gen-project-id"]}
+    assert tagging["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["mlops-gen-project"]}
     sagemaker = statements["SageMakerRunsEndpoints"]
     assert sagemaker["Principal"] == {"Service": ["sagemaker.amazonaws.com"]}
     pipeline = statements["PipelineRolesTestEndpoints"]
@@ -105,8 +105,8 @@ def test_target_role_policy_touches_only_the_projects_endpoints_in_its_own_accou
     # The test's session: only the endpoints of the project its session tag names, only describe and invoke.
     tested = [sub_text(r) for r in statements["TestProjectEndpoints"]["Resource"]]
     assert tested == [
-        "arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:endpoint/sagemaker-acme-*-${!aws:PrincipalTag/mlops-gen-project-id}-staging",
-        "arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:endpoint/sagemaker-acme-*-${!aws:PrincipalTag/mlops-gen-project-id}-prod",
+        "arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:endpoint/sagemaker-acme-${!aws:PrincipalTag/mlops-gen-project}-staging",
+        "arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:endpoint/sagemaker-acme-${!aws:PrincipalTag/mlops-gen-project}-prod",
     ]
     assert statements["TestProjectEndpoints"]["Action"] == ["sagemaker:DescribeEndpoint", "sagemaker:InvokeEndpoint"]
     # Nothing creates, changes or deletes endpoints as this role (the stack sets' execution role does).
@@ -118,7 +118,7 @@ def test_target_role_policy_touches_only_the_projects_endpoints_in_its_own_accou
     # Every other grant is SageMaker's (untagged sessions), never the test's.
     for sid, statement in statements.items():
         if sid != "TestProjectEndpoints":
-            assert statement["Condition"]["Null"] == {"aws:PrincipalTag/mlops-gen-project-id": "true"}, sid
+            assert statement["Condition"]["Null"] == {"aws:PrincipalTag/mlops-gen-project": "true"}, sid
     reads = statements["ReadModelArtifacts"]
     assert reads["Action"] == ["s3:GetObject"]
     assert reads["Condition"]["StringEquals"] == {"s3:ResourceAccount": {"Ref": "PipelineAccountId"}}

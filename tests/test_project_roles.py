@@ -197,7 +197,7 @@ def _trust() -> tuple[dict[str, Any], str]:
     return trust, "arn:aws:iam::444455556666:role/sagemaker-multi-account-deploy"
 
 
-def _tagged(principal: str, claimed: str | None, own: str | None = "p-abcdefghijkl") -> Any:
+def _tagged(principal: str, claimed: str | None, own: str | None = "iris-multi-01-p-abcdefghijkl") -> Any:
     """`principal` assuming with the project session tag `claimed` (None: no tag), its own role tag `own`."""
     from dataclasses import replace
 
@@ -205,8 +205,8 @@ def _tagged(principal: str, claimed: str | None, own: str | None = "p-abcdefghij
     from generator.runtime_iam import tagging_context
 
     who = role_principal(principal)
-    tags = [("mlops-gen-project-id", claimed)] if claimed else []
-    mine = [("mlops-gen-project-id", own)] if own else []
+    tags = [("mlops-gen-project", claimed)] if claimed else []
+    mine = [("mlops-gen-project", own)] if own else []
     context = dict(tagging_context(tags, mine)) | {COMPLETE_PREFIXES: ["aws:RequestTag/", "aws:TagKeys"]}
     return replace(who, context={**who.context, **context})
 
@@ -214,11 +214,11 @@ def _tagged(principal: str, claimed: str | None, own: str | None = "p-abcdefghij
 def test_target_role_trusts_only_project_test_roles_of_the_pipeline_account() -> None:
     trust, target = _trust()
     mine = f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/mlops-gen/{_role('test')}"
-    assert evaluate_trust(trust, _tagged(mine, "p-abcdefghijkl"), target).allowed
-    assert evaluate_trust(trust, _tagged(mine, "p-abcdefghijkl"), target, "sts:TagSession").allowed
+    assert evaluate_trust(trust, _tagged(mine, "iris-multi-01-p-abcdefghijkl"), target).allowed
+    assert evaluate_trust(trust, _tagged(mine, "iris-multi-01-p-abcdefghijkl"), target, "sts:TagSession").allowed
     # A project test role names only its own project (its role tag), and must name it.
-    assert not evaluate_trust(trust, _tagged(mine, "p-otherproject"), target).allowed
-    assert not evaluate_trust(trust, _tagged(mine, "p-otherproject"), target, "sts:TagSession").allowed
+    assert not evaluate_trust(trust, _tagged(mine, "iris-multi-01-p-otherproject"), target).allowed
+    assert not evaluate_trust(trust, _tagged(mine, "iris-multi-01-p-otherproject"), target, "sts:TagSession").allowed
     assert not evaluate_trust(trust, _tagged(mine, None), target).allowed
     for other in (
         f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole",
@@ -226,7 +226,7 @@ def test_target_role_trusts_only_project_test_roles_of_the_pipeline_account() ->
         f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/{_role('test')}",  # not under the mlops-gen path
         f"arn:aws:iam::999988887777:role/mlops-gen/{_role('test')}",  # another account
     ):
-        assert not evaluate_trust(trust, _tagged(other, "p-abcdefghijkl"), target).allowed, other
+        assert not evaluate_trust(trust, _tagged(other, "iris-multi-01-p-abcdefghijkl"), target).allowed, other
 
 
 # --- assume-role only inside the organisation (issue 13 point 3) ------------------------------------

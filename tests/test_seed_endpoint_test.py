@@ -35,6 +35,7 @@ def test_environ() -> dict[str, str]:
     stage = Stage.STAGING
     return {
         contract.Env.STAGE: stage.value,
+        contract.Env.PROJECT_NAME: PROJECT,
         contract.Env.PROJECT_ID: PROJECT_ID,
         contract.Env.DEPLOY_REGIONS: ",".join(REGIONS),
         contract.Env.ou(stage): "",  # set per test

@@ -129,7 +129,7 @@ def _rendered_trust(pipeline_account: str) -> dict[str, Any]:
     return trust
 
 
-def _with_project_tag(principal: str, project_id: str | None = "p-abcdefghijkl") -> TrustPrincipal:
+def _with_project_tag(principal: str, project_id: str | None = "iris-multi-01-p-abcdefghijkl") -> TrustPrincipal:
     """The shared build role assuming with the project session tag (None: without it)."""
     from dataclasses import replace
 
@@ -137,7 +137,7 @@ def _with_project_tag(principal: str, project_id: str | None = "p-abcdefghijkl")
     from generator.runtime_iam import tagging_context
 
     who = role_principal(principal)
-    tags = [("mlops-gen-project-id", project_id)] if project_id else []
+    tags = [("mlops-gen-project", project_id)] if project_id else []
     context = dict(tagging_context(tags, [])) | {COMPLETE_PREFIXES: ["aws:RequestTag/", "aws:TagKeys"]}
     return replace(who, context={**who.context, **context})
 

@@ -124,20 +124,21 @@ def try_to_reach(world: Any, first: Project) -> list[Attempt]:
     target = world.authorizer.target_role
     sts = client("test", "sts")
 
-    def assume(account: str, project_id: str | None) -> Any:
+    def assume(account: str, stem: str | None) -> Any:
         arn = f"arn:aws:iam::{account}:role/{target}"
-        tags = [] if project_id is None else [{"Key": PROJECT_SESSION_TAG, "Value": project_id}]
+        tags = [] if stem is None else [{"Key": PROJECT_SESSION_TAG, "Value": stem}]
         # One session name per attempt: the rehearsal keeps session tags by role and session name.
-        name = f"{SECOND_PROJECT_ID}-{account}-{project_id or 'untagged'}"[:64]
+        name = f"{SECOND_PROJECT_ID}-{account}-{stem or 'untagged'}"[:64]
         return lambda: sts.assume_role(RoleArn=arn, RoleSessionName=name, Tags=tags)
 
-    first_id = first.parameters["SageMakerProjectId"]
+    first_stem = f"{first.parameters['SageMakerProjectName']}-{first.parameters['SageMakerProjectId']}"
+    own_stem = f"{SECOND_PROJECT_NAME}-{SECOND_PROJECT_ID}"
     claimed = attempt(
         "test",
         "sts:AssumeRole+TagSession (the first project's id)",
         f"{staging}:{target}",
         "denied",
-        assume(staging, first_id),
+        assume(staging, first_stem),
     )
     attempt("test", "sts:AssumeRole (no project tag)", f"{staging}:{target}", "denied", assume(staging, None))
     attempt(
@@ -145,14 +146,14 @@ def try_to_reach(world: Any, first: Project) -> list[Attempt]:
         "sts:AssumeRole+TagSession (own id, a prod account)",
         f"{prod}:{target}",
         "denied",
-        assume(prod, SECOND_PROJECT_ID),
+        assume(prod, own_stem),
     )
     own = attempt(
         "test",
         "sts:AssumeRole+TagSession (own id, a staging account)",
         f"{staging}:{target}",
         "allowed",
-        assume(staging, SECOND_PROJECT_ID),
+        assume(staging, own_stem),
     )
     endpoint = staging_endpoint(first)
     for how, assumed in (("own id", own), ("claiming the first project's id", claimed)):

@@ -43,8 +43,9 @@ PROBABILITY_TOLERANCE = 1e-3
 #: Bounded wait for InService: 30 s apart, at most 40 times (20 minutes) per endpoint.
 WAITER_CONFIG = {"Delay": 30, "MaxAttempts": 40}
 #: The session tag that names this project to the stage's role (mlops-gen's generator/contract.py keeps the
-#: same name): the role lets a session call only the endpoints of the project its tag names.
-PROJECT_SESSION_TAG = "mlops-gen-project-id"
+#: same name), valued `<project name>-<project id>`: the role lets a session call only the endpoints of the
+#: project its tag names.
+PROJECT_SESSION_TAG = "mlops-gen-project"
 REPORT_XML = "endpoint-tests.xml"
 SUMMARY_JSON = "endpoint-tests.json"
 
@@ -67,7 +68,9 @@ class EndpointTestEnv:
     endpoint_name: str
     config_file: str
     regions: tuple[str, ...]
-    #: SAGEMAKER_PROJECT_ID: passed as the session tag PROJECT_SESSION_TAG when assuming the stage's role.
+    #: SAGEMAKER_PROJECT_NAME and _ID: `<name>-<id>` is the session tag PROJECT_SESSION_TAG when assuming the
+    #: stage's role.
+    project_name: str = ""
     project_id: str = ""
     #: `<STAGE>_ACCOUNT_IDS`: only these accounts got the endpoint (accounts chosen inside the OU, or a
     #: self-managed stack set's targets); empty: every ACTIVE account of the OU tree.
@@ -91,6 +94,7 @@ class EndpointTestEnv:
             endpoint_name=need(f"{prefix}_ENDPOINT_NAME"),
             config_file=need(f"{prefix}_CONFIG"),
             regions=regions,
+            project_name=need("SAGEMAKER_PROJECT_NAME"),
             project_id=need("SAGEMAKER_PROJECT_ID"),
             accounts=tuple(a.strip() for a in environ.get(f"{prefix}_ACCOUNT_IDS", "").split(",") if a.strip()),
         )
@@ -259,7 +263,7 @@ def run_tests(
             credentials = sts.assume_role(
                 RoleArn=role_arn,
                 RoleSessionName=f"{env.project_id}-{env.stage}-test"[:64],
-                Tags=[{"Key": PROJECT_SESSION_TAG, "Value": env.project_id}],
+                Tags=[{"Key": PROJECT_SESSION_TAG, "Value": f"{env.project_name}-{env.project_id}"}],
             )["Credentials"]
         except ClientError as exc:
             for region in env.regions:
