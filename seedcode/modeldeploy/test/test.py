@@ -196,8 +196,9 @@ def check_endpoint(
         except ClientError as exc:
             result.reason = f"invoking endpoint {result.endpoint} failed: {exc}"
             return result
+        elapsed_ms = (clock() - start) * 1000.0
         if i >= settings.warmup_calls:  # a serverless endpoint's first call may wait for a cold start
-            latencies.append((clock() - start) * 1000.0)
+            latencies.append(elapsed_ms)
         result.calls += 1
         problem = prediction_problem(body)
         if problem:
