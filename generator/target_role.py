@@ -53,6 +53,7 @@ from troposphere.s3 import (
     VersioningConfiguration,
 )
 
+from generator import network
 from generator.config import PermissionModel, RenderConfig
 from generator.contract import DATA_CAPTURE_PREFIX
 from generator.errors import InputError
@@ -241,6 +242,7 @@ def target_role_policy(cfg: RenderConfig) -> PolicyDocument:
                 ),
             ),
             *target_role_statements(cfg, PIPELINE_ACCOUNT),  # --kms-key only (generator/kms.py)
+            *network.target_role_statements(cfg),  # models in a VPC (generator/network.py)
         ],
     )
 
