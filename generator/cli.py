@@ -806,6 +806,12 @@ def rehearse(
             "--reject-live", help="Approve v1, then v2, then reject the live v2: every endpoint must serve v1 again."
         ),
     ] = False,
+    vpc: Annotated[
+        bool, typer.Option("--vpc", help='Stage configs ask for "network": "vpc"; accounts publish their network.')
+    ] = False,
+    break_network: Annotated[
+        bool, typer.Option("--break-network", help="As --vpc, but one staging account publishes no network.")
+    ] = False,
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report to this file.", show_default=False)
     ] = None,
@@ -842,6 +848,8 @@ def rehearse(
         no_approved_model=no_approved_model,
         second_approval=second_approval,
         reject_live=reject_live,
+        vpc=vpc,
+        break_network=break_network,
     )
     if options.conflict():
         fail(InputError("scenario flags", options.conflict()))

@@ -182,9 +182,7 @@ def publish_network(account: str) -> tuple[list[str], list[str]]:
     session = assumed_session(account, ROLE)
     ec2 = session.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in range(2)
-    ]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24")["Subnet"]["SubnetId"] for i in range(2)]
     group = ec2.create_security_group(GroupName="models", Description="models", VpcId=vpc)["GroupId"]
     ssm = session.client("ssm")
     ssm.put_parameter(Name="/mlops-gen/network/subnet-ids", Type="StringList", Value=",".join(subnets))
@@ -192,9 +190,7 @@ def publish_network(account: str) -> tuple[list[str], list[str]]:
     return subnets, [group]
 
 
-def test_vpc_stage_deploys_into_each_account_s_own_subnets(
-    seed: Seed, repo: Path, tmp_path: Path, aws: None
-) -> None:
+def test_vpc_stage_deploys_into_each_account_s_own_subnets(seed: Seed, repo: Path, tmp_path: Path, aws: None) -> None:
     org = make_org()
     out = tmp_path / "out"
     assert build_with(seed, repo, out, {**staging(repo), "network": "vpc"}) == 0
@@ -218,3 +214,129 @@ def test_vpc_stage_deploys_into_each_account_s_own_subnets(
         described = target.describe_model(ModelName=model["ModelName"])
         subnets, groups = published[account]
         assert described["VpcConfig"] == {"Subnets": subnets, "SecurityGroupIds": groups}
+
+
+# The rehearsal (slow: it plays the whole pipeline on the embedded moto server).
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.test_rehearse import render_folder
+
+    return render_folder(tmp_path_factory.mktemp("render") / "dist")
+
+
+@pytest.mark.slow
+def test_rehearsal_deploys_every_account_s_model_into_its_own_network(rendered: Path) -> None:
+    from tests.test_rehearse import play, steps
+
+    report = play(rendered, vpc=True)
+    assert report.as_expected and report.reached_prod, (report.actual, report.stopped_at, report.cause)
+    published = steps(report)[("Setup", "Publish account networks")]
+    targets = {a for stage in ("staging", "prod") for a in report.organisation["targets"][stage]}
+    assert targets <= set(published.accounts)
+    # Each deployment checked that every account's model runs in the subnets that account published.
+    for stage, action in (("DeployStaging", "DeployResourcesStaging"), ("DeployProd", "DeployResourcesProd")):
+        log = steps(report)[(stage, action)].log
+        accounts = report.organisation["targets"]["staging" if stage == "DeployStaging" else "prod"]
+        for account in accounts:
+            assert any(
+                f"in account {account}, region eu-west-1 runs in" in line and line.endswith("publishes in SSM")
+                for line in log
+            ), (account, log)
+    assert any("SSM parameter" in note for note in report.fidelity)
+
+
+@pytest.mark.slow
+def test_rehearsal_fails_the_instance_of_an_account_without_its_network(rendered: Path) -> None:
+    from generator.rehearse.report import FAILED
+    from tests.test_rehearse import assert_prod_untouched, play, steps
+
+    report = play(rendered, break_network=True)
+    assert_prod_untouched(report, "staging-deploy")
+    staging_accounts = sorted(report.organisation["organizational_units"]["staging"]["accounts"])
+    left_out = staging_accounts[-1]
+    assert left_out not in steps(report)[("Setup", "Publish account networks")].accounts
+    deploy = steps(report)[("DeployStaging", "DeployResourcesStaging")]
+    assert deploy.result == FAILED
+    assert (
+        f"account {left_out}: CloudFormation: SSM parameter /mlops-gen/network/subnet-ids (an SSM parameter type "
+        f"of the endpoint template) does not exist in account {left_out}, region eu-west-1" in deploy.detail
+    )
+    assert report.served["staging"][left_out] == {}  # its failed stack was rolled back
+
+
+class _InProcess:
+    """The rehearsal's LocalAws client interface over moto's in-process mock."""
+
+    def client(self, service: str, session: Any = None, region: str | None = None) -> Any:
+        del session
+        return boto3.client(service, region_name=region or REGION)
+
+
+def test_a_model_outside_the_published_network_fails_its_instance(aws: None) -> None:
+    from generator.rehearse import network
+
+    local = _InProcess()
+    published = network.publish(local, None, "123456789012", REGION)
+    ec2 = boto3.client("ec2", region_name=REGION)
+    other = ec2.create_subnet(VpcId=published.vpc, CidrBlock="10.20.9.0/24")["Subnet"]["SubnetId"]
+    sm = boto3.client("sagemaker", region_name=REGION)
+    role = "arn:aws:iam::123456789012:role/r"
+    image = {"Image": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/x:1"}
+    groups = list(published.security_groups)
+    sm.create_model(ModelName="inside", ExecutionRoleArn=role, PrimaryContainer=image,
+                    VpcConfig={"Subnets": list(published.subnets), "SecurityGroupIds": groups})  # fmt: skip
+    assert network.instance_problems(local, None, "123456789012", REGION) == []
+    assert [
+        line.split(" runs in")[0] for line in network.models_in_their_network(local, None, "123456789012", REGION)
+    ] == [f"model inside in account 123456789012, region {REGION}"]
+    sm.create_model(ModelName="outside", ExecutionRoleArn=role, PrimaryContainer=image,
+                    VpcConfig={"Subnets": [other], "SecurityGroupIds": groups})  # fmt: skip
+    (problem,) = network.instance_problems(local, None, "123456789012", REGION)
+    assert problem.startswith(f"model outside in account 123456789012, region {REGION} runs in")
+    assert "not in the network the account publishes in SSM" in problem
+
+
+def test_a_missing_ssm_parameter_fails_only_its_own_instance(seed: Seed, repo: Path, tmp_path: Path, aws: None) -> None:
+    """moto raises inside CreateStackInstances; the rehearsal's patch records the instance instead."""
+    from generator.rehearse import network
+
+    org = make_org()
+    out = tmp_path / "out"
+    assert build_with(seed, repo, out, {**staging(repo), "network": "vpc"}) == 0
+    with_network, without = org.staging_accounts
+    publish_network(with_network)
+    name = Names().stack_set(Stage.STAGING).render(PROJECT, PROJECT_ID)
+    cfn = boto3.client("cloudformation")
+    cfn.create_stack_set(
+        StackSetName=name,
+        TemplateBody=(out / contract.EXPORT_TEMPLATE).read_text(),
+        Parameters=json.loads((out / contract.EXPORT_PARAMETERS[Stage.STAGING]).read_text()),
+        PermissionModel="SELF_MANAGED",  # two named accounts of the OU: one with its network, one without
+    )
+    local = _InProcess()
+    with network.resolving_per_instance():
+        cfn.create_stack_instances(StackSetName=name, Accounts=[with_network, without], Regions=[REGION])
+        assert network.instance_problems(local, None, without, REGION) == [
+            f"CloudFormation: SSM parameter /mlops-gen/network/subnet-ids (an SSM parameter type of the endpoint "
+            f"template) does not exist in account {without}, region {REGION}: publish the account's subnets and "
+            "security groups (README, Regulated environments)",
+            f"CloudFormation: SSM parameter /mlops-gen/network/security-group-ids (an SSM parameter type of the "
+            f"endpoint template) does not exist in account {without}, region {REGION}: publish the account's "
+            "subnets and security groups (README, Regulated environments)",
+        ]
+        session = assumed_session(with_network, ROLE)
+        assert network.instance_problems(_Session(session), None, with_network, REGION) == []
+        assert len(network.models_in_their_network(_Session(session), None, with_network, REGION)) == 1
+
+
+class _Session:
+    """The LocalAws client interface as one account's assumed session."""
+
+    def __init__(self, session: boto3.Session) -> None:
+        self.session = session
+
+    def client(self, service: str, session: Any = None, region: str | None = None) -> Any:
+        del session
+        return self.session.client(service, region_name=region or REGION)

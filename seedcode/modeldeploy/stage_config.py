@@ -262,9 +262,7 @@ def parse_serverless(r: _Reader, data: dict[str, Any], network: str) -> StageCon
     s = r.section(data, "serverless", SERVERLESS_KEYS)
     memory = s["memory_size_mb"]
     if isinstance(memory, bool) or memory not in SERVERLESS_MEMORY_MB:
-        raise r.fail(
-            "serverless.memory_size_mb", f"must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}", memory
-        )
+        raise r.fail("serverless.memory_size_mb", f"must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}", memory)
     serverless = Serverless(
         memory_size_mb=memory,
         max_concurrency=r.integer(s, "max_concurrency", "serverless.max_concurrency", 1, SERVERLESS_MAX_CONCURRENCY),
