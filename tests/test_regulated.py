@@ -340,3 +340,30 @@ class _Session:
     def client(self, service: str, session: Any = None, region: str | None = None) -> Any:
         del session
         return self.session.client(service, region_name=region or REGION)
+
+
+def test_serverless_stage_deploys_a_serverless_endpoint(seed: Seed, repo: Path, tmp_path: Path, aws: None) -> None:
+    org = make_org()
+    out = tmp_path / "out"
+    assert build_with(seed, repo, out, serverless_config(repo)) == 0
+    cfn = boto3.client("cloudformation")
+    name = Names().stack_set(Stage.STAGING).render(PROJECT, PROJECT_ID)
+    cfn.create_stack_set(
+        StackSetName=name,
+        TemplateBody=(out / contract.EXPORT_TEMPLATE).read_text(),
+        Parameters=json.loads((out / contract.EXPORT_PARAMETERS[Stage.STAGING]).read_text()),
+        PermissionModel="SERVICE_MANAGED",
+    )
+    cfn.create_stack_instances(
+        StackSetName=name, DeploymentTargets={"OrganizationalUnitIds": [org.staging_ou]}, Regions=[REGION]
+    )
+    for account in org.staging_accounts:
+        target = assumed_session(account, ROLE).client("sagemaker")
+        (config,) = target.list_endpoint_configs()["EndpointConfigs"]
+        (variant,) = target.describe_endpoint_config(EndpointConfigName=config["EndpointConfigName"])[
+            "ProductionVariants"
+        ]
+        assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
+        assert "InstanceType" not in variant
+        model = target.describe_model(ModelName=variant["ModelName"])
+        assert not model.get("VpcConfig")  # no VPC (nor network isolation) for serverless endpoints
