@@ -332,6 +332,19 @@ def render(
             show_default=False,
         ),
     ] = None,
+    build_vpc_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the CodeBuild projects in this VPC of the pipeline's account (needs the two below).",
+            show_default=False,
+        ),
+    ] = None,
+    build_subnets: Annotated[
+        str | None, typer.Option(help="Comma-separated private subnet ids for the builds.", show_default=False)
+    ] = None,
+    build_security_groups: Annotated[
+        str | None, typer.Option(help="Comma-separated security group ids for the builds.", show_default=False)
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty --out.")] = False,
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")
@@ -377,6 +390,9 @@ def render(
         "execution-role-name": execution_role_name,
         "org-id": org_id,
         "kms-key": kms_key,
+        "build-vpc-id": build_vpc_id,
+        "build-subnets": build_subnets,
+        "build-security-groups": build_security_groups,
     }
     config_path = find_config_file(config, Path.cwd())
     file_values = read_config_file(config_path) if config_path else {}

@@ -27,6 +27,7 @@ from typing import Any
 from troposphere import AWSHelperFn, Sub, Template
 from troposphere.iam import Policy, Role
 
+from generator import build_network
 from generator.config import PermissionModel, RenderConfig, ServiceRoles
 from generator.naming import PROJECT_ID, PROJECT_NAME, PROJECT_ROLE_KINDS, PROJECT_ROLE_PATH, BootstrapNames
 from generator.org_id import ORG_ID_PARAMETER
@@ -269,6 +270,7 @@ def build_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
         ),
         _regional_buckets(scope),
         *_artifact_key(cfg),
+        *build_network.role_statements(cfg),  # --build-vpc-id (generator/build_network.py)
     ]
     if deploy_mode(cfg) is DeployMode.API:  # the deploy projects run as this role too
         statements += _stack_set_statements(cfg, scope, "*", "Deploy")
@@ -299,6 +301,7 @@ def test_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
         ),
         _stmt("AssumeTargetRole", ["sts:AssumeRole"], target_roles, assume_role_condition()),
         *_artifact_key(cfg),
+        *build_network.role_statements(cfg),  # --build-vpc-id (generator/build_network.py)
     ]
 
 

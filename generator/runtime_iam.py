@@ -557,6 +557,10 @@ def _project_needs(
     subject = f"project {project}"
     for grant in PROJECT_GRANTS:
         model.needs.extend(_expand(grant, values, role, logical_id, subject))
+    from generator.build_network import runtime_needs as vpc_needs  # a build in a VPC (--build-vpc-id)
+
+    vpc = resolver.resolve(props.get("VpcConfig", {}))
+    model.needs.extend(vpc_needs(vpc, role, resolver.region, resolver.account, resolver.partition, logical_id))
     for bucket, inputs, outputs in runs:
         model.needs.extend(_expand(ARTIFACT_BUCKET_GRANT, {**values, "Bucket": bucket}, role, logical_id, subject))
         for arn in inputs:
