@@ -587,6 +587,14 @@ def doctor(
             "--account-access-role) that the role trusts the pipeline's CodeBuild role and SageMaker.",
         ),
     ] = False,
+    check_network: Annotated[
+        bool,
+        typer.Option(
+            "--check-network",
+            help="Also check a sample account per stage for models in a VPC: the /mlops-gen/network/* SSM "
+            "parameters name its subnets and security groups, and its VPC reaches AWS (NAT or VPC endpoints).",
+        ),
+    ] = False,
     stackset_admin: Annotated[
         StackSetAdmin | None,
         typer.Option(help="As rendered: with delegated, a registered delegated administrator passes."),
@@ -633,6 +641,7 @@ def doctor(
         "region": region,
         "target-role-name": target_role_name,
         "check-roles": check_roles,
+        "check-network": check_network,
         "stackset-admin": _value(stackset_admin),
         "service-roles": _value(service_roles),
         "name-prefix": name_prefix,
