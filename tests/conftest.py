@@ -65,6 +65,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "build-subnets": "subnet-0a1b2c3d4e5f67890,subnet-0a1b2c3d4e5f67891",
         "build-security-groups": "sg-0a1b2c3d4e5f67890",
         "kms-key": "generated",
+        "service-roles": "project",  # builds in a VPC need the project's own roles (generator/build_network.py)
     },
     "self-managed": {
         "permission-model": "self-managed",
