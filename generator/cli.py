@@ -332,6 +332,19 @@ def render(
             show_default=False,
         ),
     ] = None,
+    build_vpc_id: Annotated[
+        str | None,
+        typer.Option(
+            help="Run the CodeBuild projects in this VPC of the pipeline's account (needs the two below).",
+            show_default=False,
+        ),
+    ] = None,
+    build_subnets: Annotated[
+        str | None, typer.Option(help="Comma-separated private subnet ids for the builds.", show_default=False)
+    ] = None,
+    build_security_groups: Annotated[
+        str | None, typer.Option(help="Comma-separated security group ids for the builds.", show_default=False)
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace the contents of a non-empty --out.")] = False,
     validate: Annotated[
         bool, typer.Option("--validate/--no-validate", help="Lint the output before keeping it.")
@@ -377,6 +390,9 @@ def render(
         "execution-role-name": execution_role_name,
         "org-id": org_id,
         "kms-key": kms_key,
+        "build-vpc-id": build_vpc_id,
+        "build-subnets": build_subnets,
+        "build-security-groups": build_security_groups,
     }
     config_path = find_config_file(config, Path.cwd())
     file_values = read_config_file(config_path) if config_path else {}
@@ -571,6 +587,14 @@ def doctor(
             "--account-access-role) that the role trusts the pipeline's CodeBuild role and SageMaker.",
         ),
     ] = False,
+    check_network: Annotated[
+        bool,
+        typer.Option(
+            "--check-network",
+            help="Also check a sample account per stage for models in a VPC: the /mlops-gen/network/* SSM "
+            "parameters name its subnets and security groups, and its VPC reaches AWS (NAT or VPC endpoints).",
+        ),
+    ] = False,
     stackset_admin: Annotated[
         StackSetAdmin | None,
         typer.Option(help="As rendered: with delegated, a registered delegated administrator passes."),
@@ -617,6 +641,7 @@ def doctor(
         "region": region,
         "target-role-name": target_role_name,
         "check-roles": check_roles,
+        "check-network": check_network,
         "stackset-admin": _value(stackset_admin),
         "service-roles": _value(service_roles),
         "name-prefix": name_prefix,
@@ -814,6 +839,12 @@ def rehearse(
             "(needs a --service-roles project render).",
         ),
     ] = False,
+    vpc: Annotated[
+        bool, typer.Option("--vpc", help='Stage configs ask for "network": "vpc"; accounts publish their network.')
+    ] = False,
+    break_network: Annotated[
+        bool, typer.Option("--break-network", help="As --vpc, but one staging account publishes no network.")
+    ] = False,
     report_file: Annotated[
         Path | None, typer.Option("--report", help="Write the JSON report to this file.", show_default=False)
     ] = None,
@@ -851,6 +882,8 @@ def rehearse(
         second_approval=second_approval,
         reject_live=reject_live,
         second_project=second_project,
+        vpc=vpc,
+        break_network=break_network,
     )
     if options.conflict():
         fail(InputError("scenario flags", options.conflict()))

@@ -10,6 +10,7 @@ from troposphere.codebuild import Artifacts, Environment, EnvironmentVariable, P
 from troposphere.s3 import Bucket
 
 from generator import contract
+from generator.build_network import in_vpc
 from generator.config import LaunchRole, RenderConfig
 from generator.contract import Env
 from generator.grants import execution_role_name
@@ -110,6 +111,7 @@ def _project(
     timeout: int,
     env: dict[str, Any],
     params: ProductParameters,
+    cfg: RenderConfig,
     role: str = "build",
 ) -> Project:
     project = Project(
@@ -128,7 +130,7 @@ def _project(
         ),
         TimeoutInMinutes=timeout,
     )
-    return project
+    return in_vpc(project, cfg)  # --build-vpc-id (generator/build_network.py)
 
 
 def add_build_project(template: Template, cfg: RenderConfig, params: ProductParameters, bucket: Bucket) -> Project:
@@ -142,6 +144,7 @@ def add_build_project(template: Template, cfg: RenderConfig, params: ProductPara
             BUILD_TIMEOUT_MINUTES,
             build_environment(cfg, params, bucket),
             params,
+            cfg,
         )
     )
 
@@ -157,6 +160,7 @@ def add_test_project(template: Template, cfg: RenderConfig, params: ProductParam
             TEST_TIMEOUT_MINUTES,
             test_environment(cfg, params),
             params,
+            cfg,
             role="test",
         )
     )
@@ -176,6 +180,7 @@ def add_deploy_projects(template: Template, cfg: RenderConfig, params: ProductPa
                 DEPLOY_TIMEOUT_MINUTES,
                 deploy_environment(cfg, params, stage),
                 params,
+                cfg,
             )
         )
         for stage in Stage

@@ -171,6 +171,10 @@ class RenderConfig:
     opt_in_regions_enabled: bool = False
     #: Customer managed encryption (`--kms-key`): "none", "generated" or a key ARN (generator/kms.py).
     kms_key: str = "none"
+    #: CodeBuild in a VPC of the pipeline's account (generator/build_network.py); None: CodeBuild's network.
+    build_vpc_id: str | None = None
+    build_subnets: tuple[str, ...] = ()
+    build_security_groups: tuple[str, ...] = ()
 
     def settings(self) -> dict[str, Any]:
         """The resolved render options, keyed like the flags and TOML keys.
@@ -209,6 +213,9 @@ class RenderConfig:
             "administration-role-arn": self.administration_role_arn,
             "execution-role-name": self.execution_role_name,
             "kms-key": self.kms_key,
+            "build-vpc-id": self.build_vpc_id,
+            "build-subnets": list(self.build_subnets),
+            "build-security-groups": list(self.build_security_groups),
         }
         return values
 
@@ -262,6 +269,9 @@ RENDER_OPTIONS: dict[str, Any] = {
     "execution-role-name": None,
     "org-id": None,
     "kms-key": "none",
+    "build-vpc-id": None,
+    "build-subnets": None,
+    "build-security-groups": None,
 }
 
 
@@ -435,6 +445,9 @@ def build_config(
     from generator.kms import check_kms_key  # the rule lives beside the keys it makes
 
     cfg = replace(cfg, kms_key=check_kms_key(values["kms-key"], origin["kms-key"], cfg))
+    from generator.build_network import check_build_network  # CodeBuild in a VPC
+
+    cfg = check_build_network(values, origin, cfg)
     if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):
         from generator.stacksets import check_region_concurrency
 

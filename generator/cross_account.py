@@ -29,10 +29,9 @@ from typing import Any
 from generator import iam_eval
 from generator.contract import Env
 from generator.iam_eval import Decision, Result
-from generator.kms import SAMPLE_KEY_ID
 from generator.naming import Stage
 from generator.org_id import ORG_ID_PARAMETER
-from generator.resolve import SAMPLE_ACCOUNT, SAMPLE_ORG_ID, Resolver, sample_resolver
+from generator.resolve import SAMPLE_ACCOUNT, SAMPLE_KEY_ID, SAMPLE_ORG_ID, Resolver, sample_resolver
 from generator.runtime_iam import SAMPLE_TARGET_ACCOUNT
 from generator.trust import TrustPrincipal, principal_matches
 

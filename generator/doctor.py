@@ -108,6 +108,8 @@ class DoctorOptions:
     account_access_role: str = ACCOUNT_ACCESS_ROLE
     #: The render's --org-id (None: doctor reports the organisation's id to render with).
     org_id: str | None = None
+    #: `--check-network`: a sample account per stage is ready for models in its VPC (generator/doctor_network.py).
+    check_network: bool = False
 
 
 class CallerKind(StrEnum):
@@ -193,6 +195,7 @@ def doctor_options(
         name_prefix=name_prefix,
         account_access_role=access_role,
         org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
+        check_network=bool(flags.get("check-network")),
     )
 
 
@@ -749,6 +752,13 @@ def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client
             for account in tree.active_accounts(caller.management_account):
                 targets.setdefault(account.id, stage)
         results += check_target_roles(options, caller, kind, sts, make_client, targets)
+    if options.check_network:  # a sample account per stage (generator/doctor_network.py)
+        from generator.doctor_network import check_networks, sample_accounts
+
+        samples = sample_accounts(trees, caller.management_account)
+        results += check_networks(
+            sts, make_client, caller.partition, options.region, options.account_access_role, samples
+        )
     return results
 
 

@@ -494,7 +494,7 @@ BUCKET_KEY_ACTIONS: Mapping[str, tuple[str, ...]] = {
 def bucket_key(resolver: Resolver, bucket: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
     """The KMS key (sample ARN) of the template's bucket named `bucket`, and what a call through S3 carries."""
     from generator.iam_table import OWNER_TAG_KEY, owner_tag
-    from generator.kms import SAMPLE_KEY_ID
+    from generator.resolve import SAMPLE_KEY_ID
 
     for logical_id, resource in _resources(resolver.template, "AWS::S3::Bucket"):
         if resolver.physical_name(logical_id) != bucket:
@@ -562,6 +562,10 @@ def _project_needs(
     subject = f"project {project}"
     for grant in PROJECT_GRANTS:
         model.needs.extend(_expand(grant, values, role, logical_id, subject))
+    from generator.build_network import runtime_needs as vpc_needs  # a build in a VPC (--build-vpc-id)
+
+    vpc = resolver.resolve(props.get("VpcConfig", {}))
+    model.needs.extend(vpc_needs(vpc, role, resolver.region, resolver.account, resolver.partition, logical_id))
     for bucket, inputs, outputs in runs:
         model.needs.extend(_expand(ARTIFACT_BUCKET_GRANT, {**values, "Bucket": bucket}, role, logical_id, subject))
         for arn in inputs:

@@ -55,6 +55,7 @@ from troposphere.s3 import (
     VersioningConfiguration,
 )
 
+from generator import network
 from generator.config import PermissionModel, RenderConfig
 from generator.contract import DATA_CAPTURE_PREFIX, PROJECT_SESSION_TAG
 from generator.errors import InputError
@@ -229,6 +230,7 @@ def target_role_policy(cfg: RenderConfig) -> PolicyDocument:
             Resource=[Sub(f"arn:${{AWS::Partition}}:cloudwatch:*:${{AWS::AccountId}}:alarm:{cfg.name_prefix}*")],
         ),
         *target_role_statements(cfg, PIPELINE_ACCOUNT),  # --kms-key only (generator/kms.py)
+        *network.target_role_statements(cfg),  # models in a VPC (generator/network.py)
     ]
     return PolicyDocument(
         Version="2012-10-17",

@@ -58,6 +58,15 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "region-concurrency": "sequential",
         "deploy-regions": "us-east-1,eu-west-1",
     },
+    # Regulated environments (issue 17): builds in a VPC of the pipeline's account; the seed's endpoint template
+    # carries the VPC (SSM-typed parameters) and serverless variants every stage config can choose.
+    "regulated": {
+        "build-vpc-id": "vpc-0a1b2c3d4e5f67890",
+        "build-subnets": "subnet-0a1b2c3d4e5f67890,subnet-0a1b2c3d4e5f67891",
+        "build-security-groups": "sg-0a1b2c3d4e5f67890",
+        "kms-key": "generated",
+        "service-roles": "project",  # builds in a VPC need the project's own roles (generator/build_network.py)
+    },
     "self-managed": {
         "permission-model": "self-managed",
         "staging-accounts": "111111111111",

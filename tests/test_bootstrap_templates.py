@@ -114,6 +114,11 @@ def test_target_role_policy_touches_only_the_projects_endpoints_in_its_own_accou
     assert not {a for a in actions if a.split(":")[1].startswith(("Create", "Update", "Delete", "Register"))} - {
         "logs:CreateLogGroup",
         "logs:CreateLogStream",
+        # SageMaker attaches a VPC model's network interfaces as this role (generator/network.py).
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
     }
     # Every other grant is SageMaker's (untagged sessions), never the test's.
     for sid, statement in statements.items():
@@ -123,7 +128,12 @@ def test_target_role_policy_touches_only_the_projects_endpoints_in_its_own_accou
     assert reads["Action"] == ["s3:GetObject"]
     assert reads["Condition"]["StringEquals"] == {"s3:ResourceAccount": {"Ref": "PipelineAccountId"}}
     wildcards = [s["Sid"] for s in document["Statement"] if "*" in as_list(s["Resource"])]
-    assert sorted(wildcards) == ["EcrLogin", "EndpointMetrics"]  # actions without a resource type
+    # Actions without a (required) resource type; the EC2 ones SageMaker calls for models in a VPC.
+    assert sorted(wildcards) == ["EcrLogin", "EndpointMetrics", "ModelVpcDescribe", "ModelVpcDetachPermissions"]
+    assert statements["ModelVpcDetachPermissions"]["Condition"] == {
+        "StringEquals": {"aws:ResourceAccount": {"Ref": "AWS::AccountId"}},
+        "Null": {"aws:PrincipalTag/mlops-gen-project": "true"},  # SageMaker's sessions only
+    }
 
 
 def test_stack_set_deploys_the_role_to_both_ous_with_auto_deployment_and_the_chosen_preferences() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from generator.contract import Env
 from generator.pipeline import CONFIGURATION_VALUE_MAX
-from generator.rehearse import fidelity
+from generator.rehearse import fidelity, network
 from generator.rehearse.codebuild import run_build
 from generator.rehearse.launch import Project
 from generator.rehearse.organization import ACCESS_ROLE, Organisation
@@ -294,7 +294,9 @@ def _check_instances(
     failed: dict[tuple[str, str], str] = {}
     for account, region in instances:
         session = ex.aws.assume(account, ACCESS_ROLE)
-        problems = fidelity.model_role_problems(ex.aws, session, account, region)
+        problems = network.instance_problems(ex.aws, session, account, region)  # VPC models (network.py)
+        problems += fidelity.model_role_problems(ex.aws, session, account, region)
+        step.log += network.models_in_their_network(ex.aws, session, account, region)
         with ex.roles.authorizer.lock:  # the model's creation denied (execution.py): this deployment's only
             denied = ex.roles.authorizer.instance_failures.pop((account, region), [])
         problems += [f"SageMaker CreateModel (stack-set execution): {call.describe()}" for call in denied]

@@ -11,7 +11,7 @@ from typing import Any
 
 from generator import gates
 from generator.naming import Stage
-from generator.rehearse import authorize, endpoints, execution, fidelity, organization, scenario, scientist
+from generator.rehearse import authorize, endpoints, execution, fidelity, network, organization, scenario, scientist
 from generator.rehearse import regions as region_rules
 from generator.rehearse.actions import RUNNERS, Decide, Execution, deployed_stack_sets, resolve_variables
 from generator.rehearse.launch import Project, launch, launch_parameters
@@ -41,6 +41,10 @@ class Options:
     #: Approve v1 and v2 (each deployed), then reject v2: the rule starts the pipeline again and the
     #: build redeploys v1, the newest version still Approved (a rollback from the registry).
     reject_live: bool = False
+    #: Every stage config asks for `"network": "vpc"`; every target account publishes its network (network.py).
+    vpc: bool = False
+    #: As `vpc`, but one staging account publishes no network: its stack instance must fail.
+    break_network: bool = False
     project_name: str = SAMPLE_PROJECT_NAME
     project_id: str = SAMPLE_PROJECT_ID
     #: After the first project reached prod, launch a second project and prove it cannot reach the first
@@ -57,6 +61,7 @@ class Options:
                 "reject": self.approval == "reject",
                 "fail-test": self.fail_test,
                 "break-account": self.break_account,
+                "break-network": self.break_network,
                 "no-approved-model": self.no_approved_model,
                 "second-approval": self.second_approval,
                 "reject-live": self.reject_live,
@@ -99,7 +104,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
     chosen = options.scenarios()
     expected = scenario.expectation(chosen[0] if chosen else "approve")
     report.scenario, report.expected = expected.scenario, expected.describe()
-    report.fidelity = [*fidelity.NOTES, *region_rules.NOTES]
+    report.fidelity = [*fidelity.NOTES, *region_rules.NOTES, *network.NOTES]
     started = time.perf_counter()
     found = _validate(folder) if options.validate_first else []
     # What render refuses, rehearse refuses; the kinds render accepts (they concern things outside the
@@ -130,6 +135,7 @@ def rehearse(folder: Path, options: Options, timeline: Timeline, decide: Decide 
             region_rules.region_behaviour(),
             authorize.enforcing(authorizer),
             execution.authorizing_models(authorizer),
+            network.resolving_per_instance(),
         ):
             _play(aws, rendered, options, Recorder(report, timeline), decide, Path(tmp), world, authorizer)
     except StepFailed:
@@ -237,9 +243,13 @@ def _play(
             organization.break_account(aws, account, role)
             step.accounts = [account]
             step.detail = f"deleted role {role} in account {account} ({org.accounts[Stage.STAGING][account]})"
+    bundle = rendered.seed_bundle
+    if options.vpc or options.break_network:
+        _publish_networks(aws, rendered, org, rec, options.break_network)
+        bundle = network.vpc_bundle(bundle)  # the data scientists' stage configs ask for "network": "vpc"
     with rec.step(0, "Setup", "Launch project", "CloudFormation") as step:
         parameters = launch_parameters(rendered.product, org, options.project_name, options.project_id)
-        project, rec.report.launch = launch(aws, rendered.product, parameters, rendered.seed_bundle)
+        project, rec.report.launch = launch(aws, rendered.product, parameters, bundle)
         step.detail = (
             f"created {len(project.created)} resource(s) ({', '.join(sorted(project.created))}); "
             f"read {len(project.modelled)} from the template ({', '.join(project.modelled)})"
@@ -287,6 +297,23 @@ def _second_project(world: _World) -> None:
                 "isolation: "
                 + "; ".join(f"{a.role} {a.call} on {a.resource}: {a.outcome}, expected {a.expected}" for a in wrong)
             )
+
+
+def _publish_networks(aws: LocalAws, rendered: Rendered, org: Organisation, rec: Recorder, broken: bool) -> None:
+    """What the platform team does per account before models run in VPCs (README, Regulated environments);
+    with `broken`, the last staging account is left out (its stack instance must fail)."""
+    with rec.step(0, "Setup", "Publish account networks", "ssm") as step:
+        accounts = sorted(a for stage in Stage for a in org.accounts[stage])
+        left_out = sorted(org.accounts[Stage.STAGING])[-1] if broken else ""
+        for account in accounts:
+            if account != left_out:
+                session = aws.assume(account, organization.ACCESS_ROLE)
+                for region in rendered.manifest.deploy_regions:
+                    network.publish(aws, session, account, region)
+        step.accounts = [a for a in accounts if a != left_out]
+        step.detail = "a VPC, subnets and a security group in SSM in every staging and prod account" + (
+            f", except staging account {left_out}" if left_out else ""
+        )
 
 
 def _data_scientist(world: _World, run: int) -> tuple[str, str]:

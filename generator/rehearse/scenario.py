@@ -4,7 +4,7 @@ Each scenario states what a correct product does with it:
 
 - approve (and second-approval): prod gets the new version (every prod target serves the newest
   approved package in every deploy region);
-- reject, fail-test, break-account, no-approved-model: prod untouched, *and* the pipeline stopped where
+- reject, fail-test, break-account, break-network, no-approved-model: prod untouched, *and* the pipeline stopped where
   the fault is (the approval, the staging test, the staging deployment or its test, the build): a
   pipeline that stops for another reason (a denied call, a missing file) is not the expected outcome;
 - reject-live: every endpoint rolled back (every staging and prod target serves the previous version).
@@ -26,6 +26,7 @@ STOPS = {
     "reject": ("approval",),
     "fail-test": ("staging-test",),
     "break-account": ("staging-deploy", "staging-test"),
+    "break-network": ("staging-deploy", "staging-test"),
     "no-approved-model": ("build",),
 }
 #: The flags that choose a scenario (at most one), by scenario.
@@ -33,6 +34,7 @@ FLAGS = {
     "reject": "--reject",
     "fail-test": "--fail-test",
     "break-account": "--break-account",
+    "break-network": "--break-network",
     "no-approved-model": "--no-approved-model",
     "second-approval": "--second-approval",
     "reject-live": "--reject-live",

@@ -33,6 +33,33 @@ from regions import RegionError, RegionModel, RegionPlan, mappings_section, prep
 from stage_config import StageConfig, StageConfigError, load_stage_config
 
 STAGES = ("staging", "prod")
+#: The SSM parameters (StringList) each target account publishes for `"network": "vpc"`: its private subnets
+#: and security groups for the models. The endpoint template reads them through SSM parameter types.
+SUBNETS_PARAMETER = "/mlops-gen/network/subnet-ids"
+SECURITY_GROUPS_PARAMETER = "/mlops-gen/network/security-group-ids"
+#: The template's SSM parameter types, and what they become when no stage asks for a VPC.
+SSM_NETWORK_TYPES = (
+    "AWS::SSM::Parameter::Value<List<AWS::EC2::Subnet::Id>>",
+    "AWS::SSM::Parameter::Value<List<AWS::EC2::SecurityGroup::Id>>",
+)
+
+
+def with_network_types(template_text: str, any_vpc: bool) -> str:
+    """The template, its SSM-typed network parameters made plain lists when no stage uses a VPC.
+
+    CloudFormation resolves an SSM parameter type when the stack is created or updated, whether a resource
+    uses the value or not, and fails when the parameter does not exist; accounts that never run a model in a
+    VPC need not publish the parameters. Both stages share the template, so once one stage uses a VPC every
+    account of both stages must publish them (README, Regulated environments).
+    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/parameters-section-structure.html#cloudformation-supplied-parameter-types
+    """
+    if any_vpc:
+        return template_text
+    for ssm_type in SSM_NETWORK_TYPES:
+        if f"Type: {ssm_type}" not in template_text:
+            raise BuildError(f"the endpoint template has no parameter of type {ssm_type} (SubnetIds, SecurityGroupIds)")
+        template_text = template_text.replace(f"Type: {ssm_type}", "Type: CommaDelimitedList")
+    return template_text
 
 
 class BuildError(RuntimeError):
@@ -336,7 +363,15 @@ def stage_parameters(env: BuildEnv, stage: StageSettings, config: StageConfig, p
         "ModelExecutionRoleName": stage.role_name,
         "EndpointName": stage.endpoint_name,
         "EndpointInstanceType": config.instance_type,
-        "EndpointInstanceCount": str(config.instance_count),
+        # A serverless endpoint has no instances; the template's minimum is 1 (unused there).
+        "EndpointInstanceCount": str(max(config.instance_count, 1)),
+        "InferenceMode": "serverless" if config.serverless else "instances",
+        "ServerlessMemorySizeInMB": str(config.serverless.memory_size_mb if config.serverless else 1024),
+        "ServerlessMaxConcurrency": str(config.serverless.max_concurrency if config.serverless else 1),
+        "NetworkMode": config.network,
+        # The names of the SSM parameters each target account publishes (README, Regulated environments).
+        "SubnetIds": SUBNETS_PARAMETER,
+        "SecurityGroupIds": SECURITY_GROUPS_PARAMETER,
         "AutoScalingEnabled": str(a.enabled).lower(),
         "AutoScalingMinCapacity": str(a.min_capacity),
         "AutoScalingMaxCapacity": str(a.max_capacity),
@@ -408,6 +443,7 @@ def build(
     names = template_parameter_names(template_text)
     models = region_models(env, sm, package_arn, s3_for)
     template_text = with_mappings(template_text, mappings_section(models))
+    template_text = with_network_types(template_text, any(c.network == "vpc" for c in configs.values()))
 
     out.mkdir(parents=True, exist_ok=True)
     (out / env.export_template).write_text(template_text, encoding="utf-8")

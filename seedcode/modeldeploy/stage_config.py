@@ -11,6 +11,21 @@ that roll the update back automatically. Its defaults are the safe production ch
 Autoscaling and blue/green: SageMaker allows a new model on an autoscaled variant (what every
 deployment changes), but refuses an update that changes an autoscaled variant's instance type:
 to change `instance_type` of a stage with autoscaling, deploy once with autoscaling disabled.
+
+`network` (optional): `"default"` (SageMaker's own network) or `"vpc"`: the model runs in the subnets and
+security groups each target account publishes in SSM (`/mlops-gen/network/subnet-ids`,
+`/mlops-gen/network/security-group-ids`; README, Regulated environments), so one stack-set operation deploys
+into every account's own VPC.
+
+`inference` (optional): `"instances"` (default) or `"serverless"` with a `serverless` section
+(`memory_size_mb`, `max_concurrency`, checked against SageMaker's allowed values). SageMaker documents what a
+serverless endpoint does not support (VPC configuration, network isolation, data capture, among others:
+https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions)
+and a serverless endpoint has no instances to autoscale or to size a canary by; such settings are refused
+here rather than ignored. SageMaker also cannot turn an instance-based endpoint into a serverless one (the
+update fails with a ValidationError): switching an existing stage to serverless needs its endpoints deleted
+first. The endpoint test's first `test.warmup_calls` calls (default 1 when serverless: a cold start) are
+checked but left out of the latency percentiles.
 """
 
 from __future__ import annotations
@@ -29,9 +44,20 @@ INSTANCE_TYPE = re.compile(r"^ml\.[a-z0-9-]+\.[a-z0-9]+$")
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$")
 
 TOP_KEYS = {"instance_type", "instance_count", "autoscaling", "data_capture", "test"}
+#: Optional top-level keys (DEFAULTS for `deployment`; the two below default to the article's endpoints).
+OPTIONAL_KEYS = frozenset({"deployment", "network", "inference", "serverless"})
+NETWORKS = ("default", "vpc")
+INFERENCE = ("instances", "serverless")
+SERVERLESS_KEYS = {"memory_size_mb", "max_concurrency"}
+#: ProductionVariantServerlessConfig (botocore sagemaker service model, shapes ServerlessMemorySizeInMB and
+#: ServerlessMaxConcurrency): memory 1024-6144 MB "in 1 GB increments", concurrency 1-200.
+SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
+SERVERLESS_MAX_CONCURRENCY = 200
+#: Serverless endpoints start containers on demand: the first call after idle waits for one (cold start).
+SERVERLESS_WARMUP_CALLS = 1
 AUTOSCALING_KEYS = {"enabled", "min_capacity", "max_capacity", "target_invocations_per_instance"}
 DATA_CAPTURE_KEYS = {"enabled", "sampling_percentage", "s3_uri"}
-TEST_KEYS = {"p95_latency_ms", "calls"}
+TEST_KEYS = {"p95_latency_ms", "calls", "warmup_calls"}
 TRAFFIC_ROUTING = ("canary", "all_at_once")
 #: The guardrails when `deployment` (or one of its keys) is left out: the safe choice for production.
 DEFAULTS: dict[str, Any] = {
@@ -69,6 +95,16 @@ class DataCapture:
 class EndpointTest:
     p95_latency_ms: float
     calls: int
+    #: The first calls, checked but not timed (a serverless endpoint's cold start).
+    warmup_calls: int = 0
+
+
+@dataclass(frozen=True)
+class Serverless:
+    """A serverless endpoint's size (SageMaker ProductionVariantServerlessConfig)."""
+
+    memory_size_mb: int
+    max_concurrency: int
 
 
 @dataclass(frozen=True)
@@ -94,6 +130,10 @@ class StageConfig:
     data_capture: DataCapture
     test: EndpointTest
     deployment: Deployment = Deployment(**DEFAULTS)
+    #: "default" or "vpc" (the account's published subnets and security groups).
+    network: str = "default"
+    #: None: instance-based; else the serverless endpoint's size.
+    serverless: Serverless | None = None
 
 
 class _Reader:
@@ -125,6 +165,13 @@ class _Reader:
         if missing:
             raise StageConfigError(f"{self.file}: {prefix}{missing[0]}: is required")
 
+    def choice(self, data: dict[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+        """An optional one-of key; its first allowed value when left out."""
+        value = data.get(key, allowed[0])
+        if value not in allowed:
+            raise self.fail(key, f"must be one of {', '.join(allowed)}", value)
+        return str(value)
+
     def boolean(self, data: dict[str, Any], key: str, name: str) -> bool:
         value = data[key]
         if not isinstance(value, bool):
@@ -155,12 +202,84 @@ def parse_stage_config(data: Any, path: Path) -> StageConfig:
     r = _Reader(path)
     if not isinstance(data, dict):
         raise StageConfigError(f"{r.file}: must hold a JSON object, got {type(data).__name__}")
-    r.known(data, TOP_KEYS | {"deployment"}, optional=frozenset({"deployment"}))
+    network = r.choice(data, "network", NETWORKS)
+    inference = r.choice(data, "inference", INFERENCE)
+    if inference == "serverless":
+        return parse_serverless(r, data, network)
+    if "serverless" in data:
+        raise r.fail("serverless", 'applies only with "inference": "serverless"', data["serverless"])
+    r.known(data, TOP_KEYS | OPTIONAL_KEYS, optional=OPTIONAL_KEYS)
     instance_type = r.pattern(
         data, "instance_type", "instance_type", INSTANCE_TYPE, "a SageMaker instance type like ml.m5.large"
     )
     instance_count = r.integer(data, "instance_count", "instance_count", 1, 100)
+    autoscaling = parse_autoscaling(r, data)
+    if autoscaling.enabled and not autoscaling.min_capacity <= instance_count <= autoscaling.max_capacity:
+        raise r.fail(
+            "instance_count",
+            f"must lie between autoscaling.min_capacity ({autoscaling.min_capacity}) and "
+            f"autoscaling.max_capacity ({autoscaling.max_capacity}) when autoscaling is enabled",
+            instance_count,
+        )
+    return StageConfig(
+        instance_type,
+        instance_count,
+        autoscaling,
+        parse_data_capture(r, data),
+        parse_test(r, data, 0),
+        parse_deployment(r, data),
+        network=network,
+    )
 
+
+def parse_serverless(r: _Reader, data: dict[str, Any], network: str) -> StageConfig:
+    """A serverless stage: its size, and a clear refusal of every setting a serverless endpoint cannot use.
+
+    SageMaker's feature exclusions for Serverless Inference name VPC configuration, network isolation and data
+    capture; autoscaling and canary sizes are fractions of an instance fleet, which a serverless endpoint lacks.
+    https://docs.aws.amazon.com/sagemaker/latest/dg/serverless-endpoints.html#serverless-endpoints-how-it-works-exclusions
+    """
+    r.known(data, TOP_KEYS | OPTIONAL_KEYS, optional=OPTIONAL_KEYS | {"instance_type", "instance_count", "autoscaling"})
+    why = 'does not apply to a serverless endpoint ("inference": "serverless"): remove it'
+    for key in ("instance_type", "instance_count"):
+        if key in data:
+            raise r.fail(key, why, data[key])
+    if network == "vpc":
+        raise r.fail("network", "cannot be vpc with serverless inference (SageMaker: no VPC configuration)", network)
+    autoscaling = parse_autoscaling(r, data) if "autoscaling" in data else AutoScaling(False, 1, 1, 1)
+    if autoscaling.enabled:
+        raise r.fail("autoscaling.enabled", "must be false: SageMaker scales a serverless endpoint itself", True)
+    data_capture = parse_data_capture(r, data)
+    if data_capture.enabled:
+        raise r.fail("data_capture.enabled", "must be false: SageMaker has no data capture for serverless", True)
+    deployment = parse_deployment(r, data, routing_default="all_at_once")
+    if deployment.traffic_routing == "canary":
+        raise r.fail(
+            "deployment.traffic_routing",
+            "must be all_at_once with serverless inference (a canary is a share of an instance fleet)",
+            deployment.traffic_routing,
+        )
+    s = r.section(data, "serverless", SERVERLESS_KEYS)
+    memory = s["memory_size_mb"]
+    if isinstance(memory, bool) or memory not in SERVERLESS_MEMORY_MB:
+        raise r.fail("serverless.memory_size_mb", f"must be one of {', '.join(map(str, SERVERLESS_MEMORY_MB))}", memory)
+    serverless = Serverless(
+        memory_size_mb=memory,
+        max_concurrency=r.integer(s, "max_concurrency", "serverless.max_concurrency", 1, SERVERLESS_MAX_CONCURRENCY),
+    )
+    return StageConfig(
+        "",
+        0,
+        autoscaling,
+        data_capture,
+        parse_test(r, data, SERVERLESS_WARMUP_CALLS),
+        deployment,
+        network=network,
+        serverless=serverless,
+    )
+
+
+def parse_autoscaling(r: _Reader, data: dict[str, Any]) -> AutoScaling:
     a = r.section(data, "autoscaling", AUTOSCALING_KEYS)
     autoscaling = AutoScaling(
         enabled=r.boolean(a, "enabled", "autoscaling.enabled"),
@@ -176,39 +295,44 @@ def parse_stage_config(data: Any, path: Path) -> StageConfig:
             f"must be at least autoscaling.min_capacity ({autoscaling.min_capacity})",
             autoscaling.max_capacity,
         )
-    if autoscaling.enabled and not autoscaling.min_capacity <= instance_count <= autoscaling.max_capacity:
-        raise r.fail(
-            "instance_count",
-            f"must lie between autoscaling.min_capacity ({autoscaling.min_capacity}) and "
-            f"autoscaling.max_capacity ({autoscaling.max_capacity}) when autoscaling is enabled",
-            instance_count,
-        )
+    return autoscaling
 
+
+def parse_data_capture(r: _Reader, data: dict[str, Any]) -> DataCapture:
     d = r.section(data, "data_capture", DATA_CAPTURE_KEYS)
     s3_uri = d["s3_uri"]
     if s3_uri != "":
         s3_uri = r.pattern(d, "s3_uri", "data_capture.s3_uri", S3_URI, 'an S3 URI like "s3://bucket/prefix" or ""')
-    data_capture = DataCapture(
+    return DataCapture(
         enabled=r.boolean(d, "enabled", "data_capture.enabled"),
         sampling_percentage=r.integer(d, "sampling_percentage", "data_capture.sampling_percentage", 0, 100),
         s3_uri=s3_uri,
     )
 
-    t = r.section(data, "test", TEST_KEYS)
-    test = EndpointTest(
-        p95_latency_ms=r.number(t, "p95_latency_ms", "test.p95_latency_ms", 0, 60_000),
-        calls=r.integer(t, "calls", "test.calls", 1, 10_000),
+
+def parse_test(r: _Reader, data: dict[str, Any], warmup_default: int) -> EndpointTest:
+    value = data.get("test")
+    if not isinstance(value, dict):
+        raise r.fail("test", "must be an object", value)
+    r.known(value, TEST_KEYS, "test.", optional=frozenset({"warmup_calls"}))
+    calls = r.integer(value, "calls", "test.calls", 1, 10_000)
+    warmup = r.integer({"w": value.get("warmup_calls", warmup_default)}, "w", "test.warmup_calls", 0, 100)
+    if warmup >= calls:
+        raise r.fail("test.warmup_calls", f"must be fewer than test.calls ({calls})", warmup)
+    return EndpointTest(
+        p95_latency_ms=r.number(value, "p95_latency_ms", "test.p95_latency_ms", 0, 60_000),
+        calls=calls,
+        warmup_calls=warmup,
     )
-    return StageConfig(instance_type, instance_count, autoscaling, data_capture, test, parse_deployment(r, data))
 
 
-def parse_deployment(r: _Reader, data: dict[str, Any]) -> Deployment:
+def parse_deployment(r: _Reader, data: dict[str, Any], routing_default: str = "canary") -> Deployment:
     """The optional `deployment` section, each missing key taking its safe default."""
     given = data.get("deployment", {})
     if not isinstance(given, dict):
         raise r.fail("deployment", "must be an object", given)
     r.known(given, set(DEPLOYMENT_KEYS), "deployment.", optional=DEPLOYMENT_KEYS)
-    d = {**DEFAULTS, **given}
+    d = {**DEFAULTS, "traffic_routing": routing_default, **given}
     routing = d["traffic_routing"]
     if routing not in TRAFFIC_ROUTING:
         raise r.fail("deployment.traffic_routing", f"must be one of {', '.join(TRAFFIC_ROUTING)}", routing)
