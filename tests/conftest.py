@@ -90,6 +90,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         shutil.rmtree(config.stash[_OWN_CACHE], ignore_errors=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with `slow` tests first, each file's tests kept in order (module fixtures are built once, and the
+    bad-input doc runs after its cases): under xdist (`--dist loadscope --no-loadscope-reorder`, scripts/test.sh)
+    the two workers start on the long end-to-end files and finish on the short ones, instead of one worker
+    running rehearsals alone at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
 
 @pytest.fixture
 def result_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
