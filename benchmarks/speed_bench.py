@@ -7,7 +7,8 @@ process's CPU time barely moves with the load. With `--baseline SRC` every comma
 an older source tree (PYTHONPATH=SRC, same interpreter), alternating run by run, and the table shows
 the ratio. With `--anchor DIR` (a CDK app folder, `cdk` on PATH) it times the anchor's `cdk synth` and our
 validated render (cache cold and warm), alternating run by run. With `--grid` it rehearses a grid of
-accounts x regions and plots CPU time against the number of stack instances (PNG, matplotlib: `pip install 'mlops-gen[bench]'`).
+accounts x regions and plots CPU time against the number of stack instances (PNG, matplotlib:
+`pip install 'mlops-gen[bench]'`).
 
     python benchmarks/speed_bench.py --runs 5 --baseline /tmp/old-checkout
     python benchmarks/speed_bench.py --grid --plot benchmarks/rehearse-grid.png
