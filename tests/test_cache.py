@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -144,9 +145,29 @@ def test_the_cache_folder_follows_the_environment(tmp_path: Path) -> None:
     assert user_cache(enabled=False).folder is None
 
 
-def test_the_tests_never_use_the_users_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """tests/conftest.py gives each test its own empty cache: no test's result hides another's check."""
+def test_the_tests_never_use_the_users_cache(tmp_path_factory: pytest.TempPathFactory, result_cache_dir: Path) -> None:
+    """tests/conftest.py gives a test that asks for it its own empty cache: no other test's result hides its checks."""
+    assert default_dir() == result_cache_dir
     assert default_dir().is_relative_to(tmp_path_factory.getbasetemp())
+    assert not any(default_dir().rglob("*"))
+
+
+def test_by_default_the_tests_share_one_throw_away_cache() -> None:
+    """Without patches, tests validate through the run's one shared cache (each distinct input checked once
+    per run), a temporary folder of the run's, never the user's."""
+    from tests.conftest import SESSION_CACHE_ENV
+
+    assert default_dir() == Path(os.environ[SESSION_CACHE_ENV])
+    assert default_dir().name.startswith("mlops-gen-test-cache-")
+    assert default_dir() != default_dir({k: v for k, v in os.environ.items() if k != ENV_DIR})
+
+
+def test_a_test_that_patches_gets_its_own_empty_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A patch can change what a check finds without changing the cache key: such a test never reads the
+    shared cache."""
+    from tests.conftest import SESSION_CACHE_ENV
+
+    assert default_dir() != Path(os.environ[SESSION_CACHE_ENV])
     assert not any(default_dir().rglob("*"))
 
 
@@ -200,9 +221,10 @@ def test_cli_no_cache_writes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # two validated renders in subprocesses
-def test_a_warm_render_imports_neither_cfn_lint_nor_the_aws_sdk(tmp_path: Path) -> None:
+def test_a_warm_render_imports_neither_cfn_lint_nor_the_aws_sdk(tmp_path: Path, result_cache_dir: Path) -> None:
     """The start-up path of the default (validated) render once the cache holds its results: reading
-    the cached findings must not pull in cfn-lint (about 1 s of imports and rule loading) or boto."""
+    the cached findings must not pull in cfn-lint (about 1 s of imports and rule loading) or boto. Its own
+    empty cache (`result_cache_dir`): the first render must really validate."""
     args = (*BASE, "--out", str(tmp_path / "dist"), "--force")
     cold = imported_modules(*args, cwd=tmp_path)
     assert "cfnlint" in cold  # the first render really validated

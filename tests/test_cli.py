@@ -665,3 +665,13 @@ def test_usage_errors_of_the_console_script_read_like_every_other_error() -> Non
         and "(see: mlops-gen render --help)" in proc.stderr
     )
     assert "Traceback" not in proc.stderr and "╭" not in proc.stderr
+
+
+def test_rehearse_accepts_100_accounts_per_ou_and_caps_a_typo(tmp_path: Path) -> None:
+    """The cap on `--accounts-per-ou` stops a typo (benchmarks/README.md measures 100 per stage), nothing more:
+    100 passes the option check and fails only on the missing folder."""
+    missing = str(tmp_path / "missing")
+    too_many = invoke("rehearse", missing, "--approve", "--accounts-per-ou", "201")
+    assert too_many.exit_code == 2 and "--accounts-per-ou" in too_many.output, too_many.output
+    allowed = invoke("rehearse", missing, "--approve", "--accounts-per-ou", "100")
+    assert allowed.exit_code == 2 and "no manifest.json" in allowed.output, allowed.output

@@ -18,6 +18,7 @@ from cfnlint.helpers import load_plugins
 from cfnlint.template import Template
 
 from generator import contract
+from generator.cache import user_cache
 from generator.lint_rules.ActionConfigurationKeys import ActionConfigurationKeys, value_problem
 from generator.lint_rules.PhysicalNameLength import LIMITS, STACK_SET_ACTION, Resolver, Unbounded
 from generator.lint_rules.PipelineArtifactOrder import PipelineArtifactOrder
@@ -41,7 +42,9 @@ OUR_IDS = frozenset(our_rule_ids())
 
 
 def lint(text: str, region: str = REGION) -> list[Finding]:
-    return lint_text(text, [region], "template")
+    """cfn-lint with our rules, through the run's result cache (tests/conftest.py): the rendered templates
+    linted here are linted by other tests too, and each distinct text needs checking once per run."""
+    return lint_text(text, [region], "template", user_cache())
 
 
 def rule_of(fixture: Path) -> str:

@@ -63,3 +63,13 @@ def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:
         renewed = aws.assume("111111111111", "OrganizationAccountAccessRole")
         assert renewed is not first
         assert aws.client("sts", renewed).get_caller_identity()["Account"] == "111111111111"
+
+
+def test_clients_wait_for_the_local_server_rather_than_retry() -> None:
+    """A large organisation's CreateStackInstances takes moto minutes; a client that timed out after
+    botocore's default 60 s retried it and created every stack instance twice (BucketAlreadyExists)."""
+    from generator.rehearse.server import READ_TIMEOUT_S
+
+    aws = LocalAws(URL, "eu-west-1")
+    for client in (aws.client("cloudformation"), aws.client("sagemaker", aws.session(ROLE), region="us-east-1")):
+        assert client.meta.config.read_timeout == READ_TIMEOUT_S >= 600

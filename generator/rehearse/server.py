@@ -22,6 +22,11 @@ from generator.errors import MlopsGenError
 #: they patch moto's internal classes, which change between releases. pyproject's `rehearse` extra pins it.
 MOTO_VERSION = "5.2.5"
 INSTALL_HINT = "pip install 'mlops-gen[rehearse]'"
+#: How long a client waits for the local server's answer. botocore's default (60 s) then retries the request:
+#: for CreateStackInstances over a 100-account OU, which moto answers only once it has created every stack
+#: instance (over a minute), the retry created the instances a second time and failed on BucketAlreadyExists.
+#: The server is local and synchronous: a slow answer is work in progress, never a lost connection.
+READ_TIMEOUT_S = 3600
 
 
 class RehearsalUnavailable(MlopsGenError):
@@ -120,7 +125,10 @@ class LocalAws:
         frozen = session.get_credentials().get_frozen_credentials()
         key = ((frozen.access_key, frozen.secret_key, frozen.token or None), service, region or self.region)
         if key not in self._clients:
-            self._clients[key] = session.client(service, endpoint_url=self.url, region_name=key[2])
+            from botocore.config import Config
+
+            config = Config(read_timeout=READ_TIMEOUT_S)
+            self._clients[key] = session.client(service, endpoint_url=self.url, region_name=key[2], config=config)
         return self._clients[key]
 
     def assume(self, account: str, role: str, session_name: str = "mlops-gen-rehearsal") -> Any:
