@@ -591,8 +591,16 @@ TABLE: tuple[TypeEntry, ...] = (
             Grant(("iam:UpdateAssumeRolePolicy",), (U,), "AssumeRolePolicyDocument property", context_from=_BOUNDARY),
             Grant(("iam:DeleteRole",), (D,), "delete the role", context_from=_BOUNDARY),
             Grant(("iam:ListAttachedRolePolicies", "iam:ListRolePolicies"), (D, R), "find the role's policies"),
-            Grant(("iam:UpdateRole",), (U,), "MaxSessionDuration property", when="MaxSessionDuration"),
-            Grant(("iam:UpdateRoleDescription",), (U,), "Description property", when="Description"),
+            Grant(
+                ("iam:UpdateRole",),
+                (U,),
+                "MaxSessionDuration property",
+                when="MaxSessionDuration",
+                context_from=_BOUNDARY,
+            ),
+            Grant(
+                ("iam:UpdateRoleDescription",), (U,), "Description property", when="Description", context_from=_BOUNDARY
+            ),
             Grant(("iam:PutRolePolicy",), CU, "Policies property", when="Policies", context_from=_BOUNDARY),
             Grant(("iam:GetRolePolicy",), (C, U, R), "Policies property", when="Policies"),
             Grant(("iam:DeleteRolePolicy",), (U, D), "Policies property", when="Policies", context_from=_BOUNDARY),

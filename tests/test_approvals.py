@@ -51,8 +51,13 @@ def test_approver_emails_create_an_encrypted_topic_with_subscriptions() -> None:
         *of_type(template, "AWS::SNS::Topic").items(),
     )
     assert key["Properties"]["EnableKeyRotation"] is True
-    (statement,) = key["Properties"]["KeyPolicy"]["Statement"]  # the account's IAM policies decide; nothing else
+    # The account's IAM policies decide, and the launch role administers this key (generator/kms.py); nothing else.
+    statement, launch = key["Properties"]["KeyPolicy"]["Statement"]
     assert statement["Principal"] == {"AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}]}
+    assert launch["Sid"] == "LaunchRoleAdministersThisKey"
+    assert launch["Principal"] == {
+        "AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/sagemaker-mlops-gen-launch-role"}]
+    }
     assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     resolver = Resolver(template)
     assert resolver.physical_name(topic_id) == "sagemaker-iris-multi-01-p-abcdefghijkl-approval"

