@@ -77,7 +77,7 @@ def main() -> None:
     os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
     from moto.server import ThreadedMotoServer
 
-    from generator.rehearse.regions import region_behaviour
+    from generator.live.rehearse.regions import region_behaviour
 
     with region_behaviour():  # moto checks bucket policies without their conditions (TLS-only Deny)
         if args.server:

@@ -96,7 +96,7 @@ def in_vpc(project: Project, cfg: RenderConfig) -> Project:
 def role_statements(cfg: RenderConfig) -> list[dict[str, Any]]:
     """What CodeBuild's documented VPC policy grants the project's service role (none without a build VPC).
 
-    `Fn::Sub` texts, as generator/project_roles.py writes its statements."""
+    `Fn::Sub` texts, as generator/product/project_roles.py writes its statements."""
     if not cfg.build_vpc_id:
         return []
     here = "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}"
@@ -154,7 +154,7 @@ def runtime_needs(
     The calls of CodeBuild's documented VPC policy (see the module doc), on this build's sample interface and
     the project's own subnets and security groups; CreateNetworkInterfacePermission with the condition keys
     CodeBuild sets (itself as the authorized service, the interface's subnet)."""
-    from generator.runtime_iam import Need
+    from generator.checks.runtime_iam import Need
 
     if not vpc_config:
         return []

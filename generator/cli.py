@@ -438,9 +438,9 @@ def validate_command(
 
     Exits 1 on any error, warning or IAM finding.
     """
-    from generator.cache import user_cache
+    from generator.checks.cache import user_cache
+    from generator.checks.validate import validate_dir
     from generator.progress import Steps
-    from generator.validate import validate_dir
 
     findings = validate_dir(folder, Steps(), user_cache(use_cache))
     if as_json:
@@ -498,7 +498,7 @@ def publish(
     The bucket, portfolio and product names and Studio roles default to what [bold]render[/] recorded.
     Example: [cyan]mlops-gen publish dist --principal-arn arn:aws:iam::111122223333:role/Studio[/]
     """
-    from generator import publish as pub
+    from generator.live import publish as pub
     from generator.manifest import verify_manifest
 
     check_endpoint_url(endpoint_url)
@@ -651,7 +651,7 @@ def doctor(
     config_path = find_config_file(config, Path.cwd())
     file_values = read_config_file(config_path) if config_path else {}
 
-    from generator import doctor as doc
+    from generator.live import doctor as doc
 
     options = doc.doctor_options(flags, file_values)
     results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
@@ -708,7 +708,7 @@ def destroy(
     A dry run unless [bold]--yes[/]; exits 1 if anything could not be removed.
     Example: [cyan]mlops-gen destroy --project-name iris --project-id p-abcdefghijkl --yes[/]
     """
-    from generator import destroy as des
+    from generator.live import destroy as des
     from generator.progress import Steps
 
     if yes and dry_run:
@@ -736,7 +736,7 @@ def destroy(
             report = des.apply(cfn, options, plans)
     else:
         report = des.dry_run(options, plans)
-    from generator import regional_buckets  # the build's per-region copies (seed regions.py): not in any stack
+    from generator.live import regional_buckets  # the build's per-region copies (seed regions.py): not in any stack
 
     s3_for = regional_buckets.s3_factory(profile, endpoint_url)
     buckets = regional_buckets.regional_buckets(s3_for(home), options.name_prefix, project_name, project_id)
@@ -862,10 +862,10 @@ def rehearse(
     Example: [cyan]mlops-gen rehearse dist --approve --second-approval[/]
     """
     from generator.errors import InputError
-    from generator.rehearse import Options
-    from generator.rehearse import rehearse as play
-    from generator.rehearse.report import PlainTimeline, RichTimeline
-    from generator.rehearse.server import check_moto
+    from generator.live.rehearse import Options
+    from generator.live.rehearse import rehearse as play
+    from generator.live.rehearse.report import PlainTimeline, RichTimeline
+    from generator.live.rehearse.server import check_moto
 
     if approve and reject:
         fail(InputError("--approve/--reject", "--approve and --reject contradict each other: give one of them"))

@@ -98,14 +98,14 @@ class PermissionModel(StrEnum):
 
 
 class LaunchRole(StrEnum):
-    """Which launch role the product is built for (see generator/launch_role.py)."""
+    """Which launch role the product is built for (see generator/companions/launch_role.py)."""
 
     GENERATED = "generated"
     STANDARD = "standard"
 
 
 class ServiceRoles(StrEnum):
-    """Which roles run the pipeline, builds and rules: the project's own (generator/project_roles.py),
+    """Which roles run the pipeline, builds and rules: the project's own (generator/product/project_roles.py),
     or the SageMaker-provided ones every project of the account shares."""
 
     PROJECT = "project"
@@ -165,11 +165,11 @@ class RenderConfig:
     execution_role_name: str | None = None
     #: The organisation's id (`--org-id`): the default of the product's OrganizationId parameter, the
     #: fixed `aws:PrincipalOrgID` that keeps its cross-account grants non-public for S3. None: no default
-    #: (publish refuses such a render, see generator/org_id.py).
+    #: (publish refuses such a render, see generator/product/org_id.py).
     org_id: str | None = None
     #: The stage accounts have the opt-in regions among the deploy regions enabled (`--opt-in-regions-enabled`).
     opt_in_regions_enabled: bool = False
-    #: Customer managed encryption (`--kms-key`): "none", "generated" or a key ARN (generator/kms.py).
+    #: Customer managed encryption (`--kms-key`): "none", "generated" or a key ARN (generator/product/kms.py).
     kms_key: str = "none"
     #: CodeBuild in a VPC of the pipeline's account (generator/build_network.py); None: CodeBuild's network.
     build_vpc_id: str | None = None
@@ -357,7 +357,7 @@ def build_config(
     if not isinstance(opt_in_enabled, bool):
         raise check.fail("opt-in-regions-enabled", f"must be true or false, got {opt_in_enabled!r}")
     if not opt_in_enabled:
-        from generator.regions import opt_in_problem
+        from generator.checks.regions import opt_in_problem
 
         refused = opt_in_problem(deploy_regions)
         if refused:
@@ -442,14 +442,14 @@ def build_config(
         opt_in_regions_enabled=opt_in_enabled,
         **topology,
     )
-    from generator.kms import check_kms_key  # the rule lives beside the keys it makes
+    from generator.product.kms import check_kms_key  # the rule lives beside the keys it makes
 
     cfg = replace(cfg, kms_key=check_kms_key(values["kms-key"], origin["kms-key"], cfg))
     from generator.build_network import check_build_network  # CodeBuild in a VPC
 
     cfg = check_build_network(values, origin, cfg)
     if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):
-        from generator.stacksets import check_region_concurrency
+        from generator.product.stacksets import check_region_concurrency
 
         check_region_concurrency(cfg, origin["region-concurrency"])
     return cfg

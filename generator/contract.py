@@ -30,11 +30,11 @@ DEPLOY_BUILD_SPEC = "deploy/buildspec.yml"
 #: The seed bundle the CodeCommit repository starts from.
 SEED_BUNDLE = "seedcode-modeldeploy.zip"
 
-#: Key layout of the project's artifact bucket, shared by its lifecycle rules (generator/storage.py) and the
+#: Key layout of the project's artifact bucket, shared by its lifecycle rules (generator/product/storage.py) and the
 #: model-build seed code (seedcode/modelbuild/iris_pipeline/project.py repeats it; a test pins the two).
 #: What a registered model version needs to be deployed (its model.tar.gz, its evaluation report) lives
 #: under MODEL_ARTIFACTS_PREFIX and never expires: SageMaker downloads the artifact again on every
-#: scale-out, instance replacement and rollback. generator/lifecycle.py checks that no expiration reaches it.
+#: scale-out, instance replacement and rollback. generator/checks/lifecycle.py checks that no expiration reaches it.
 MODEL_ARTIFACTS_PREFIX = "models/"
 #: The seed model-build pipeline's own folder (the SDK's code uploads, the data splits): scratch.
 MODEL_BUILD_SCRATCH_PREFIX = "${SageMakerProjectName}-iris/"

@@ -5,7 +5,7 @@ it shows what a launch of *that* template wires (rules, stages, actions, artifac
 regions), so it cannot describe a template that was not rendered. Names are resolved for a sample
 launch whose project name and id are shown as `{project}` and `{project-id}`.
 
-A deploy action is drawn as the stack set it deploys in either deploy mode (see generator/stacksets.py):
+A deploy action is drawn as the stack set it deploys in either deploy mode (see generator/product/stacksets.py):
 the native `CloudFormationStackSet` action from its configuration, the api mode's CodeBuild action from
 its project's environment (what deploy/deploy.py reads), so both show the stack set, its preferences and
 an edge to the OUs or accounts it reaches.
@@ -128,7 +128,7 @@ def read_graph(folder: Path) -> ProjectGraph:
     """The graph of the render in `folder`; anything missing or unreadable is a user error (exit 2)."""
     import yaml
 
-    from generator.resolve import Resolver, UnresolvableError, load_template
+    from generator.iam.resolve import Resolver, UnresolvableError, load_template
 
     manifest: Manifest = verify_manifest(folder)
     try:
@@ -295,7 +295,7 @@ def _api_deploy_action(base: Action, project: str, env: Mapping[str, str]) -> Ac
         details.append("CallAs DELEGATED_ADMIN (delegated administrator)")
     config = {key: env[name] for name, key in _API_PREFERENCES.items() if name in env}
     if Env.MAX_CONCURRENT in env:  # deploy.py always sends it (seedcode/modeldeploy/deploy/deploy.py)
-        from generator.stacksets import CONCURRENCY_MODE
+        from generator.product.stacksets import CONCURRENCY_MODE
 
         config["ConcurrencyMode"] = CONCURRENCY_MODE
     if Env.AUTO_DEPLOYMENT in env:

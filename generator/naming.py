@@ -85,7 +85,7 @@ _EP_LIMITS = "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_Crea
 _SNS_LIMITS = "https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html"
 _KMS_LIMITS = "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateAlias.html"
 _IAM_LIMITS = "https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html"
-#: The project's own roles (`--service-roles project`, generator/project_roles.py), by what runs as them.
+#: The project's own roles (`--service-roles project`, generator/product/project_roles.py), by what runs as them.
 PROJECT_ROLE_KINDS = ("pipeline", "build", "test", "events")
 #: Their IAM path: one fixed path, so a launch role, a boundary and a trust policy can name "the mlops-gen
 #: project roles" as `role/mlops-gen/<prefix>*` (CreateRole Path: https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html).
@@ -152,7 +152,7 @@ class Names:
 
     def deploy_project(self, stage: Stage) -> PhysicalName:
         """The CodeBuild project that deploys one stage's stack set through the CloudFormation API
-        (deploy mode "api", see generator/stacksets.py); rendered only in that mode."""
+        (deploy mode "api", see generator/product/stacksets.py); rendered only in that mode."""
         return PhysicalName(f"deploy_project_{stage.value}", f"{self._base}-{stage.value}-deploy", 255, _CB_LIMITS)
 
     def endpoint(self, stage: Stage) -> PhysicalName:

@@ -48,8 +48,8 @@ def product_files(cfg: RenderConfig) -> list[RenderedFile]:
     never replaces an old one), so the bundle is built once and used twice.
     """
     from generator.contract import SEED_BUNDLE
-    from generator.product import build_product
-    from generator.seed import build_bundle, bundle_key
+    from generator.product.compose import build_product
+    from generator.product.seed import build_bundle, bundle_key
 
     bundle = build_bundle(cfg)
     product = build_product(cfg, seed_key=bundle_key(bundle))
@@ -60,16 +60,16 @@ def product_files(cfg: RenderConfig) -> list[RenderedFile]:
 
 
 def launch_role_files(cfg: RenderConfig) -> list[RenderedFile]:
-    from generator.launch_role import launch_role_files as files
+    from generator.companions.launch_role import launch_role_files as files
 
     return files(cfg)
 
 
 def bootstrap_files(cfg: RenderConfig) -> list[RenderedFile]:
     """Templates an administrator deploys once: target role (and its stack set), prerequisites, portfolio."""
-    from generator.portfolio import portfolio_files
-    from generator.prerequisites import prerequisites_files
-    from generator.target_role import target_role_files
+    from generator.companions.portfolio import portfolio_files
+    from generator.companions.prerequisites import prerequisites_files
+    from generator.companions.target_role import target_role_files
 
     return target_role_files(cfg) + prerequisites_files(cfg) + portfolio_files(cfg)
 
@@ -215,9 +215,9 @@ def _move_into(staging: Path, out: Path, replaced: tuple[str, ...]) -> None:
 def validation_step(folder: Path, steps: Steps = SILENT, use_cache: bool = True) -> None:
     """The validate hook `render` uses: any finding fails the render, except the IAM kinds about
     things outside the rendered files (`Finding.blocks_render`; `mlops-gen validate` reports those).
-    `use_cache=False` (`--no-cache`) runs every check afresh (generator/cache.py)."""
-    from generator.cache import user_cache
-    from generator.validate import validate_dir
+    `use_cache=False` (`--no-cache`) runs every check afresh (generator/checks/cache.py)."""
+    from generator.checks.cache import user_cache
+    from generator.checks.validate import validate_dir
 
     findings = [f for f in validate_dir(folder, steps, user_cache(use_cache)) if f.blocks_render]
     if findings:

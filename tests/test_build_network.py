@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from generator import build_network
+from generator.checks.iam_check import check_folder
 from generator.errors import InputError
-from generator.iam_check import check_folder
 from generator.manifest import read_manifest
 from generator.render import build_manifest, render_files, write_output
 from tests.conftest import make_config

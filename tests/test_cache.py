@@ -1,4 +1,4 @@
-"""The result cache of `validate` (generator/cache.py) and the cfn-lint runner (generator/validate.py):
+"""The result cache of `validate` (generator/checks/cache.py) and the cfn-lint runner (generator/checks/validate.py):
 a warm cache returns exactly what the checks find cold, without running them; a corrupt entry is
 ignored and rewritten; any change to our sources changes the key; each distinct template text is
 linted once with one rule set per process; `--no-cache` bypasses the cache; a warm `render` stays
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-import generator.validate
-from generator.cache import ENV_DIR, ResultCache, cache_key, checks_version, default_dir, user_cache
-from generator.gates import ORDER_RULE
+import generator.checks.validate
+from generator.checks.cache import ENV_DIR, ResultCache, cache_key, checks_version, default_dir, user_cache
+from generator.checks.gates import ORDER_RULE
+from generator.checks.validate import NO_CACHE, Finding, lint_text, run_cfn_lint, validate_dir
+from generator.iam.resolve import load_template
 from generator.render import build_manifest, render_files, write_output
-from generator.resolve import load_template
-from generator.validate import NO_CACHE, Finding, lint_text, run_cfn_lint, validate_dir
 from tests.conftest import STAGING_OU, make_config
 from tests.edit import reseal
 from tests.test_cli import BASE, imported_modules, invoke
@@ -54,8 +54,8 @@ def forbid(monkeypatch: pytest.MonkeyPatch) -> None:
     def ran(*_: object) -> None:
         raise AssertionError("a check ran although its result was cached")
 
-    monkeypatch.setattr(generator.validate, "run_cfn_lint", ran)
-    monkeypatch.setattr(generator.validate, "_run_folder_checks", ran)
+    monkeypatch.setattr(generator.checks.validate, "run_cfn_lint", ran)
+    monkeypatch.setattr(generator.checks.validate, "_run_folder_checks", ran)
 
 
 def test_cold_and_warm_cache_give_the_same_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,7 +187,7 @@ def test_each_distinct_template_text_is_linted_once(tmp_path: Path, monkeypatch:
         calls.append(text)
         return run_cfn_lint(text, regions)
 
-    monkeypatch.setattr(generator.validate, "run_cfn_lint", counted)
+    monkeypatch.setattr(generator.checks.validate, "run_cfn_lint", counted)
     findings = validate_dir(folder, cache=NO_CACHE)
     assert len(calls) == 1
     assert [(f.path, f.rule) for f in findings if f.rule == UNUSED_PARAMETER] == [
@@ -203,12 +203,12 @@ def test_one_rule_set_finds_what_a_fresh_cfn_lint_finds(tmp_path: Path) -> None:
 
     folder = broken(tmp_path / "dist")
     config = ManualArgs(regions=[REGION], include_checks=["I"])
-    config["append_rules"] = [str(generator.validate.RULES_DIR)]
+    config["append_rules"] = [str(generator.checks.validate.RULES_DIR)]
     for name in ("product-template.yaml", "target-role-stackset.yaml", "product-template.yaml"):
         text = (folder / name).read_text(encoding="utf-8")
         expected = sorted((m.linenumber, m.rule.id, m.message) for m in lint(text, config=config))
         assert run_cfn_lint(text, [REGION]) == expected
-    assert generator.validate._rules.cache_info().misses <= 1
+    assert generator.checks.validate._rules.cache_info().misses <= 1
 
 
 def test_cli_no_cache_writes_nothing(tmp_path: Path) -> None:

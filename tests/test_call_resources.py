@@ -1,4 +1,4 @@
-"""Every resource type a call is authorized against (generator/call_resources.py), and the stack-set grants."""
+"""Every resource type a call is authorized against (generator/iam/call_resources.py), and the stack-set grants."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from typing import Any
 
 import pytest
 
-from generator.call_resources import (
+from generator.checks.iam_check import RESOURCE_TYPES_RULE, RUNTIME_RULE
+from generator.checks.validate import Finding
+from generator.errors import ValidationFailed
+from generator.iam.call_resources import (
     NOT_INVOLVED,
     action_resource_types,
     cloudformation_type_segment,
@@ -21,11 +24,8 @@ from generator.call_resources import (
     template_resource_types,
     uncovered,
 )
-from generator.errors import ValidationFailed
-from generator.iam_check import RESOURCE_TYPES_RULE, RUNTIME_RULE
-from generator.iam_eval import evaluate
+from generator.iam.iam_eval import evaluate
 from generator.render import validation_step
-from generator.validate import Finding
 from tests.conftest import CONFIGS
 from tests.edit import reseal
 from tests.test_iam_check import BUILD_ROLE, PIPELINE_ROLE, edit_json, findings_of, render_to
@@ -265,7 +265,7 @@ def test_a_stack_set_call_modelled_on_the_stack_set_only_is_unchecked(tmp_path: 
 
 def test_template_types_read_from_the_seed() -> None:
     """The stack set's template in the seed; missing or unreadable: no types (then reported as uncovered)."""
-    from generator.runtime_iam import _template_types
+    from generator.checks.runtime_iam import _template_types
 
     assert _template_types({"t.yml": b"Resources:\n  A:\n    Type: AWS::S3::Bucket\n"}, "t.yml") == ("AWS::S3::Bucket",)
     assert _template_types({"t.yml": b"a: [\n\tb"}, "t.yml") == ()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.checkov import (
+from generator.checks.checkov import (
     NO_COMMENT,
     CheckovError,
     CheckovNotFound,

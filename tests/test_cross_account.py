@@ -1,4 +1,4 @@
-"""The endpoint stacks' cross-account calls against the resource policies (generator/cross_account.py)."""
+"""The endpoint stacks' cross-account calls against the resource policies (generator/checks/cross_account.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from generator.cross_account import (
+from generator.checks.cross_account import (
     SAMPLE_ORG_ID,
     SAMPLE_SERVICE_MANAGED_EXECUTION_ROLE,
     CrossAccountNeed,
@@ -19,11 +19,11 @@ from generator.cross_account import (
     gaps,
     seed_templates,
 )
-from generator.iam_check import check_folder
-from generator.iam_eval import Decision
+from generator.checks.iam_check import check_folder
+from generator.checks.runtime_iam import SAMPLE_TARGET_ACCOUNT
+from generator.iam.iam_eval import Decision
 from generator.manifest import read_manifest
 from generator.render import build_manifest, render_files, write_output
-from generator.runtime_iam import SAMPLE_TARGET_ACCOUNT
 from tests.conftest import PROD_OU, STAGING_OU, make_config
 from tests.edit import reseal
 

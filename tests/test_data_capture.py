@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from generator import contract
-from generator.data_capture import DESTINATION_RULE, WRITE_RULE, build_environment, capture_parameters
-from generator.data_capture import check_folder as capture_check
+from generator.checks.data_capture import DESTINATION_RULE, WRITE_RULE, build_environment, capture_parameters
+from generator.checks.data_capture import check_folder as capture_check
+from generator.checks.validate import Finding
 from generator.errors import ValidationFailed
 from generator.manifest import read_manifest
 from generator.naming import BootstrapNames, Stage
 from generator.render import build_manifest, render_files, validation_step, write_output
-from generator.validate import Finding
 from tests.conftest import CONFIGS, make_config
 from tests.edit import reseal
 from tests.test_seed_support import Seed, seed

@@ -15,12 +15,12 @@ import pytest
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from generator import destroy as des
 from generator.cli import app
 from generator.config import StackSetAdmin
 from generator.errors import InputError
+from generator.live import destroy as des
+from generator.live.rehearse import fidelity
 from generator.naming import Stage
-from generator.rehearse import fidelity
 
 REGION = "eu-west-1"
 PROJECT, PROJECT_ID = "iris", "p-abcdefghijkl"
@@ -172,7 +172,7 @@ def test_cli_dry_run_and_yes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_regional_artifact_buckets_are_emptied_and_deleted() -> None:
     """The build's per-region copies (seed regions.py) are found by name, emptied and deleted; others stay."""
-    from generator import regional_buckets
+    from generator.live import regional_buckets
     from generator.naming import Names
 
     stem = Names().artifact_bucket.render(PROJECT, PROJECT_ID)
@@ -201,7 +201,7 @@ def test_regional_artifact_buckets_are_emptied_and_deleted() -> None:
 def test_regional_buckets_stay_while_stack_instances_remain() -> None:
     """When deleting some stack instances failed, their endpoints still read the regional copies: kept, and
     said; once the instances are gone (or in a dry run) the buckets go."""
-    from generator import regional_buckets
+    from generator.live import regional_buckets
     from generator.naming import Names
 
     stem = Names().artifact_bucket.render(PROJECT, PROJECT_ID)

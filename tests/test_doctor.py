@@ -43,10 +43,11 @@ from moto.organizations.models import FakeDelegatedAdministrator
 from moto.server import ThreadedMotoServer
 from typer.testing import CliRunner
 
-from generator import doctor
 from generator.cli import app
+from generator.companions.target_role import build_target_role, build_target_role_stack_set
 from generator.config import DEFAULT_TARGET_ROLE, ServiceRoles, StackSetAdmin
-from generator.doctor import (
+from generator.live import doctor
+from generator.live.doctor import (
     ACCOUNT_ACCESS_ROLE,
     STACKSETS_PRINCIPAL,
     Caller,
@@ -59,9 +60,8 @@ from generator.doctor import (
     run_checks,
 )
 from generator.naming import BootstrapNames
-from generator.org_id import check_org_id
-from generator.parameters import PER_SERVICE_ROLES, USE_ROLE
-from generator.target_role import build_target_role, build_target_role_stack_set
+from generator.product.org_id import check_org_id
+from generator.product.parameters import PER_SERVICE_ROLES, USE_ROLE
 from tests.conftest import make_config
 from tests.moto_helpers import create_stack_set_from_template
 

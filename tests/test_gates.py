@@ -1,4 +1,4 @@
-"""Release gates (generator/gates.py) on rendered products: the real renders pass, each way of
+"""Release gates (generator/checks/gates.py) on rendered products: the real renders pass, each way of
 breaking the staging -> test -> approval -> prod chain is a finding, and `validate` reports it."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from generator.gates import DISTINCT_RULE, ORDER_RULE, TEST_INPUT_RULE, Position, check_folder, check_template
+from generator.checks.gates import DISTINCT_RULE, ORDER_RULE, TEST_INPUT_RULE, Position, check_folder, check_template
+from generator.iam.resolve import load_template
 from generator.manifest import verify_manifest
 from generator.render import build_manifest, render_files, write_output
-from generator.resolve import load_template
 from tests.conftest import CONFIGS, make_config
 from tests.edit import reseal
 
@@ -110,7 +110,7 @@ def test_parallel_actions_do_not_precede_each_other() -> None:
 
 def test_validate_reports_the_gate_in_the_folder(tmp_path: Path) -> None:
     """The check runs on the rendered file (edited by hand): validate_dir lists it, and it blocks render."""
-    from generator.validate import validate_dir
+    from generator.checks.validate import validate_dir
 
     cfg = make_config()
     files = render_files(cfg)

@@ -1,4 +1,4 @@
-"""IAM hygiene (generator/hygiene.py): each rule's failing and passing fixture, the data behind the
+"""IAM hygiene (generator/checks/hygiene.py): each rule's failing and passing fixture, the data behind the
 suppression, and the rendered templates (issue 13, "Checks")."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
-from generator import hygiene
-from generator.hygiene import (
+from generator.checks import hygiene
+from generator.checks.hygiene import (
     ADMIN_RULE,
     ASSUME_RULE,
     PUBLIC_RULE,
@@ -23,7 +23,7 @@ from generator.hygiene import (
     template_findings,
     unavoidable,
 )
-from generator.launch_role import build_launch_role_template
+from generator.companions.launch_role import build_launch_role_template
 from generator.manifest import read_manifest
 from generator.render import build_manifest, render_files, write_output
 from tests.conftest import make_config
@@ -121,9 +121,9 @@ def test_deny_statements_and_service_principals_pass() -> None:
 def test_the_launch_role_administers_keys_only_through_their_own_policies(monkeypatch: pytest.MonkeyPatch) -> None:
     """Point 4 as a class: no key administration on `key/*` in the launch role's IAM policy (hygiene), and a key
     whose policy does not name the launch role is caught by validate (the launch role could not administer it)."""
-    from generator.iam_check import LAUNCH_RULE, _launch_findings, generated_launch_policies
-    from generator.kms import default_key_policy
-    from generator.launch_role import product_for_launch_role
+    from generator.checks.iam_check import LAUNCH_RULE, _launch_findings, generated_launch_policies
+    from generator.companions.launch_role import product_for_launch_role
+    from generator.product.kms import default_key_policy
 
     cfg = make_config(approver_email=["a@example.com"], format="json")
     launch = json.loads(json.dumps(build_launch_role_template(cfg).to_dict()))
@@ -135,7 +135,7 @@ def test_the_launch_role_administers_keys_only_through_their_own_policies(monkey
     role, policies = generated_launch_policies(launch, cfg.region)
     product = json.loads(json.dumps(product_for_launch_role(cfg).to_dict()))
     assert [f for f in _launch_findings(product, "p", role, policies, False, cfg.region) if "kms:" in f.message] == []
-    monkeypatch.setattr("generator.notifications.launched_key_policy", lambda cfg: default_key_policy())
+    monkeypatch.setattr("generator.product.notifications.launched_key_policy", lambda cfg: default_key_policy())
     unnamed = json.loads(json.dumps(product_for_launch_role(cfg).to_dict()))
     findings = [f for f in _launch_findings(unnamed, "p", role, policies, False, cfg.region) if f.rule == LAUNCH_RULE]
     assert any("kms:PutKeyPolicy" in f.message for f in findings)

@@ -1,4 +1,4 @@
-"""IAM findings of `validate` (generator/iam_check.py): launch role and run-time roles, from rendered files."""
+"""IAM findings of `validate` (generator/checks/iam_check.py): launch role and run-time roles, from rendered files."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from generator.cli import app
-from generator.errors import ValidationFailed
-from generator.iam_check import (
+from generator.checks.iam_check import (
     SERVICE_ROLE_POLICIES,
     STANDARD_LAUNCH_ROLE,
     check_folder,
@@ -22,9 +20,11 @@ from generator.iam_check import (
     prerequisite_policies,
     service_role_policy,
 )
+from generator.checks.validate import Finding
+from generator.cli import app
+from generator.errors import ValidationFailed
 from generator.manifest import Manifest, read_manifest
 from generator.render import build_manifest, render_files, validation_step, write_output
-from generator.validate import Finding
 from tests.conftest import CONFIGS, CONNECTION_ARN, TEST_DATA, make_config
 from tests.edit import reseal
 
@@ -117,7 +117,7 @@ def test_without_prerequisites_the_known_gaps_need_them(tmp_path: Path) -> None:
     assert by_role[PIPELINE_ROLE] == STACK_SET_ACTIONS
     assert by_role[BUILD_ROLE] == {
         "sts:AssumeRole",
-        "sts:TagSession",  # the project session tag (generator/target_role.py)
+        "sts:TagSession",  # the project session tag (generator/companions/target_role.py)
         "organizations:ListAccountsForParent",
         "organizations:ListOrganizationalUnitsForParent",
         "codebuild:CreateReportGroup",
@@ -279,7 +279,7 @@ def test_every_config_passes_with_its_target_role_checked(tmp_path: Path, name: 
 
     assert findings() == set()
     # ... and the check ran: without the role's policies, the test's endpoint calls are not allowed, nor
-    # SageMaker's read of the model data as the role (generator/cross_account.py).
+    # SageMaker's read of the model data as the role (generator/checks/cross_account.py).
     edit_json(folder / "target-role-template.json", lambda t: target_statements(t).clear())
     assert findings() == {
         ("missing", "sagemaker:DescribeEndpoint", TEST_PROJECT),

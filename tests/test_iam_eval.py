@@ -1,4 +1,4 @@
-"""Table of cases for the IAM evaluator (generator/iam_eval.py)."""
+"""Table of cases for the IAM evaluator (generator/iam/iam_eval.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from generator.iam_eval import (
+from generator.iam.iam_eval import (
     Decision,
     Result,
     action_matches,

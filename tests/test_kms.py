@@ -1,4 +1,4 @@
-"""Customer managed encryption (`--kms-key`, generator/kms.py) and the launch role's key scoping (issue 13,
+"""Customer managed encryption (`--kms-key`, generator/product/kms.py) and the launch role's key scoping (issue 13,
 points 4 and 5): the edge checks, what each mode renders, the cross-account key check (key policy and role
 policy both), and the service authorization reference's condition keys the scoping relies on."""
 
@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from generator.call_resources import _iam_data
+from generator.checks.iam_check import check_folder
+from generator.companions.launch_role import launch_role_policy
+from generator.companions.target_role import build_target_role
 from generator.config import build_config
 from generator.errors import InputError
-from generator.iam_check import check_folder
-from generator.iam_table import OWNER_TAG_KEY, required_permissions
-from generator.kms import DATA_KEY, PROJECT_KEY, data_key_alias, owner_tag_value
-from generator.launch_role import launch_role_policy
+from generator.iam.call_resources import _iam_data
+from generator.iam.iam_table import OWNER_TAG_KEY, required_permissions
 from generator.manifest import read_manifest
-from generator.product import build_product
+from generator.product.compose import build_product
+from generator.product.kms import DATA_KEY, PROJECT_KEY, data_key_alias, owner_tag_value
 from generator.render import build_manifest, render_files, write_output
-from generator.target_role import build_target_role
 from tests.conftest import ORG_ID, PROD_OU, STAGING_OU, make_config
 from tests.edit import reseal
 
@@ -208,7 +208,7 @@ def test_a_target_role_without_the_decrypt_statement_is_reported(tmp_path: Path)
 def test_the_pipeline_and_build_roles_need_the_key_through_s3(tmp_path: Path) -> None:
     """runtime_iam knows the KMS calls S3 makes as the artifact store's readers and writers; the prerequisites
     grant them (UseArtifactKeyThroughS3); without that statement each is reported."""
-    from generator.runtime_iam import runtime_needs
+    from generator.checks.runtime_iam import runtime_needs
 
     folder = render_to(tmp_path / "out", kms_key="generated", service_roles="per-service")
     template = json.loads((folder / "product-template.json").read_text())
@@ -268,8 +268,8 @@ def test_the_project_roles_get_the_key_through_s3(tmp_path: Path) -> None:
 
 def test_capture_writes_need_the_data_key(tmp_path: Path) -> None:
     """The capture bucket encrypts with the account's data key: the target role must be allowed
-    kms:GenerateDataKey on it (generator/data_capture.py); without UseDataKey each stage's write is reported."""
-    from generator.data_checks import data_findings
+    kms:GenerateDataKey on it (generator/checks/data_capture.py); without UseDataKey each stage's write is reported."""
+    from generator.checks.data_checks import data_findings
 
     folder = render_to(tmp_path / "out", kms_key="generated")
     assert data_findings(folder, read_manifest(folder)) == []

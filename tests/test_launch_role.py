@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.cache import user_cache
-from generator.errors import InputError
-from generator.iam_table import Operation, required_permissions
-from generator.launch_role import (
+from generator.checks.cache import user_cache
+from generator.checks.validate import lint_text
+from generator.companions.launch_role import (
     KIND,
     STANDARD_ACCEPTED_GAPS,
     allows,
@@ -26,10 +25,11 @@ from generator.launch_role import (
     product_for_launch_role,
     standard_policy,
 )
+from generator.errors import InputError
+from generator.iam.iam_table import Operation, required_permissions
 from generator.naming import ROLE_NAME_LIMIT, launch_role_name
-from generator.product import build_product
+from generator.product.compose import build_product
 from generator.render import serialise
-from generator.validate import lint_text
 from tests.conftest import TEST_DATA, make_config, named_config
 
 GENERATED = ["default", "codeconnections-3-regions", "custom-preferences"]
@@ -54,8 +54,8 @@ def test_generated_role_grants_every_requirement(name: str) -> None:
     # Match the Sub texts as they are: the sample substitution keeps `${AWS::...}` on both sides equal.
     not_granted = [r for r in reqs if not r.policy_of and not _granted_verbatim(policy, r)]
     assert not_granted == []
-    # A key's administration comes from the key's own policy, which names the launch role (generator/kms.py).
-    from generator.iam_check import STANDARD_LAUNCH_ROLE, key_policy_allows
+    # A key's administration comes from the key's own policy, which names the launch role (generator/product/kms.py).
+    from generator.checks.iam_check import STANDARD_LAUNCH_ROLE, key_policy_allows
 
     role = STANDARD_LAUNCH_ROLE if name == "standard-launch-role" else launch_role_name(cfg.name_prefix)
     by_key = [r for r in reqs if r.policy_of]
@@ -254,7 +254,7 @@ def test_standard_render_writes_no_launch_role(tmp_path: Path) -> None:
 
 
 def test_allow_check_understands_conditions() -> None:
-    from generator.iam_table import Requirement
+    from generator.iam.iam_table import Requirement
 
     policy = standard_policy()
     passed = Requirement(

@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 
 from generator import contract
+from generator.checks.lifecycle import RULE, bucket_findings, pattern_of, prefixes_overlap
+from generator.checks.lifecycle import check_folder as lifecycle_check
 from generator.errors import ValidationFailed
-from generator.lifecycle import RULE, bucket_findings, pattern_of, prefixes_overlap
-from generator.lifecycle import check_folder as lifecycle_check
 from generator.manifest import read_manifest
+from generator.product.storage import pipeline_artifacts_prefix
 from generator.render import build_manifest, render_files, validation_step, write_output
-from generator.storage import pipeline_artifacts_prefix
 from tests.conftest import make_config
 from tests.edit import reseal
 

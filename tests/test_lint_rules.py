@@ -1,7 +1,7 @@
-"""Our cfn-lint rules (generator/lint_rules, E91xx): fixtures, the rendered products, and naming.py.
+"""Our cfn-lint rules (generator/checks/lint_rules, E91xx): fixtures, the rendered products, and naming.py.
 
 Fixtures live in tests/lint_fixtures/{good,bad}/E91xx_*.yaml. A bad fixture's `# expect: ...` header
-lines are message fragments its findings must contain. Linting goes through `generator.validate`,
+lines are message fragments its findings must contain. Linting goes through `generator.checks.validate`,
 the same path `mlops-gen render` and `mlops-gen validate` use.
 """
 
@@ -18,13 +18,13 @@ from cfnlint.helpers import load_plugins
 from cfnlint.template import Template
 
 from generator import contract
-from generator.cache import user_cache
-from generator.lint_rules.ActionConfigurationKeys import ActionConfigurationKeys, value_problem
-from generator.lint_rules.PhysicalNameLength import LIMITS, STACK_SET_ACTION, Resolver, Unbounded
-from generator.lint_rules.PipelineArtifactOrder import PipelineArtifactOrder
+from generator.checks.cache import user_cache
+from generator.checks.lint_rules.ActionConfigurationKeys import ActionConfigurationKeys, value_problem
+from generator.checks.lint_rules.PhysicalNameLength import LIMITS, STACK_SET_ACTION, Resolver, Unbounded
+from generator.checks.lint_rules.PipelineArtifactOrder import PipelineArtifactOrder
+from generator.checks.validate import RULES_DIR, Finding, lint_text
 from generator.naming import PROJECT_ROLE_KINDS, ROLE_NAME_LIMIT, Names, Stage
 from generator.render import build_manifest, render_files
-from generator.validate import RULES_DIR, Finding, lint_text
 from tests.conftest import CONFIGS, named_config
 
 FIXTURES = Path(__file__).parent / "lint_fixtures"

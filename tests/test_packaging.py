@@ -34,7 +34,7 @@ def test_wheel_ships_seed_code_templates_rules_and_data(wheel: Path) -> None:
         "generator/seedcode/modeldeploy/test/test.py",
         "generator/seedcode/modeldeploy/endpoint-config-template.yml",
         "generator/templates/modeldeploy/buildspec.yml.j2",
-        "generator/lint_rules/ActionConfigurationKeys.py",
+        "generator/checks/lint_rules/ActionConfigurationKeys.py",
         "generator/data/standard-launch-role-policy.json",
     ]
     # Every module of the package, whatever subpackage it is in.
@@ -50,7 +50,7 @@ def test_render_from_the_installed_wheel_matches_the_checkout(wheel: Path, tmp_p
     zipfile.ZipFile(wheel).extractall(site)
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import generator.seed as s; assert str(s.SEED_DIR).startswith(sys.argv[1]), s.SEED_DIR;"
+        "import generator.product.seed as s; assert str(s.SEED_DIR).startswith(sys.argv[1]), s.SEED_DIR;"
         "from generator.render import render_files; from generator.config import build_config;"
         "cfg = build_config({'staging-ou': 'ou-ab12-11111111', 'prod-ou': 'ou-ab12-22222222', 'region': 'eu-west-1'});"
         "import hashlib; print(sorted((f.path, hashlib.sha256(f.content).hexdigest()) for f in render_files(cfg)))"

@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from generator.checks.iam_check import product_role_policies
 from generator.cli import app
+from generator.companions.launch_role import launch_role_policy, sample_arn
+from generator.companions.prerequisites import build_prerequisites
+from generator.companions.target_role import PIPELINE_ACCOUNT, build_target_role
 from generator.config import ServiceRoles
 from generator.errors import InputError
-from generator.iam_check import product_role_policies
-from generator.iam_eval import Decision, evaluate, evaluate_all, evaluate_bounded
-from generator.launch_role import launch_role_policy, sample_arn
+from generator.iam.iam_eval import Decision, evaluate, evaluate_all, evaluate_bounded
+from generator.iam.resolve import SAMPLE_ACCOUNT, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME, sample_resolver
+from generator.iam.trust import evaluate_trust, role_principal
 from generator.naming import PROJECT_ID_MAX, PROJECT_ROLE_KINDS, Names
-from generator.prerequisites import build_prerequisites
-from generator.product import build_product
-from generator.project_roles import LOGICAL_IDS, MANAGED_POLICY_MAX_CHARS, boundary_document
-from generator.resolve import SAMPLE_ACCOUNT, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME, sample_resolver
-from generator.target_role import PIPELINE_ACCOUNT, build_target_role
-from generator.trust import evaluate_trust, role_principal
+from generator.product.compose import build_product
+from generator.product.project_roles import LOGICAL_IDS, MANAGED_POLICY_MAX_CHARS, boundary_document
 from tests.conftest import CONFIGS, ORG_ID, PROD_OU, STAGING_OU, make_config
 from tests.test_iam_check import edit_json, findings_of, render_to
 
@@ -201,8 +201,8 @@ def _tagged(principal: str, claimed: str | None, own: str | None = "iris-multi-0
     """`principal` assuming with the project session tag `claimed` (None: no tag), its own role tag `own`."""
     from dataclasses import replace
 
-    from generator.iam_eval import COMPLETE_PREFIXES
-    from generator.runtime_iam import tagging_context
+    from generator.checks.runtime_iam import tagging_context
+    from generator.iam.iam_eval import COMPLETE_PREFIXES
 
     who = role_principal(principal)
     tags = [("mlops-gen-project", claimed)] if claimed else []

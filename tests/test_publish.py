@@ -17,9 +17,9 @@ from botocore.awsrequest import AWSResponse
 from moto import mock_aws
 from typer.testing import CliRunner
 
-from generator import publish as pub
 from generator.cli import app
 from generator.errors import InputError
+from generator.live import publish as pub
 from generator.manifest import read_manifest
 from generator.render import build_manifest, render_files, write_output
 from tests.conftest import make_config

@@ -26,8 +26,8 @@ from moto import mock_aws
 from moto.s3.models import s3_backends
 from moto.servicecatalog.models import servicecatalog_backends
 
-from generator import publish as pub
 from generator.config import DEFAULT_PORTFOLIO_NAME, DEFAULT_PRODUCT_NAME
+from generator.live import publish as pub
 from tests.test_publish import ACCOUNT, BUCKET, REGION, options, plan_for, render_into
 
 ROLE_NAME = "sagemaker-mlops-gen-launch-role"

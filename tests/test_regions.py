@@ -1,4 +1,4 @@
-"""The region contract (generator/regions.py): with deploy regions beyond the home region, each region's model
+"""The region contract (generator/checks/regions.py): with deploy regions beyond the home region, each region's model
 must read its own region's artifacts, image or package; `validate` reports a template that does not."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from cfnlint.decode import decode_str
 
+from generator.checks.regions import NAME_RULE, RULE, bucket_name_findings, check_folder, template_findings
 from generator.manifest import verify_manifest
-from generator.regions import NAME_RULE, RULE, bucket_name_findings, check_folder, template_findings
-from generator.seed import SEED_DIR
+from generator.product.seed import SEED_DIR
 from tests.conftest import CONFIGS
 from tests.edit import reseal
 from tests.test_rehearse import render_folder

@@ -249,7 +249,7 @@ def test_rehearsal_deploys_every_account_s_model_into_its_own_network(rendered: 
 
 @pytest.mark.slow
 def test_rehearsal_fails_the_instance_of_an_account_without_its_network(rendered: Path) -> None:
-    from generator.rehearse.report import FAILED
+    from generator.live.rehearse.report import FAILED
     from tests.test_rehearse import assert_prod_untouched, play, steps
 
     report = play(rendered, break_network=True)
@@ -275,7 +275,7 @@ class _InProcess:
 
 
 def test_a_model_outside_the_published_network_fails_its_instance(aws: None) -> None:
-    from generator.rehearse import network
+    from generator.live.rehearse import network
 
     local = _InProcess()
     published = network.publish(local, None, "123456789012", REGION)
@@ -300,7 +300,7 @@ def test_a_model_outside_the_published_network_fails_its_instance(aws: None) -> 
 
 def test_a_missing_ssm_parameter_fails_only_its_own_instance(seed: Seed, repo: Path, tmp_path: Path, aws: None) -> None:
     """moto raises inside CreateStackInstances; the rehearsal's patch records the instance instead."""
-    from generator.rehearse import network
+    from generator.live.rehearse import network
 
     org = make_org()
     out = tmp_path / "out"

@@ -15,9 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
+from generator.live.rehearse import Options, rehearse
+from generator.live.rehearse.report import CHECKED, FAILED, REJECTED, SKIPPED, SUCCEEDED, Report, SilentTimeline
 from generator.naming import Stage
-from generator.rehearse import Options, rehearse
-from generator.rehearse.report import CHECKED, FAILED, REJECTED, SKIPPED, SUCCEEDED, Report, SilentTimeline
 from generator.render import build_manifest, render_files, write_output
 from tests.conftest import CONFIGS, make_config
 from tests.edit import reseal
@@ -238,8 +238,8 @@ def test_renamed_export_file_fails_at_the_action_that_reads_it(default_render: P
 def test_server_stops_and_patches_are_undone_even_on_error() -> None:
     from moto.sagemaker.models import FakeEndpoint
 
-    from generator.rehearse import fidelity
-    from generator.rehearse.server import local_aws
+    from generator.live.rehearse import fidelity
+    from generator.live.rehearse.server import local_aws
 
     before = FakeEndpoint.cloudformation_name_type()
     with pytest.raises(RuntimeError), local_aws("eu-west-1") as aws, fidelity.aws_behaviour():
@@ -310,7 +310,7 @@ def test_cli_report_under_a_file_is_a_clean_error(default_render: Path, tmp_path
 
 
 def test_cli_checks_the_moto_version_it_patches(default_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from generator.rehearse import server
+    from generator.live.rehearse import server
 
     monkeypatch.setattr(server, "MOTO_VERSION", "0.0.1")
     result = CliRunner().invoke(app, ["rehearse", str(default_render), "--approve"])

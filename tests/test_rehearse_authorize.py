@@ -1,4 +1,4 @@
-"""Call-time authorization in `rehearse` (generator/rehearse/authorize.py).
+"""Call-time authorization in `rehearse` (generator/live/rehearse/authorize.py).
 
 Removing one permission from one role of the product makes the rehearsal fail at the step that uses it,
 naming role, action and resource: one test per role (pipeline, CodeBuild, EventBridge target, the target
@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from generator.rehearse import Options, rehearse
-from generator.rehearse.authorize import Authorizer, Identity, Request, resources_of
-from generator.rehearse.report import FAILED, Report, SilentTimeline
+from generator.live.rehearse import Options, rehearse
+from generator.live.rehearse.authorize import Authorizer, Identity, Request, resources_of
+from generator.live.rehearse.report import FAILED, Report, SilentTimeline
 from tests.conftest import STAGING_OU
 from tests.edit import reseal
 from tests.test_rehearse import render_folder, steps
@@ -64,7 +64,7 @@ def without(policies: Mapping[str, Any] | None, action: str) -> dict[str, Any] |
 
 def remove_from_service_role(monkeypatch: pytest.MonkeyPatch, role: str, action: str) -> None:
     """The role's policies (packaged and added by the prerequisites template) without `action`."""
-    from generator import iam_check
+    from generator.checks import iam_check
 
     original: Callable[..., Any] = iam_check.role_policies
 
@@ -77,7 +77,7 @@ def remove_from_service_role(monkeypatch: pytest.MonkeyPatch, role: str, action:
 
 def remove_from_target_role(monkeypatch: pytest.MonkeyPatch, action: str) -> None:
     """The target role's policies (as the rendered stack set created it in each account) without `action`."""
-    from generator.rehearse import authorize
+    from generator.live.rehearse import authorize
 
     original = authorize.moto_role_policies
 
@@ -147,7 +147,7 @@ def test_target_role_without_invoke_endpoint(default_render: Path, monkeypatch: 
     assert report.stopped_at == "staging-test"
 
 
-# --- the stack-set execution in the target accounts (generator/rehearse/execution.py) ---------------------------
+# --- the stack-set execution in the target accounts (generator/live/rehearse/execution.py) ---------------------------
 
 
 def assert_instance_denied(report: Report, role: str, action: str, resource: str) -> None:
@@ -194,7 +194,7 @@ def test_a_role_sagemaker_may_not_assume_fails_the_stack_instance(
     default_render: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The target role's trust policy without its SageMaker statement: SageMaker cannot run the model."""
-    from generator.rehearse import execution
+    from generator.live.rehearse import execution
 
     original = execution.trust_policy
 
@@ -232,7 +232,7 @@ def test_target_role_without_put_object_cannot_capture_in_prod(
 def test_the_execution_role_is_the_stack_sets_own() -> None:
     from types import SimpleNamespace
 
-    from generator.rehearse.execution import ADMINISTRATOR_ACCESS, executor
+    from generator.live.rehearse.execution import ADMINISTRATOR_ACCESS, executor
 
     managed = executor(SimpleNamespace(name="s", permission_model="SERVICE_MANAGED"), "111122223333")
     assert managed.role_arn.startswith("arn:aws:iam::111122223333:role/stacksets-exec-")
@@ -292,10 +292,10 @@ def test_moto_enforcement_authorizes_against_star_not_the_resource() -> None:
     """moto 5.2.5 with its enforcement on (`/moto-api/reset-auth` 0): a role allowed DescribeStackSet only on
     stackset/sagemaker-* is denied on sagemaker-x (a false denial), a role allowed on * with a Deny on
     stackset/other-* is allowed on other-x (a false allow), and the default keys are refused. The decision
-    in generator/rehearse/authorize.py rests on this."""
+    in generator/live/rehearse/authorize.py rests on this."""
     import boto3
 
-    from generator.rehearse.server import local_aws
+    from generator.live.rehearse.server import local_aws
 
     scoped = [{"Effect": "Allow", "Action": "cloudformation:DescribeStackSet",
                "Resource": "arn:aws:cloudformation:*:*:stackset/sagemaker-*:*"}]  # fmt: skip
@@ -373,7 +373,7 @@ def test_moto_enforcement_authorizes_against_star_not_the_resource() -> None:
 def test_the_verdict_compares_the_outcome_with_the_scenario(
     name: str, actual: str, stopped_at: str, verdict: bool
 ) -> None:
-    from generator.rehearse import scenario
+    from generator.live.rehearse import scenario
 
     assert scenario.verdict(scenario.expectation(name), actual, stopped_at) is verdict
 
@@ -393,7 +393,7 @@ PROJECT_PIPELINE_ROLE = "sagemaker-iris-multi-01-p-abcdefghijkl-pipeline"
 @pytest.mark.slow
 def test_project_role_boundary_is_enforced_at_call_time(project_render: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The pipeline role's own policy still grants CreateStackInstances; its boundary no longer does: denied."""
-    from generator.rehearse import roles
+    from generator.live.rehearse import roles
 
     original = roles.rendered_managed_policies
 
@@ -419,7 +419,7 @@ def test_second_projects_roles_are_denied_the_first_projects_resources_at_call_t
     """A second launch of the product (another project name and id) in the same account: the call-time
     authorizer, with its roles' rendered policies and boundary, refuses every call on the first project's
     stack sets, artifacts, model packages and pipeline, and allows the first project's own roles."""
-    from generator.iam_check import decode_template, managed_policies, product_role_policies
+    from generator.checks.iam_check import decode_template, managed_policies, product_role_policies
     from generator.manifest import read_manifest
 
     manifest = read_manifest(project_render)
@@ -492,7 +492,7 @@ def test_a_target_role_trusting_any_project_id_is_caught_by_the_second_project(
 ) -> None:
     """The failing fixture: the target role's trust without `aws:RequestTag` = `${aws:PrincipalTag}` (any project
     test role may claim any project): the second project assumes it as the first and calls its endpoint."""
-    from generator.rehearse import authorize
+    from generator.live.rehearse import authorize
 
     original = authorize.trust_policy
 

@@ -1,4 +1,4 @@
-"""The rehearsal's boto3 clients (generator/rehearse/server.py LocalAws): one session per credential
+"""The rehearsal's boto3 clients (generator/live/rehearse/server.py LocalAws): one session per credential
 set, one client per credentials, service and region, one data loader for all, and every client signs
 with the credentials it was asked for. No server is needed: making a client sends no request."""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from generator.rehearse.server import ACCESS_KEY, LocalAws
+from generator.live.rehearse.server import ACCESS_KEY, LocalAws
 
 URL = "http://127.0.0.1:9"
 ROLE = {"AccessKeyId": "AKIAROLE", "SecretAccessKey": "role-secret", "SessionToken": "role-token"}
@@ -50,7 +50,7 @@ def test_one_session_per_credential_set_and_one_loader_for_all() -> None:
 def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:
     """One AssumeRole per account and role for the rehearsal, as an SDK's credential provider does;
     credentials within five minutes of their expiry are assumed afresh."""
-    from generator.rehearse.server import local_aws
+    from generator.live.rehearse.server import local_aws
 
     with local_aws("eu-west-1") as aws:
         first = aws.assume("111111111111", "OrganizationAccountAccessRole")
@@ -68,7 +68,7 @@ def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:
 def test_clients_wait_for_the_local_server_rather_than_retry() -> None:
     """A large organisation's CreateStackInstances takes moto minutes; a client that timed out after
     botocore's default 60 s retried it and created every stack instance twice (BucketAlreadyExists)."""
-    from generator.rehearse.server import READ_TIMEOUT_S
+    from generator.live.rehearse.server import READ_TIMEOUT_S
 
     aws = LocalAws(URL, "eu-west-1")
     for client in (aws.client("cloudformation"), aws.client("sagemaker", aws.session(ROLE), region="us-east-1")):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generator.resolve import SAMPLE_KEY_ID, Resolver, UnresolvableError, load_template, sample_resolver
+from generator.iam.resolve import SAMPLE_KEY_ID, Resolver, UnresolvableError, load_template, sample_resolver
 
 TEMPLATE = {
     "Parameters": {

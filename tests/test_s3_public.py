@@ -1,4 +1,4 @@
-"""S3's "meaning of public" (generator/s3_public.py): the rules one by one, the fixtures, and the render."""
+"""S3's "meaning of public" (generator/checks/s3_public.py): the rules one by one, the fixtures, and the render."""
 
 from __future__ import annotations
 
@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode_str
 
-from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from generator.s3_public import (
+from generator.checks.s3_public import (
     DOC_URL,
     GROUP_RULE,
     NARROWING_KEYS,
@@ -26,7 +24,9 @@ from generator.s3_public import (
     template_findings,
     value_is_fixed,
 )
-from generator.validate import validate_dir
+from generator.checks.validate import validate_dir
+from generator.manifest import read_manifest
+from generator.render import build_manifest, render_files, write_output
 from tests.conftest import make_config
 from tests.edit import reseal
 

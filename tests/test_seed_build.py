@@ -371,8 +371,8 @@ def test_stack_set_creates_the_endpoint_in_every_account_of_each_ou(
 
 def test_the_build_s_group_policy_is_bound_and_lets_the_stages_deploy(seed: Seed) -> None:
     """Under the standard launch role the build puts the group's policy: same rules as the product's."""
-    from generator.cross_account import CrossAccountNeed, caller_context, evaluate_cross_account
-    from generator.s3_public import PRINCIPAL_KEYS, public_statements
+    from generator.checks.cross_account import CrossAccountNeed, caller_context, evaluate_cross_account
+    from generator.checks.s3_public import PRINCIPAL_KEYS, public_statements
 
     group = f"arn:aws:sagemaker:{REGION}:123456789012:model-package-group/{GROUP}"
     env = seed.build.BuildEnv.from_environ(build_environ(**{contract.Env.CREATE_MODEL_PACKAGE_GROUP: "true"}))

@@ -12,10 +12,11 @@ from pathlib import Path
 import jinja2
 import pytest
 
-from generator import contract, seed
+from generator import contract
+from generator.checks.validate import lint_text
 from generator.manifest import sha256
+from generator.product import seed
 from generator.render import build_manifest, render_files
-from generator.validate import lint_text
 from tests.conftest import make_config
 
 
@@ -101,7 +102,7 @@ def test_endpoint_template_has_no_failed_checkov_check(tmp_path: Path, checkov_b
     assert summary["failed"] == 0, result.stdout[:2000]
     # The one skip: the serverless model's network isolation (SageMaker supports none for serverless
     # endpoints); the instance-based Model passes the check. Each skip is declared with its reason.
-    from generator.checkov import declared_skips, load_template
+    from generator.checks.checkov import declared_skips, load_template
 
     declared = declared_skips(load_template((seed.SEED_DIR / contract.EXPORT_TEMPLATE).read_text()))
     assert sorted(declared) == [("ServerlessModel", "CKV_AWS_370")] and all(declared.values())

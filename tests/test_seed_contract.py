@@ -20,7 +20,7 @@ from cfnlint.decode import decode_str
 from moto import mock_aws
 
 from generator import contract
-from generator.rehearse.regions import region_behaviour
+from generator.live.rehearse.regions import region_behaviour
 from generator.render import render_files
 from tests.conftest import make_config
 from tests.moto_helpers import XGBOOST_IMAGE

@@ -19,13 +19,13 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from generator import destroy
-from generator.codebuild import deploy_environment
+from generator.iam.resolve import Resolver
+from generator.live import destroy
+from generator.live.rehearse import fidelity
 from generator.naming import Stage
-from generator.parameters import add_parameters
-from generator.rehearse import fidelity
-from generator.resolve import Resolver
-from generator.seed import SEED_DIR
+from generator.product.codebuild import deploy_environment
+from generator.product.parameters import add_parameters
+from generator.product.seed import SEED_DIR
 from tests.conftest import make_config
 
 REGION = "eu-west-1"

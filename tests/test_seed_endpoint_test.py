@@ -222,5 +222,5 @@ def test_percentile_is_nearest_rank(seed: Seed) -> None:
 
 
 def test_the_seed_and_the_generator_name_the_same_project_session_tag(seed: Seed) -> None:
-    """The stage's role admits the test's session only with this tag (generator/target_role.py)."""
+    """The stage's role admits the test's session only with this tag (generator/companions/target_role.py)."""
     assert seed.endpoint_test.PROJECT_SESSION_TAG == contract.PROJECT_SESSION_TAG

@@ -17,9 +17,9 @@ import pytest
 from cfnlint.decode import decode_str
 
 from generator import contract
+from generator.checks.s3_public import public_statements
+from generator.live.rehearse.regions import check_model_regions, region_behaviour
 from generator.naming import Names, Stage
-from generator.rehearse.regions import check_model_regions, region_behaviour
-from generator.s3_public import public_statements
 from tests.moto_helpers import XGBOOST_IMAGE
 from tests.test_seed_build import GROUP, ORG_ID, ROLE, aws, build_environ, repo
 from tests.test_seed_support import PROJECT, PROJECT_ID, REGION, Seed, make_org, seed

@@ -2,7 +2,7 @@
 resource, so the launch role needs each type's tagging actions even where the template sets no `Tags`.
 
 The generated launch role grants them (a role without one is an IAM-LAUNCH-ROLE finding); the standard
-role's gaps are accepted one by one in generator/launch_role.py, and these tests keep that list exact.
+role's gaps are accepted one by one in generator/companions/launch_role.py, and these tests keep that list exact.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
-from generator.iam_check import generated_launch_policies
-from generator.iam_table import BY_TYPE, STACK_TAGS, Operation, required_permissions, tagging_permissions
-from generator.launch_role import (
+from generator.checks.iam_check import generated_launch_policies
+from generator.companions.launch_role import (
     STANDARD_ACCEPTED_GAPS,
     build_launch_role_template,
     evaluate_requirement,
     missing_permissions,
     standard_policy,
 )
-from generator.product import build_product
+from generator.iam.iam_table import BY_TYPE, STACK_TAGS, Operation, required_permissions, tagging_permissions
+from generator.product.compose import build_product
 from tests.conftest import CONFIGS, named_config
 from tests.test_iam_check import edit_json, findings_of, render_to
 

@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import pytest
 
+from generator.checks.lint_rules.ActionConfigurationKeys import (
+    KEY_SOURCES,
+    SPECS,
+    UNDOCUMENTED,
+    strict_concurrency_problem,
+)
 from generator.config import RegionConcurrency
 from generator.errors import InputError
-from generator.lint_rules.ActionConfigurationKeys import KEY_SOURCES, SPECS, UNDOCUMENTED, strict_concurrency_problem
 from generator.naming import Stage
-from generator.product import build_product
-from generator.stacksets import CONCURRENCY_MODE, DeployMode, deploy_mode
+from generator.product.compose import build_product
+from generator.product.stacksets import CONCURRENCY_MODE, DeployMode, deploy_mode
 from tests.conftest import CONFIGS, make_config, named_config
 
 STACK_SET = ("Deploy", "CloudFormationStackSet")

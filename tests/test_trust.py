@@ -1,4 +1,4 @@
-"""The trust-policy helper (generator/trust.py): statements by principal, then iam_eval.
+"""The trust-policy helper (generator/iam/trust.py): statements by principal, then iam_eval.
 
 Shared by `doctor --check-roles` (the trust read from each target account) and `validate` (the
 rendered target-role template).
@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from generator.companions.target_role import PIPELINE_ACCOUNT, build_target_role
 from generator.config import DEFAULT_TARGET_ROLE
-from generator.iam_eval import Decision
-from generator.parameters import PER_SERVICE_ROLES
-from generator.resolve import Resolver
-from generator.target_role import PIPELINE_ACCOUNT, build_target_role
-from generator.trust import TrustPrincipal, evaluate_trust, principal_matches, role_principal, statements_for
+from generator.iam.iam_eval import Decision
+from generator.iam.resolve import Resolver
+from generator.iam.trust import TrustPrincipal, evaluate_trust, principal_matches, role_principal, statements_for
+from generator.product.parameters import PER_SERVICE_ROLES
 from tests.conftest import make_config
 
 MANAGEMENT = "123456789012"
@@ -133,8 +133,8 @@ def _with_project_tag(principal: str, project_id: str | None = "iris-multi-01-p-
     """The shared build role assuming with the project session tag (None: without it)."""
     from dataclasses import replace
 
-    from generator.iam_eval import COMPLETE_PREFIXES
-    from generator.runtime_iam import tagging_context
+    from generator.checks.runtime_iam import tagging_context
+    from generator.iam.iam_eval import COMPLETE_PREFIXES
 
     who = role_principal(principal)
     tags = [("mlops-gen-project", project_id)] if project_id else []

@@ -13,11 +13,16 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from generator.checks.unused_grants import UNUSED_KIND, UNUSED_RULE, Call, statement_is_used, unused_statements
 from generator.cli import app
+from generator.companions.launch_role import (
+    SEED_KEY_PATTERN,
+    build_launch_role_template,
+    launch_calls,
+    product_for_launch_role,
+)
 from generator.errors import ValidationFailed
-from generator.launch_role import SEED_KEY_PATTERN, build_launch_role_template, launch_calls, product_for_launch_role
 from generator.render import validation_step
-from generator.unused_grants import UNUSED_KIND, UNUSED_RULE, Call, statement_is_used, unused_statements
 from tests.conftest import CONFIGS, named_config
 from tests.test_iam_check import edit_json, findings_of, render_to
 
