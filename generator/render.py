@@ -11,34 +11,13 @@ import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from troposphere import Template
-
-from generator.config import OutputFormat, RenderConfig
+from generator.config import RenderConfig
 from generator.errors import InputError, ValidationFailed
 from generator.manifest import MANIFEST, Artifact, Manifest, inside, read_manifest, sha256
 from generator.progress import SILENT, Steps
-
-
-@dataclass(frozen=True)
-class RenderedFile:
-    """One output file before it is written."""
-
-    kind: str
-    path: str
-    content: bytes
-
-
-def serialise(template: Template, fmt: OutputFormat) -> bytes:
-    """Deterministic text of a template: keys sorted, trailing newline."""
-    text: str = template.to_yaml() if fmt is OutputFormat.YAML else template.to_json(indent=2)
-    return (text.rstrip("\n") + "\n").encode("utf-8")
-
-
-def template_file(kind: str, stem: str, template: Template, cfg: RenderConfig) -> RenderedFile:
-    return RenderedFile(kind, f"{stem}.{cfg.output_format.value}", serialise(template, cfg.output_format))
+from generator.rendered import RenderedFile, template_file
 
 
 def product_files(cfg: RenderConfig) -> list[RenderedFile]:

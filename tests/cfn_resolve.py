@@ -6,7 +6,7 @@ from typing import Any
 
 from generator.iam.resolve import SAMPLE_ACCOUNT, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME, load_template
 from generator.iam.resolve import Resolver as _Resolver
-from generator.render import RenderedFile
+from generator.rendered import RenderedFile
 
 ACCOUNT = SAMPLE_ACCOUNT
 REGION = "eu-west-1"

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from generator import __version__, render
 from generator.cli import app
 from generator.config import RenderConfig
-from generator.render import RenderedFile
+from generator.rendered import RenderedFile
 from tests.conftest import CONNECTION_ARN, PROD_OU, STAGING_OU
 
 runner = CliRunner()

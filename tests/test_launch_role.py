@@ -29,7 +29,7 @@ from generator.errors import InputError
 from generator.iam.iam_table import Operation, required_permissions
 from generator.naming import ROLE_NAME_LIMIT, launch_role_name
 from generator.product.compose import build_product
-from generator.render import serialise
+from generator.rendered import serialise
 from tests.conftest import TEST_DATA, make_config, named_config
 
 GENERATED = ["default", "codeconnections-3-regions", "custom-preferences"]

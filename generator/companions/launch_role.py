@@ -31,7 +31,7 @@ from generator.iam.iam_table import Operation, Requirement, required_permissions
 from generator.iam.resolve import SAMPLE_ACCOUNT
 from generator.naming import launch_role_name
 from generator.product.seed import BUNDLE_KEY_PREFIX
-from generator.render import RenderedFile, template_file
+from generator.rendered import RenderedFile, template_file
 
 KIND = "launch-role-template"
 STEM = "launch-role-template"

@@ -25,7 +25,7 @@ from troposphere.servicecatalog import (
 
 from generator.config import LaunchRole, RenderConfig
 from generator.naming import launch_role_name
-from generator.render import RenderedFile, template_file
+from generator.rendered import RenderedFile, template_file
 
 KIND = "portfolio-template"
 STEM = "portfolio-template"

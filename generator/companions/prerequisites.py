@@ -46,7 +46,7 @@ from generator.naming import PROJECT_ID, PROJECT_NAME, BootstrapNames
 from generator.product.kms import artifact_key_statements
 from generator.product.parameters import service_role_defaults
 from generator.product.stacksets import DeployMode, administration_role_arn, deploy_mode
-from generator.render import RenderedFile, template_file
+from generator.rendered import RenderedFile, template_file
 
 KIND = "prerequisites-template"
 STEM = "prerequisites-template"

@@ -66,7 +66,7 @@ from generator.product.project_roles import enabled as project_roles_enabled
 from generator.product.skips import skip_checks
 from generator.product.stacksets import CONCURRENCY_MODE, administration_role_arn
 from generator.product.storage import add_tls_only_policy, private_bucket
-from generator.render import RenderedFile, template_file
+from generator.rendered import RenderedFile, template_file
 
 ACCOUNT_PATTERN = r"^\d{12}$"
 
