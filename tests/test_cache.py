@@ -15,8 +15,9 @@ import pytest
 
 import generator.checks.validate
 from generator.checks.cache import ENV_DIR, ResultCache, cache_key, checks_version, default_dir, user_cache
+from generator.checks.finding import Finding
 from generator.checks.gates import ORDER_RULE
-from generator.checks.validate import NO_CACHE, Finding, lint_text, run_cfn_lint, validate_dir
+from generator.checks.validate import NO_CACHE, lint_text, run_cfn_lint, validate_dir
 from generator.iam.resolve import load_template
 from generator.render import build_manifest, render_files, write_output
 from tests.conftest import STAGING_OU, make_config

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from generator.checks.finding import Finding
 from generator.checks.iam_check import RESOURCE_TYPES_RULE, RUNTIME_RULE
-from generator.checks.validate import Finding
 from generator.errors import ValidationFailed
 from generator.iam.call_resources import (
     NOT_INVOLVED,

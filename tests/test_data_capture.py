@@ -20,7 +20,7 @@ import pytest
 from generator import contract
 from generator.checks.data_capture import DESTINATION_RULE, WRITE_RULE, build_environment, capture_parameters
 from generator.checks.data_capture import check_folder as capture_check
-from generator.checks.validate import Finding
+from generator.checks.finding import Finding
 from generator.errors import ValidationFailed
 from generator.manifest import read_manifest
 from generator.naming import BootstrapNames, Stage

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from generator.checks.finding import Finding
 from generator.checks.iam_check import (
     SERVICE_ROLE_POLICIES,
     STANDARD_LAUNCH_ROLE,
@@ -20,7 +21,6 @@ from generator.checks.iam_check import (
     prerequisite_policies,
     service_role_policy,
 )
-from generator.checks.validate import Finding
 from generator.cli import app
 from generator.errors import ValidationFailed
 from generator.manifest import Manifest, read_manifest

@@ -19,10 +19,11 @@ from cfnlint.template import Template
 
 from generator import contract
 from generator.checks.cache import user_cache
+from generator.checks.finding import Finding
 from generator.checks.lint_rules.ActionConfigurationKeys import ActionConfigurationKeys, value_problem
 from generator.checks.lint_rules.PhysicalNameLength import LIMITS, STACK_SET_ACTION, Resolver, Unbounded
 from generator.checks.lint_rules.PipelineArtifactOrder import PipelineArtifactOrder
-from generator.checks.validate import RULES_DIR, Finding, lint_text
+from generator.checks.validate import RULES_DIR, lint_text
 from generator.naming import PROJECT_ROLE_KINDS, ROLE_NAME_LIMIT, Names, Stage
 from generator.render import build_manifest, render_files
 from tests.conftest import CONFIGS, named_config

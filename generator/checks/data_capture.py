@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from generator import contract
+from generator.checks.finding import Finding
 from generator.checks.runtime_iam import SAMPLE_TARGET_ACCOUNT
-from generator.checks.validate import Finding
 from generator.contract import Env
 from generator.iam.iam_eval import Decision, evaluate
 from generator.iam.resolve import UnresolvableError, sample_resolver

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.checks import data_capture, lifecycle
-from generator.checks.validate import Finding
+from generator.checks.finding import Finding
 from generator.manifest import Manifest
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.checks.validate import Finding
+from generator.checks.finding import Finding
 from generator.contract import Env
 from generator.naming import Stage
 

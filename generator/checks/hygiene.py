@@ -31,8 +31,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from generator.checks.finding import Finding
 from generator.checks.s3_public import narrowing, wildcard_principal
-from generator.checks.validate import Finding
 from generator.iam.call_resources import action_resource_types
 from generator.manifest import Manifest
 

@@ -30,12 +30,12 @@ import zipfile
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from generator.checks.finding import Finding, Kind
 from generator.checks.runtime_iam import (
     SAMPLE_TARGET_ACCOUNT,
     AssumedNeed,
@@ -46,7 +46,6 @@ from generator.checks.runtime_iam import (
     tagging_context,
 )
 from generator.checks.unused_grants import launch_role_findings, prerequisites_findings
-from generator.checks.validate import Finding
 from generator.iam.iam_eval import Decision, Policy, Result, arn_matches, evaluate, evaluate_bounded
 from generator.iam.iam_table import UnknownResourceType, required_permissions
 from generator.iam.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError, sample_resolver
@@ -78,19 +77,6 @@ SERVICE_ROLE_POLICIES: Mapping[str, str] = {
 }
 
 Policies = dict[str, Mapping[str, Any]]
-
-
-class Kind(StrEnum):
-    """What an IAM finding says."""
-
-    MISSING = "missing"
-    NEEDS_PREREQUISITES = "needs-prerequisites"
-    CONDITIONAL = "conditional"
-    UNCHECKED = "unchecked"
-
-
-#: Kinds `render` writes files despite (validate still reports them and exits 1).
-RENDER_ACCEPTS = frozenset({Kind.NEEDS_PREREQUISITES.value, Kind.CONDITIONAL.value})
 
 
 @cache

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.checks.validate import Finding
+from generator.checks.finding import Finding
 from generator.contract import MODEL_ARTIFACTS_PREFIX
 from generator.manifest import Manifest
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from generator import contract
-from generator.checks.validate import Finding
+from generator.checks.finding import Finding
 from generator.manifest import Manifest
 
 RULE = "REGION-CONTRACT"

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.checks.validate import Finding
+from generator.checks.finding import Finding
 from generator.manifest import Manifest
 
 RULE = "S3-PUBLIC-POLICY"

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generator.checks.validate import Finding
+from generator.checks.finding import Finding
 from generator.iam.iam_eval import Decision, evaluate
 
 UNUSED_RULE = "IAM-UNUSED-STATEMENT"

@@ -10,55 +10,17 @@ cfn-lint is imported here, never on the CLI's start-up path: `render --no-valida
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, fields, replace
 from pathlib import Path
 from typing import Any
 
 from generator.checks.cache import ResultCache, cache_key, folder_digest, user_cache
+from generator.checks.finding import Finding
 from generator.manifest import Manifest, verify_manifest
 from generator.progress import SILENT, Steps
 
 RULES_DIR = Path(__file__).parent / "lint_rules"
 NO_CACHE = ResultCache(None)
-
-
-@dataclass(frozen=True, order=True)
-class Finding:
-    """One finding in one template: a cfn-lint match (an error E or warning W), or an IAM finding.
-
-    IAM findings (rule `IAM-LAUNCH-ROLE` or `IAM-RUNTIME`) also say their `kind` (missing,
-    needs-prerequisites, conditional, unchecked), the `role` checked, the IAM `action` and
-    `resource` (ARN, for a sample launch) and the product resource (`logical_id`) that needs it.
-    """
-
-    path: str
-    line: int
-    rule: str
-    message: str
-    kind: str = ""
-    role: str = ""
-    action: str = ""
-    resource: str = ""
-    logical_id: str = ""
-
-    @property
-    def blocks_render(self) -> bool:
-        """False for the IAM kinds `render` accepts (they concern things outside the rendered files)."""
-        from generator.checks.iam_check import RENDER_ACCEPTS
-
-        return self.kind not in RENDER_ACCEPTS
-
-    def as_dict(self) -> dict[str, object]:
-        found: dict[str, object] = {"path": self.path, "line": self.line, "rule": self.rule, "message": self.message}
-        if self.kind:
-            found.update(
-                kind=self.kind,
-                role=self.role,
-                action=self.action,
-                resource=self.resource,
-                logical_id=self.logical_id,
-            )
-        return found
 
 
 @functools.cache
