@@ -357,8 +357,6 @@ def build_config(
     if not isinstance(opt_in_enabled, bool):
         raise check.fail("opt-in-regions-enabled", f"must be true or false, got {opt_in_enabled!r}")
     if not opt_in_enabled:
-        from generator.checks.regions import opt_in_problem
-
         refused = opt_in_problem(deploy_regions)
         if refused:
             raise InputError(origin["deploy-regions"], refused)
@@ -442,15 +440,11 @@ def build_config(
         opt_in_regions_enabled=opt_in_enabled,
         **topology,
     )
-    from generator.product.kms import check_kms_key  # the rule lives beside the keys it makes
-
     cfg = replace(cfg, kms_key=check_kms_key(values["kms-key"], origin["kms-key"], cfg))
     from generator.build_network import check_build_network  # CodeBuild in a VPC
 
     cfg = check_build_network(values, origin, cfg)
     if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):
-        from generator.product.stacksets import check_region_concurrency
-
         check_region_concurrency(cfg, origin["region-concurrency"])
     return cfg
 
@@ -657,3 +651,141 @@ class _Checker:
         if value not in allowed:
             raise self.fail(key, f"must be one of {', '.join(allowed)}; got {value!r}")
         return enum(value)
+
+
+# === Rules that cross the configuration's parts ==============================================================
+# Opt-in regions, the `--kms-key` option, and the deploy mode with the region concurrency it can honour. They
+# use one part's knowledge (regions, keys, stack sets) but are rules of the configuration, checked once here;
+# the product and check modules import them from here, so `config` imports nothing above the base (the layout
+# rule in generator/__init__.py). `deploy_mode` is the one place that decides how the stage stack sets are
+# deployed (generator/product/stacksets.py says what each mode renders).
+
+# --- deploy regions: opt-in regions ----------------------------------------------------------------------
+
+#: Regions every account has enabled: those launched before 20 March 2019 ("Default Regions"); any later
+#: region of the aws partition is an opt-in region, disabled until an administrator enables it per account.
+#: https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html (botocore's endpoint data
+#: lists regions but not which are opt-in).
+DEFAULT_ENABLED_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-north-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+    }
+)
+REGIONS_DOC = "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html"
+
+
+def opt_in_regions(regions: tuple[str, ...]) -> list[str]:
+    """The opt-in regions among `regions` (aws partition only: China and GovCloud have no opt-in)."""
+    return [r for r in regions if not r.startswith(("cn-", "us-gov-", "us-iso")) and r not in DEFAULT_ENABLED_REGIONS]
+
+
+def opt_in_problem(regions: tuple[str, ...]) -> str:
+    """Why `regions` cannot be deployed to without `--opt-in-regions-enabled` ("" when they can)."""
+    found = opt_in_regions(regions)
+    if not found:
+        return ""
+    return (
+        f"{', '.join(found)} {'is an opt-in region' if len(found) == 1 else 'are opt-in regions'}: disabled in "
+        "every account until an administrator enables them, so the stack instances there would fail. Enable "
+        "them in every staging and prod account (and the pipeline account, which copies the model there), then "
+        f"render with --opt-in-regions-enabled ({REGIONS_DOC})"
+    )
+
+
+# --- `--kms-key`: none, generated or a key ARN -------------------------------------------------------
+
+KMS_NONE = "none"
+KMS_GENERATED = "generated"
+#: A KMS key ARN (a single-Region key id, or a multi-Region `mrk-` id); aliases are not accepted, because the
+#: key policy that must grant the stage accounts is the key's. https://docs.aws.amazon.com/kms/latest/developerguide/find-cmk-id-arn.html
+KEY_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/"
+    r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
+)
+#: S3 default encryption, CodePipeline artifact stores and CodeBuild encrypt with a key of their own Region.
+SAME_REGION_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
+
+
+def check_kms_key(value: Any, flag: str, cfg: RenderConfig) -> str:
+    """`--kms-key` checked at the edge: none, generated, or a key ARN in the home region; else InputError."""
+    if not isinstance(value, str):
+        raise InputError(flag, f"must be none, generated or a KMS key ARN; got {value!r}")
+    if value in (KMS_NONE, KMS_GENERATED):
+        if value == KMS_GENERATED and cfg.launch_role is LaunchRole.STANDARD:
+            raise InputError(
+                flag,
+                "generated needs --launch-role generated: the standard AmazonSageMakerServiceCatalogProductsLaunchRole "
+                "may not call kms:CreateKey; pass the ARN of an existing key, or none",
+            )
+        return value
+    match = KEY_ARN_PATTERN.match(value)
+    if match is None:
+        raise InputError(
+            flag,
+            "must be none, generated or a KMS key ARN like "
+            f"arn:aws:kms:{cfg.region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (not an alias); "
+            f"got {value[:80]!r}",
+        )
+    if match["region"] != cfg.region:
+        raise InputError(
+            flag,
+            f"names a key in {match['region']}, but the home region is {cfg.region}: the artifact bucket, the "
+            f"pipeline's artifact store and the build projects need a key of their own Region ({SAME_REGION_DOC})",
+        )
+    return value
+
+
+# --- the deploy mode -------------------------------------------------------------------------------------
+
+
+class DeployMode(StrEnum):
+    """How the deploy actions create and update the stack sets (see the module docstring)."""
+
+    NATIVE = "native"
+    API = "api"
+
+
+def deploy_mode(cfg: RenderConfig) -> DeployMode:
+    """native for the management account with whole OUs and for self-managed account lists; api for a
+    delegated administrator or accounts filtered inside an OU (what the CodePipeline action cannot do)."""
+    if cfg.permission_model is PermissionModel.SELF_MANAGED:
+        return DeployMode.NATIVE
+    if cfg.stackset_admin is StackSetAdmin.DELEGATED or cfg.filters_accounts:
+        return DeployMode.API
+    return DeployMode.NATIVE
+
+
+def check_region_concurrency(cfg: RenderConfig, flag: str) -> None:
+    """Refuse `--region-concurrency parallel` where the native action would deploy the regions in order anyway.
+
+    The CloudFormationStackSet action's configuration has no RegionConcurrencyType (action reference): its
+    `Regions` are deployed one after another, in the order listed. `flag` names where the value came from.
+    """
+    if (
+        deploy_mode(cfg) is DeployMode.NATIVE
+        and cfg.preferences.region_concurrency is RegionConcurrency.PARALLEL
+        and len(cfg.deploy_regions) > 1
+    ):
+        raise InputError(
+            flag,
+            "parallel cannot be honoured: the CodePipeline CloudFormationStackSet action (this configuration's "
+            "deploy mode) has no documented RegionConcurrencyType and deploys --deploy-regions one after "
+            "another, in the order given; drop the option or choose sequential "
+            "(https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StackSets.html)",
+        )

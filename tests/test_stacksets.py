@@ -14,11 +14,11 @@ from generator.checks.lint_rules.ActionConfigurationKeys import (
     UNDOCUMENTED,
     strict_concurrency_problem,
 )
-from generator.config import RegionConcurrency
+from generator.config import DeployMode, RegionConcurrency, deploy_mode
 from generator.errors import InputError
 from generator.naming import Stage
 from generator.product.compose import build_product
-from generator.product.stacksets import CONCURRENCY_MODE, DeployMode, deploy_mode
+from generator.product.stacksets import CONCURRENCY_MODE
 from tests.conftest import CONFIGS, make_config, named_config
 
 STACK_SET = ("Deploy", "CloudFormationStackSet")

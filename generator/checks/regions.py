@@ -38,52 +38,6 @@ REGIONAL_KEYS = ("ModelPackageName", "ModelDataUrl", "Image")
 BUCKET_NAME_LIMIT = 63
 
 
-#: Regions every account has enabled: those launched before 20 March 2019 ("Default Regions"); any later
-#: region of the aws partition is an opt-in region, disabled until an administrator enables it per account.
-#: https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html (botocore's endpoint data
-#: lists regions but not which are opt-in).
-DEFAULT_ENABLED_REGIONS = frozenset(
-    {
-        "us-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-        "ca-central-1",
-        "sa-east-1",
-        "eu-central-1",
-        "eu-west-1",
-        "eu-west-2",
-        "eu-west-3",
-        "eu-north-1",
-        "ap-south-1",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-northeast-3",
-        "ap-southeast-1",
-        "ap-southeast-2",
-    }
-)
-REGIONS_DOC = "https://docs.aws.amazon.com/accounts/latest/reference/manage-acct-regions.html"
-
-
-def opt_in_regions(regions: tuple[str, ...]) -> list[str]:
-    """The opt-in regions among `regions` (aws partition only: China and GovCloud have no opt-in)."""
-    return [r for r in regions if not r.startswith(("cn-", "us-gov-", "us-iso")) and r not in DEFAULT_ENABLED_REGIONS]
-
-
-def opt_in_problem(regions: tuple[str, ...]) -> str:
-    """Why `regions` cannot be deployed to without `--opt-in-regions-enabled` ("" when they can)."""
-    found = opt_in_regions(regions)
-    if not found:
-        return ""
-    return (
-        f"{', '.join(found)} {'is an opt-in region' if len(found) == 1 else 'are opt-in regions'}: disabled in "
-        "every account until an administrator enables them, so the stack instances there would fail. Enable "
-        "them in every staging and prod account (and the pipeline account, which copies the model there), then "
-        f"render with --opt-in-regions-enabled ({REGIONS_DOC})"
-    )
-
-
 def _reads_region(node: Any) -> bool:
     """Is `node` a FindInMap keyed by AWS::Region, or a Sub naming ${AWS::Region}?"""
     if not isinstance(node, Mapping) or len(node) != 1:

@@ -40,12 +40,20 @@ from awacs.aws import (
 from troposphere import Equals, If, Join, Not, Output, Parameter, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy
 
-from generator.config import LaunchRole, PermissionModel, RenderConfig, ServiceRoles, StackSetAdmin
+from generator.config import (
+    DeployMode,
+    LaunchRole,
+    PermissionModel,
+    RenderConfig,
+    ServiceRoles,
+    StackSetAdmin,
+    deploy_mode,
+)
 from generator.contract import PROJECT_SESSION_TAG
 from generator.naming import PROJECT_ID, PROJECT_NAME, BootstrapNames
 from generator.product.kms import artifact_key_statements
 from generator.product.parameters import service_role_defaults
-from generator.product.stacksets import DeployMode, administration_role_arn, deploy_mode
+from generator.product.stacksets import administration_role_arn
 from generator.rendered import RenderedFile, template_file
 
 KIND = "prerequisites-template"

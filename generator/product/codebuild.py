@@ -11,14 +11,14 @@ from troposphere.s3 import Bucket
 
 from generator import contract
 from generator.build_network import in_vpc
-from generator.config import LaunchRole, RenderConfig
+from generator.config import DeployMode, LaunchRole, RenderConfig, deploy_mode
 from generator.contract import Env
 from generator.naming import BootstrapNames, Stage
 from generator.product.grants import execution_role_name
 from generator.product.kms import data_key_alias, uses_key
 from generator.product.org_id import ORG_ID_PARAMETER
 from generator.product.parameters import ProductParameters
-from generator.product.stacksets import DeployMode, call_as, deploy_mode, description, failure_tolerance
+from generator.product.stacksets import call_as, description, failure_tolerance
 
 #: A current CodeBuild standard image (Ubuntu 22.04) with the Python 3.12 runtime.
 #: https://docs.aws.amazon.com/codebuild/latest/userguide/available-runtimes.html

@@ -13,7 +13,6 @@ kms:CreateKey and the kms:TagResource that CreateKey's Tags need, both held to t
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,8 +35,7 @@ from troposphere.codepipeline import EncryptionKey
 from troposphere.kms import Alias, Key
 from troposphere.s3 import BucketEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionRule
 
-from generator.config import LaunchRole, RenderConfig
-from generator.errors import InputError
+from generator.config import KMS_GENERATED, KMS_NONE, RenderConfig
 from generator.iam.iam_table import OWNER_TAG_KEY
 from generator.iam.resolve import SAMPLE_KEY_ID  # the sample id of a key a template creates (made at launch)
 from generator.naming import Stage, launch_role_name
@@ -102,49 +100,6 @@ def owner_tag_value(cfg: RenderConfig) -> str:
 def owner_tags(cfg: RenderConfig) -> Tags:
     """The tags every key of the product carries (a literal value: IAM compares it with a fixed string)."""
     return Tags({OWNER_TAG_KEY: owner_tag_value(cfg)})
-
-
-# --- `--kms-key`: none, generated or a key ARN -------------------------------------------------------
-
-KMS_NONE = "none"
-KMS_GENERATED = "generated"
-#: A KMS key ARN (a single-Region key id, or a multi-Region `mrk-` id); aliases are not accepted, because the
-#: key policy that must grant the stage accounts is the key's. https://docs.aws.amazon.com/kms/latest/developerguide/find-cmk-id-arn.html
-KEY_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):\d{12}:key/"
-    r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})$"
-)
-#: S3 default encryption, CodePipeline artifact stores and CodeBuild encrypt with a key of their own Region.
-SAME_REGION_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html"
-
-
-def check_kms_key(value: Any, flag: str, cfg: RenderConfig) -> str:
-    """`--kms-key` checked at the edge: none, generated, or a key ARN in the home region; else InputError."""
-    if not isinstance(value, str):
-        raise InputError(flag, f"must be none, generated or a KMS key ARN; got {value!r}")
-    if value in (KMS_NONE, KMS_GENERATED):
-        if value == KMS_GENERATED and cfg.launch_role is LaunchRole.STANDARD:
-            raise InputError(
-                flag,
-                "generated needs --launch-role generated: the standard AmazonSageMakerServiceCatalogProductsLaunchRole "
-                "may not call kms:CreateKey; pass the ARN of an existing key, or none",
-            )
-        return value
-    match = KEY_ARN_PATTERN.match(value)
-    if match is None:
-        raise InputError(
-            flag,
-            "must be none, generated or a KMS key ARN like "
-            f"arn:aws:kms:{cfg.region}:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab (not an alias); "
-            f"got {value[:80]!r}",
-        )
-    if match["region"] != cfg.region:
-        raise InputError(
-            flag,
-            f"names a key in {match['region']}, but the home region is {cfg.region}: the artifact bucket, the "
-            f"pipeline's artifact store and the build projects need a key of their own Region ({SAME_REGION_DOC})",
-        )
-    return value
 
 
 def uses_key(cfg: RenderConfig) -> bool:

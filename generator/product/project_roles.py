@@ -207,8 +207,7 @@ def _regional_buckets(scope: _Scope) -> dict[str, Any]:
 
 
 def pipeline_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
-    from generator.config import Source
-    from generator.product.stacksets import DeployMode, deploy_mode
+    from generator.config import DeployMode, Source, deploy_mode
 
     statements = [
         _stmt(
@@ -266,8 +265,7 @@ def _approval_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any
 
 
 def build_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
-    from generator.config import StackSetAdmin
-    from generator.product.stacksets import DeployMode, deploy_mode
+    from generator.config import DeployMode, StackSetAdmin, deploy_mode
 
     statements = [
         *_logs_and_artifacts(scope, write=True),

@@ -1,6 +1,6 @@
 """The pipeline's deploy actions: one stack set per stage, deployed one of two ways.
 
-`deploy_mode` is the one place that decides how:
+`deploy_mode` (generator/config.py, a rule of the configuration) is the one place that decides how:
 
 - **native**: CodePipeline's own `CloudFormationStackSet` action. Used from the management account
   with whole OUs (`SERVICE_MANAGED`) and for self-managed stack sets, whose explicit account lists the
@@ -21,7 +21,7 @@
 Region order: `--deploy-regions` is deployed in the order given. The api mode passes it as
 `OperationPreferences.RegionOrder`; the native action has no `RegionConcurrencyType` key (not in the
 action reference) and deploys its `Regions` list one after another, in that order, so
-`--region-concurrency parallel` is refused there (see `check_region_concurrency`).
+`--region-concurrency parallel` is refused there (see `check_region_concurrency` in generator/config.py).
 
 Account concurrency: both modes set `ConcurrencyMode` `SOFT_FAILURE_TOLERANCE`. Under the default,
 STRICT_FAILURE_TOLERANCE, the concurrency is at most the failure tolerance + 1, so prod (tolerance 0)
@@ -34,8 +34,6 @@ more than the tolerated accounts failed; `--max-concurrent-percentage` bounds th
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from troposphere import Join, Ref, Sub
 from troposphere.codebuild import Project
 from troposphere.codepipeline import Actions, ActionTypeId, InputArtifacts
@@ -43,31 +41,14 @@ from troposphere.codepipeline import Actions, ActionTypeId, InputArtifacts
 from generator import contract
 from generator.config import (
     DEFAULT_ADMINISTRATION_ROLE,
+    DeployMode,
     PermissionModel,
-    RegionConcurrency,
     RenderConfig,
     StackSetAdmin,
+    deploy_mode,
 )
-from generator.errors import InputError
 from generator.naming import Stage
 from generator.product.parameters import ProductParameters
-
-
-class DeployMode(StrEnum):
-    """How the deploy actions create and update the stack sets (see the module docstring)."""
-
-    NATIVE = "native"
-    API = "api"
-
-
-def deploy_mode(cfg: RenderConfig) -> DeployMode:
-    """native for the management account with whole OUs and for self-managed account lists; api for a
-    delegated administrator or accounts filtered inside an OU (what the CodePipeline action cannot do)."""
-    if cfg.permission_model is PermissionModel.SELF_MANAGED:
-        return DeployMode.NATIVE
-    if cfg.stackset_admin is StackSetAdmin.DELEGATED or cfg.filters_accounts:
-        return DeployMode.API
-    return DeployMode.NATIVE
 
 
 def call_as(cfg: RenderConfig) -> str:
@@ -82,26 +63,6 @@ def failure_tolerance(cfg: RenderConfig, stage: Stage) -> int:
 
 #: The StackSetOperationPreferences ConcurrencyMode every deployment uses (see the module docstring).
 CONCURRENCY_MODE = "SOFT_FAILURE_TOLERANCE"
-
-
-def check_region_concurrency(cfg: RenderConfig, flag: str) -> None:
-    """Refuse `--region-concurrency parallel` where the native action would deploy the regions in order anyway.
-
-    The CloudFormationStackSet action's configuration has no RegionConcurrencyType (action reference): its
-    `Regions` are deployed one after another, in the order listed. `flag` names where the value came from.
-    """
-    if (
-        deploy_mode(cfg) is DeployMode.NATIVE
-        and cfg.preferences.region_concurrency is RegionConcurrency.PARALLEL
-        and len(cfg.deploy_regions) > 1
-    ):
-        raise InputError(
-            flag,
-            "parallel cannot be honoured: the CodePipeline CloudFormationStackSet action (this configuration's "
-            "deploy mode) has no documented RegionConcurrencyType and deploys --deploy-regions one after "
-            "another, in the order given; drop the option or choose sequential "
-            "(https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StackSets.html)",
-        )
 
 
 def action_name(stage: Stage) -> str:
