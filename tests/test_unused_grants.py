@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from generator.checks.unused_grants import UNUSED_KIND, UNUSED_RULE, Call, statement_is_used, unused_statements
+from generator.checks.unused_grants import UNUSED_KIND, UNUSED_RULE, statement_is_used, unused_statements
 from generator.cli import app
 from generator.companions.launch_role import (
     SEED_KEY_PATTERN,
@@ -22,6 +22,7 @@ from generator.companions.launch_role import (
     product_for_launch_role,
 )
 from generator.errors import ValidationFailed
+from generator.iam.calls import Call
 from generator.render import validation_step
 from tests.conftest import CONFIGS, named_config
 from tests.test_iam_check import edit_json, findings_of, render_to

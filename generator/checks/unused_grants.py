@@ -22,19 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.checks.finding import Finding
+from generator.iam.calls import Call
 from generator.iam.iam_eval import Decision, evaluate
 
 UNUSED_RULE = "IAM-UNUSED-STATEMENT"
 UNUSED_KIND = "unused"
-
-
-@dataclass(frozen=True, order=True)
-class Call:
-    """One call a role must be allowed: action, concrete (sample) resource ARN, known condition keys."""
-
-    action: str
-    resource: str
-    context: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, order=True)

@@ -22,10 +22,10 @@ from awacs.aws import Action, Allow, Condition, PolicyDocument, Principal, State
 from troposphere import GetAtt, Output, Ref, Sub, Template
 from troposphere.iam import Policy, Role
 
-from generator.checks.unused_grants import Call
 from generator.config import LaunchRole, RenderConfig
 from generator.contract import SEED_BUNDLE
 from generator.errors import InputError
+from generator.iam.calls import Call
 from generator.iam.iam_eval import Result, evaluate
 from generator.iam.iam_table import Operation, Requirement, required_permissions
 from generator.iam.resolve import SAMPLE_ACCOUNT
