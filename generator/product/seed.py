@@ -26,16 +26,8 @@ from generator.config import LaunchRole, RenderConfig
 from generator.manifest import sha256
 from generator.naming import BootstrapNames, PhysicalName, Stage
 from generator.product.codebuild import build_environment, test_environment
+from generator.shipped import SEED_DIR, TEMPLATE_DIR
 
-
-def _shipped(folder: str) -> Path:
-    """A top-level source folder: the checkout's copy, else the one installed with the package."""
-    checkout = Path(__file__).resolve().parents[2] / folder
-    return checkout if checkout.is_dir() else Path(__file__).resolve().parents[1] / folder
-
-
-SEED_DIR = _shipped("seedcode") / "modeldeploy"
-TEMPLATE_DIR = _shipped("templates") / "modeldeploy"
 TEMPLATE_SUFFIX = ".j2"
 
 #: The oldest timestamp a zip entry can hold; any fixed value makes the archive reproducible.
