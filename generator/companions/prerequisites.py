@@ -53,6 +53,16 @@ from generator.contract import PROJECT_SESSION_TAG
 from generator.naming import PROJECT_ID, PROJECT_NAME, BootstrapNames
 from generator.product.kms import artifact_key_statements
 from generator.product.parameters import service_role_defaults
+from generator.product.pipeline_calls import (
+    GROUP_ACTIONS,
+    ORGANIZATIONS_ACTIONS,
+    REGIONAL_BUCKET_ACTIONS,
+    REPORT_ACTIONS,
+    STACK_SET_ACTIONS,
+    TARGETED_STACK_SET_ACTIONS,
+    deployment_targets,
+    endpoint_template_types,
+)
 from generator.product.stacksets import administration_role_arn
 from generator.rendered import RenderedFile, template_file
 
@@ -65,38 +75,6 @@ DESCRIPTION = (
 _PARTITION = "arn:${AWS::Partition}"
 _ROLE_NAME_PATTERN = r"^[\w+=,.@-]{1,64}$"
 HAS_APPROVERS = "HasApprovers"
-
-#: What CodePipeline's CloudFormationStackSet action calls on its stack set (the set aws-cdk grants
-#: the action's role, aws-codepipeline-actions SingletonPolicy.grantCreateUpdateStackSet), plus the
-#: operation results it reads to report a failed account.
-STACK_SET_ACTIONS = (
-    "UpdateStackSet",
-    "DescribeStackSet",
-    "DescribeStackSetOperation",
-    "ListStackInstances",
-    "CreateStackInstances",
-    "ListStackSetOperationResults",
-)
-#: The stack-set actions CloudFormation also authorizes against each deployment target (`stackset-target`)
-#: and each resource type of the template (`type`): generator/iam/call_resources.py cites the guide.
-TARGETED_STACK_SET_ACTIONS = ("UpdateStackSet", "CreateStackInstances")
-#: What seedcode/modeldeploy/test/test.py calls to find the staging accounts (it walks child OUs).
-ORGANIZATIONS_ACTIONS = ("ListAccountsForParent", "ListOrganizationalUnitsForParent", "DescribeOrganizationalUnit")
-#: What CodeBuild calls to publish the test's JUnit report (test/buildspec.yml `reports:`).
-REPORT_ACTIONS = ("CreateReportGroup", "CreateReport", "UpdateReport", "BatchPutTestCases", "BatchPutCodeCoverages")
-#: What build.py (seed regions.py) calls on the regional artifact buckets `<artifact bucket>-<region>` it creates
-#: in the pipeline account: the CodeBuild service role's managed policy allows CreateBucket, GetObject and
-#: PutObject on `sagemaker-*` but none of the bucket settings (Block Public Access, encryption, policy).
-REGIONAL_BUCKET_ACTIONS = (
-    "CreateBucket",
-    "PutBucketPublicAccessBlock",
-    "PutEncryptionConfiguration",
-    "PutBucketPolicy",
-    "GetObject",
-    "PutObject",
-)
-#: What build.py calls when the product could not create the group (standard launch role).
-GROUP_ACTIONS = ("DescribeModelPackageGroup", "CreateModelPackageGroup", "PutModelPackageGroupPolicy")
 
 
 def name_wildcard(pattern: str) -> str:
@@ -120,25 +98,6 @@ def approval_action_path(cfg: RenderConfig) -> tuple[str, str]:
 
 def _statement(sid: str, service: str, actions: tuple[str, ...], resources: list[Any]) -> Statement:
     return Statement(Sid=sid, Effect=Allow, Action=[Action(service, a) for a in actions], Resource=resources)
-
-
-def deployment_targets(cfg: RenderConfig) -> tuple[str, ...]:
-    """What the stack sets deploy to: each stage's OU (service-managed) and the listed accounts."""
-    from generator.naming import Stage
-
-    ous = () if cfg.permission_model is PermissionModel.SELF_MANAGED else (cfg.staging_ou, cfg.prod_ou)
-    return (*ous, *(a for stage in Stage for a in cfg.accounts(stage)))
-
-
-def endpoint_template_types(cfg: RenderConfig) -> tuple[str, ...]:
-    """The resource types of the stack sets' template, as the seed repository ships it."""
-    from generator.contract import EXPORT_TEMPLATE
-    from generator.iam.call_resources import template_resource_types
-    from generator.iam.resolve import load_template
-    from generator.product.seed import bundle_files
-
-    text = bundle_files(cfg)[EXPORT_TEMPLATE].decode("utf-8")
-    return template_resource_types(load_template(text, EXPORT_TEMPLATE))
 
 
 def stack_set_target_statement(cfg: RenderConfig, sid: str, account: str) -> Statement:

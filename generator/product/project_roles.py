@@ -144,13 +144,13 @@ def _logs_and_artifacts(scope: _Scope, write: bool) -> list[dict[str, Any]]:
 
 def _stack_set_statements(cfg: RenderConfig, scope: _Scope, account: str, sid: str) -> list[dict[str, Any]]:
     """This project's two stack sets, their deployment targets and their template's resource types."""
-    from generator.companions.prerequisites import (
+    from generator.iam.call_resources import STACK_SET_TARGET, cloudformation_type_segment
+    from generator.product.pipeline_calls import (
         STACK_SET_ACTIONS,
         TARGETED_STACK_SET_ACTIONS,
         deployment_targets,
         endpoint_template_types,
     )
-    from generator.iam.call_resources import STACK_SET_TARGET, cloudformation_type_segment
 
     stack_sets = f"{scope.base}-deploy-*"
     targets = [
@@ -199,7 +199,7 @@ def _artifact_key(cfg: RenderConfig) -> list[dict[str, Any]]:
 def _regional_buckets(scope: _Scope) -> dict[str, Any]:
     """The build's per-region copies of approved models, `<artifact bucket>-<region>` (seed regions.py): what
     the prerequisites grant the shared build role (`REGIONAL_BUCKET_ACTIONS`), for this project's buckets."""
-    from generator.companions.prerequisites import REGIONAL_BUCKET_ACTIONS
+    from generator.product.pipeline_calls import REGIONAL_BUCKET_ACTIONS
 
     buckets = f"{_P}:s3:::{scope.bucket}-*"
     actions = [f"s3:{a}" for a in REGIONAL_BUCKET_ACTIONS]
@@ -288,7 +288,7 @@ def build_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
 
 
 def test_statements(cfg: RenderConfig, scope: _Scope) -> list[dict[str, Any]]:
-    from generator.companions.prerequisites import ORGANIZATIONS_ACTIONS, REPORT_ACTIONS
+    from generator.product.pipeline_calls import ORGANIZATIONS_ACTIONS, REPORT_ACTIONS
 
     # The test tests staging only (codebuild.test_environment): its role may not assume the prod target role.
     target_roles = [f"{_P}:iam::*:role/${{SageMakerExecutionRoleStagingName}}"]
