@@ -34,6 +34,8 @@ more than the tolerated accounts failed; `--max-concurrent-percentage` bounds th
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from troposphere import Join, Ref, Sub
 from troposphere.codebuild import Project
 from troposphere.codepipeline import Actions, ActionTypeId, InputArtifacts
@@ -48,7 +50,9 @@ from generator.config import (
     deploy_mode,
 )
 from generator.naming import Stage
-from generator.product.parameters import ProductParameters
+
+if TYPE_CHECKING:  # a type only: parameters' role defaults reach stacksets through the project roles
+    from generator.product.parameters import ProductParameters
 
 
 def call_as(cfg: RenderConfig) -> str:
