@@ -38,13 +38,13 @@ DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html"
 
 
 def _fail(name: str, detail: str, fix: str) -> Any:
-    from generator.live.doctor import CheckResult
+    from generator.live.doctor.common import CheckResult
 
     return CheckResult(name, False, detail, fix)
 
 
 def _ok(name: str, detail: str) -> Any:
-    from generator.live.doctor import CheckResult
+    from generator.live.doctor.common import CheckResult
 
     return CheckResult(name, True, detail)
 
@@ -184,7 +184,7 @@ def check_networks(
     sts: Any, make_client: Any, partition: str, region: str, access_role: str, samples: Mapping[str, str]
 ) -> list[Any]:
     """The checks in one sample account per stage (stage -> account id), through `access_role`."""
-    from generator.live.doctor import SESSION_NAME, SESSION_SECONDS
+    from generator.live.doctor.common import SESSION_NAME, SESSION_SECONDS
 
     results: list[Any] = []
     for stage, account in samples.items():

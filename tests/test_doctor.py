@@ -47,18 +47,10 @@ from generator.cli import app
 from generator.companions.target_role import build_target_role, build_target_role_stack_set
 from generator.config import DEFAULT_TARGET_ROLE, ServiceRoles, StackSetAdmin
 from generator.live import doctor
-from generator.live.doctor import (
-    ACCOUNT_ACCESS_ROLE,
-    STACKSETS_PRINCIPAL,
-    Caller,
-    CallerKind,
-    CheckResult,
-    DoctorError,
-    DoctorOptions,
-    check_caller,
-    check_target_roles,
-    run_checks,
-)
+from generator.live.doctor import run_checks
+from generator.live.doctor.common import ACCOUNT_ACCESS_ROLE, CheckResult, DoctorError, DoctorOptions
+from generator.live.doctor.organization import STACKSETS_PRINCIPAL, Caller, CallerKind, check_caller
+from generator.live.doctor.target_roles import check_target_roles
 from generator.naming import BootstrapNames
 from generator.product.org_id import check_org_id
 from generator.product.parameters import PER_SERVICE_ROLES, USE_ROLE

@@ -52,7 +52,7 @@ def publish(org: Org, account: str, *, endpoints: bool = True, nat: bool = False
 
 
 def test_sample_accounts_are_the_lowest_active_id_per_stage(org: Org) -> None:
-    from generator.live.doctor import read_ou_tree
+    from generator.live.doctor.organization import read_ou_tree
 
     orgs = boto3.client("organizations", region_name=REGION)
     trees = {"staging": read_ou_tree(orgs, org.staging_ou), "prod": read_ou_tree(orgs, org.prod_ou)}

@@ -1,0 +1,185 @@
+"""`mlops-gen doctor`: preflight checks against the live organisation, before anyone launches the product.
+
+A rendered product only deploys if the organisation around it is right: the pipeline must run in
+the management account (CodePipeline's StackSet action cannot act as a delegated administrator),
+StackSets trusted access must be on, the two OUs must exist, differ and hold active accounts, and
+the management account must not sit in a target OU (SERVICE_MANAGED stack sets skip it silently).
+Each check is a small function over injected boto3 clients that returns a `CheckResult` with the
+fix spelled out; nothing here prints, so the CLI chooses a table or JSON.
+
+With `--check-roles` it also checks, per target account, the target role a platform engineer cannot
+assume (its trust admits only the pipeline's CodeBuild role and SageMaker): the target-role stack set
+has a CURRENT/SUCCEEDED instance there, and, read through the account-access role Organizations
+creates in the accounts it creates, the role's trust policy admits the CodeBuild role and SageMaker.
+
+Readers only: every call is a Describe/List/Get, plus `sts:AssumeRole` of the account-access role.
+
+The checks are split by family: organisation (organization.py), target roles (target_roles.py), and
+what they share (common.py); this module validates the options, runs the checks and shapes the report.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ProfileNotFound
+
+from generator.config import (
+    ORG_ID_PATTERN,
+    ROLE_NAME_PATTERN,
+    StackSetAdmin,
+    _Checker,
+    home_region,
+    layer,
+    service_roles_option,
+)
+from generator.errors import InputError
+from generator.live.doctor.common import ACCOUNT_ACCESS_ROLE, CheckResult, ClientFactory, DoctorOptions
+from generator.live.doctor.organization import (
+    Caller,
+    CallerKind,
+    OuTree,
+    check_active_accounts,
+    check_caller,
+    check_management_not_target,
+    check_organization_id,
+    check_ou_exists,
+    check_ous_differ,
+    check_trusted_access,
+    read_caller,
+)
+from generator.live.doctor.target_roles import check_target_roles
+from generator.naming import prefix_problem
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+
+def doctor_options(
+    flags: Mapping[str, Any], file_values: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> DoctorOptions:
+    """Validate like `render` does (same layering, OU and role-name rules), or raise `InputError`.
+
+    Two equal OUs are not an input error here: "the OUs differ" is one of the checks.
+    """
+    values, origin = layer(flags, file_values)
+    check = _Checker(values, origin)
+    staging_ou = check.ou("staging-ou")
+    prod_ou = check.ou("prod-ou")
+    region, region_origin = home_region(values["region"], origin["region"], os.environ if environ is None else environ)
+    check.region(region, region_origin)
+    role_rule = "an IAM role name (1-64 of letters, digits and +=,.@_-)"
+    role = check.pattern("target-role-name", ROLE_NAME_PATTERN, role_rule)
+    name_prefix = check.string("name-prefix")
+    problem = prefix_problem(name_prefix)
+    if problem:
+        raise check.fail("name-prefix", problem)
+    access_role = flags.get("account-access-role") or ACCOUNT_ACCESS_ROLE
+    if not isinstance(access_role, str) or not ROLE_NAME_PATTERN.match(access_role):
+        raise InputError("--account-access-role", f"must be {role_rule}; got {access_role!r}")
+    return DoctorOptions(
+        staging_ou=staging_ou,
+        prod_ou=prod_ou,
+        region=region,
+        target_role_name=role,
+        check_roles=bool(flags.get("check-roles")),
+        stackset_admin=check.choice("stackset-admin", StackSetAdmin),
+        service_roles=service_roles_option(check),
+        name_prefix=name_prefix,
+        account_access_role=access_role,
+        org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
+        check_network=bool(flags.get("check-network")),
+    )
+
+
+def not_checked(name: str, caller: Caller) -> CheckResult:
+    """A check skipped because the caller may not read the organisation."""
+    return CheckResult(
+        name,
+        False,
+        "not checked: only the management account or a delegated administrator may read the organisation",
+        f"Run doctor with credentials of the management account {caller.management_account}.",
+    )
+
+
+def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client: ClientFactory) -> list[CheckResult]:
+    """Every check, in order; raises `DoctorError` only when none can run (no credentials, no organisation)."""
+    caller = read_caller(sts, organizations)
+    caller_result, kind = check_caller(organizations, caller, options.stackset_admin)
+    results = [caller_result, check_organization_id(caller, options.org_id)]
+    stages = {"staging": options.staging_ou, "prod": options.prod_ou}
+    if kind is CallerKind.MEMBER:
+        skipped = ["trusted-access", "staging-ou", "prod-ou", "ous-differ", "staging-accounts", "prod-accounts"]
+        return results + [not_checked(name, caller) for name in [*skipped, "management-not-target"]]
+
+    results.append(check_trusted_access(organizations, caller))
+    trees: dict[str, OuTree] = {}
+    for stage, ou_id in stages.items():
+        result, tree = check_ou_exists(organizations, stage, ou_id)
+        results.append(result)
+        if tree is not None:
+            trees[stage] = tree
+    results.append(check_ous_differ(options.staging_ou, options.prod_ou, trees.get("staging"), trees.get("prod")))
+    results += [check_active_accounts(stage, tree, caller) for stage, tree in trees.items()]
+    results.append(check_management_not_target(caller, trees))
+    if options.check_roles:
+        targets: dict[str, str] = {}
+        for stage, tree in trees.items():
+            for account in tree.active_accounts(caller.management_account):
+                targets.setdefault(account.id, stage)
+        results += check_target_roles(options, caller, kind, sts, make_client, targets)
+    if options.check_network:  # a sample account per stage (generator/doctor_network.py)
+        from generator.doctor_network import check_networks, sample_accounts
+
+        samples = sample_accounts(trees, caller.management_account)
+        results += check_networks(
+            sts, make_client, caller.partition, options.region, options.account_access_role, samples
+        )
+    return results
+
+
+def session_clients(
+    options: DoctorOptions, profile: str | None, endpoint_url: str | None
+) -> tuple[Any, Any, ClientFactory]:
+    """(sts, organizations, factory) from one boto3 session; the factory also builds assumed-role clients."""
+    import boto3
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=options.region)
+    except ProfileNotFound:
+        raise InputError("--profile", f"no AWS profile named {profile!r}") from None
+
+    def make_client(service: str, credentials: Mapping[str, Any] | None = None) -> Any:
+        keys: dict[str, Any] = {}
+        if credentials is not None:
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
+        return session.client(service, endpoint_url=endpoint_url, **keys)
+
+    return make_client("sts"), make_client("organizations"), make_client
+
+
+def report(results: list[CheckResult]) -> dict[str, Any]:
+    """The `--json` document."""
+    return {"ok": all(r.ok for r in results), "checks": [r.as_dict() for r in results]}
+
+
+def results_table(results: list[CheckResult]) -> Table:
+    """A rich table (check, result, detail, fix); text is never read as markup."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="mlops-gen doctor", show_lines=True)
+    table.add_column("check", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    table.add_column("fix", overflow="fold")
+    for r in results:
+        result = Text("pass", style="green") if r.ok else Text("FAIL", style="bold red")
+        table.add_row(Text(r.name), result, Text(r.detail), Text(r.fix))
+    return table
