@@ -13,6 +13,9 @@ an edge to the OUs or accounts it reaches.
 Mermaid only: mermaid.js measures text in a browser, and no offline renderer on PyPI is both
 browserless and well kept (mermaidx, mmdr, merm are young 0.x releases), so `--format` offers no SVG;
 GitHub renders the Markdown output as it is, and mermaid-cli draws the bare `--format mermaid` output.
+
+One module over 400 lines: reading the rendered files back into a project and drawing it are one pipeline whose
+intermediate types only it uses; the Markdown and Mermaid outputs share every node.
 """
 
 from __future__ import annotations

