@@ -166,7 +166,6 @@ def test_the_wings_show_in_the_folder() -> None:
     assert wings <= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
 
 
-# The checker itself, on small trees: it must see a loop and an upward import where there is one.
 def write(root: Path, files: Mapping[str, str]) -> Path:
     for rel, text in files.items():
         path = root / rel
@@ -175,46 +174,44 @@ def write(root: Path, files: Mapping[str, str]) -> Path:
     return root
 
 
-def test_the_checker_sees_a_lazy_loop_and_an_upward_import(tmp_path: Path) -> None:
-    package = write(
-        tmp_path,
-        {
-            "generator/__init__.py": "",
-            "generator/naming.py": "def f():\n    from generator.product import kms\n",
-            "generator/product/__init__.py": "",
-            "generator/product/kms.py": "from generator import naming\n",
-            "generator/checks/__init__.py": "",
-            "generator/checks/validate.py": "import generator.naming\n",
-            "generator/product/roles.py": "if TYPE_CHECKING:\n    from generator.checks.validate import Finding\n",
-        },
-    )
-    graph = import_graph(package / "generator")
-    assert graph["generator.naming"] == {"generator.product.kms"}
-    assert graph["generator.checks.validate"] == {"generator.naming"}
-    assert cycles(graph) == [["generator.naming", "generator.product.kms"]]
-    assert upward_imports(graph) == [
-        "generator.naming (base) imports generator.product.kms (product)",
-        "generator.product.roles (product) imports generator.checks.validate (checks)",  # a type only, still up
-    ]
-    assert import_graph(package / "generator", runtime_only=True)["generator.product.roles"] == set()
+#: Small trees for the checker itself: it must see a loop and an upward import where there is one, and only there.
+LOOPED = {
+    "generator/__init__.py": "",
+    "generator/naming.py": "def f():\n    from generator.product import kms\n",  # lazy, still a loop
+    "generator/product/kms.py": "from generator import naming\n",
+    "generator/checks/validate.py": "import generator.naming\n",
+    "generator/product/roles.py": "if TYPE_CHECKING:\n    from generator.checks.validate import Finding\n",
+}
+CLEAN = {
+    "generator/__init__.py": "def main():\n    from generator.cli import run\n",
+    "generator/cli.py": "from generator.checks import validate\n",
+    "generator/manifest.py": "from generator import __version__\n",
+    "generator/checks/validate.py": "from generator.manifest import X\n",
+    "generator/checks/finding.py": "if TYPE_CHECKING:\n    from generator.checks.validate import Y\n",  # types only
+}
 
 
-def test_the_checker_passes_a_clean_tree(tmp_path: Path) -> None:
-    package = write(
-        tmp_path,
-        {
-            "generator/__init__.py": "def main():\n    from generator.cli import run\n",
-            "generator/cli.py": "from generator.checks import validate\n",
-            "generator/manifest.py": "from generator import __version__\n",
-            "generator/checks/__init__.py": "",
-            "generator/checks/validate.py": "from generator.manifest import X\n",
-            "generator/checks/finding.py": "if TYPE_CHECKING:\n    from generator.checks.validate import Y\n",
-        },
-    )
-    graph = import_graph(package / "generator")
-    assert graph["generator.manifest"] == set()
-    assert upward_imports(graph) == []
-    assert cycles(import_graph(package / "generator", runtime_only=True)) == []
+@pytest.mark.parametrize(
+    ("files", "loops", "upward"),
+    [
+        (
+            LOOPED,
+            [["generator.naming", "generator.product.kms"]],
+            [
+                "generator.naming (base) imports generator.product.kms (product)",
+                "generator.product.roles (product) imports generator.checks.validate (checks)",  # a type, still up
+            ],
+        ),
+        (CLEAN, [], []),
+    ],
+    ids=["looped", "clean"],
+)
+def test_the_checker(tmp_path: Path, files: Mapping[str, str], loops: list[list[str]], upward: list[str]) -> None:
+    package = write(tmp_path, files) / "generator"
+    for folder in {p.parent for p in package.rglob("*.py")} - {package}:
+        (folder / "__init__.py").touch()
+    assert upward_imports(import_graph(package)) == upward
+    assert cycles(import_graph(package, runtime_only=True)) == loops
 
 
 #: Past this many lines a module says in its docstring why it is one unit (a data table may be).
