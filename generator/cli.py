@@ -1,14 +1,19 @@
-"""The `mlops-gen` command line: a thin layer over config, render and validate.
+"""The `mlops-gen` command line: the options of each command, declared once, and a call to generator/commands.py.
+
+Each command's body only gathers its options and calls the function of the same name in `commands`, which does
+the work and prints; this module also holds the one error boundary (`guarded`) and the exit codes.
 
 Heavy imports (troposphere, cfn-lint, boto3) happen inside the commands that need them, so
 `--help`, `--version` and `render --no-validate` start fast.
+
+Longer than 400 lines because it is a table: every option of every command with its help text (render alone
+has some thirty), which the user reads in `--help`; no logic of the commands lives here.
 """
 
 from __future__ import annotations
 
 import functools
 import json
-import os
 import sys
 from collections.abc import Callable
 from enum import Enum, StrEnum
@@ -21,7 +26,8 @@ import typer
 from typer._click.exceptions import ClickException
 from typer._click.globals import get_current_context
 
-from generator import __version__
+from generator import __version__, commands
+from generator.commands import say, shorten
 from generator.config import (
     LaunchRole,
     OutputFormat,
@@ -30,9 +36,6 @@ from generator.config import (
     ServiceRoles,
     Source,
     StackSetAdmin,
-    build_config,
-    find_config_file,
-    read_config_file,
 )
 from generator.errors import AwsCallFailed, InputError, MlopsGenError
 
@@ -72,17 +75,6 @@ EndpointUrl = Annotated[
     typer.Option("--endpoint-url", help="Send every AWS call to this URL (e.g. a moto server).", show_default=False),
 ]
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile.", show_default=False)]
-
-
-def say(*parts: str | tuple[str, str], err: bool = False) -> None:
-    """Print one line made of plain parts and (text, colour) parts.
-
-    Plain `typer.echo`, not rich: nothing in a message (user input, paths, messages quoting regex
-    patterns like `[a-z-]`) is read as markup, colours are dropped when the output is not a
-    terminal, and `render` does not pay rich's import (see benchmarks/README.md).
-    """
-    line = "".join(p if isinstance(p, str) else typer.style(p[0], fg=p[1], bold=p[1] == "red") for p in parts)
-    typer.echo(line, err=err)
 
 
 def fail(exc: MlopsGenError) -> NoReturn:
@@ -164,10 +156,10 @@ def aws_error(exc: Exception) -> MlopsGenError | None:
     return None
 
 
-def shorten(text: str, most: int = 200) -> str:
-    """One line of at most `most` characters: long inputs are cut in the middle, not dumped."""
-    text = " ".join(text.split())
-    return text if len(text) <= most else text[: most // 2 - 2] + " ... " + text[-(most // 2 - 3) :]
+def finish(code: int) -> None:
+    """Exit with `code` when a command's result is not a success (1: findings, failed checks, failures)."""
+    if code:
+        raise typer.Exit(code)
 
 
 def _version(value: bool) -> None:
@@ -394,33 +386,7 @@ def render(
         "build-subnets": build_subnets,
         "build-security-groups": build_security_groups,
     }
-    config_path = find_config_file(config, Path.cwd())
-    file_values = read_config_file(config_path) if config_path else {}
-    cfg = build_config({k: _value(v) for k, v in flags.items()}, file_values)
-
-    from generator.progress import Steps
-    from generator.render import build_manifest, check_out_dir, render_files, validation_step, write_output
-
-    check_out_dir(Path(os.path.abspath(out_dir)), force)  # before any work: a folder in the way costs nothing
-    steps = Steps()
-    with steps.step("rendering the product, its seed bundle and companion templates"):
-        files = render_files(cfg)
-        manifest = build_manifest(cfg, files)
-    check = (lambda folder: validation_step(folder, steps, use_cache)) if validate else None
-    write_output(files, manifest, out_dir, force, check)
-    if as_json:
-        sys.stdout.write(manifest.to_json())
-        return
-    for artifact in manifest.artifacts:
-        say(("wrote", "green"), f" {out_dir / artifact.path}  ({artifact.kind})")
-    checked = "validated" if validate else "not validated (--no-validate)"
-    say(f"{len(manifest.artifacts)} artifacts in {out_dir}, {checked}; manifest: {out_dir / 'manifest.json'}")
-    if cfg.org_id is None:
-        say(
-            ("note", "yellow"),
-            ": no --org-id, so the product's OrganizationId parameter has no default and Studio users would have "
-            "to type it; publish refuses it. `mlops-gen doctor` prints your organisation's id: render again with it.",
-        )
+    commands.render({k: _value(v) for k, v in flags.items()}, config, out_dir, force, validate, use_cache, as_json)
 
 
 @app.command("validate")
@@ -438,19 +404,7 @@ def validate_command(
 
     Exits 1 on any error, warning or IAM finding.
     """
-    from generator.checks.cache import user_cache
-    from generator.checks.validate import validate_dir
-    from generator.progress import Steps
-
-    findings = validate_dir(folder, Steps(), user_cache(use_cache))
-    if as_json:
-        sys.stdout.write(json.dumps({"findings": [f.as_dict() for f in findings]}, indent=2) + "\n")
-    else:
-        for f in findings:
-            say((f.rule, "red"), f" {f.path}:{f.line} {f.message}")
-        say(("no findings", "green") if not findings else (f"{len(findings)} finding(s)", "red"))
-    if findings:
-        raise typer.Exit(1)
+    finish(commands.validate(folder, use_cache, as_json))
 
 
 @app.command()
@@ -498,74 +452,25 @@ def publish(
     The bucket, portfolio and product names and Studio roles default to what [bold]render[/] recorded.
     Example: [cyan]mlops-gen publish dist --principal-arn arn:aws:iam::111122223333:role/Studio[/]
     """
-    from generator.live import publish as pub
-    from generator.manifest import verify_manifest
-
-    check_endpoint_url(endpoint_url)
-    manifest = verify_manifest(folder)
-    values, notes = pub.from_render(
-        manifest.settings,
-        {
-            "bucket": bucket,
-            "portfolio-name": portfolio_name,
-            "product-name": product_name,
-            "principal-arn": principal_arn or None,  # typer gives [] when absent: let the render speak
-        },
-        pub.parse_via(via),
-    )
-    for note in notes:
-        say(("note", "yellow"), f" {note}", err=True)
-    progress = None if dry_run else pub.RichProgress()
-    try:
-        opts = pub.PublishOptions(
-            folder=folder,
-            bucket=values["bucket"],
-            via=pub.parse_via(via),
-            prefix=prefix,
-            portfolio_name=values["portfolio-name"],
-            product_name=values["product-name"],
-            product_owner=product_owner,
-            principal_arns=values["principal-arn"],
-            launch_role_arn=launch_role_arn,
-            domain_id=domain_id,
+    commands.publish(
+        commands.PublishFlags(
+            folder,
+            bucket,
+            via,
+            prefix,
+            portfolio_name,
+            product_name,
+            product_owner,
+            principal_arn,
+            launch_role_arn,
+            domain_id,
+            dry_run,
+            as_json,
+            endpoint_url,
+            profile,
+            region,
         )
-        pub.check_options(opts)
-        release = pub.load_release(folder, opts.bucket)
-        plan = pub.build_plan(opts, release, pub.resolve_region(region, release))
-        if dry_run:
-            report = pub.dry_run(plan)
-        else:
-            import boto3
-            from botocore.exceptions import ProfileNotFound
-
-            try:
-                session = boto3.Session(profile_name=profile)
-            except ProfileNotFound:
-                raise InputError("--profile", f"no AWS profile named {profile!r}") from None
-            report = pub.apply(plan, pub.make_clients(session, plan.region, endpoint_url), progress)
-    finally:
-        if progress:
-            progress.stop()
-    if as_json:
-        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
-        return
-    if dry_run:
-        for outcome in report.outcomes:
-            say(("plan", "cyan"), f" {outcome.step}: {outcome.detail}")
-        say(f"{len(report.outcomes)} steps; nothing was called (--dry-run)")
-        return
-    say(("changed", "green") if report.changed else ("no change", "green"), f": published {folder} via {via}")
-
-
-def check_endpoint_url(url: str | None) -> None:
-    """`--endpoint-url` must be an http(s) URL with a host: botocore's own refusal is a traceback."""
-    if url is None:
-        return
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError("--endpoint-url", f"must be an http:// or https:// URL with a host; got {shorten(url, 80)!r}")
+    )
 
 
 @app.command()
@@ -634,7 +539,6 @@ def doctor(
     Every check prints pass or FAIL with the fix; exits 1 if any fails.
     Example: [cyan]mlops-gen doctor --staging-ou ou-ab12-11111111 --prod-ou ou-ab12-22222222 --check-roles[/]
     """
-    check_endpoint_url(endpoint_url)
     flags = {
         "staging-ou": staging_ou,
         "prod-ou": prod_ou,
@@ -648,24 +552,7 @@ def doctor(
         "account-access-role": account_access_role,
         "org-id": org_id,
     }
-    config_path = find_config_file(config, Path.cwd())
-    file_values = read_config_file(config_path) if config_path else {}
-
-    from generator.live import doctor as doc
-
-    options = doc.doctor_options(flags, file_values)
-    results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
-    if as_json:
-        sys.stdout.write(json.dumps(doc.report(results), indent=2) + "\n")
-    else:
-        from rich.console import Console
-
-        # Piped or redirected: no 80-column wrapping, so the fix commands in the table stay copy-pasteable.
-        Console(width=None if sys.stdout.isatty() else 4000).print(doc.results_table(results))
-        failed = [r.name for r in results if not r.ok]
-        say(("all checks passed", "green") if not failed else (f"{len(failed)} failed: {', '.join(failed)}", "red"))
-    if not all(r.ok for r in results):
-        raise typer.Exit(1)
+    finish(commands.doctor(flags, config, endpoint_url, profile, as_json))
 
 
 @app.command()
@@ -708,12 +595,8 @@ def destroy(
     A dry run unless [bold]--yes[/]; exits 1 if anything could not be removed.
     Example: [cyan]mlops-gen destroy --project-name iris --project-id p-abcdefghijkl --yes[/]
     """
-    from generator.live import destroy as des
-    from generator.progress import Steps
-
     if yes and dry_run:
         raise InputError("--yes/--dry-run", "give one of them: --dry-run only reads, --yes deletes")
-    check_endpoint_url(endpoint_url)
     flags = {
         "name-prefix": name_prefix,
         "stackset-admin": _value(stackset_admin),
@@ -724,38 +607,7 @@ def destroy(
         "failure-tolerance-percentage": failure_tolerance_percentage,
         "region-concurrency": _value(region_concurrency),
     }
-    config_path = find_config_file(config, Path.cwd())
-    file_values = read_config_file(config_path) if config_path else {}
-    options, home = des.destroy_options(project_name, project_id, flags, file_values)
-    cfn = des.session_client(home, profile, endpoint_url)
-    steps = Steps()
-    with steps.step("reading the project's stack sets and their instances"):
-        plans = des.plan(cfn, options)
-    if yes:
-        with steps.step(f"deleting {sum(len(p.instances) for p in plans)} stack instance(s), then the stack sets"):
-            report = des.apply(cfn, options, plans)
-    else:
-        report = des.dry_run(options, plans)
-    from generator.live import regional_buckets  # the build's per-region copies (seed regions.py): not in any stack
-
-    s3_for = regional_buckets.s3_factory(profile, endpoint_url)
-    buckets = regional_buckets.regional_buckets(s3_for(home), options.name_prefix, project_name, project_id)
-    removed = regional_buckets.after_instances(s3_for, buckets, yes, instances_failed=bool(report.failed))
-    report.removed, report.failed = report.removed + removed.removed, report.failed + removed.failed
-    if as_json:
-        sys.stdout.write(json.dumps(report.as_dict(), indent=2) + "\n")
-    else:
-        verb = "removed" if yes else "would remove"
-        for line in report.removed:
-            say((verb, "green"), f" {line}")
-        for line in report.absent:
-            say(("absent", "cyan"), f" {line} (nothing to remove)")
-        for line in report.failed:
-            say(("FAILED", "red"), f" {line}")
-        if not yes:
-            say("dry run: nothing was deleted; pass --yes to delete")
-    if report.failed:
-        raise typer.Exit(1)
+    finish(commands.destroy(project_name, project_id, flags, config, yes, as_json, endpoint_url, profile))
 
 
 class GraphFormat(StrEnum):
@@ -785,18 +637,7 @@ def graph(
 
     Example: [cyan]mlops-gen graph dist --out docs/pipeline.md[/]
     """
-    from generator import graph as drawing
-
-    project = drawing.read_graph(folder)
-    text = drawing.to_markdown(project) if graph_format is GraphFormat.MARKDOWN else drawing.to_mermaid(project)
-    if out is None:
-        sys.stdout.write(text)
-        return
-    try:
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise InputError("--out", f"cannot write {out}: {exc.strerror or exc}") from None
-    say(("wrote", "green"), f" {out}")
+    commands.graph(folder, out, markdown=graph_format is GraphFormat.MARKDOWN)
 
 
 @app.command()
@@ -861,83 +702,20 @@ def rehearse(
     Needs [cyan]pip install 'mlops-gen\\[rehearse]'[/].
     Example: [cyan]mlops-gen rehearse dist --approve --second-approval[/]
     """
-    from generator.errors import InputError
-    from generator.live.rehearse import Options
-    from generator.live.rehearse import rehearse as play
-    from generator.live.rehearse.report import PlainTimeline, RichTimeline
-    from generator.live.rehearse.server import check_moto
-
-    if approve and reject:
-        fail(InputError("--approve/--reject", "--approve and --reject contradict each other: give one of them"))
-    if report_file is not None and (report_file.is_dir() or not report_file.parent.is_dir()):
-        where = "is a folder" if report_file.is_dir() else f"its folder {report_file.parent} is not a folder"
-        fail(InputError("--report", f"cannot write the report to {report_file}: {where}"))
-    if as_json and not (approve or reject):
-        approve = True  # nothing may be asked on a terminal whose stdout is the report
-    approval = "approve" if approve else "reject" if reject else "prompt"
-    options = Options(
-        accounts_per_ou=accounts_per_ou,
-        approval=approval,
-        fail_test=fail_test,
-        break_account=break_account,
-        no_approved_model=no_approved_model,
-        second_approval=second_approval,
-        reject_live=reject_live,
-        second_project=second_project,
-        vpc=vpc,
-        break_network=break_network,
+    scenario = commands.Scenario(
+        accounts_per_ou,
+        approve,
+        reject,
+        fail_test,
+        break_account,
+        no_approved_model,
+        second_approval,
+        reject_live,
+        second_project,
+        vpc,
+        break_network,
     )
-    if options.conflict():
-        fail(InputError("scenario flags", options.conflict()))
-    if approval == "prompt" and not _interactive():
-        fail(
-            InputError(
-                "--approve/--reject",
-                "stdin is not a terminal, so the manual approval cannot be asked: give --approve or --reject",
-            )
-        )
-    try:
-        check_moto()
-    except MlopsGenError as exc:
-        fail(exc)
-
-    timeline = RichTimeline() if sys.stderr.isatty() else PlainTimeline()
-
-    def ask(action: Any, custom_data: str) -> bool:
-        pause = getattr(timeline, "pause", None)
-        if pause is not None:
-            pause()
-        say(("approval", "cyan"), f" {action.stage} / {action.name}: {custom_data}", err=True)
-        return bool(typer.confirm("Approve?", default=True, err=True))
-
-    try:
-        report = play(folder, options, timeline, ask)
-    except MlopsGenError as exc:
-        fail(exc)
-    text = report.to_json()
-    if report_file is not None:
-        try:
-            report_file.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            fail(InputError("--report", f"cannot write the report to {report_file}: {exc.strerror or exc}"))
-    for finding in report.findings:
-        say(f"{finding['path']}:{finding['line']}: ", (str(finding["rule"]), "red"), f" {finding['message']}", err=True)
-    verdict = f"{report.scenario}: expected {report.expected}; actual {report.actual}" + (
-        f" (stopped at {report.stopped_at})" if report.stopped_at else ""
-    )
-    if as_json:
-        sys.stdout.write(text)
-    elif report.as_expected:
-        say(("as expected", "green"), f" {verdict}, in {report.duration_s:.1f} s")
-    else:
-        say(("not as expected:", "red"), f" {verdict}; cause: {report.cause}")
-    if not report.as_expected:
-        raise typer.Exit(1)
-
-
-def _interactive() -> bool:
-    """Can the approval be asked? (stdin is a terminal)."""
-    return sys.stdin.isatty()
+    finish(commands.rehearse(folder, scenario, report_file, as_json))
 
 
 def main() -> None:

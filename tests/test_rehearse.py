@@ -258,7 +258,7 @@ def test_cli_prompts_for_the_approval_and_writes_the_report(
     default_render: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Asked on a terminal, the approver rejects: that is the scenario, and prod untouched is its outcome."""
-    monkeypatch.setattr("generator.cli._interactive", lambda: True)
+    monkeypatch.setattr("generator.commands.interactive", lambda: True)
     report_file = tmp_path / "report.json"
     result = CliRunner().invoke(app, ["rehearse", str(default_render), "--report", str(report_file)], input="n\n")
     assert result.exit_code == 0, result.output
