@@ -4,7 +4,8 @@ How the package is laid out, lowest first (README "How the code is laid out"):
 
 - the base, at the top of the folder: `config` (the one validated configuration, with its cross-part rules),
   `naming`, `errors`, `contract` (names the product and the seed code share), `manifest`, `rendered` (the
-  rendered-file type), `shipped` (where the seed code is), `progress`;
+  rendered-file type), `shipped` (where the seed code is), `progress`, `network` and `build_network` (what a
+  VPC means for the models and the builds: SSM parameter names, settings and their checks);
 - `iam/`: IAM knowledge as data and evaluation (what CloudFormation needs per type, what a call is
   authorized against, the policy evaluator, trust, the template resolver);
 - `product/`: the product template and the modules that add its resources, with the seed bundle;

@@ -444,9 +444,7 @@ def build_config(
         **topology,
     )
     cfg = replace(cfg, kms_key=check_kms_key(values["kms-key"], origin["kms-key"], cfg))
-    from generator.build_network import check_build_network  # CodeBuild in a VPC
-
-    cfg = check_build_network(values, origin, cfg)
+    cfg = check_build_network(values, origin, cfg)  # CodeBuild in a VPC (generator/build_network.py)
     if flags.get("region-concurrency") is not None or "region-concurrency" in (file_values or {}):
         check_region_concurrency(cfg, origin["region-concurrency"])
     return cfg
@@ -792,3 +790,64 @@ def check_region_concurrency(cfg: RenderConfig, flag: str) -> None:
             "another, in the order given; drop the option or choose sequential "
             "(https://docs.aws.amazon.com/codepipeline/latest/userguide/action-reference-StackSets.html)",
         )
+
+
+# --- CodeBuild in a VPC of the pipeline's account (--build-vpc-id; generator/build_network.py renders it) ---
+
+VPC_ID = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8,17}$")
+#: CodeBuild VpcConfig (botocore codebuild service model): at most 16 subnets and 5 security groups.
+MAX_SUBNETS = 16
+MAX_SECURITY_GROUPS = 5
+BUILD_VPC_OPTIONS = ("build-vpc-id", "build-subnets", "build-security-groups")
+BUILD_VPC_DOC = "https://docs.aws.amazon.com/codebuild/latest/userguide/vpc-support.html"
+
+
+def _build_vpc_ids(value: Any, flag: str, pattern: re.Pattern[str], what: str, most: int) -> tuple[str, ...]:
+    """Comma-separated ids (or a TOML list), each matching `pattern`, at least one and at most `most`."""
+    items = value if isinstance(value, list) else str(value).split(",")
+    ids = tuple(dict.fromkeys(str(i).strip() for i in items if str(i).strip()))
+    bad = [i for i in ids if not pattern.match(i)]
+    if bad:
+        raise InputError(flag, f"{bad[0]!r} is not {what}")
+    if not 1 <= len(ids) <= most:
+        raise InputError(flag, f"must name 1 to {most} {what}s (CodeBuild VpcConfig), got {len(ids)}")
+    return ids
+
+
+def check_build_network(values: Mapping[str, Any], origin: Mapping[str, str], cfg: RenderConfig) -> RenderConfig:
+    """The three options checked together: all or none, well-formed, and only with the project's own roles."""
+    given = [key for key in BUILD_VPC_OPTIONS if values.get(key)]
+    if not given:
+        return cfg
+    missing = [key for key in BUILD_VPC_OPTIONS if key not in given]
+    if missing:
+        raise InputError(
+            origin[missing[0]],
+            f"is needed with --{given[0]}: a build in a VPC needs the VPC, its subnets and its security groups",
+        )
+    if cfg.service_roles is not ServiceRoles.PROJECT:
+        raise InputError(
+            origin["build-vpc-id"],
+            f"needs --service-roles project: CodeBuild creates a build's network interfaces as the project's role, and "
+            f"the SageMaker-provided CodeBuild role ({cfg.service_roles.value}) has none of the EC2 permissions "
+            f"CodeBuild documents for builds in a VPC ({BUILD_VPC_DOC})",
+        )
+    vpc = str(values["build-vpc-id"]).strip()
+    if not VPC_ID.match(vpc):
+        raise InputError(origin["build-vpc-id"], f"{vpc!r} is not a VPC id like vpc-0a1b2c3d4e5f67890")
+    return replace(
+        cfg,
+        build_vpc_id=vpc,
+        build_subnets=_build_vpc_ids(
+            values["build-subnets"], origin["build-subnets"], SUBNET_ID, "subnet id", MAX_SUBNETS
+        ),
+        build_security_groups=_build_vpc_ids(
+            values["build-security-groups"],
+            origin["build-security-groups"],
+            SECURITY_GROUP_ID,
+            "security group id",
+            MAX_SECURITY_GROUPS,
+        ),
+    )

@@ -51,7 +51,7 @@ def test_approver_emails_create_an_encrypted_topic_with_subscriptions() -> None:
         *of_type(template, "AWS::SNS::Topic").items(),
     )
     assert key["Properties"]["EnableKeyRotation"] is True
-    # The account's IAM policies decide, and the launch role administers this key (generator/product/kms.py); nothing else.
+    # The account's IAM policies decide, and the launch role administers this key (generator/product/kms.py).
     statement, launch = key["Properties"]["KeyPolicy"]["Statement"]
     assert statement["Principal"] == {"AWS": [{"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}]}
     assert launch["Sid"] == "LaunchRoleAdministersThisKey"

@@ -1,4 +1,4 @@
-"""`mlops-gen doctor --check-network` (generator/doctor_network.py) against moto's organisation, SSM and EC2.
+"""`mlops-gen doctor --check-network` (generator/live/doctor/network.py) against moto's organisation, SSM and EC2.
 
 A sample account per stage (the lowest id the stage's stack set reaches) is read through the account-access
 role: its SSM parameters must name its own subnets and security groups, and its VPC must reach AWS through a
@@ -13,7 +13,7 @@ import boto3
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.doctor_network import NEEDED_ENDPOINTS, sample_accounts
+from generator.live.doctor.network import NEEDED_ENDPOINTS, sample_accounts
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
 from tests.test_doctor import REGION, Org, aws, credentials_kwargs, failed, member_credentials, org, run
 
@@ -129,7 +129,7 @@ def test_an_account_doctor_cannot_enter_fails_with_the_role_to_use() -> None:
     """moto grants AssumeRole of any role; AWS refuses one the caller may not assume."""
     from botocore.exceptions import ClientError
 
-    from generator.doctor_network import check_networks
+    from generator.live.doctor.network import check_networks
 
     class Sts:
         def assume_role(self, **_: Any) -> Any:

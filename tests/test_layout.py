@@ -22,7 +22,20 @@ PACKAGE = ROOT / "generator"
 LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
     (
         "base",
-        frozenset({"config", "naming", "errors", "manifest", "contract", "progress", "rendered", "shipped"}),
+        frozenset(
+            {
+                "config",
+                "naming",
+                "errors",
+                "manifest",
+                "contract",
+                "progress",
+                "rendered",
+                "shipped",
+                "network",
+                "build_network",
+            }
+        ),
     ),
     ("iam", frozenset({"iam"})),
     ("product", frozenset({"product"})),

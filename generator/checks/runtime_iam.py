@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from generator import build_network
 from generator.contract import Env
 from generator.iam.resolve import SAMPLE_ORG_ID, Resolver, UnresolvableError, load_template, sample_resolver
 
@@ -567,10 +568,9 @@ def _project_needs(
     subject = f"project {project}"
     for grant in PROJECT_GRANTS:
         model.needs.extend(_expand(grant, values, role, logical_id, subject))
-    from generator.build_network import runtime_needs as vpc_needs  # a build in a VPC (--build-vpc-id)
 
     vpc = resolver.resolve(props.get("VpcConfig", {}))
-    model.needs.extend(vpc_needs(vpc, role, resolver.region, resolver.account, resolver.partition, logical_id))
+    model.needs.extend(build_vpc_needs(vpc, role, resolver.region, resolver.account, resolver.partition, logical_id))
     for bucket, inputs, outputs in runs:
         model.needs.extend(_expand(ARTIFACT_BUCKET_GRANT, {**values, "Bucket": bucket}, role, logical_id, subject))
         for arn in inputs:
@@ -783,3 +783,42 @@ def _rule_needs(resolver: Resolver, logical_id: str, resource: Mapping[str, Any]
             continue
         why = "the rule starts its target"
         model.needs.extend(Need(role, action, arn, logical_id, subject, why) for action in TARGET_ACTIONS[service])
+
+
+def build_vpc_needs(
+    vpc_config: Mapping[str, Any], role: str, region: str, account: str, partition: str, logical_id: str
+) -> list[Need]:
+    """What CodeBuild calls as the project's role to run a build in `vpc_config` (resolved; generator/build_network.py).
+
+    The calls of CodeBuild's documented VPC policy (see the module doc), on this build's sample interface and
+    the project's own subnets and security groups; CreateNetworkInterfacePermission with the condition keys
+    CodeBuild sets (itself as the authorized service, the interface's subnet)."""
+    if not vpc_config:
+        return []
+    here = f"arn:{partition}:ec2:{region}:{account}"
+    interface = f"{here}:network-interface/{build_network.SAMPLE_INTERFACE}"
+    subnets = [f"{here}:subnet/{s}" for s in vpc_config.get("Subnets", [])]
+    groups = [f"{here}:security-group/{g}" for g in vpc_config.get("SecurityGroupIds", [])]
+    subject, why = (
+        f"project {logical_id}",
+        f"CodeBuild runs the build in VPC {vpc_config.get('VpcId')} ({build_network.DOC})",
+    )
+    needs = [Need(role, action, "*", logical_id, subject, why) for action in build_network.DESCRIBE_ACTIONS]
+    needs += [
+        Need(role, "ec2:CreateNetworkInterface", arn, logical_id, subject, why)
+        for arn in [interface, *subnets, *groups]
+    ]
+    needs.append(Need(role, "ec2:DeleteNetworkInterface", interface, logical_id, subject, why))
+    needs += [
+        Need(
+            role,
+            "ec2:CreateNetworkInterfacePermission",
+            interface,
+            logical_id,
+            subject,
+            why,
+            (("ec2:AuthorizedService", "codebuild.amazonaws.com"), ("ec2:Subnet", subnet)),
+        )
+        for subnet in subnets
+    ]
+    return needs

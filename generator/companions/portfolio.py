@@ -12,7 +12,7 @@ constraint depends on the product association.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Output, Parameter, Ref, Sub, Tags, Template
+from troposphere import GetAtt, Output, Parameter, Ref, Tags, Template
 from troposphere.servicecatalog import (
     CloudFormationProduct,
     Info,
@@ -23,27 +23,19 @@ from troposphere.servicecatalog import (
     ProvisioningArtifactProperties,
 )
 
-from generator.config import LaunchRole, RenderConfig
-from generator.naming import launch_role_name
+from generator.config import RenderConfig
+from generator.product.kms import launch_role_arn
 from generator.rendered import RenderedFile, template_file
 
 KIND = "portfolio-template"
 STEM = "portfolio-template"
 PROVIDER = "mlops-gen"
-STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
 #: Studio lists a Service Catalog product as a project template only with this tag.
 STUDIO_VISIBILITY = {"sagemaker:studio-visibility": "true"}
 DESCRIPTION = (
     "mlops-gen: the Service Catalog portfolio and product that make the multi-account deployment template "
     "a SageMaker project template in Studio."
 )
-
-
-def launch_role_arn(cfg: RenderConfig) -> Sub:
-    """The role Service Catalog launches the product as: the generated one, or SageMaker's standard one."""
-    if cfg.launch_role is LaunchRole.STANDARD:
-        return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/service-role/{STANDARD_LAUNCH_ROLE}")
-    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{launch_role_name(cfg.name_prefix)}")
 
 
 def add_portfolio(template: Template, cfg: RenderConfig) -> Portfolio:

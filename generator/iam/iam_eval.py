@@ -8,6 +8,9 @@ condition operators of the String, Numeric, Date, Bool, Binary, IP address and A
 Null (with `IfExists`, `ForAnyValue:`/`ForAllValues:`).
 Evaluation logic: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html
 Condition operators: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+
+Over 400 lines as one unit: the Resource and Condition matching, the operator table and the decision
+logic are one algorithm (AWS's evaluation logic), read together when a decision surprises.
 """
 
 from __future__ import annotations

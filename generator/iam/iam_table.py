@@ -521,9 +521,10 @@ TABLE: tuple[TypeEntry, ...] = (
     TypeEntry(
         # A key's id is made by KMS: key-scoped actions can only name `key/*`, so an IAM grant of them reaches every
         # key of the account and region. The launch role therefore gets them from each key's own policy, which
-        # names it (issue 13, point 4; generator/product/kms.py): only CreateKey, and the kms:TagResource that Tags given to
-        # CreateKey need "in an IAM policy that isn't restricted to particular KMS keys", stay in its IAM policy,
-        # scoped by the request's OWNER_TAG_KEY tag. Tagging another key grants nothing: no grant depends on the tag.
+        # names it (issue 13, point 4; generator/product/kms.py): only CreateKey, and the kms:TagResource that Tags
+        # given to CreateKey need "in an IAM policy that isn't restricted to particular KMS keys", stay in its IAM
+        # policy, scoped by the request's OWNER_TAG_KEY tag. Tagging another key grants nothing: no grant depends on
+        # the tag.
         # https://docs.aws.amazon.com/kms/latest/developerguide/tag-permissions.html
         "AWS::KMS::Key",
         Arn("kms", "key", _KEY_FORMAT),

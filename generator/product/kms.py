@@ -35,7 +35,7 @@ from troposphere.codepipeline import EncryptionKey
 from troposphere.kms import Alias, Key
 from troposphere.s3 import BucketEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionRule
 
-from generator.config import KMS_GENERATED, KMS_NONE, RenderConfig
+from generator.config import KMS_GENERATED, KMS_NONE, LaunchRole, RenderConfig
 from generator.iam.iam_table import OWNER_TAG_KEY
 from generator.iam.resolve import SAMPLE_KEY_ID  # the sample id of a key a template creates (made at launch)
 from generator.naming import Stage, launch_role_name
@@ -55,6 +55,17 @@ def account_controls_the_key() -> Statement:
     )
 
 
+def launch_role_arn(cfg: RenderConfig) -> Sub:
+    """The role Service Catalog launches the product as: the generated one, or SageMaker's standard one."""
+    if cfg.launch_role is LaunchRole.STANDARD:
+        return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/service-role/{STANDARD_LAUNCH_ROLE}")
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{launch_role_name(cfg.name_prefix)}")
+
+
+#: SageMaker's standard launch role (path service-role/), made when projects are enabled for a domain.
+STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
+
+
 def launch_role_administers(cfg: RenderConfig) -> Statement:
     """The launch role administers this key (and only this one): the key-scoped actions CloudFormation's
     handlers call as it (generator/iam/iam_table.py `key_policy` grants), granted by the key's own policy instead of
@@ -62,7 +73,6 @@ def launch_role_administers(cfg: RenderConfig) -> Statement:
     PutKeyPolicy on the new key (the lockout safety check), which this statement also satisfies.
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-overview.html
     """
-    from generator.companions.portfolio import launch_role_arn
     from generator.iam.iam_table import key_policy_actions
 
     actions = sorted({*key_policy_actions("AWS::KMS::Key"), *key_policy_actions("AWS::KMS::Alias")})

@@ -463,7 +463,7 @@ def boundary_document(cfg: RenderConfig) -> dict[str, Any]:
     Without `--org-id` the organisation is not known when the prerequisites are rendered: the boundary's
     AssumeRole statement then keeps the OU paths (any organisation) and drops the fixed id; the roles keep both.
     """
-    statements = []
+    statements: list[dict[str, Any]] = []
     seen: set[str] = set()
     for kind in PROJECT_ROLE_KINDS:
         for statement in role_document(cfg, kind)["Statement"]:

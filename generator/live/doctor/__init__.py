@@ -130,8 +130,8 @@ def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client
             for account in tree.active_accounts(caller.management_account):
                 targets.setdefault(account.id, stage)
         results += check_target_roles(options, caller, kind, sts, make_client, targets)
-    if options.check_network:  # a sample account per stage (generator/doctor_network.py)
-        from generator.doctor_network import check_networks, sample_accounts
+    if options.check_network:  # a sample account per stage (generator/live/doctor/network.py)
+        from generator.live.doctor.network import check_networks, sample_accounts
 
         samples = sample_accounts(trees, caller.management_account)
         results += check_networks(

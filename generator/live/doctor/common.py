@@ -71,7 +71,7 @@ class DoctorOptions:
     account_access_role: str = ACCOUNT_ACCESS_ROLE
     #: The render's --org-id (None: doctor reports the organisation's id to render with).
     org_id: str | None = None
-    #: `--check-network`: a sample account per stage is ready for models in its VPC (generator/doctor_network.py).
+    #: `--check-network`: a sample account per stage is ready for models in its VPC (generator/live/doctor/network.py).
     check_network: bool = False
 
 

@@ -19,7 +19,7 @@ from functools import partial
 from typing import Any
 
 from generator.contract import PROJECT_SESSION_TAG
-from generator.live.rehearse.launch import Project, launch, launch_parameters
+from generator.live.rehearse.launch import Project, launch, launch_parameters, stage_of_stack_sets
 from generator.live.rehearse.report import StepFailed
 from generator.live.rehearse.server import MANAGEMENT_ACCOUNT
 from generator.naming import PROJECT_ROLE_PATH, Stage
@@ -180,8 +180,6 @@ def try_to_reach(world: Any, first: Project) -> list[Attempt]:
 
 def staging_stack_set(project: Project) -> str:
     """The stack set the project's pipeline deploys to staging (read from its rendered pipeline)."""
-    from generator.live.rehearse.rehearsal import stage_of_stack_sets
-
     return next(name for name, stages in sorted(stage_of_stack_sets(project).items()) if Stage.STAGING in stages)
 
 

@@ -18,6 +18,7 @@ from generator.iam.resolve import Resolver
 from generator.live.rehearse.organization import Organisation
 from generator.live.rehearse.report import StepFailed
 from generator.live.rehearse.server import MANAGEMENT_ACCOUNT, LocalAws
+from generator.naming import Stage
 from generator.product.org_id import ORG_ID_PARAMETER
 
 #: Service Catalog names a provisioned product's stack SC-<account>-pp-<provisioned product id>.
@@ -225,3 +226,16 @@ def launch(
         "seed_bundle": seed,
         "outputs": project.outputs(),
     }
+
+
+def stage_of_stack_sets(project: Project) -> dict[str, frozenset[Stage]]:
+    """Stack-set name -> the stages the pipeline deploys it to (read from the rendered pipeline)."""
+    from generator.checks import gates
+
+    targets = gates.stage_targets(project.template, project.resolver.values)
+    found: dict[str, frozenset[Stage]] = {}
+    for logical in project.resources("AWS::CodePipeline::Pipeline"):
+        actions = gates.pipeline_actions(project.resolver, project.template["Resources"][logical].get("Properties", {}))
+        for deployment in gates.deployments(actions, targets):
+            found[deployment.stack_set] = found.get(deployment.stack_set, frozenset()) | deployment.stages
+    return found

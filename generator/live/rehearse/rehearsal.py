@@ -27,7 +27,7 @@ from generator.live.rehearse import (
 )
 from generator.live.rehearse import regions as region_rules
 from generator.live.rehearse.actions import RUNNERS, Decide, Execution, deployed_stack_sets, resolve_variables
-from generator.live.rehearse.launch import Project, launch, launch_parameters
+from generator.live.rehearse.launch import Project, launch, launch_parameters, stage_of_stack_sets
 from generator.live.rehearse.organization import Organisation
 from generator.live.rehearse.pipeline import Pipeline, triggered
 from generator.live.rehearse.rendered import Rendered, load_rendered
@@ -517,17 +517,6 @@ def _kind(world: _World, pipeline: Pipeline, name: str) -> str:
     if action.category == "Approval":
         return "approval"
     return action.category.lower()
-
-
-def stage_of_stack_sets(project: Project) -> dict[str, frozenset[Stage]]:
-    """Stack-set name -> the stages the pipeline deploys it to (read from the rendered pipeline)."""
-    targets = gates.stage_targets(project.template, project.resolver.values)
-    found: dict[str, frozenset[Stage]] = {}
-    for logical in project.resources("AWS::CodePipeline::Pipeline"):
-        actions = gates.pipeline_actions(project.resolver, project.template["Resources"][logical].get("Properties", {}))
-        for deployment in gates.deployments(actions, targets):
-            found[deployment.stack_set] = found.get(deployment.stack_set, frozenset()) | deployment.stages
-    return found
 
 
 def _skip(rec: Recorder, run: int, actions: list[Any], why: str) -> None:
