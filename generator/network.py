@@ -16,8 +16,8 @@ DeleteNetworkInterfacePermission have no required resource type: `*`).
 from __future__ import annotations
 
 from awacs import ec2
-from awacs.aws import Allow, Condition, Statement, StringEquals
-from troposphere import Ref, Sub
+from awacs.aws import Allow, Statement
+from troposphere import Sub
 
 from generator.config import RenderConfig
 
@@ -33,9 +33,11 @@ def _own(resource: str) -> Sub:
 
 
 def target_role_statements(cfg: RenderConfig) -> list[Statement]:
-    """The EC2 statements SageMaker documents for an execution role whose models have a VpcConfig."""
+    """The EC2 statements SageMaker documents for an execution role whose models have a VpcConfig
+    (https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html#sagemaker-roles-createmodel-perms,
+    https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html), scoped to this account where a resource
+    type allows it."""
     del cfg  # the same for every render: the stage configs choose the network after it
-    own_account = Condition(StringEquals("aws:ResourceAccount", Ref("AWS::AccountId")))
     return [
         Statement(
             Sid="ModelVpcNetworkInterfaces",
@@ -45,20 +47,18 @@ def target_role_statements(cfg: RenderConfig) -> list[Statement]:
             Resource=[_own("network-interface"), _own("subnet"), _own("security-group")],
         ),
         Statement(
-            # Permissions management: only the permission that lets SageMaker's instances attach this account's
-            # interfaces (CreateNetworkInterfacePermission's Permission INSTANCE-ATTACH), and its removal.
+            # As SageMaker documents them (no conditions: none of its pages shows which values its calls carry).
             Sid="ModelVpcAttachPermissions",
             Effect=Allow,
             Action=[ec2.CreateNetworkInterfacePermission],
             Resource=[_own("network-interface")],
-            Condition=Condition(StringEquals("ec2:Permission", "INSTANCE-ATTACH")),
         ),
         Statement(
-            Sid="ModelVpcDetachPermissions",  # no required resource type: *, held to this account's interfaces
+            # Its one resource type is optional: a call naming none is authorized against `*` (hygiene exempts it).
+            Sid="ModelVpcDetachPermissions",
             Effect=Allow,
             Action=[ec2.DeleteNetworkInterfacePermission],
             Resource=["*"],
-            Condition=own_account,
         ),
         Statement(
             Sid="ModelVpcDescribe",  # no resource types (service authorization reference)
@@ -68,6 +68,7 @@ def target_role_statements(cfg: RenderConfig) -> list[Statement]:
                 ec2.DescribeNetworkInterfaces,
                 ec2.DescribeSecurityGroups,
                 ec2.DescribeSubnets,
+                ec2.DescribeVpcEndpoints,  # host-vpc.html lists it with the others
                 ec2.DescribeVpcs,
             ],
             Resource=["*"],

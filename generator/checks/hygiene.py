@@ -104,9 +104,16 @@ def is_permissions_management(action: str) -> bool:
 
 
 def unavoidable(action: str) -> str | None:
-    """Why `Resource: "*"` is the only choice for `action` (the reference lists no resource type), or None."""
-    if access_level(action) and not action_resource_types(action):
+    """Why `Resource: "*"` is the only choice for `action`, or None: the reference lists no resource type, or
+    only optional ones (a call that names none of them is authorized against `*`, which a resource ARN would
+    not match)."""
+    if not access_level(action):
+        return None
+    types = action_resource_types(action)
+    if not types:
         return f"{action} has no resource type in the service authorization reference ({SAR_DOC})"
+    if not any(t.required for t in types):
+        return f"{action} has only optional resource types in the service authorization reference ({SAR_DOC})"
     return None
 
 
