@@ -197,6 +197,25 @@ def test_each_distinct_template_text_is_linted_once(tmp_path: Path, monkeypatch:
     ]
 
 
+def test_a_render_parses_the_seed_endpoint_template_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The endpoint template's resource types shape four role documents; parsing it each time (pure-Python
+    YAML) was a third of a render's CPU (issue 15)."""
+    import generator.iam.resolve
+    from generator.product import pipeline_calls
+
+    parsed: list[str] = []
+
+    def counted(text: str, path: str = "template.yaml") -> dict:  # type: ignore[type-arg]
+        parsed.append(path)
+        return load_template(text, path)
+
+    monkeypatch.setattr(generator.iam.resolve, "load_template", counted)
+    pipeline_calls._types_of.cache_clear()
+    render_files(make_config())
+    render_files(make_config())
+    assert parsed == ["endpoint-config-template.yml"]
+
+
 @pytest.mark.slow  # three fresh cfn-lint rule sets
 def test_one_rule_set_finds_what_a_fresh_cfn_lint_finds(tmp_path: Path) -> None:
     """The shared rule set (built once) gives cfn-lint's own `lint` results, template after template."""

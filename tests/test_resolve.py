@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from generator.iam.resolve import SAMPLE_KEY_ID, Resolver, UnresolvableError, load_template, sample_resolver
@@ -326,3 +329,29 @@ def test_load_template_reads_short_forms_and_json() -> None:
         load_template("- a\n")
     # A .json file is read as JSON (a tab between tokens is JSON whitespace, not YAML's).
     assert load_template('{"Resources":\t{}}', "t.json") == {"Resources": {}}
+
+
+GOLDEN = Path(__file__).parent / "golden"
+SEED_TEMPLATES = sorted((Path(__file__).parent.parent / "seedcode").rglob("*.y*ml"))
+
+
+@pytest.mark.parametrize(
+    "path", [*sorted(GOLDEN.glob("*/*.yaml")), *SEED_TEMPLATES], ids=lambda p: f"{p.parent.name}/{p.name}"
+)
+def test_fast_loader_reads_templates_as_cfn_flips_loader_does(path: Path) -> None:
+    """`load_template` runs cfn-flip's constructors on libyaml's parser: same data, every rendered template."""
+    from cfn_tools import load_yaml
+
+    text = path.read_text(encoding="utf-8")
+    assert load_template(text, path.name) == json.loads(json.dumps(load_yaml(text)))
+
+
+def test_fast_loader_reads_every_short_form() -> None:
+    text = "A: !Ref X\nB: !GetAtt R.Arn\nC: !Sub ['${a}', {a: !Ref Y}]\nD: !If [C, 1, !Ref AWS::NoValue]\nE: '0123'\n"
+    assert load_template(text) == {
+        "A": {"Ref": "X"},
+        "B": {"Fn::GetAtt": ["R", "Arn"]},
+        "C": {"Fn::Sub": ["${a}", {"a": {"Ref": "Y"}}]},
+        "D": {"Fn::If": ["C", 1, {"Ref": "AWS::NoValue"}]},
+        "E": "0123",
+    }

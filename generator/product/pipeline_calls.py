@@ -8,6 +8,8 @@ in the product wing, so that the product's roles read them without importing a c
 
 from __future__ import annotations
 
+from functools import cache
+
 from generator.config import PermissionModel, RenderConfig
 from generator.naming import Stage
 
@@ -57,9 +59,16 @@ def endpoint_template_types(cfg: RenderConfig) -> tuple[str, ...]:
     every `cfg`: read from the seed's folder, not through the bundle, whose build needs the product's
     parameters (which need these roles)."""
     from generator.contract import EXPORT_TEMPLATE
-    from generator.iam.call_resources import template_resource_types
-    from generator.iam.resolve import load_template
     from generator.shipped import SEED_DIR
 
-    text = (SEED_DIR / EXPORT_TEMPLATE).read_text(encoding="utf-8")
+    return _types_of((SEED_DIR / EXPORT_TEMPLATE).read_text(encoding="utf-8"))
+
+
+@cache
+def _types_of(text: str) -> tuple[str, ...]:
+    """Parsed once per text: a render asks four times (each stage's roles, the prerequisites)."""
+    from generator.contract import EXPORT_TEMPLATE
+    from generator.iam.call_resources import template_resource_types
+    from generator.iam.resolve import load_template
+
     return template_resource_types(load_template(text, EXPORT_TEMPLATE))

@@ -124,13 +124,13 @@ def models_in_their_network(aws: Any, session: Any, account: str, region: str) -
 def _vpc_models(aws: Any, session: Any, account: str, region: str) -> list[tuple[bool, str]]:
     """(in the published network?, a line saying where it runs) for every model with a VpcConfig."""
     sm = aws.client("sagemaker", session, region)
-    ssm = aws.client("ssm", session, region)
     found: list[tuple[bool, str]] = []
     for page in sm.get_paginator("list_models").paginate():
         for summary in page["Models"]:
             config = sm.describe_model(ModelName=summary["ModelName"]).get("VpcConfig")
             if not config:
                 continue
+            ssm = aws.client("ssm", session, region)  # only for VPC models: a client per account costs ~40 ms
             published = {
                 "Subnets": _string_list(ssm, SUBNETS_PARAMETER),
                 "SecurityGroupIds": _string_list(ssm, SECURITY_GROUPS_PARAMETER),
