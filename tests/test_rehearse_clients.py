@@ -4,10 +4,15 @@ with the credentials it was asked for. No server is needed: making a client send
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from generator.live.rehearse.server import ACCESS_KEY, LocalAws
+import pytest
+import yaml
+
+from generator.live.rehearse.server import ACCESS_KEY, LocalAws, libyaml_stack_templates, moto_template_loader
 
 URL = "http://127.0.0.1:9"
 ROLE = {"AccessKeyId": "AKIAROLE", "SecretAccessKey": "role-secret", "SessionToken": "role-token"}
@@ -73,3 +78,35 @@ def test_clients_wait_for_the_local_server_rather_than_retry() -> None:
     aws = LocalAws(URL, "eu-west-1")
     for client in (aws.client("cloudformation"), aws.client("sagemaker", aws.session(ROLE), region="us-east-1")):
         assert client.meta.config.read_timeout == READ_TIMEOUT_S >= 600
+
+
+GOLDEN = Path(__file__).parent / "golden"
+SEED = Path(__file__).parent.parent / "seedcode"
+
+
+@pytest.mark.parametrize(
+    "path", [*sorted(GOLDEN.glob("*/*.yaml")), *sorted(SEED.rglob("*template*.y*ml"))], ids=lambda p: p.name
+)
+def test_stack_templates_parse_on_libyaml_as_moto_parses_them(path: Path) -> None:
+    """The rehearsal's speed-up (server.libyaml_stack_templates) gives moto the data its own parser gives."""
+    from moto.cloudformation.models import Stack
+
+    text = path.read_text(encoding="utf-8")
+    moto_parse = Stack.parse_template
+    moto_parses = moto_parse(text)
+    with libyaml_stack_templates():
+        assert Stack.parse_template is not moto_parse
+        assert Stack.parse_template(text) == moto_parses
+        assert Stack.parse_template(json.dumps(moto_parses)) == moto_parses  # JSON text (a YAML subset)
+    assert Stack.parse_template is moto_parse  # undone afterwards
+
+
+def test_the_libyaml_loader_keeps_moto_s_short_forms() -> None:
+    text = "A: !Ref X\nB: !GetAtt R.Arn\nC: !Sub ['${a}', {a: !Ref Y}]\nD: !GetAZs ''\nE: '0123'\n"
+    assert yaml.load(text, Loader=moto_template_loader()) == {
+        "A": {"Ref": "X"},
+        "B": {"Fn::GetAtt": ["R", "Arn"]},
+        "C": {"Fn::Sub": ["${a}", {"a": {"Ref": "Y"}}]},
+        "D": {"Fn::GetAZs": ""},
+        "E": "0123",
+    }
