@@ -263,7 +263,7 @@ def _cfn_loader() -> type:
     from cfn_tools import yaml_loader
 
     base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    loader = type("CfnCLoader", (base,), {})
+    loader: Any = type("CfnCLoader", (base,), {})
     loader.add_constructor(yaml_loader.TAG_MAP, yaml_loader.construct_mapping)
     loader.add_multi_constructor("!", yaml_loader.multi_constructor)
     return loader

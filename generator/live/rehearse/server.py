@@ -174,7 +174,7 @@ def moto_template_loader() -> type:
     import yaml
     from moto.cloudformation.utils import yaml_tag_constructor
 
-    loader = type("MotoCLoader", (getattr(yaml, "CLoader", yaml.Loader),), {})
+    loader: Any = type("MotoCLoader", (getattr(yaml, "CLoader", yaml.Loader),), {})
     loader.add_multi_constructor("", yaml_tag_constructor)
     return loader
 
