@@ -255,7 +255,7 @@ def load_template(text: str, path: str = "template.yaml") -> dict[str, Any]:
 
 
 @cache
-def _cfn_loader() -> type:
+def _cfn_loader() -> Any:
     """cfn-flip's YAML loader (a troposphere dependency: `!Ref` and the other short forms become long form) on
     libyaml's parser where PyYAML has it: the same constructors, about ten times less CPU than the pure-Python
     parser, which took a third of a render. tests/test_resolve.py parses every rendered template both ways."""

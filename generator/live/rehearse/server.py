@@ -168,7 +168,7 @@ class LocalAws:
         }
 
 
-def moto_template_loader() -> type:
+def moto_template_loader() -> Any:
     """moto's CloudFormation loader (PyYAML's full `Constructor` and moto's short-form constructor) on libyaml's
     parser: the same data in a tenth of the CPU."""
     import yaml
