@@ -299,6 +299,11 @@ STANDARD_ACCEPTED_GAPS: Mapping[tuple[str, str, Operation], str] = {
         "listed in the bucket schema's create handler, yet SageMaker's first-party project templates create "
         "their sagemaker-* artifact buckets with this very role, so a create does not depend on it"
     ),
+    ("AWS::S3::Bucket", "s3:ListBucket", Operation.UPDATE): (
+        "listed in the bucket schema's update handler (derived from the schema since issue 16; the hand-kept table "
+        "had left it out): as for create, first-party project templates are updated (new product versions) with "
+        "this role"
+    ),
     ("AWS::CodePipeline::Pipeline", "iam:GetRole", Operation.CREATE): (
         "listed in the pipeline schema's create handler (it reads the pipeline's service role), yet "
         "SageMaker's first-party project templates create pipelines with service roles under this very role"
