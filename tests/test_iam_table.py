@@ -12,22 +12,19 @@ import pytest
 
 from generator.iam.iam_table import (
     _KEPT,
-    _NOT_IAM_ACTIONS,
     BY_TYPE,
     TABLE,
     Arn,
     Excluded,
     Grant,
-    Operation,
     UnknownResourceType,
     UnmodelledProperty,
     derive,
     excluded_operations,
     required_permissions,
-    tag_operations,
-    tagging_permissions,
 )
 from generator.iam.schema_agreement import disagreements
+from generator.iam.schemas import NOT_IAM_ACTIONS, Operation, tag_operations, tagging_permissions
 from generator.product.compose import build_product
 from tests.conftest import CONFIGS, named_config
 
@@ -69,7 +66,7 @@ def _handler(type_name: str, operation: Operation) -> set[str]:
     """The raw schema's handler permissions for one operation, as IAM actions (an S3 API name read as the action
     that authorizes it)."""
     listed = _raw_schema(type_name).get("handlers", {}).get(operation.value, {}).get("permissions", [])
-    return {_NOT_IAM_ACTIONS.get(p, p) for p in listed}
+    return {NOT_IAM_ACTIONS.get(p, p) for p in listed}
 
 
 def test_table_covers_every_type() -> None:

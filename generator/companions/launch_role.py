@@ -27,8 +27,9 @@ from generator.contract import SEED_BUNDLE
 from generator.errors import InputError
 from generator.iam.calls import Call
 from generator.iam.iam_eval import Result, evaluate
-from generator.iam.iam_table import Operation, Requirement, required_permissions
+from generator.iam.iam_table import Requirement, required_permissions
 from generator.iam.resolve import SAMPLE_ACCOUNT
+from generator.iam.schemas import Operation
 from generator.naming import launch_role_name
 from generator.product.seed import BUNDLE_KEY_PREFIX
 from generator.rendered import RenderedFile, template_file

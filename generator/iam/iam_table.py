@@ -10,8 +10,8 @@ launch-role generator grants what it returns, the standard-role check compares i
 
 Where a type's schema has handlers (every type here but AWS::CodeBuild::Project), the schema is the table:
 `handlers.<create|read|update|delete>.permissions` say which operation calls which action, and
-`tagging.permissions` the tagging actions (`aws cloudformation describe-type`; the copy the pinned cfn-lint
-bundles). `derive` turns them into grants. By hand, in `TABLE`, stays only what a schema cannot say:
+`tagging.permissions` the tagging actions (generator/iam/schemas.py reads the copy the pinned cfn-lint
+bundles). `derive` turns them into grants. By hand, in `_KEPT`, stays only what a schema cannot say:
 - `Grant`s that narrow or place an action: `when` (needed only when a property is set; handlers list the union
   of what any property may need), `on` (it acts on another resource), tag and boundary conditions, and
   `key_policy` (granted by a key's own policy). Their operations still come from the schema.
@@ -28,29 +28,22 @@ with the short derivation and lookup that read it.
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from enum import StrEnum
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-
-class Operation(StrEnum):
-    """A CloudFormation handler: which stack (or drift/import) operation makes the call."""
-
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    READ = "read"
-
-
-C, U, D, R = Operation.CREATE, Operation.UPDATE, Operation.DELETE, Operation.READ
-CU = (C, U)
+from generator.iam.schemas import (
+    CU,
+    C,
+    D,
+    Operation,
+    R,
+    U,
+    schema_operations,
+    tagging_permissions,
+)
 
 
 @dataclass(frozen=True)
@@ -160,76 +153,9 @@ def _sar(page: str) -> str:
     return f"https://docs.aws.amazon.com/service-authorization/latest/reference/list_{page}.html"
 
 
-#: The CloudFormation resource schemas as the pinned cfn-lint bundles them (found without importing cfn-lint).
-_SCHEMAS = Path(importlib.util.find_spec("cfnlint").submodule_search_locations[0]) / "data" / "schemas"  # type: ignore[union-attr,index]
 _S3_API = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_{}.html"
-#: API names a schema lists that are not IAM actions, and the action that authorizes each (the S3 API reference,
-#: each operation's "Permissions": e.g. DeleteBucketCors "you must have permission to perform the s3:PutBucketCORS
-#: action"; PutObjectLockConfiguration is authorized by s3:PutBucketObjectLockConfiguration, the service
-#: authorization reference's name for it).
-_NOT_IAM_ACTIONS: Mapping[str, str] = {
-    "s3:DeleteBucketTagging": "s3:PutBucketTagging",
-    "s3:DeleteBucketCors": "s3:PutBucketCORS",
-    "s3:DeleteBucketEncryption": "s3:PutEncryptionConfiguration",
-    "s3:DeleteBucketLifecycle": "s3:PutLifecycleConfiguration",
-    "s3:DeleteBucketReplication": "s3:PutReplicationConfiguration",
-    "s3:PutBucketReplication": "s3:PutReplicationConfiguration",
-    "s3:DeleteBucketAnalyticsConfiguration": "s3:PutAnalyticsConfiguration",
-    "s3:DeleteBucketMetricsConfiguration": "s3:PutMetricsConfiguration",
-    "s3:PutObjectLockConfiguration": "s3:PutBucketObjectLockConfiguration",
-}
 #: Why every taggable type needs its tagging actions, Tags property or not.
 STACK_TAGS = "stack tags: SageMaker tags every project's stack and CloudFormation propagates them"
-
-
-@cache
-def resource_schema(type_name: str) -> Mapping[str, Any]:
-    """The type's resource schema (the copy the pinned cfn-lint bundles)."""
-    index = json.loads((_SCHEMAS / "providers" / "us-east-1.json").read_text(encoding="utf-8"))
-    schema: Mapping[str, Any] = json.loads(
-        (_SCHEMAS / "resources" / f"{index[type_name]}.json").read_text(encoding="utf-8")
-    )
-    return schema
-
-
-def tagging_permissions(type_name: str) -> tuple[str, ...]:
-    """The IAM actions of the type schema's `tagging.permissions` (none for a type that is not taggable)."""
-    tagging = resource_schema(type_name).get("tagging") or {}
-    if not tagging.get("taggable", False):
-        return ()
-    actions = (_NOT_IAM_ACTIONS.get(p, p) for p in tagging.get("permissions", []))
-    return tuple(sorted(set(actions)))
-
-
-def tag_operations(action: str) -> tuple[Operation, ...]:
-    """Which handler calls a tagging action: tag on create and update, untag on update, list/get on read.
-
-    Every taggable resource needs them, whether or not the template sets `Tags`: a SageMaker project's stack is
-    tagged (`sagemaker:project-name`, `sagemaker:project-id`) and CloudFormation propagates stack tags to every
-    resource that supports tags. https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-tagging.html
-    """
-    name = action.split(":", 1)[1]
-    if name.startswith(("Untag", "Delete")):
-        return (U,)
-    if name.startswith(("List", "Get")):
-        return (R,)
-    return CU
-
-
-@cache
-def schema_operations(type_name: str) -> Mapping[str, frozenset[Operation]]:
-    """IAM action -> the operations that call it, by the type's schema: its handlers' permissions (API names read as
-    the action that authorizes them), and its tagging permissions on the operations `tag_operations` gives.
-    Empty for a type whose schema has no handlers."""
-    schema = resource_schema(type_name)
-    found: dict[str, set[Operation]] = defaultdict(set)
-    for operation in Operation:
-        for name in (schema.get("handlers") or {}).get(operation.value, {}).get("permissions", []):
-            found[_NOT_IAM_ACTIONS.get(name, name)].add(operation)
-    if found:
-        for action in tagging_permissions(type_name):
-            found[action].update(tag_operations(action))
-    return {action: frozenset(ops) for action, ops in found.items()}
 
 
 def _ordered(operations: Iterable[Operation]) -> tuple[Operation, ...]:
@@ -254,8 +180,10 @@ def derive(entry: TypeEntry) -> TypeEntry:
     grants: list[Grant] = []
     covered: dict[str, set[Operation]] = defaultdict(set)
     for grant in entry.grants:
-        if grant.operations:
+        if grant.operations:  # placed by hand: beyond the schema, or an operation's own variant
             grants.append(grant)
+            for action in grant.actions:
+                covered[action].update(grant.operations)
             continue
         for action in grant.actions:
             placed = _ordered(listed.get(action, frozenset()) - excluded_operations(entry, action))
@@ -332,27 +260,19 @@ _BUCKET_PROPERTIES = {
     "AbacStatus": ("PutBucketAbac", "GetBucketAbac"),
 }
 #: S3 Metadata: its journal and inventory tables live in S3 Tables (table buckets, namespaces, tables).
+_METADATA_CALLS = (
+    ("Create", ""),
+    ("Get", ""),
+    ("Delete", ""),
+    *(("Update", k) for k in ("Annotation", "Inventory", "Journal")),
+)
+_S3_TABLES_CALLS = (
+    "CreateNamespace CreateTable CreateTableBucket GetTable GetTableMetadataLocation PutTableBucketPolicy "
+    "PutTableEncryption PutTablePolicy UpdateTableMetadataLocation"
+)
 _METADATA = (
-    "s3:CreateBucketMetadataTableConfiguration",
-    "s3:GetBucketMetadataTableConfiguration",
-    "s3:DeleteBucketMetadataTableConfiguration",
-    "s3:UpdateBucketMetadataAnnotationTableConfiguration",
-    "s3:UpdateBucketMetadataInventoryTableConfiguration",
-    "s3:UpdateBucketMetadataJournalTableConfiguration",
-    *(
-        f"s3tables:{name}"
-        for name in (
-            "CreateNamespace",
-            "CreateTable",
-            "CreateTableBucket",
-            "GetTable",
-            "GetTableMetadataLocation",
-            "PutTableBucketPolicy",
-            "PutTableEncryption",
-            "PutTablePolicy",
-            "UpdateTableMetadataLocation",
-        )
-    ),
+    *(f"s3:{verb}BucketMetadata{kind}TableConfiguration" for verb, kind in _METADATA_CALLS),
+    *(f"s3tables:{name}" for name in _S3_TABLES_CALLS.split()),
 )
 _BUCKET = Arn("s3", "bucket", "arn:${Partition}:s3:::${BucketName}", (Fill("BucketName", (("BucketName", "*"),)),))
 _OBJECT = "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
@@ -372,7 +292,7 @@ OWNER_TAG_KEY = "mlops-gen:launch-role"
 _REQUEST_TAG = "aws:RequestTag"
 _RESOURCE_TAG = "aws:ResourceTag"
 #: A role is passed only by a call that hands it to a service (create, update); a delete or read hands over none.
-#: "iam:PassRole is a permission only ... checked when a role is passed to a service", not an API call:
+#: iam:PassRole is no API call but a permission IAM checks when a call passes a role to a service:
 #: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html
 _NO_ROLE_PASSED = "no delete or read call passes a role to a service, so IAM never checks iam:PassRole there"
 

@@ -12,16 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from generator.iam.iam_table import (
-    STACK_TAGS,
-    TABLE,
-    Operation,
-    TypeEntry,
-    excluded_operations,
-    schema_operations,
-    tag_operations,
-    tagging_permissions,
-)
+from generator.iam.iam_table import STACK_TAGS, TABLE, TypeEntry, excluded_operations
+from generator.iam.schemas import Operation, schema_operations, tag_operations, tagging_permissions
 
 
 def disagreements(table: Iterable[TypeEntry] = TABLE) -> list[str]:
