@@ -202,6 +202,9 @@ def prefix_problem(prefix: str) -> str | None:
 #: IAM role names: at most 64 characters. https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html
 ROLE_NAME_LIMIT = 64
 LAUNCH_ROLE_SUFFIX = "mlops-gen-launch-role"
+#: SageMaker's standard launch role (path service-role/), made when projects are enabled for a domain: the one
+#: definition the product (its key policy), the checks and publish name it by.
+STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
 
 
 def launch_role_name(prefix: str = DEFAULT_PREFIX) -> str:

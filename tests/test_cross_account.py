@@ -12,7 +12,6 @@ import pytest
 from generator.checks.cross_account import (
     SAMPLE_ORG_ID,
     SAMPLE_SERVICE_MANAGED_EXECUTION_ROLE,
-    CrossAccountNeed,
     caller_context,
     cross_account_needs,
     evaluate_cross_account,
@@ -20,7 +19,7 @@ from generator.checks.cross_account import (
     seed_templates,
 )
 from generator.checks.iam_check import check_folder
-from generator.checks.runtime_iam import SAMPLE_TARGET_ACCOUNT
+from generator.checks.runtime_iam import SAMPLE_TARGET_ACCOUNT, Need
 from generator.iam.iam_eval import Decision
 from generator.manifest import read_manifest
 from generator.render import build_manifest, render_files, write_output
@@ -141,7 +140,7 @@ def test_the_target_role_must_allow_the_model_data_too(tmp_path: Path) -> None:
     assert "as the target role" in finding.message
 
 
-NEED = CrossAccountNeed(
+NEED = Need(
     f"arn:aws:iam::{SAMPLE_TARGET_ACCOUNT}:role/{SAMPLE_SERVICE_MANAGED_EXECUTION_ROLE}",
     "sagemaker:CreateModel",
     "arn:aws:sagemaker:eu-west-1:123456789012:model-package/iris/1",

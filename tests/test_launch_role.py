@@ -26,7 +26,8 @@ from generator.companions.launch_role import (
     standard_policy,
 )
 from generator.errors import InputError
-from generator.iam.iam_table import Operation, required_permissions
+from generator.iam.iam_table import required_permissions
+from generator.iam.schemas import Operation
 from generator.naming import ROLE_NAME_LIMIT, launch_role_name
 from generator.product.compose import build_product
 from generator.rendered import serialise

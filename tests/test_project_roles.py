@@ -19,12 +19,13 @@ from generator.config import ServiceRoles
 from generator.errors import InputError
 from generator.iam.iam_eval import Decision, evaluate, evaluate_all, evaluate_bounded
 from generator.iam.resolve import SAMPLE_ACCOUNT, SAMPLE_PROJECT_ID, SAMPLE_PROJECT_NAME, sample_resolver
-from generator.iam.trust import evaluate_trust, role_principal
+from generator.iam.trust import evaluate_trust
 from generator.naming import PROJECT_ID_MAX, PROJECT_ROLE_KINDS, Names
 from generator.product.compose import build_product
 from generator.product.project_roles import LOGICAL_IDS, MANAGED_POLICY_MAX_CHARS, boundary_document
 from tests.conftest import CONFIGS, ORG_ID, PROD_OU, STAGING_OU, make_config
 from tests.test_iam_check import edit_json, findings_of, render_to
+from tests.test_trust import PROJECT_ID, tagged_principal
 
 REGION = "eu-west-1"
 OTHER = {"SageMakerProjectName": "fraud-02", "SageMakerProjectId": "p-zyxwvutsrqpo"}
@@ -197,36 +198,26 @@ def _trust() -> tuple[dict[str, Any], str]:
     return trust, "arn:aws:iam::444455556666:role/sagemaker-multi-account-deploy"
 
 
-def _tagged(principal: str, claimed: str | None, own: str | None = "iris-multi-01-p-abcdefghijkl") -> Any:
-    """`principal` assuming with the project session tag `claimed` (None: no tag), its own role tag `own`."""
-    from dataclasses import replace
-
-    from generator.checks.runtime_iam import tagging_context
-    from generator.iam.iam_eval import COMPLETE_PREFIXES
-
-    who = role_principal(principal)
-    tags = [("mlops-gen-project", claimed)] if claimed else []
-    mine = [("mlops-gen-project", own)] if own else []
-    context = dict(tagging_context(tags, mine)) | {COMPLETE_PREFIXES: ["aws:RequestTag/", "aws:TagKeys"]}
-    return replace(who, context={**who.context, **context})
+OTHER_PROJECT = "iris-multi-01-p-otherproject"
 
 
 def test_target_role_trusts_only_project_test_roles_of_the_pipeline_account() -> None:
     trust, target = _trust()
     mine = f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/mlops-gen/{_role('test')}"
-    assert evaluate_trust(trust, _tagged(mine, "iris-multi-01-p-abcdefghijkl"), target).allowed
-    assert evaluate_trust(trust, _tagged(mine, "iris-multi-01-p-abcdefghijkl"), target, "sts:TagSession").allowed
+    assert evaluate_trust(trust, tagged_principal(mine, own=PROJECT_ID), target).allowed
+    assert evaluate_trust(trust, tagged_principal(mine, own=PROJECT_ID), target, "sts:TagSession").allowed
     # A project test role names only its own project (its role tag), and must name it.
-    assert not evaluate_trust(trust, _tagged(mine, "iris-multi-01-p-otherproject"), target).allowed
-    assert not evaluate_trust(trust, _tagged(mine, "iris-multi-01-p-otherproject"), target, "sts:TagSession").allowed
-    assert not evaluate_trust(trust, _tagged(mine, None), target).allowed
+    claims_another = tagged_principal(mine, OTHER_PROJECT, PROJECT_ID)
+    assert not evaluate_trust(trust, claims_another, target).allowed
+    assert not evaluate_trust(trust, claims_another, target, "sts:TagSession").allowed
+    assert not evaluate_trust(trust, tagged_principal(mine, None, PROJECT_ID), target).allowed
     for other in (
         f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/service-role/AmazonSageMakerServiceCatalogProductsCodeBuildRole",
         f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/mlops-gen/{_role('pipeline')}",
         f"arn:aws:iam::{SAMPLE_ACCOUNT}:role/{_role('test')}",  # not under the mlops-gen path
         f"arn:aws:iam::999988887777:role/mlops-gen/{_role('test')}",  # another account
     ):
-        assert not evaluate_trust(trust, _tagged(other, "iris-multi-01-p-abcdefghijkl"), target).allowed, other
+        assert not evaluate_trust(trust, tagged_principal(other, own=PROJECT_ID), target).allowed, other
 
 
 # --- assume-role only inside the organisation (issue 13 point 3) ------------------------------------

@@ -371,7 +371,8 @@ def test_stack_set_creates_the_endpoint_in_every_account_of_each_ou(
 
 def test_the_build_s_group_policy_is_bound_and_lets_the_stages_deploy(seed: Seed) -> None:
     """Under the standard launch role the build puts the group's policy: same rules as the product's."""
-    from generator.checks.cross_account import CrossAccountNeed, caller_context, evaluate_cross_account
+    from generator.checks.cross_account import caller_context, evaluate_cross_account
+    from generator.checks.runtime_iam import Need
     from generator.checks.s3_public import PRINCIPAL_KEYS, public_statements
 
     group = f"arn:aws:sagemaker:{REGION}:123456789012:model-package-group/{GROUP}"
@@ -383,7 +384,7 @@ def test_the_build_s_group_policy_is_bound_and_lets_the_stages_deploy(seed: Seed
     for role, ou, allowed in [(executor, PROD_OU, True), (f"arn:aws:iam::444455556666:role/{ROLE}", STAGING_OU, True),
                               (executor, "ou-ab12-99999999", False), ("arn:aws:iam::444455556666:role/other", PROD_OU,
                                                                      False)]:  # fmt: skip
-        need = CrossAccountNeed(role, "sagemaker:CreateModel", package, "ModelPackageGroup", "build", "test")
+        need = Need(role, "sagemaker:CreateModel", package, "ModelPackageGroup", "build", "test")
         assert evaluate_cross_account(policy, need, caller_context(role, ORG_ID, ou)).allowed is allowed
 
 

@@ -20,7 +20,8 @@ from generator.companions.launch_role import (
     missing_permissions,
     standard_policy,
 )
-from generator.iam.iam_table import BY_TYPE, STACK_TAGS, Operation, required_permissions, tagging_permissions
+from generator.iam.iam_table import BY_TYPE, STACK_TAGS, required_permissions
+from generator.iam.schemas import Operation, tagging_permissions
 from generator.product.compose import build_product
 from tests.conftest import CONFIGS, named_config
 from tests.test_iam_check import edit_json, findings_of, render_to

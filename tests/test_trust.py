@@ -6,15 +6,24 @@ rendered target-role template).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from generator.companions.target_role import PIPELINE_ACCOUNT, build_target_role
 from generator.config import DEFAULT_TARGET_ROLE
-from generator.iam.iam_eval import Decision
+from generator.contract import PROJECT_SESSION_TAG
+from generator.iam.iam_eval import COMPLETE_PREFIXES, Decision
 from generator.iam.resolve import Resolver
-from generator.iam.trust import TrustPrincipal, evaluate_trust, principal_matches, role_principal, statements_for
+from generator.iam.trust import (
+    TrustPrincipal,
+    evaluate_trust,
+    principal_matches,
+    role_principal,
+    session_tag_context,
+    statements_for,
+)
 from generator.product.parameters import PER_SERVICE_ROLES
 from tests.conftest import make_config
 
@@ -129,27 +138,59 @@ def _rendered_trust(pipeline_account: str) -> dict[str, Any]:
     return trust
 
 
-def _with_project_tag(principal: str, project_id: str | None = "iris-multi-01-p-abcdefghijkl") -> TrustPrincipal:
-    """The shared build role assuming with the project session tag (None: without it)."""
-    from dataclasses import replace
+#: The project id a sample test names by its session tag (the project's test role carries it as its own tag).
+PROJECT_ID = "iris-multi-01-p-abcdefghijkl"
 
-    from generator.checks.runtime_iam import tagging_context
-    from generator.iam.iam_eval import COMPLETE_PREFIXES
 
+def tagged_principal(principal: str, claimed: str | None = PROJECT_ID, own: str | None = None) -> TrustPrincipal:
+    """`principal` assuming with the project session tag `claimed` (None: no tag) and its own role tag `own`
+    (None: untagged), the request's tags known whole (tests/test_project_roles.py uses it too)."""
     who = role_principal(principal)
-    tags = [("mlops-gen-project", project_id)] if project_id else []
-    context = dict(tagging_context(tags, [])) | {COMPLETE_PREFIXES: ["aws:RequestTag/", "aws:TagKeys"]}
+    tags = [(PROJECT_SESSION_TAG, claimed)] if claimed else []
+    mine = [(PROJECT_SESSION_TAG, own)] if own else []
+    context = session_tag_context(tags, mine) | {COMPLETE_PREFIXES: ("aws:RequestTag/", "aws:TagKeys")}
     return replace(who, context={**who.context, **context})
 
 
 def test_rendered_trust_admits_the_pipelines_build_role_only() -> None:
     trust = _rendered_trust(MANAGEMENT)
-    assert evaluate_trust(trust, _with_project_tag(BUILD_ROLE), ROLE_ARN).decision is Decision.ALLOW
-    assert evaluate_trust(trust, _with_project_tag(BUILD_ROLE), ROLE_ARN, "sts:TagSession").allowed
+    assert evaluate_trust(trust, tagged_principal(BUILD_ROLE), ROLE_ARN).decision is Decision.ALLOW
+    assert evaluate_trust(trust, tagged_principal(BUILD_ROLE), ROLE_ARN, "sts:TagSession").allowed
     # the test must name a project (the target role's test grants are by the session tag)
-    assert evaluate_trust(trust, _with_project_tag(BUILD_ROLE, None), ROLE_ARN).decision is Decision.IMPLICIT_DENY
+    assert evaluate_trust(trust, tagged_principal(BUILD_ROLE, None), ROLE_ARN).decision is Decision.IMPLICIT_DENY
     other = f"arn:aws:iam::{MANAGEMENT}:role/service-role/AmazonSageMakerServiceCatalogProductsUseRole"
-    assert evaluate_trust(trust, _with_project_tag(other), ROLE_ARN).decision is Decision.IMPLICIT_DENY
+    assert evaluate_trust(trust, tagged_principal(other), ROLE_ARN).decision is Decision.IMPLICIT_DENY
     # the same role name in another account is another principal
     elsewhere = BUILD_ROLE.replace(MANAGEMENT, "999988887777")
-    assert evaluate_trust(trust, _with_project_tag(elsewhere), ROLE_ARN).decision is Decision.IMPLICIT_DENY
+    assert evaluate_trust(trust, tagged_principal(elsewhere), ROLE_ARN).decision is Decision.IMPLICIT_DENY
+
+
+def test_session_tag_context_names_every_key_passed() -> None:
+    """aws:TagKeys holds every key a request passes (one helper for the checks, doctor and the rehearsal): a
+    second tag beside the project's fails a `ForAllValues:StringEquals` on the key, one tag passes it, none
+    leaves the key absent."""
+    from generator.iam.iam_eval import evaluate
+
+    policy = {
+        "trust": {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:TagSession",
+                    "Resource": "*",
+                    "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": [PROJECT_SESSION_TAG]}},
+                }
+            ]
+        }
+    }
+    one = session_tag_context([(PROJECT_SESSION_TAG, PROJECT_ID)], [(PROJECT_SESSION_TAG, PROJECT_ID)])
+    assert one == {
+        f"aws:RequestTag/{PROJECT_SESSION_TAG}": PROJECT_ID,
+        "aws:TagKeys": (PROJECT_SESSION_TAG,),
+        f"aws:PrincipalTag/{PROJECT_SESSION_TAG}": PROJECT_ID,
+    }
+    assert evaluate(policy, "sts:TagSession", ROLE_ARN, one).allowed
+    two = session_tag_context([(PROJECT_SESSION_TAG, PROJECT_ID), ("team", "x")])
+    assert two["aws:TagKeys"] == (PROJECT_SESSION_TAG, "team")
+    assert not evaluate(policy, "sts:TagSession", ROLE_ARN, two).allowed
+    assert "aws:TagKeys" not in session_tag_context([])

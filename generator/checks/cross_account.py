@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from generator.checks.runtime_iam import SAMPLE_TARGET_ACCOUNT
+from generator.checks.runtime_iam import SAMPLE_TARGET_ACCOUNT, Need
 from generator.contract import Env
 from generator.iam import iam_eval
 from generator.iam.iam_eval import Decision, Result
@@ -49,21 +49,6 @@ CREATE_MODEL_FROM_PACKAGE = ("sagemaker:CreateModel", "sagemaker:DescribeModelPa
 
 
 @dataclass(frozen=True)
-class CrossAccountNeed:
-    """One call from a stage account to a resource of the pipeline's account."""
-
-    role_arn: str
-    action: str
-    resource: str
-    #: The product resource whose policy must allow it (the group, or the bucket's policy).
-    logical_id: str
-    subject: str
-    why: str
-    #: Request-context keys the call carries besides the caller's (kms:ViaService for a key used through S3).
-    context: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass(frozen=True)
 class SampleLaunch:
     """The sample launch the needs are made in: its resolver, organisation and staging OU."""
 
@@ -76,7 +61,7 @@ class SampleLaunch:
 class Gap:
     """A cross-account need the resource's policy does not allow."""
 
-    need: CrossAccountNeed
+    need: Need
     result: Result
 
 
@@ -107,7 +92,7 @@ def resource_statements(policy: Mapping[str, Any], role_arn: str) -> list[dict[s
     return kept
 
 
-def evaluate_cross_account(policy: Mapping[str, Any], need: CrossAccountNeed, context: Mapping[str, Any]) -> Result:
+def evaluate_cross_account(policy: Mapping[str, Any], need: Need, context: Mapping[str, Any]) -> Result:
     """The resource policy's decision on one cross-account need."""
     statements = resource_statements(policy, need.role_arn)
     return iam_eval.evaluate({"resource-policy": {"Statement": statements}}, need.action, need.resource, context)
@@ -205,7 +190,7 @@ def _branches(values: list[Any]) -> list[Mapping[str, Any]]:
 
 def cross_account_needs(
     product: Mapping[str, Any], seed_templates: list[Mapping[str, Any]], region: str
-) -> tuple[list[CrossAccountNeed], SampleLaunch | None]:
+) -> tuple[list[Need], SampleLaunch | None]:
     """What a staging account's endpoint stack needs from the pipeline account's group and bucket, and its context.
 
     Empty when the seed deploys no model package. The group need is listed only when the product creates
@@ -228,7 +213,7 @@ def cross_account_needs(
         if resource.get("Type") == "AWS::SageMaker::ModelPackageGroup":
             subject = f"endpoint stack's {models[0]} (CloudFormation, as the stack-set execution role)"
             needs += [
-                CrossAccountNeed(executor, action, package, logical_id, subject, "CreateModel from the group's package")
+                Need(executor, action, package, logical_id, subject, "CreateModel from the group's package")
                 for action in CREATE_MODEL_FROM_PACKAGE
             ]
         if resource.get("Type") == "AWS::S3::BucketPolicy":
@@ -236,16 +221,14 @@ def cross_account_needs(
             if bucket == env.get(Env.ARTIFACT_BUCKET):
                 obj = f"arn:{partition}:s3:::{bucket}/{SAMPLE_MODEL_DATA_KEY}"
                 subject = f"endpoint stack's {models[0]} (SageMaker, as the model's execution role)"
-                needs.append(
-                    CrossAccountNeed(target_role, "s3:GetObject", obj, logical_id, subject, "read the model data")
-                )
+                needs.append(Need(target_role, "s3:GetObject", obj, logical_id, subject, "read the model data"))
                 needs += _bucket_key_needs(product, resource["Properties"]["Bucket"], target_role, subject, region)
     return needs, SampleLaunch(resolver, org_id_of(product), env[Env.ou(Stage.STAGING)])
 
 
 def _bucket_key_needs(
     product: Mapping[str, Any], bucket_ref: Any, role_arn: str, subject: str, region: str
-) -> list[CrossAccountNeed]:
+) -> list[Need]:
     """With --kms-key generated: S3 decrypts the model data with the product's key, as the reading role, so
     the key policy must allow kms:Decrypt through S3 (and the role's policy too: both are checked).
     https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-modifying-external-accounts.html"""
@@ -261,7 +244,7 @@ def _bucket_key_needs(
         key_id = str(target[0] if isinstance(target, list) else str(target).split(".", 1)[0])
         arn = f"arn:{role_arn.split(':')[1]}:kms:{region}:{SAMPLE_ACCOUNT}:key/{SAMPLE_KEY_ID}"
         via = (("kms:ViaService", f"s3.{region}.amazonaws.com"), ("kms:CallerAccount", SAMPLE_TARGET_ACCOUNT))
-        needs.append(CrossAccountNeed(role_arn, "kms:Decrypt", arn, key_id, subject, "decrypt the model data", via))
+        needs.append(Need(role_arn, "kms:Decrypt", arn, key_id, subject, "decrypt the model data", via))
     return needs
 
 

@@ -47,14 +47,14 @@ from generator.checks.runtime_iam import (
     RuntimeModel,
     role_name,
     runtime_needs,
-    tagging_context,
 )
 from generator.checks.unused_grants import launch_role_findings, prerequisites_findings
 from generator.iam.iam_eval import Decision, Policy, Result, arn_matches, evaluate, evaluate_bounded
 from generator.iam.iam_table import UnknownResourceType, required_permissions
-from generator.iam.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError, sample_resolver
-from generator.iam.trust import evaluate_trust, role_principal
+from generator.iam.resolve import SAMPLE_ACCOUNT, Resolver, UnresolvableError, condition_truth, sample_resolver
+from generator.iam.trust import evaluate_trust, role_principal, session_tag_context
 from generator.manifest import Manifest
+from generator.naming import STANDARD_LAUNCH_ROLE
 
 LAUNCH_RULE = "IAM-LAUNCH-ROLE"
 RUNTIME_RULE = "IAM-RUNTIME"
@@ -62,7 +62,6 @@ RESOURCE_TYPES_RULE = "IAM-RESOURCE-TYPES"
 PREREQUISITES_KIND = "prerequisites-template"
 TARGET_ROLE_KIND = "target-role-template"
 TARGET_STACK_SET_KIND = "target-role-stackset"
-STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
 
 #: SageMaker-provided role name -> its policy document in generator/data/ (as published; see
 #: shared/reference/iam/README.md). The UseRole's policy is customer managed: this copy is what
@@ -183,21 +182,7 @@ class _TemplateValues:
         return [v.strip() for v in default.split(",")] if default else []
 
     def condition(self, name: str) -> bool:
-        return self._truth(self.template.get("Conditions", {})[name])
-
-    def _truth(self, node: Any) -> bool:
-        ((fn, arg),) = node.items()
-        if fn == "Condition":
-            return self.condition(arg)
-        if fn == "Fn::Not":
-            return not self._truth(arg[0])
-        if fn == "Fn::And":
-            return all(self._truth(c) for c in arg)
-        if fn == "Fn::Or":
-            return any(self._truth(c) for c in arg)
-        if fn == "Fn::Equals":
-            return bool(self.value(arg[0]) == self.value(arg[1]))
-        raise UnresolvableError(f"condition function {fn} is not modelled")
+        return condition_truth(self.template.get("Conditions", {})[name], self.condition, self.value)
 
     def value(self, node: Any) -> Any:
         if isinstance(node, list):
@@ -627,7 +612,7 @@ def _trust_findings(model: RuntimeModel, target: TargetRole, target_path: str) -
     findings = []
     for (principal, session_tags, caller_tags), logical_ids in sorted(callers.items()):
         who = role_principal(principal)
-        who = replace(who, context={**who.context, **dict(tagging_context(session_tags, caller_tags))})
+        who = replace(who, context={**who.context, **session_tag_context(session_tags, caller_tags)})
         result = evaluate_trust(target.trust, who, target.arn)
         if result.allowed and session_tags:  # passing session tags is sts:TagSession, which the trust must allow too
             result = evaluate_trust(target.trust, who, target.arn, "sts:TagSession")

@@ -25,7 +25,7 @@ walk that applies them is short.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -34,6 +34,7 @@ import yaml
 from generator import build_network
 from generator.contract import Env
 from generator.iam.resolve import SAMPLE_ORG_ID, Resolver, UnresolvableError, load_template, sample_resolver
+from generator.iam.trust import ContextValue, session_tag_context
 
 #: The seed repository's declaration of its scripts' AWS calls (see seedcode/modeldeploy/).
 PERMISSIONS_FILE = "permissions.json"
@@ -245,15 +246,18 @@ TARGET_ACTIONS: Mapping[str, tuple[str, ...]] = {"codepipeline": ("codepipeline:
 
 @dataclass(frozen=True, order=True)
 class Need:
-    """One action one role must allow at run time, on one concrete (sample) ARN."""
+    """One action one role must allow at run time, on one concrete (sample) ARN: a call in the role's own account,
+    or one from a stage account to a resource of the pipeline's account (checks/cross_account.py)."""
 
     role_arn: str
     action: str
     resource: str
+    #: The product resource the call is made for (cross-account: the one whose policy must allow it).
     logical_id: str
     subject: str
     why: str
-    context: tuple[tuple[str, str], ...] = ()
+    #: Request-context keys the call carries besides the caller's (kms:ViaService for a key used through S3).
+    context: tuple[tuple[str, ContextValue], ...] = ()
 
     @property
     def role_name(self) -> str:
@@ -648,9 +652,10 @@ def _script_needs(
                     try:
                         if identity == "project-role":
                             arn = _substitute(pattern, {**pseudo, **env})
-                            context: tuple[tuple[str, str], ...] = ()
+                            context: tuple[tuple[str, ContextValue], ...] = ()
                             if grant["action"] in ("sts:AssumeRole", "sts:TagSession"):
-                                context = _assume_context(resolver) + tagging_context(session_tags, caller_tags)
+                                tagged = session_tag_context(session_tags, caller_tags)
+                                context = _assume_context(resolver) + tuple(tagged.items())
                             own = Need(role, grant["action"], arn, logical_id, subject, why, context)
                             model.needs.append(own)
                             if "stack_set" in grant:
@@ -688,18 +693,6 @@ def role_tags(resolver: Resolver, role_arn: str) -> tuple[tuple[str, str], ...]:
             continue
         return tuple(sorted((str(t["Key"]), str(t["Value"])) for t in tags or []))
     return ()
-
-
-def tagging_context(
-    session_tags: Sequence[tuple[str, str]], caller_tags: Sequence[tuple[str, str]]
-) -> tuple[tuple[str, str], ...]:
-    """What IAM knows of an sts:AssumeRole/TagSession request that passes `session_tags`: `aws:RequestTag/<key>`,
-    `aws:TagKeys` (one key: as a single value) and the caller's `aws:PrincipalTag/<key>`
-    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html)."""
-    context = [(f"aws:RequestTag/{key}", value) for key, value in session_tags]
-    context += [("aws:TagKeys", key) for key, _ in session_tags[:1]]  # every tag passed is the one declared key
-    context += [(f"aws:PrincipalTag/{key}", value) for key, value in caller_tags]
-    return tuple(context)
 
 
 #: The sample organisation root in an aws:ResourceOrgPaths value (`o-id/r-root/ou-.../`).

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from generator.iam.trust import ContextValue
+
 
 @dataclass(frozen=True, order=True)
 class Call:
@@ -16,4 +18,4 @@ class Call:
 
     action: str
     resource: str
-    context: tuple[tuple[str, str], ...] = ()
+    context: tuple[tuple[str, ContextValue], ...] = ()

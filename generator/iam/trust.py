@@ -9,7 +9,7 @@ statements that name it are handed to `iam_eval.evaluate` as resource statements
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ class TrustPrincipal:
 
     kind: str
     value: str
-    context: Mapping[str, str] = field(default_factory=dict)
+    context: iam_eval.Context = field(default_factory=dict)
 
     @property
     def account(self) -> str:
@@ -39,6 +39,25 @@ def role_principal(role_arn: str) -> TrustPrincipal:
     account = role_arn.split(":")[4]
     context = {"aws:PrincipalArn": role_arn, "aws:PrincipalAccount": account, "aws:PrincipalType": "AssumedRole"}
     return TrustPrincipal("AWS", role_arn, context)
+
+
+#: A context key's value: one string, or the several values of a multivalued key (aws:TagKeys).
+ContextValue = str | tuple[str, ...]
+
+
+def session_tag_context(
+    session_tags: Sequence[tuple[str, str]], caller_tags: Sequence[tuple[str, str]] = ()
+) -> dict[str, ContextValue]:
+    """What IAM knows of an sts:AssumeRole/TagSession request that passes `session_tags`: `aws:RequestTag/<key>`,
+    `aws:TagKeys` (every key passed; absent when none is) and the caller's own `aws:PrincipalTag/<key>`
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html; both STS actions support the two
+    request keys: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecuritytokenservice.html).
+    The checks, doctor and the rehearsal's authorizer all build the context with it."""
+    context: dict[str, ContextValue] = {f"aws:RequestTag/{key}": value for key, value in session_tags}
+    if session_tags:
+        context["aws:TagKeys"] = tuple(key for key, _ in session_tags)
+    context |= {f"aws:PrincipalTag/{key}": value for key, value in caller_tags}
+    return context
 
 
 def _listed(value: Any) -> list[Any]:

@@ -38,7 +38,7 @@ from troposphere.s3 import BucketEncryption, ServerSideEncryptionByDefault, Serv
 from generator.config import KMS_GENERATED, KMS_NONE, LaunchRole, RenderConfig
 from generator.iam.iam_table import OWNER_TAG_KEY
 from generator.iam.resolve import SAMPLE_KEY_ID  # the sample id of a key a template creates (made at launch)
-from generator.naming import Stage, launch_role_name
+from generator.naming import STANDARD_LAUNCH_ROLE, Stage, launch_role_name
 from generator.product.grants import role_pattern
 from generator.product.skips import skip_checks
 
@@ -60,10 +60,6 @@ def launch_role_arn(cfg: RenderConfig) -> Sub:
     if cfg.launch_role is LaunchRole.STANDARD:
         return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/service-role/{STANDARD_LAUNCH_ROLE}")
     return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{launch_role_name(cfg.name_prefix)}")
-
-
-#: SageMaker's standard launch role (path service-role/), made when projects are enabled for a domain.
-STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
 
 
 def launch_role_administers(cfg: RenderConfig) -> Statement:

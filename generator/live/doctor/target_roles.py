@@ -13,7 +13,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from generator.checks.runtime_iam import tagging_context
 from generator.companions.target_role import PIPELINE_ACCOUNT, PIPELINE_ROLE
 from generator.config import (
     ServiceRoles,
@@ -21,7 +20,7 @@ from generator.config import (
 )
 from generator.contract import PROJECT_SESSION_TAG
 from generator.iam import iam_eval
-from generator.iam.trust import TrustPrincipal, evaluate_trust
+from generator.iam.trust import ContextValue, TrustPrincipal, evaluate_trust, session_tag_context
 from generator.live.doctor.common import (
     SAGEMAKER,
     SESSION_NAME,
@@ -84,7 +83,7 @@ def expected_principals(options: DoctorOptions, caller: Caller, account_id: str)
     aws:SourceAccount and a SageMaker ARN there as aws:SourceArn (the generated trust checks the latter).
     """
     build_arn = build_role_arn(caller, options.service_roles, options.name_prefix)
-    pipeline = {
+    pipeline: dict[str, ContextValue] = {
         "aws:PrincipalArn": build_arn,
         "aws:PrincipalAccount": caller.account,
         "aws:PrincipalType": "AssumedRole",
@@ -94,7 +93,7 @@ def expected_principals(options: DoctorOptions, caller: Caller, account_id: str)
     # The test names its project by a session tag; a project's own test role carries that project's id as a tag.
     sample_id = [(PROJECT_SESSION_TAG, "doctor-p-doctor")]
     own = sample_id if options.service_roles is ServiceRoles.PROJECT else []
-    pipeline |= dict(tagging_context(sample_id, own))
+    pipeline |= session_tag_context(sample_id, own)
     source = f"arn:{caller.partition}:sagemaker:{options.region}:{account_id}:endpoint/{options.name_prefix}doctor"
     sagemaker = {"aws:SourceAccount": account_id, "aws:SourceArn": source, "aws:PrincipalServiceName": SAGEMAKER}
     return TrustPrincipal("AWS", build_arn, pipeline), TrustPrincipal("Service", SAGEMAKER, sagemaker)

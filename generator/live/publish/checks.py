@@ -8,8 +8,8 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from generator.live.publish.errors import PublishError, error_code
-from generator.live.publish.plan import STANDARD_LAUNCH_ROLE
 from generator.live.publish.state import UNCHANGED, Result, Run
+from generator.naming import STANDARD_LAUNCH_ROLE
 
 
 def identity(run: Run) -> Result:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from generator.live.publish.options import PublishOptions, Via
 from generator.live.publish.release import Release
+from generator.naming import STANDARD_LAUNCH_ROLE
 
 #: Studio shows a Service Catalog product (or, for s3-template, a template object) only with this tag.
 VISIBILITY_TAG = ("sagemaker:studio-visibility", "true")
@@ -21,7 +22,6 @@ TEMPLATES_LOCATION_TAG = "sagemaker:projectS3TemplatesLocation"
 STUDIO_ORIGIN = "https://*.sagemaker.aws"
 #: The folder (under --prefix) the domain tag points at; Studio lists the templates found there.
 STUDIO_FOLDER = "templates/"
-STANDARD_LAUNCH_ROLE = "AmazonSageMakerServiceCatalogProductsLaunchRole"
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ from typing import Any
 from unittest import mock
 
 from generator.iam.iam_eval import COMPLETE_PREFIXES, Decision, Result, evaluate, evaluate_bounded
-from generator.iam.trust import principal_matches, role_principal
+from generator.iam.trust import principal_matches, role_principal, session_tag_context
 
 Policies = Mapping[str, Mapping[str, Any]]
 
@@ -382,7 +382,7 @@ class Authorizer:
                 context["s3:ResourceAccount"] = owner
             tags = request_tags(params) if action == "sts:AssumeRole" else ()
             if action == "sts:AssumeRole":  # the request's tags are known whole: a missing one is absent
-                context |= tag_context(tags) | {COMPLETE_PREFIXES: ["aws:RequestTag/", "aws:TagKeys"]}
+                context |= session_tag_context(tags) | {COMPLETE_PREFIXES: ["aws:RequestTag/", "aws:TagKeys"]}
             call = self.check(identity, action, arn, context, policy, owner)
             if call is None and tags:  # passing session tags is sts:TagSession, authorized on its own
                 call = self.check(identity, "sts:TagSession", arn, context, policy, owner)
@@ -412,12 +412,6 @@ def request_tags(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
         for index, tag in enumerate(params["Tags"]):
             found[f"list{index}"] = {"Key": str(tag.get("Key", "")), "Value": str(tag.get("Value", ""))}
     return tuple(sorted((t.get("Key", ""), t.get("Value", "")) for t in found.values()))
-
-
-def tag_context(tags: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    """`aws:RequestTag/<key>` and `aws:TagKeys` of a request that passes tags (sts:AssumeRole and
-    sts:TagSession support both: https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecuritytokenservice.html)."""
-    return {f"aws:RequestTag/{key}": value for key, value in tags} | {"aws:TagKeys": [key for key, _ in tags]}
 
 
 def org_path(account: str) -> tuple[str, str] | None:
