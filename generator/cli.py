@@ -530,6 +530,12 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    build_vpc_id: Annotated[
+        str | None,
+        typer.Option(help="As rendered: with --check-network, the builds' VPC is checked too.", show_default=False),
+    ] = None,
+    build_subnets: Annotated[str | None, typer.Option(help="As rendered.", show_default=False)] = None,
+    build_security_groups: Annotated[str | None, typer.Option(help="As rendered.", show_default=False)] = None,
     as_json: AsJson = False,
     endpoint_url: EndpointUrl = None,
     profile: Profile = None,
@@ -551,6 +557,9 @@ def doctor(
         "name-prefix": name_prefix,
         "account-access-role": account_access_role,
         "org-id": org_id,
+        "build-vpc-id": build_vpc_id,
+        "build-subnets": build_subnets,
+        "build-security-groups": build_security_groups,
     }
     finish(commands.doctor(flags, config, endpoint_url, profile, as_json))
 

@@ -225,6 +225,9 @@ def doctor(
         Console(width=None if sys.stdout.isatty() else 4000).print(doc.results_table(results))
         failed = [r.name for r in results if not r.ok]
         say(("all checks passed", "green") if not failed else (f"{len(failed)} failed: {', '.join(failed)}", "red"))
+        warned = [r.name for r in results if r.ok and r.warning]
+        if warned:
+            say((f"{len(warned)} warning(s): {', '.join(warned)}", "yellow"))
     return 0 if all(r.ok for r in results) else 1
 
 

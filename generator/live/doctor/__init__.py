@@ -27,9 +27,15 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ProfileNotFound
 
 from generator.config import (
+    MAX_SECURITY_GROUPS,
+    MAX_SUBNETS,
     ORG_ID_PATTERN,
     ROLE_NAME_PATTERN,
+    SECURITY_GROUP_ID,
+    SUBNET_ID,
+    VPC_ID,
     StackSetAdmin,
+    _build_vpc_ids,
     _Checker,
     home_region,
     layer,
@@ -91,7 +97,34 @@ def doctor_options(
         account_access_role=access_role,
         org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
         check_network=bool(flags.get("check-network")),
+        **build_vpc_options(values, origin),
     )
+
+
+def build_vpc_options(values: Mapping[str, Any], origin: Mapping[str, str]) -> dict[str, Any]:
+    """The render's build-VPC options (flags or config file), checked as `render` checks them; {} without them."""
+    given = [key for key in ("build-vpc-id", "build-subnets", "build-security-groups") if values.get(key)]
+    if not given:
+        return {}
+    if len(given) < 3:
+        missing = next(k for k in ("build-vpc-id", "build-subnets", "build-security-groups") if k not in given)
+        raise InputError(origin[missing], f"is needed with --{given[0]}: doctor checks the VPC, its subnets and groups")
+    vpc = str(values["build-vpc-id"]).strip()
+    if not VPC_ID.match(vpc):
+        raise InputError(origin["build-vpc-id"], f"{vpc!r} is not a VPC id like vpc-0a1b2c3d4e5f67890")
+    return {
+        "build_vpc_id": vpc,
+        "build_subnets": _build_vpc_ids(
+            values["build-subnets"], origin["build-subnets"], SUBNET_ID, "subnet id", MAX_SUBNETS
+        ),
+        "build_security_groups": _build_vpc_ids(
+            values["build-security-groups"],
+            origin["build-security-groups"],
+            SECURITY_GROUP_ID,
+            "security group id",
+            MAX_SECURITY_GROUPS,
+        ),
+    }
 
 
 def not_checked(name: str, caller: Caller) -> CheckResult:
@@ -137,7 +170,25 @@ def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client
         results += check_networks(
             sts, make_client, caller.partition, options.region, options.account_access_role, samples
         )
+        results += build_vpc_results(options, caller, make_client)
     return results
+
+
+def build_vpc_results(options: DoctorOptions, caller: Caller, make_client: ClientFactory) -> list[CheckResult]:
+    """The build VPC's checks in the caller's (the pipeline's) account; none without --build-vpc-id."""
+    if not options.build_vpc_id:
+        return []
+    from generator.live.doctor.build_vpc import check_build_vpc
+
+    return check_build_vpc(
+        make_client("ec2", None),
+        caller.account,
+        options.region,
+        options.build_vpc_id,
+        options.build_subnets,
+        options.build_security_groups,
+        delegated=options.stackset_admin is StackSetAdmin.DELEGATED,
+    )
 
 
 def session_clients(
@@ -180,6 +231,7 @@ def results_table(results: list[CheckResult]) -> Table:
     table.add_column("detail", overflow="fold")
     table.add_column("fix", overflow="fold")
     for r in results:
-        result = Text("pass", style="green") if r.ok else Text("FAIL", style="bold red")
+        result = Text("FAIL", style="bold red") if not r.ok else Text("warn", style="yellow") if r.warning else None
+        result = result or Text("pass", style="green")
         table.add_row(Text(r.name), result, Text(r.detail), Text(r.fix))
     return table
