@@ -285,6 +285,15 @@ def test_an_internet_gateway_is_no_way_out_for_a_model(org: Org) -> None:
     assert "create-vpc-endpoint" in result.fix
 
 
+def test_an_s3_interface_endpoint_with_private_dns_passes_with_a_warning(org: Org) -> None:
+    """S3 documents it; SageMaker's page documents the gateway endpoint: a pass that says so."""
+    vpcs = publish_all(org, s3="", interfaces=("s3",))
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and result.warning
+    assert f"S3 interface endpoint {vpcs[prod].endpoints['s3']} with private DNS" in result.detail
+
+
 def test_a_transit_gateway_route_passes_with_a_warning(org: Org) -> None:
     """Centralised egress through a transit gateway: doctor cannot see beyond it, so it warns, not fails."""
     publish_all(org, s3="", default_route="tgw")

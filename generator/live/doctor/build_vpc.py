@@ -41,6 +41,7 @@ from generator.live.doctor.vpc import (
     read_routes,
     s3_gateway_for,
     s3_gateways,
+    s3_interfaces,
     service_name,
     zones,
 )
@@ -150,6 +151,8 @@ def missing_endpoints(
     interfaces = interface_endpoints(endpoints, region)
     missing = []
     for need in needed_endpoints(delegated):
+        if need.suffix == "s3" and s3_interfaces(endpoints, region):
+            continue  # private DNS sends the whole VPC's S3 requests there (vpc.S3_INTERFACE_DOC)
         if need.suffix == "s3":
             unserved = sorted({r.table for r in routes if not s3_gateway_for(gateways, r.table)})
             if unserved:

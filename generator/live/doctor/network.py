@@ -41,6 +41,7 @@ from botocore.exceptions import ClientError
 from generator.live.doctor.common import CheckResult
 from generator.live.doctor.vpc import (
     S3_GATEWAY_DOC,
+    S3_INTERFACE_DOC,
     Egress,
     SubnetRoute,
     described,
@@ -49,6 +50,7 @@ from generator.live.doctor.vpc import (
     read_routes,
     s3_gateway_for,
     s3_gateways,
+    s3_interfaces,
     service_name,
     vpc_config_limits,
     zones,
@@ -142,13 +144,15 @@ def check_zones(stage: str, account: str, vpc: str, routes: Sequence[SubnetRoute
     )
 
 
-def _s3_path(route: SubnetRoute, gateways: Mapping[str, frozenset[str]]) -> tuple[str, bool]:
+def _s3_path(route: SubnetRoute, gateways: Mapping[str, frozenset[str]], interfaces: Sequence[str]) -> tuple[str, bool]:
     """(how the subnet reaches S3, whether doctor can vouch for it); ("", False) when it does not."""
     endpoint = s3_gateway_for(gateways, route.table)
     if endpoint:
         return f"S3 gateway endpoint {endpoint} on {route.table}", True
     if route.egress is Egress.NAT:
         return f"egress via NAT gateway {route.target}", True
+    if interfaces:  # SageMaker documents the gateway endpoint; S3 documents this one (S3_INTERFACE_DOC)
+        return f"S3 interface endpoint {', '.join(interfaces)} with private DNS ({S3_INTERFACE_DOC})", False
     if route.egress is Egress.OTHER:
         return f"egress via {route.target} (doctor cannot see beyond it)", False
     return "", False
@@ -160,8 +164,9 @@ def check_s3_reach(
     """Every subnet reaches S3 for the model artifacts: an associated S3 gateway endpoint, or a NAT gateway."""
     name = f"vpc-endpoints:{account}"
     where = f"{stage} account {account}, {vpc}"
-    gateways = s3_gateways(read_endpoints(ec2, vpc), region)
-    paths = {r.subnet: _s3_path(r, gateways) for r in routes}
+    endpoints = read_endpoints(ec2, vpc)
+    gateways, interfaces = s3_gateways(endpoints, region), s3_interfaces(endpoints, region)
+    paths = {r.subnet: _s3_path(r, gateways, interfaces) for r in routes}
     public = [f"{r.subnet} (0.0.0.0/0 to {r.target})" for r in routes if r.egress is Egress.INTERNET_GATEWAY]
     missing = [r for r in routes if not paths[r.subnet][0]]
     notes = []

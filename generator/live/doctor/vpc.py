@@ -24,6 +24,10 @@ SUBNET_TYPES_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/configure-s
 #: An S3 gateway endpoint serves only the route tables it is associated with (it adds a prefix-list route there).
 #: https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html
 S3_GATEWAY_DOC = "https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-s3.html"
+#: An S3 interface endpoint with private DNS answers the VPC's requests to S3's regional names, unless its private
+#: DNS is "only for inbound endpoints", which "routes traffic that originates from the VPC to the gateway endpoint"
+#: (EC2 API DnsOptionsSpecification; https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html).
+S3_INTERFACE_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html"
 
 
 class Egress(Enum):
@@ -111,6 +115,18 @@ def s3_gateways(endpoints: Iterable[Mapping[str, Any]], region: str) -> dict[str
         for e in endpoints
         if e.get("ServiceName") == service_name(region, "s3") and e.get("VpcEndpointType") == "Gateway"
     }
+
+
+def s3_interfaces(endpoints: Iterable[Mapping[str, Any]], region: str) -> list[str]:
+    """The S3 interface endpoints whose private DNS answers requests from the VPC itself."""
+    return sorted(
+        str(e["VpcEndpointId"])
+        for e in endpoints
+        if e.get("ServiceName") == service_name(region, "s3")
+        and e.get("VpcEndpointType") == "Interface"
+        and e.get("PrivateDnsEnabled")
+        and not (e.get("DnsOptions") or {}).get("PrivateDnsOnlyForInboundResolverEndpoint")
+    )
 
 
 def s3_gateway_for(gateways: Mapping[str, frozenset[str]], table: str) -> str:
