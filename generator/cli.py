@@ -536,6 +536,16 @@ def doctor(
     ] = None,
     build_subnets: Annotated[str | None, typer.Option(help="As rendered.", show_default=False)] = None,
     build_security_groups: Annotated[str | None, typer.Option(help="As rendered.", show_default=False)] = None,
+    rendered: Annotated[
+        Path | None,
+        typer.Option(
+            "--rendered",
+            metavar="DIR",
+            help="A render output folder: its manifest's settings (OUs, region, roles, build VPC...) stand for the "
+            "flags not given, over the config file.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
     endpoint_url: EndpointUrl = None,
     profile: Profile = None,
@@ -561,7 +571,7 @@ def doctor(
         "build-subnets": build_subnets,
         "build-security-groups": build_security_groups,
     }
-    finish(commands.doctor(flags, config, endpoint_url, profile, as_json))
+    finish(commands.doctor(flags, config, endpoint_url, profile, as_json, rendered))
 
 
 @app.command()

@@ -208,13 +208,18 @@ def publish(flags: PublishFlags) -> None:
 
 
 def doctor(
-    flags: Mapping[str, Any], config: Path | None, endpoint_url: str | None, profile: str | None, as_json: bool
+    flags: Mapping[str, Any],
+    config: Path | None,
+    endpoint_url: str | None,
+    profile: str | None,
+    as_json: bool,
+    rendered: Path | None = None,
 ) -> int:
     """`doctor`: the preflight checks against the live organisation; 1 when one fails."""
     check_endpoint_url(endpoint_url)
     from generator.live import doctor as doc
 
-    options = doc.doctor_options(flags, config_values(config))
+    options = doc.doctor_options(flags, {**config_values(config), **doc.rendered_settings(rendered)})
     results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
     if as_json:
         sys.stdout.write(json.dumps(doc.report(results), indent=2) + "\n")

@@ -470,3 +470,28 @@ def test_cli_check_network_exits_1_on_a_failure(org: Org) -> None:
     )  # fmt: skip
     assert result.exit_code == 1, result.output
     assert f"network-parameters:{samples(org)['staging']}" in result.output
+
+
+def test_rendered_folder_stands_for_the_flags(org: Org, tmp_path: Any) -> None:
+    """`--rendered DIR`: the OUs, region and build VPC as manifest.json recorded them, no flag typed again."""
+    from generator.render import build_manifest, render_files, write_output
+    from tests.conftest import make_config
+
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), default_route="nat")
+    cfg = make_config(
+        staging_ou=org.staging_ou,
+        prod_ou=org.prod_ou,
+        org_id=None,
+        **{"build-vpc-id": vpc.id, "build-subnets": ",".join(vpc.subnets), "build-security-groups": vpc.groups[0]},
+    )
+    files = render_files(cfg)
+    out = tmp_path / "dist"
+    write_output(files, build_manifest(cfg, files), out, force=True)
+    result = CliRunner().invoke(app, ["doctor", "--rendered", str(out), "--check-network", "--json"])
+    assert result.exit_code == 0, result.output
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["staging-ou"]["ok"] and org.staging_ou in checks["staging-ou"]["detail"]
+    assert f"egress via NAT gateway {vpc.nat}" in checks[f"build-egress:{MANAGEMENT}"]["detail"]
+    missing = CliRunner().invoke(app, ["doctor", "--rendered", str(tmp_path / "none"), "--check-network"])
+    assert missing.exit_code == 2 and "has no manifest.json" in missing.output and "Traceback" not in missing.output

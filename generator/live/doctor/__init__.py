@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ProfileNotFound
@@ -99,6 +100,19 @@ def doctor_options(
         check_network=bool(flags.get("check-network")),
         **build_vpc_options(values, origin),
     )
+
+
+def rendered_settings(folder: Path | None) -> dict[str, Any]:
+    """The render options `folder`'s manifest recorded (manifest.json `settings`), set ones only; {} without one.
+
+    Doctor then checks what was rendered (the build VPC among it) without the flags being typed again."""
+    if folder is None:
+        return {}
+    from generator.config import RENDER_OPTIONS
+    from generator.manifest import read_manifest
+
+    settings = read_manifest(folder).settings
+    return {k: v for k, v in settings.items() if k in RENDER_OPTIONS and v is not None and v != []}
 
 
 def build_vpc_options(values: Mapping[str, Any], origin: Mapping[str, str]) -> dict[str, Any]:
