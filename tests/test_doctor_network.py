@@ -160,7 +160,8 @@ def test_isolated_model_vpc_without_interface_endpoints_passes(org: Org) -> None
         s3 = results[f"vpc-endpoints:{account}"]
         assert s3.ok and not s3.warning
         endpoint, vpc = vpcs[account].endpoints["s3"], vpcs[account]
-        assert f"{vpc.id}: model artifacts from S3: S3 gateway endpoint {endpoint} on {vpc.table}" in s3.detail
+        assert f"{vpc.id}: model artifacts from S3: VPC endpoints: S3 gateway {endpoint} on {vpc.table} " in s3.detail
+        assert f"({vpc.subnets[0]}, {vpc.subnets[1]})" in s3.detail
         assert "interface endpoints (SageMaker API/runtime, STS, CloudWatch Logs) not needed" in s3.detail
 
 
@@ -291,7 +292,7 @@ def test_an_s3_interface_endpoint_with_private_dns_passes_with_a_warning(org: Or
     prod = samples(org)["prod"]
     result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
     assert result.ok and result.warning
-    assert f"S3 interface endpoint {vpcs[prod].endpoints['s3']} with private DNS" in result.detail
+    assert f"VPC endpoints: S3 interface {vpcs[prod].endpoints['s3']} with private DNS" in result.detail
 
 
 def test_a_transit_gateway_route_passes_with_a_warning(org: Org) -> None:

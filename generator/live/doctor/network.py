@@ -148,11 +148,11 @@ def _s3_path(route: SubnetRoute, gateways: Mapping[str, frozenset[str]], interfa
     """(how the subnet reaches S3, whether doctor can vouch for it); ("", False) when it does not."""
     endpoint = s3_gateway_for(gateways, route.table)
     if endpoint:
-        return f"S3 gateway endpoint {endpoint} on {route.table}", True
+        return f"VPC endpoints: S3 gateway {endpoint} on {route.table}", True
     if route.egress is Egress.NAT:
         return f"egress via NAT gateway {route.target}", True
     if interfaces:  # SageMaker documents the gateway endpoint; S3 documents this one (S3_INTERFACE_DOC)
-        return f"S3 interface endpoint {', '.join(interfaces)} with private DNS ({S3_INTERFACE_DOC})", False
+        return f"VPC endpoints: S3 interface {', '.join(interfaces)} with private DNS ({S3_INTERFACE_DOC})", False
     if route.egress is Egress.OTHER:
         return f"egress via {route.target} (doctor cannot see beyond it)", False
     return "", False
@@ -197,10 +197,12 @@ def check_s3_reach(
         fix = f"In account {account}, region {region}: {make}. {DOC} {S3_GATEWAY_DOC}"
         return CheckResult(name, False, detail, fix)
     unverified = [p for p, sure in paths.values() if not sure]
-    ways = sorted({p for p, _ in paths.values()})
+    ways: dict[str, list[str]] = {}
+    for subnet, (path, _) in paths.items():
+        ways.setdefault(path, []).append(subnet)
     detail = (
-        f"{where}: model artifacts from S3: {'; '.join(ways)}; interface endpoints (SageMaker API/runtime, STS, "
-        "CloudWatch Logs) not needed: the model runs network-isolated"
+        f"{where}: model artifacts from S3: {'; '.join(f'{w} ({listing(s)})' for w, s in sorted(ways.items()))}; "
+        "interface endpoints (SageMaker API/runtime, STS, CloudWatch Logs) not needed: the model runs network-isolated"
     )
     if notes:
         detail += "; " + "; ".join(notes)

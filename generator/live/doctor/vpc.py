@@ -150,16 +150,16 @@ def zones(routes: Iterable[SubnetRoute]) -> list[str]:
 
 
 def described(ec2: Any, operation: str, key: str, ids: Sequence[str]) -> list[Mapping[str, Any]]:
-    """The described resources among `ids`, one by one (a missing id makes the batch call fail)."""
+    """The described resources among `ids`, one by one: a missing or malformed id makes a batch call fail
+    (InvalidSubnetID.NotFound, InvalidGroup.NotFound, InvalidVpcID.NotFound, ...Malformed), and doctor names it."""
     argument = {"describe_subnets": "SubnetIds", "describe_security_groups": "GroupIds", "describe_vpcs": "VpcIds"}
     found: list[Mapping[str, Any]] = []
     for one in ids:
         try:
             found += getattr(ec2, operation)(**{argument[operation]: [one]})[key]
         except ClientError as exc:
-            if "NotFound" not in exc.response.get("Error", {}).get("Code", "") and "Malformed" not in exc.response.get(
-                "Error", {}
-            ).get("Code", ""):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if not code.endswith((".NotFound", ".Malformed")):
                 raise
     return found
 
