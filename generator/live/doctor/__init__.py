@@ -14,8 +14,14 @@ creates in the accounts it creates, the role's trust policy admits the CodeBuild
 
 Readers only: every call is a Describe/List/Get, plus `sts:AssumeRole` of the account-access role.
 
-The checks are split by family: organisation (organization.py), target roles (target_roles.py), and
-what they share (common.py); this module validates the options, runs the checks and shapes the report.
+With `--check-network` it checks the networks, each for its role: the models' VPC of a sample account per
+stage (network.py: what a network-isolated model needs) and, with the render's build-VPC options, the
+pipeline account's build VPC (build_vpc.py: what CodeBuild and the seed's scripts need); a check may pass
+with a warning (recommended, not required, or beyond what doctor can see).
+
+The checks are split by family: organisation (organization.py), target roles (target_roles.py), networks
+(network.py, build_vpc.py, vpc.py), and what they share (common.py); this module validates the options, runs
+the checks and shapes the report.
 """
 
 from __future__ import annotations
