@@ -190,16 +190,15 @@ def check_build_egress(
             f"{' and '.join(PUBLIC_ONLY)}, which no VPC endpoint serves; {have}"
         )
         if missing:
-            detail += f"; missing VPC endpoints: {', '.join(missing)}"
+            detail += f"; and for its AWS calls, missing VPC endpoints: {', '.join(missing)}"
         fix = (
             f"In account {account}, region {region}: create a NAT gateway in a public subnet of {vpc} and "
             f"`aws ec2 create-route --destination-cidr-block 0.0.0.0/0 --nat-gateway-id nat-...` in route table(s) "
             f"{tables} ({BEST_PRACTICES}; route tables: {ROUTE_TABLES_DOC}); or an HTTPS proxy for CodeBuild "
-            f"({PROXY_DOC}), which doctor cannot see"
+            f"({PROXY_DOC}), which doctor cannot see. The VPC endpoints listed keep the AWS calls off the NAT, "
+            "they do not replace it."
         )
-        if missing:
-            fix += f", plus the VPC endpoints listed ({', '.join(m.split(' ', 1)[0] for m in missing)})"
-        return CheckResult(name, False, detail, fix + ".")
+        return CheckResult(name, False, detail, fix)
     nats = sorted({r.target for r in routes if r.egress is Egress.NAT})
     others = sorted({r.target for r in routes if r.egress is Egress.OTHER})
     ways = [f"egress via NAT gateway {n}" for n in nats] + [
