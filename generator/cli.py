@@ -530,6 +530,22 @@ def doctor(
             show_default=False,
         ),
     ] = None,
+    build_vpc_id: Annotated[
+        str | None,
+        typer.Option(help="As rendered: with --check-network, the builds' VPC is checked too.", show_default=False),
+    ] = None,
+    build_subnets: Annotated[str | None, typer.Option(help="As rendered.", show_default=False)] = None,
+    build_security_groups: Annotated[str | None, typer.Option(help="As rendered.", show_default=False)] = None,
+    rendered: Annotated[
+        Path | None,
+        typer.Option(
+            "--rendered",
+            metavar="DIR",
+            help="A render output folder: its manifest's settings (OUs, region, roles, build VPC...) stand for the "
+            "flags not given, over the config file.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: AsJson = False,
     endpoint_url: EndpointUrl = None,
     profile: Profile = None,
@@ -551,8 +567,11 @@ def doctor(
         "name-prefix": name_prefix,
         "account-access-role": account_access_role,
         "org-id": org_id,
+        "build-vpc-id": build_vpc_id,
+        "build-subnets": build_subnets,
+        "build-security-groups": build_security_groups,
     }
-    finish(commands.doctor(flags, config, endpoint_url, profile, as_json))
+    finish(commands.doctor(flags, config, endpoint_url, profile, as_json, rendered))
 
 
 @app.command()

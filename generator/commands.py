@@ -208,13 +208,18 @@ def publish(flags: PublishFlags) -> None:
 
 
 def doctor(
-    flags: Mapping[str, Any], config: Path | None, endpoint_url: str | None, profile: str | None, as_json: bool
+    flags: Mapping[str, Any],
+    config: Path | None,
+    endpoint_url: str | None,
+    profile: str | None,
+    as_json: bool,
+    rendered: Path | None = None,
 ) -> int:
     """`doctor`: the preflight checks against the live organisation; 1 when one fails."""
     check_endpoint_url(endpoint_url)
     from generator.live import doctor as doc
 
-    options = doc.doctor_options(flags, config_values(config))
+    options = doc.doctor_options(flags, {**config_values(config), **doc.rendered_settings(rendered)})
     results = doc.run_checks(options, *doc.session_clients(options, profile, endpoint_url))
     if as_json:
         sys.stdout.write(json.dumps(doc.report(results), indent=2) + "\n")
@@ -225,6 +230,9 @@ def doctor(
         Console(width=None if sys.stdout.isatty() else 4000).print(doc.results_table(results))
         failed = [r.name for r in results if not r.ok]
         say(("all checks passed", "green") if not failed else (f"{len(failed)} failed: {', '.join(failed)}", "red"))
+        warned = [r.name for r in results if r.ok and r.warning]
+        if warned:
+            say((f"{len(warned)} warning(s): {', '.join(warned)}", "yellow"))
     return 0 if all(r.ok for r in results) else 1
 
 

@@ -222,7 +222,7 @@ def test_cli_green_json_and_table(org: Org) -> None:
     report = json.loads(as_json.stdout)  # --json prints only JSON
     assert report["ok"] is True
     assert [c["name"] for c in report["checks"]][: len(GREEN)] == GREEN
-    assert set(report["checks"][0]) == {"name", "ok", "detail", "fix"}
+    assert set(report["checks"][0]) == {"name", "ok", "detail", "fix", "warning"}
     assert len(report["checks"]) == len(GREEN) + 3
 
     table = runner.invoke(app, args)

@@ -1,26 +1,43 @@
-"""`mlops-gen doctor --check-network` (generator/live/doctor/network.py) against moto's organisation, SSM and EC2.
+"""`mlops-gen doctor --check-network` (generator/live/doctor/network.py, build_vpc.py) against moto's EC2 and SSM.
 
-A sample account per stage (the lowest id the stage's stack set reaches) is read through the account-access
-role: its SSM parameters must name its own subnets and security groups, and its VPC must reach AWS through a
-NAT/internet gateway or the VPC endpoints models need.
+Each VPC is checked for what its role needs, as AWS documents it:
+- the models' VPC of a sample account per stage (read through the account-access role): the SSM parameters name
+  subnets and security groups of that account, in one VPC, within CreateModel's VpcConfig limits; the subnets span
+  two Availability Zones (SageMaker requires it); each subnet reaches S3 for the model artifacts through an S3
+  gateway endpoint on its route table or a NAT gateway. A network-isolated model needs no interface endpoint.
+- the build VPC of the pipeline's account (`--build-vpc-id`, ...): private subnets with a NAT route (CodeBuild
+  cannot use an internet gateway; PyPI and Organizations are out of reach of the region's VPC endpoints), in
+  that VPC, over two Availability Zones (recommended: a warning).
+moto 5.2.5 models VPCs, subnets with zones, route tables with explicit and main associations, NAT and internet
+gateways, transit gateways and gateway/interface VPC endpoints with their route tables, so no answer is stubbed
+here except AssumeRole's refusal (moto lets anyone assume any role).
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import pytest
 from typer.testing import CliRunner
 
 from generator.cli import app
-from generator.live.doctor.network import NEEDED_ENDPOINTS, sample_accounts
+from generator.errors import InputError
+from generator.live.doctor import doctor_options
+from generator.live.doctor.build_vpc import BUILD_ENDPOINTS
+from generator.live.doctor.network import sample_accounts
+from generator.live.doctor.vpc import Egress, default_target, subnet_routes, vpc_config_limits
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
-from tests.test_doctor import REGION, Org, aws, credentials_kwargs, failed, member_credentials, org, run
+from tests.test_doctor import MANAGEMENT, REGION, Org, aws, credentials_kwargs, failed, member_credentials, org, run
 
 __all__ = ["aws", "org"]  # fixtures, imported for pytest
 
+INTERFACES = ("sagemaker.api", "sagemaker.runtime", "sts", "logs")
 
-def member(org: Org, account: str, service: str) -> Any:
+
+def member(account: str, service: str) -> Any:
     return boto3.client(service, region_name=REGION, **credentials_kwargs(member_credentials(account)))
 
 
@@ -29,26 +46,89 @@ def samples(org: Org) -> dict[str, str]:
     return {"staging": staging, "prod": org.accounts["prod-1"]}
 
 
-def publish(org: Org, account: str, *, endpoints: bool = True, nat: bool = False, foreign: bool = False) -> str:
-    """The platform team's setup in one account: a private VPC, its SSM parameters, endpoints or a NAT."""
-    ec2, ssm = member(org, account, "ec2"), member(org, account, "ssm")
+@dataclass
+class Vpc:
+    """A VPC built in one account: its ids, for the assertions."""
+
+    ec2: Any
+    id: str
+    subnets: list[str]
+    groups: list[str]
+    table: str  # the subnets' own route table (explicitly associated)
+    endpoints: dict[str, str] = field(default_factory=dict)  # service suffix -> endpoint id
+    nat: str = ""
+    igw: str = ""
+
+
+def build_vpc(
+    ec2: Any,
+    *,
+    zones: int = 2,
+    groups: int = 1,
+    s3: str = "associated",  # "associated", "unassociated" or ""
+    interfaces: tuple[str, ...] = (),
+    default_route: str = "",  # "", "nat", "igw" or "tgw"
+) -> Vpc:
+    """A VPC whose private subnets share one route table; S3 gateway endpoint, interface endpoints and a default
+    route as asked."""
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24")["Subnet"]["SubnetId"] for i in range(2)]
-    group = ec2.create_security_group(GroupName="models", Description="models", VpcId=vpc)["GroupId"]
-    if foreign:
-        subnets.append("subnet-0123456789abcdef0")  # not this account's
-    ssm.put_parameter(Name=SUBNETS_PARAMETER, Type="StringList", Value=",".join(subnets))
-    ssm.put_parameter(Name=SECURITY_GROUPS_PARAMETER, Type="StringList", Value=group)
-    if endpoints:
-        for _, suffix in NEEDED_ENDPOINTS:
-            kind = "Gateway" if suffix == "s3" else "Interface"
-            ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{suffix}", VpcEndpointType=kind)
-    if nat:
-        gateway = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
-        ec2.attach_internet_gateway(InternetGatewayId=gateway, VpcId=vpc)
-        main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]
-        ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="0.0.0.0/0", GatewayId=gateway)
-    return vpc
+    azs = [f"{REGION}{letter}" for letter in "abc"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=azs[i % zones])["Subnet"]["SubnetId"]
+        for i in range(2)
+    ]
+    made = [
+        ec2.create_security_group(GroupName=f"models-{i}", Description="models", VpcId=vpc)["GroupId"]
+        for i in range(groups)
+    ]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    for subnet in subnets:
+        ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)
+    built = Vpc(ec2, vpc, subnets, made, table)
+    if s3:
+        tables = [table] if s3 == "associated" else []
+        built.endpoints["s3"] = ec2.create_vpc_endpoint(
+            VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway", RouteTableIds=tables
+        )["VpcEndpoint"]["VpcEndpointId"]
+    for suffix in interfaces:
+        built.endpoints[suffix] = ec2.create_vpc_endpoint(
+            VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{suffix}", VpcEndpointType="Interface",
+            SubnetIds=subnets, SecurityGroupIds=made[:1], PrivateDnsEnabled=True,
+        )["VpcEndpoint"]["VpcEndpointId"]  # fmt: skip
+    if default_route:
+        built.igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+        ec2.attach_internet_gateway(InternetGatewayId=built.igw, VpcId=vpc)
+        target: dict[str, str] = {"GatewayId": built.igw}
+        if default_route == "nat":  # the NAT gateway sits in a public subnet, whose route table goes to the IGW
+            public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.100.0/24", AvailabilityZone=azs[0])["Subnet"]
+            public_table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+            ec2.associate_route_table(RouteTableId=public_table, SubnetId=public["SubnetId"])
+            ec2.create_route(RouteTableId=public_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=built.igw)
+            address = ec2.allocate_address(Domain="vpc")["AllocationId"]
+            built.nat = ec2.create_nat_gateway(SubnetId=public["SubnetId"], AllocationId=address)["NatGateway"][
+                "NatGatewayId"
+            ]
+            target = {"NatGatewayId": built.nat}
+        elif default_route == "tgw":
+            target = {"TransitGatewayId": ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]}
+        ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", **target)
+    return built
+
+
+def publish(account: str, *, subnets: list[str] | None = None, **vpc: Any) -> Vpc:
+    """The platform team's setup in one account: a private VPC and its two SSM parameters."""
+    built = build_vpc(member(account, "ec2"), **vpc)
+    ssm = member(account, "ssm")
+    ssm.put_parameter(Name=SUBNETS_PARAMETER, Type="StringList", Value=",".join(subnets or built.subnets))
+    ssm.put_parameter(Name=SECURITY_GROUPS_PARAMETER, Type="StringList", Value=",".join(built.groups))
+    return built
+
+
+def publish_all(org: Org, **vpc: Any) -> dict[str, Vpc]:
+    return {account: publish(account, **vpc) for account in samples(org).values()}
+
+
+# --- which accounts, and when ------------------------------------------------------------------------------------
 
 
 def test_sample_accounts_are_the_lowest_active_id_per_stage(org: Org) -> None:
@@ -60,23 +140,33 @@ def test_sample_accounts_are_the_lowest_active_id_per_stage(org: Org) -> None:
 
 
 def test_network_is_not_checked_without_the_flag(org: Org) -> None:
-    assert not any(name.startswith(("network-parameters:", "vpc-endpoints:")) for name in run(org))
+    prefixes = ("network-", "vpc-endpoints:", "build-")
+    assert not any(name.startswith(prefixes) for name in run(org))
+    # the build VPC's options alone do not check it either (they are render options doctor reads as rendered)
+    assert not any(name.startswith(prefixes) for name in run(org, build_vpc_id="vpc-0a1b2c3d4e5f67890"))
 
 
-def test_published_networks_with_endpoints_pass(org: Org) -> None:
-    for account in samples(org).values():
-        publish(org, account)
+# --- the models' VPC ---------------------------------------------------------------------------------------------
+
+
+def test_isolated_model_vpc_without_interface_endpoints_passes(org: Org) -> None:
+    """No false failure: an isolated model needs S3 (gateway, on its route table) and two zones, nothing else."""
+    vpcs = publish_all(org)
     results = run(org, check_network=True)
-    for stage, account in samples(org).items():
-        assert results[f"network-parameters:{account}"].ok, results[f"network-parameters:{account}"]
-        assert f"{stage} account {account}" in results[f"network-parameters:{account}"].detail
-        endpoints = results[f"vpc-endpoints:{account}"]
-        assert endpoints.ok and "every needed VPC endpoint is there" in endpoints.detail
     assert failed(results) == set()
+    for stage, account in samples(org).items():
+        assert f"{stage} account {account}" in results[f"network-parameters:{account}"].detail
+        assert f"span 2 Availability Zones ({REGION}a, {REGION}b)" in results[f"network-zones:{account}"].detail
+        s3 = results[f"vpc-endpoints:{account}"]
+        assert s3.ok and not s3.warning
+        endpoint, vpc = vpcs[account].endpoints["s3"], vpcs[account]
+        assert f"{vpc.id}: model artifacts from S3: VPC endpoints: S3 gateway {endpoint} on {vpc.table} " in s3.detail
+        assert f"({vpc.subnets[0]}, {vpc.subnets[1]})" in s3.detail
+        assert "interface endpoints (SageMaker API/runtime, STS, CloudWatch Logs) not needed" in s3.detail
 
 
 def test_missing_parameters_fail_with_the_commands_to_publish_them(org: Org) -> None:
-    publish(org, samples(org)["prod"])
+    publish(samples(org)["prod"])
     results = run(org, check_network=True)
     staging = samples(org)["staging"]
     result = results[f"network-parameters:{staging}"]
@@ -90,39 +180,146 @@ def test_missing_parameters_fail_with_the_commands_to_publish_them(org: Org) -> 
 
 def test_a_subnet_of_another_account_fails(org: Org) -> None:
     for account in samples(org).values():
-        publish(org, account, foreign=True)
-    results = run(org, check_network=True)
-    result = results[f"network-parameters:{samples(org)['prod']}"]
+        built = build_vpc(member(account, "ec2"))
+        publish(account, subnets=[*built.subnets, "subnet-0123456789abcdef0"])
+    result = run(org, check_network=True)[f"network-parameters:{samples(org)['prod']}"]
     assert not result.ok and "subnet-0123456789abcdef0 named in SSM are not subnets or security groups" in result.detail
 
 
-def test_no_internet_route_lists_the_missing_endpoints(org: Org) -> None:
-    for account in samples(org).values():
-        publish(org, account, endpoints=False)
-    result = run(org, check_network=True)[f"vpc-endpoints:{samples(org)['prod']}"]
+def test_subnets_and_groups_of_two_vpcs_fail(org: Org) -> None:
+    prod = samples(org)["prod"]
+    other = build_vpc(member(prod, "ec2"))
+    publish_all(org)
+    ssm = member(prod, "ssm")
+    ssm.put_parameter(Name=SECURITY_GROUPS_PARAMETER, Type="StringList", Value=other.groups[0], Overwrite=True)
+    result = run(org, check_network=True)[f"network-parameters:{prod}"]
+    assert not result.ok and "span VPCs" in result.detail and other.id in result.detail
+
+
+def test_vpc_config_limits_are_botocores_sagemaker_model() -> None:
+    """The limit is botocore's SageMaker model (VpcConfig: Subnets max 16, VpcSecurityGroupIds max 5)."""
+    assert vpc_config_limits() == (16, 5)
+
+
+def test_six_security_groups_fail(org: Org) -> None:
+    publish_all(org, groups=6)
+    result = run(org, check_network=True)[f"network-parameters:{samples(org)['prod']}"]
     assert not result.ok
-    assert result.detail.endswith(
-        "no internet route, and no VPC endpoint for S3 (model artifacts), SageMaker API, SageMaker runtime, STS, "
-        "CloudWatch Logs"
+    assert "6 security groups (VpcConfig allows at most 5): CreateModel refuses the VpcConfig" in result.detail
+
+
+def test_subnets_in_one_zone_fail_as_sagemaker_requires_two(org: Org) -> None:
+    vpcs = publish_all(org, zones=1)
+    prod = samples(org)["prod"]
+    results = run(org, check_network=True)
+    result = results[f"network-zones:{prod}"]
+    assert not result.ok and not result.warning
+    assert f"{vpcs[prod].id}: the subnets are all in {REGION}a" in result.detail
+    assert "at least two Availability Zones" in result.detail
+    assert "https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html" in result.fix
+    assert failed(results) == {f"network-zones:{a}" for a in samples(org).values()}
+
+
+def test_no_s3_endpoint_and_no_nat_fails_naming_what_to_create(org: Org) -> None:
+    vpcs = publish_all(org, s3="", interfaces=INTERFACES)  # interface endpoints do not carry the artifacts
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    vpc = vpcs[prod]
+    assert not result.ok
+    assert f"prod account {prod}, {vpc.id}: {vpc.subnets[0]} (route table {vpc.table})" in result.detail
+    assert "no S3 gateway endpoint" in result.detail
+    assert result.fix.startswith(
+        f"In account {prod}, region {REGION}: aws ec2 create-vpc-endpoint --vpc-id {vpc.id} --vpc-endpoint-type "
+        f"Gateway --service-name com.amazonaws.{REGION}.s3 --route-table-ids {vpc.table}."
     )
-    assert f"com.amazonaws.{REGION}.sagemaker.runtime" in result.fix
 
 
-def test_an_internet_route_reaches_aws_without_endpoints(org: Org) -> None:
-    for account in samples(org).values():
-        publish(org, account, endpoints=False, nat=True)
-    result = run(org, check_network=True)[f"vpc-endpoints:{samples(org)['prod']}"]
-    assert result.ok and "reaches AWS through igw-" in result.detail and "VPC endpoints missing" in result.detail
+def test_s3_gateway_not_on_the_subnets_route_table_fails(org: Org) -> None:
+    """An S3 gateway endpoint serves only its route tables: existing in the VPC is not enough."""
+    vpcs = publish_all(org, s3="unassociated")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    vpc = vpcs[prod]
+    assert not result.ok
+    assert f"S3 gateway endpoint(s) {vpc.endpoints['s3']} not associated with their route table(s)" in result.detail
+    assert f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {vpc.endpoints['s3']} --add-route-table-ids {vpc.table}" in (
+        result.fix
+    )
 
 
-def test_cli_check_network_exits_1_on_a_failure(org: Org) -> None:
-    result = CliRunner().invoke(
-        app,
-        ["doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION, "--check-network",
-         "--json"],
-    )  # fmt: skip
-    assert result.exit_code == 1, result.output
-    assert f"network-parameters:{samples(org)['staging']}" in result.output
+def test_s3_gateway_on_the_main_table_serves_subnets_without_their_own(org: Org) -> None:
+    """A subnet without an explicit association uses the VPC's main route table."""
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"{REGION}{z}")["Subnet"]["SubnetId"]
+        for i, z in enumerate("ab")
+    ]
+    group = ec2.create_security_group(GroupName="models", Description="models", VpcId=vpc)["GroupId"]
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]["RouteTableId"]
+    ec2.create_vpc_endpoint(
+        VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway", RouteTableIds=[main]
+    )
+    ssm = member(prod, "ssm")
+    ssm.put_parameter(Name=SUBNETS_PARAMETER, Type="StringList", Value=",".join(subnets))
+    ssm.put_parameter(Name=SECURITY_GROUPS_PARAMETER, Type="StringList", Value=group)
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and f"on {main}" in result.detail
+
+
+def test_a_nat_gateway_carries_the_artifacts(org: Org) -> None:
+    vpcs = publish_all(org, s3="", default_route="nat")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and not result.warning
+    assert f"model artifacts from S3: egress via NAT gateway {vpcs[prod].nat}" in result.detail
+
+
+def test_an_internet_gateway_is_no_way_out_for_a_model(org: Org) -> None:
+    """Was a false pass: a 0.0.0.0/0 route to an internet gateway, without an S3 endpoint."""
+    vpcs = publish_all(org, s3="", default_route="igw")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert not result.ok
+    assert f"public subnet(s) {vpcs[prod].subnets[0]} (0.0.0.0/0 to {vpcs[prod].igw})" in result.detail
+    assert "create-vpc-endpoint" in result.fix
+
+
+def test_an_s3_interface_endpoint_with_private_dns_passes_with_a_warning(org: Org) -> None:
+    """S3 documents it; SageMaker's page documents the gateway endpoint: a pass that says so."""
+    vpcs = publish_all(org, s3="", interfaces=("s3",))
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and result.warning
+    assert f"VPC endpoints: S3 interface {vpcs[prod].endpoints['s3']} with private DNS" in result.detail
+
+
+def test_a_transit_gateway_route_passes_with_a_warning(org: Org) -> None:
+    """Centralised egress through a transit gateway: doctor cannot see beyond it, so it warns, not fails."""
+    publish_all(org, s3="", default_route="tgw")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and result.warning
+    assert "egress via tgw-" in result.detail and "(doctor cannot see beyond it)" in result.detail
+
+
+def test_route_tables_explicit_association_else_main_and_blackholes() -> None:
+    """The route-table rules on EC2's documented answer shapes (RouteTable.Associations, Route.State)."""
+    tables = [
+        {"RouteTableId": "rtb-main", "Associations": [{"Main": True}],
+         "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1", "State": "active"}]},
+        {"RouteTableId": "rtb-own", "Associations": [{"Main": False, "SubnetId": "subnet-own"}],
+         "Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-gone", "State": "blackhole"}]},
+    ]  # fmt: skip
+    subnets = [
+        {"SubnetId": "subnet-own", "AvailabilityZone": "a"},
+        {"SubnetId": "subnet-main", "AvailabilityZone": "b"},
+    ]
+    own, main = subnet_routes(tables, subnets)
+    assert (own.table, own.target, own.egress) == ("rtb-own", "", Egress.NONE)
+    assert (main.table, main.target, main.egress) == ("rtb-main", "nat-1", Egress.NAT)
+    assert default_target({"Routes": [{"DestinationCidrBlock": "10.0.0.0/8", "GatewayId": "igw-1"}]}) == ""
 
 
 def test_an_account_doctor_cannot_enter_fails_with_the_role_to_use() -> None:
@@ -139,3 +336,163 @@ def test_an_account_doctor_cannot_enter_fails_with_the_role_to_use() -> None:
     assert result.name == "network-parameters:222222222222" and not result.ok
     assert "cannot assume arn:aws:iam::222222222222:role/PlatformAdmin (AccessDenied)" in result.detail
     assert "--account-access-role" in result.fix
+
+
+# --- the build VPC (the pipeline's account: the caller's) ---------------------------------------------------------
+
+
+def build_options(vpc: Vpc, **more: Any) -> dict[str, Any]:
+    return {
+        "check_network": True,
+        "build_vpc_id": vpc.id,
+        "build_subnets": tuple(vpc.subnets),
+        "build_security_groups": tuple(vpc.groups),
+        **more,
+    }
+
+
+def pipeline_ec2() -> Any:
+    return boto3.client("ec2", region_name=REGION)  # moto's default account is the management (pipeline) account
+
+
+def test_build_vpc_with_nat_passes(org: Org) -> None:
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), s3="associated", default_route="nat")
+    results = run(org, **build_options(vpc))
+    assert failed(results) == set()
+    egress = results[f"build-egress:{MANAGEMENT}"]
+    assert not egress.warning
+    assert egress.detail == (
+        f"pipeline account {MANAGEMENT}, build VPC {vpc.id}: egress via NAT gateway {vpc.nat}; VPC endpoints: "
+        f"S3 gateway {vpc.endpoints['s3']} on {vpc.table}"
+    )
+    assert results[f"build-network:{MANAGEMENT}"].ok and results[f"build-zones:{MANAGEMENT}"].ok
+
+
+def test_build_vpc_without_nat_or_endpoints_fails_naming_them(org: Org) -> None:
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), s3="unassociated", interfaces=("sts",))
+    result = run(org, **build_options(vpc))[f"build-egress:{MANAGEMENT}"]
+    assert not result.ok
+    assert f"no NAT route from {vpc.subnets[0]}, {vpc.subnets[1]}; the builds need PyPI" in result.detail
+    assert f"com.amazonaws.{REGION}.s3 (gateway, on {vpc.table}" in result.detail  # exists, but not on the table
+    for need in BUILD_ENDPOINTS:
+        if need.suffix not in ("s3", "sts"):
+            assert f"com.amazonaws.{REGION}.{need.suffix} ({need.why})" in result.detail
+    assert f"com.amazonaws.{REGION}.sts (" not in result.detail  # present
+    assert "cloudformation" not in result.detail  # the deploys are CodePipeline actions (management)
+    assert f"in route table(s) {vpc.table}" in result.fix and "nat-gateway-id" in result.fix
+
+
+def test_delegated_deploys_need_cloudformation_too(org: Org) -> None:
+    from generator.config import StackSetAdmin
+
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), interfaces=INTERFACES)
+    results = run(org, **build_options(vpc, stackset_admin=StackSetAdmin.DELEGATED))
+    result = results[f"build-egress:{MANAGEMENT}"]
+    assert not result.ok
+    assert result.detail.endswith(
+        f"missing VPC endpoints: com.amazonaws.{REGION}.cloudformation (deploy.py creates and updates the stack sets)"
+    )
+
+
+def test_build_vpc_public_subnet_fails(org: Org) -> None:
+    """CodeBuild cannot use an internet gateway: its network interfaces get no public IP."""
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), default_route="igw")
+    result = run(org, **build_options(vpc))[f"build-egress:{MANAGEMENT}"]
+    assert not result.ok
+    assert f"public subnet(s) {vpc.subnets[0]} (route table {vpc.table}: 0.0.0.0/0 to {vpc.igw})" in result.detail
+    assert "#best-practices-for-vpcs" in result.fix
+
+
+def test_build_vpc_in_one_zone_is_a_warning(org: Org) -> None:
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), default_route="nat", zones=1)
+    results = run(org, **build_options(vpc))
+    zones = results[f"build-zones:{MANAGEMENT}"]
+    assert zones.ok and zones.warning and "CodeBuild recommends multiple Availability Zones" in zones.detail
+    assert failed(results) == set()
+
+
+def test_build_subnets_and_groups_must_be_of_the_build_vpc(org: Org) -> None:
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), default_route="nat")
+    other = build_vpc(pipeline_ec2())
+    results = run(org, **build_options(vpc, build_security_groups=tuple(other.groups)))
+    result = results[f"build-network:{MANAGEMENT}"]
+    assert not result.ok and f"{other.groups[0]} of another VPC" in result.detail
+    assert f"build-egress:{MANAGEMENT}" not in results
+    missing = run(org, **build_options(vpc, build_vpc_id="vpc-0a1b2c3d4e5f67890"))[f"build-network:{MANAGEMENT}"]
+    assert not missing.ok and "no such VPC" in missing.detail
+
+
+@pytest.mark.parametrize(
+    ("flags", "flag", "message"),
+    [
+        ({"build-vpc-id": "vpc-0a1b2c3d4e5f67890"}, "--build-subnets", "is needed with --build-vpc-id"),
+        ({"build-vpc-id": "vpc-1", "build-subnets": "subnet-0a1b2c3d4e5f67890", "build-security-groups": "sg-0a1b2c3d"},
+         "--build-vpc-id", "is not a VPC id"),
+        ({"build-vpc-id": "vpc-0a1b2c3d4e5f67890", "build-subnets": "subnet-0a1b2c3d4e5f67890",
+          "build-security-groups": ",".join(f"sg-0a1b2c3d4e5f6789{i}" for i in range(6))},
+         "--build-security-groups", "must name 1 to 5 security group ids"),
+    ],
+)  # fmt: skip
+def test_bad_build_vpc_options_are_refused_as_render_refuses_them(
+    flags: dict[str, str], flag: str, message: str
+) -> None:
+    base = {"staging-ou": "ou-ab12-11111111", "prod-ou": "ou-ab12-22222222", "region": REGION}
+    with pytest.raises(InputError) as caught:
+        doctor_options({**base, **flags}, {})
+    assert caught.value.flag == flag and message in str(caught.value)
+
+
+def test_cli_checks_the_build_vpc_from_flags_and_warns(org: Org) -> None:
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), default_route="nat", zones=1)
+    args = ["doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION, "--check-network",
+            "--build-vpc-id", vpc.id, "--build-subnets", ",".join(vpc.subnets),
+            "--build-security-groups", vpc.groups[0]]  # fmt: skip
+    as_json = CliRunner().invoke(app, [*args, "--json"])
+    assert as_json.exit_code == 0, as_json.output
+    checks = {c["name"]: c for c in json.loads(as_json.stdout)["checks"]}
+    assert checks[f"build-zones:{MANAGEMENT}"]["warning"] is True
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 0, table.output
+    assert "warn" in table.stdout and f"1 warning(s): build-zones:{MANAGEMENT}" in table.stdout
+
+
+def test_cli_check_network_exits_1_on_a_failure(org: Org) -> None:
+    result = CliRunner().invoke(
+        app,
+        ["doctor", "--staging-ou", org.staging_ou, "--prod-ou", org.prod_ou, "--region", REGION, "--check-network",
+         "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert f"network-parameters:{samples(org)['staging']}" in result.output
+
+
+def test_rendered_folder_stands_for_the_flags(org: Org, tmp_path: Any) -> None:
+    """`--rendered DIR`: the OUs, region and build VPC as manifest.json recorded them, no flag typed again."""
+    from generator.render import build_manifest, render_files, write_output
+    from tests.conftest import make_config
+
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), default_route="nat")
+    cfg = make_config(
+        staging_ou=org.staging_ou,
+        prod_ou=org.prod_ou,
+        org_id=None,
+        **{"build-vpc-id": vpc.id, "build-subnets": ",".join(vpc.subnets), "build-security-groups": vpc.groups[0]},
+    )
+    files = render_files(cfg)
+    out = tmp_path / "dist"
+    write_output(files, build_manifest(cfg, files), out, force=True)
+    result = CliRunner().invoke(app, ["doctor", "--rendered", str(out), "--check-network", "--json"])
+    assert result.exit_code == 0, result.output
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["staging-ou"]["ok"] and org.staging_ou in checks["staging-ou"]["detail"]
+    assert f"egress via NAT gateway {vpc.nat}" in checks[f"build-egress:{MANAGEMENT}"]["detail"]
+    missing = CliRunner().invoke(app, ["doctor", "--rendered", str(tmp_path / "none"), "--check-network"])
+    assert missing.exit_code == 2 and "has no manifest.json" in missing.output and "Traceback" not in missing.output

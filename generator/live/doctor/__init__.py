@@ -14,22 +14,35 @@ creates in the accounts it creates, the role's trust policy admits the CodeBuild
 
 Readers only: every call is a Describe/List/Get, plus `sts:AssumeRole` of the account-access role.
 
-The checks are split by family: organisation (organization.py), target roles (target_roles.py), and
-what they share (common.py); this module validates the options, runs the checks and shapes the report.
+With `--check-network` it checks the networks, each for its role: the models' VPC of a sample account per
+stage (network.py: what a network-isolated model needs) and, with the render's build-VPC options, the
+pipeline account's build VPC (build_vpc.py: what CodeBuild and the seed's scripts need); a check may pass
+with a warning (recommended, not required, or beyond what doctor can see).
+
+The checks are split by family: organisation (organization.py), target roles (target_roles.py), networks
+(network.py, build_vpc.py, vpc.py), and what they share (common.py); this module validates the options, runs
+the checks and shapes the report.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ProfileNotFound
 
 from generator.config import (
+    MAX_SECURITY_GROUPS,
+    MAX_SUBNETS,
     ORG_ID_PATTERN,
     ROLE_NAME_PATTERN,
+    SECURITY_GROUP_ID,
+    SUBNET_ID,
+    VPC_ID,
     StackSetAdmin,
+    _build_vpc_ids,
     _Checker,
     home_region,
     layer,
@@ -91,7 +104,47 @@ def doctor_options(
         account_access_role=access_role,
         org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
         check_network=bool(flags.get("check-network")),
+        **build_vpc_options(values, origin),
     )
+
+
+def rendered_settings(folder: Path | None) -> dict[str, Any]:
+    """The render options `folder`'s manifest recorded (manifest.json `settings`), set ones only; {} without one.
+
+    Doctor then checks what was rendered (the build VPC among it) without the flags being typed again."""
+    if folder is None:
+        return {}
+    from generator.config import RENDER_OPTIONS
+    from generator.manifest import read_manifest
+
+    settings = read_manifest(folder).settings
+    return {k: v for k, v in settings.items() if k in RENDER_OPTIONS and v is not None and v != []}
+
+
+def build_vpc_options(values: Mapping[str, Any], origin: Mapping[str, str]) -> dict[str, Any]:
+    """The render's build-VPC options (flags or config file), checked as `render` checks them; {} without them."""
+    given = [key for key in ("build-vpc-id", "build-subnets", "build-security-groups") if values.get(key)]
+    if not given:
+        return {}
+    if len(given) < 3:
+        missing = next(k for k in ("build-vpc-id", "build-subnets", "build-security-groups") if k not in given)
+        raise InputError(origin[missing], f"is needed with --{given[0]}: doctor checks the VPC, its subnets and groups")
+    vpc = str(values["build-vpc-id"]).strip()
+    if not VPC_ID.match(vpc):
+        raise InputError(origin["build-vpc-id"], f"{vpc!r} is not a VPC id like vpc-0a1b2c3d4e5f67890")
+    return {
+        "build_vpc_id": vpc,
+        "build_subnets": _build_vpc_ids(
+            values["build-subnets"], origin["build-subnets"], SUBNET_ID, "subnet id", MAX_SUBNETS
+        ),
+        "build_security_groups": _build_vpc_ids(
+            values["build-security-groups"],
+            origin["build-security-groups"],
+            SECURITY_GROUP_ID,
+            "security group id",
+            MAX_SECURITY_GROUPS,
+        ),
+    }
 
 
 def not_checked(name: str, caller: Caller) -> CheckResult:
@@ -137,7 +190,25 @@ def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client
         results += check_networks(
             sts, make_client, caller.partition, options.region, options.account_access_role, samples
         )
+        results += build_vpc_results(options, caller, make_client)
     return results
+
+
+def build_vpc_results(options: DoctorOptions, caller: Caller, make_client: ClientFactory) -> list[CheckResult]:
+    """The build VPC's checks in the caller's (the pipeline's) account; none without --build-vpc-id."""
+    if not options.build_vpc_id:
+        return []
+    from generator.live.doctor.build_vpc import check_build_vpc
+
+    return check_build_vpc(
+        make_client("ec2", None),
+        caller.account,
+        options.region,
+        options.build_vpc_id,
+        options.build_subnets,
+        options.build_security_groups,
+        delegated=options.stackset_admin is StackSetAdmin.DELEGATED,
+    )
 
 
 def session_clients(
@@ -180,6 +251,7 @@ def results_table(results: list[CheckResult]) -> Table:
     table.add_column("detail", overflow="fold")
     table.add_column("fix", overflow="fold")
     for r in results:
-        result = Text("pass", style="green") if r.ok else Text("FAIL", style="bold red")
+        result = Text("FAIL", style="bold red") if not r.ok else Text("warn", style="yellow") if r.warning else None
+        result = result or Text("pass", style="green")
         table.add_row(Text(r.name), result, Text(r.detail), Text(r.fix))
     return table

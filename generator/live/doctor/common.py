@@ -41,12 +41,16 @@ class DoctorError(MlopsGenError):
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One line of the report: a stable `name` for automation, and for a failure the fix."""
+    """One line of the report: a stable `name` for automation, and for a failure the fix.
+
+    `warning`: it passes, but against something AWS recommends rather than requires, or what doctor cannot see
+    (the detail says which); it never fails the run."""
 
     name: str
     ok: bool
     detail: str
     fix: str = ""
+    warning: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +77,11 @@ class DoctorOptions:
     org_id: str | None = None
     #: `--check-network`: a sample account per stage is ready for models in its VPC (generator/live/doctor/network.py).
     check_network: bool = False
+    #: The render's --build-vpc-id/--build-subnets/--build-security-groups: with --check-network, the pipeline
+    #: account's build VPC is checked too (generator/live/doctor/build_vpc.py). None: CodeBuild's own network.
+    build_vpc_id: str | None = None
+    build_subnets: tuple[str, ...] = ()
+    build_security_groups: tuple[str, ...] = ()
 
 
 def _code(exc: ClientError) -> str:

@@ -4,49 +4,61 @@ A stage config with `"network": "vpc"` makes the endpoint template read the acco
 groups from two SSM parameters (generator/network.py); CloudFormation fails the stack instance when one is
 missing. In a sample account per stage (the first active account of its OU), read through the account-access
 role as `--check-roles` reads the target role (the target role's trust admits only the pipeline's test role and
-SageMaker, not a platform engineer), doctor checks:
+SageMaker, not a platform engineer), doctor checks what a network-isolated model in a VPC needs, and only that:
 
 - `network-parameters:<account>`: both SSM parameters exist and name subnets and security groups of that
-  account and region, in one VPC;
-- `vpc-endpoints:<account>`: how the VPC reaches AWS. A route to 0.0.0.0/0 through a NAT or internet gateway
-  reaches every service; otherwise each of S3 (gateway or interface: the model artifacts), the SageMaker API
-  and runtime, STS and CloudWatch Logs needs a VPC endpoint, and the missing ones are listed.
-  https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html
-  https://docs.aws.amazon.com/sagemaker/latest/dg/interface-vpc-endpoint.html
+  account and region, in one VPC, within CreateModel's VpcConfig limits (botocore's SageMaker model: at most 16
+  subnets and 5 security groups);
+- `network-zones:<account>`: the subnets span at least two Availability Zones. SageMaker: "You must create at
+  least two subnets in different availability zones in your private VPC, even if you have only one hosting
+  instance" (https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html), so one zone fails;
+- `vpc-endpoints:<account>`: every subnet reaches S3, where SageMaker downloads the model artifacts "through
+  your VPC subnet" even with network isolation
+  (https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html): an S3 gateway endpoint
+  associated with the subnet's route table (host-vpc.html, "Create an Amazon S3 VPC Endpoint"), or a NAT
+  gateway. An internet gateway route does not count: the network interfaces SageMaker attaches to the model
+  "provide your model containers with a network connection within your VPC that is not connected to the
+  internet" (host-vpc.html) and get no public IP.
+
+Interface endpoints (SageMaker API and runtime, STS, CloudWatch Logs) are not required here: with network
+isolation "the containers can't make any outbound network calls, even to other AWS services" and get no AWS
+credentials (mkt-algo-model-internet-free.html), and host-vpc.html names the S3 endpoint as what a VPC without
+internet access needs for the model's data. The SageMaker API and runtime, STS and Logs are called by the
+pipeline's builds, from the build VPC (build_vpc.py). The image is a SageMaker built-in one (ECR, `Platform`
+access); only an image of a private registry with `RepositoryAccessMode: Vpc` is pulled through the VPC
+(ImageConfig: https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ImageConfig.html).
 
 Readers only: ssm:GetParameter and EC2 Describe calls, as the account-access role.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from generator.live.doctor.common import CheckResult
+from generator.live.doctor.vpc import (
+    S3_GATEWAY_DOC,
+    S3_INTERFACE_DOC,
+    Egress,
+    SubnetRoute,
+    described,
+    listing,
+    read_endpoints,
+    read_routes,
+    s3_gateway_for,
+    s3_gateways,
+    s3_interfaces,
+    service_name,
+    vpc_config_limits,
+    zones,
+)
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
 
-#: The services a VPC without internet access needs endpoints for: (label, endpoint service name suffix).
-NEEDED_ENDPOINTS = (
-    ("S3 (model artifacts)", "s3"),
-    ("SageMaker API", "sagemaker.api"),
-    ("SageMaker runtime", "sagemaker.runtime"),
-    ("STS", "sts"),
-    ("CloudWatch Logs", "logs"),
-)
 DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html"
-
-
-def _fail(name: str, detail: str, fix: str) -> Any:
-    from generator.live.doctor.common import CheckResult
-
-    return CheckResult(name, False, detail, fix)
-
-
-def _ok(name: str, detail: str) -> Any:
-    from generator.live.doctor.common import CheckResult
-
-    return CheckResult(name, True, detail)
+ISOLATION_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html"
 
 
 def publish_commands(region: str) -> str:
@@ -54,7 +66,8 @@ def publish_commands(region: str) -> str:
     return (
         f"In the account, region {region}: aws ssm put-parameter --name {SUBNETS_PARAMETER} --type StringList "
         f"--value subnet-aaa,subnet-bbb; aws ssm put-parameter --name {SECURITY_GROUPS_PARAMETER} --type StringList "
-        "--value sg-ccc (private subnets and a security group of one VPC of that account)."
+        "--value sg-ccc (private subnets in two Availability Zones or more and a security group, of one VPC of that "
+        "account)."
     )
 
 
@@ -68,106 +81,141 @@ def _parameter(ssm: Any, name: str) -> list[str] | None:
     return [v.strip() for v in str(value).split(",") if v.strip()]
 
 
-def check_parameters(ssm: Any, ec2: Any, stage: str, account: str, region: str) -> tuple[Any, str | None, list[str]]:
-    """(result, the VPC id, the subnet ids) of the account's published network."""
+def count_problem(subnets: Sequence[str], groups: Sequence[str]) -> str:
+    """Why CreateModel would refuse this many subnets or security groups ("" when it would not)."""
+    most_subnets, most_groups = vpc_config_limits()
+    problems = []
+    if len(subnets) > most_subnets:
+        problems.append(f"{len(subnets)} subnets (VpcConfig allows at most {most_subnets})")
+    if len(groups) > most_groups:
+        problems.append(f"{len(groups)} security groups (VpcConfig allows at most {most_groups})")
+    return "; ".join(problems)
+
+
+def check_parameters(
+    ssm: Any, ec2: Any, stage: str, account: str, region: str
+) -> tuple[CheckResult, str | None, list[Mapping[str, Any]]]:
+    """(result, the VPC id, the described subnets) of the account's published network."""
     name = f"network-parameters:{account}"
     where = f"{stage} account {account}, {region}"
     values = {key: _parameter(ssm, key) for key in (SUBNETS_PARAMETER, SECURITY_GROUPS_PARAMETER)}
     missing = [key for key, value in values.items() if not value]
     if missing:
-        return (
-            _fail(name, f"{where}: SSM parameter(s) {', '.join(missing)} missing or empty", publish_commands(region)),
-            None,
-            [],
-        )
+        detail = f"{where}: SSM parameter(s) {', '.join(missing)} missing or empty"
+        return CheckResult(name, False, detail, publish_commands(region)), None, []
     subnets, groups = values[SUBNETS_PARAMETER] or [], values[SECURITY_GROUPS_PARAMETER] or []
-    found_subnets = {s["SubnetId"]: s["VpcId"] for s in _described(ec2, "describe_subnets", "Subnets", subnets)}
-    found_groups = {
-        g["GroupId"]: g["VpcId"] for g in _described(ec2, "describe_security_groups", "SecurityGroups", groups)
-    }
-    unknown = [s for s in subnets if s not in found_subnets] + [g for g in groups if g not in found_groups]
+    too_many = count_problem(subnets, groups)
+    if too_many:
+        detail = f"{where}: the SSM parameters name {too_many}: CreateModel refuses the VpcConfig"
+        return CheckResult(name, False, detail, publish_commands(region)), None, []
+    found_subnets = described(ec2, "describe_subnets", "Subnets", subnets)
+    found_groups = described(ec2, "describe_security_groups", "SecurityGroups", groups)
+    known = {s["SubnetId"] for s in found_subnets} | {g["GroupId"] for g in found_groups}
+    unknown = [i for i in [*subnets, *groups] if i not in known]
     if unknown:
-        return (
-            _fail(
-                name,
-                f"{where}: {', '.join(unknown)} named in SSM are not subnets or security groups of this account "
-                "and region",
-                publish_commands(region),
-            ),
-            None,
-            [],
+        detail = (
+            f"{where}: {', '.join(unknown)} named in SSM are not subnets or security groups of this account and region"
         )
-    vpcs = sorted({*found_subnets.values(), *found_groups.values()})
+        return CheckResult(name, False, detail, publish_commands(region)), None, []
+    vpcs = sorted({str(r["VpcId"]) for r in [*found_subnets, *found_groups]})
     if len(vpcs) != 1:
-        return (
-            _fail(
-                name, f"{where}: the subnets and security groups span VPCs {', '.join(vpcs)}", publish_commands(region)
-            ),
-            None,
-            [],
-        )
+        detail = f"{where}: the subnets and security groups span VPCs {', '.join(vpcs)}; a VpcConfig names one VPC"
+        return CheckResult(name, False, detail, publish_commands(region)), None, []
     detail = f"{where}: {len(subnets)} subnet(s) and {len(groups)} security group(s) of {vpcs[0]}"
-    return _ok(name, detail), vpcs[0], subnets
+    return CheckResult(name, True, detail), vpcs[0], found_subnets
 
 
-def _described(ec2: Any, operation: str, key: str, ids: list[str]) -> list[Mapping[str, Any]]:
-    """The described resources among `ids`, one by one (a missing id makes the batch call fail)."""
-    found: list[Mapping[str, Any]] = []
-    argument = "SubnetIds" if operation == "describe_subnets" else "GroupIds"
-    for one in ids:
-        try:
-            found += getattr(ec2, operation)(**{argument: [one]})[key]
-        except ClientError as exc:
-            if "NotFound" not in exc.response.get("Error", {}).get("Code", ""):
-                raise
-    return found
+def check_zones(stage: str, account: str, vpc: str, routes: Sequence[SubnetRoute]) -> CheckResult:
+    """At least two Availability Zones: SageMaker requires it of a model's subnets (host-vpc.html)."""
+    name = f"network-zones:{account}"
+    spanned = zones(routes)
+    where = f"{stage} account {account}, {vpc}"
+    if len(spanned) >= 2:
+        return CheckResult(
+            name, True, f"{where}: the subnets span {len(spanned)} Availability Zones ({', '.join(spanned)})"
+        )
+    return CheckResult(
+        name,
+        False,
+        f"{where}: the subnets are all in {listing(spanned, 'one Availability Zone')}; SageMaker requires subnets in "
+        "at least two Availability Zones, even for one instance",
+        f"In account {account}: create a private subnet of {vpc} in another Availability Zone (same route table) and "
+        f"add it to {SUBNETS_PARAMETER}. {DOC}",
+    )
 
 
-def internet_route(ec2: Any, vpc: str, subnets: list[str]) -> str:
-    """The NAT or internet gateway a subnet's default route uses ("" when none does)."""
-    tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
-    main = [t for t in tables if any(a.get("Main") for a in t.get("Associations", []))]
-    for subnet in subnets:
-        own = [t for t in tables if any(a.get("SubnetId") == subnet for a in t.get("Associations", []))]
-        for table in own or main:
-            for route in table.get("Routes", []):
-                if route.get("DestinationCidrBlock") != "0.0.0.0/0":
-                    continue
-                gateway = route.get("NatGatewayId") or route.get("GatewayId") or ""
-                if gateway.startswith(("nat-", "igw-")):
-                    return gateway
-    return ""
+def _s3_path(route: SubnetRoute, gateways: Mapping[str, frozenset[str]], interfaces: Sequence[str]) -> tuple[str, bool]:
+    """(how the subnet reaches S3, whether doctor can vouch for it); ("", False) when it does not."""
+    endpoint = s3_gateway_for(gateways, route.table)
+    if endpoint:
+        return f"VPC endpoints: S3 gateway {endpoint} on {route.table}", True
+    if route.egress is Egress.NAT:
+        return f"egress via NAT gateway {route.target}", True
+    if interfaces:  # SageMaker documents the gateway endpoint; S3 documents this one (S3_INTERFACE_DOC)
+        return f"VPC endpoints: S3 interface {', '.join(interfaces)} with private DNS ({S3_INTERFACE_DOC})", False
+    if route.egress is Egress.OTHER:
+        return f"egress via {route.target} (doctor cannot see beyond it)", False
+    return "", False
 
 
-def check_endpoints(ec2: Any, stage: str, account: str, region: str, vpc: str, subnets: list[str]) -> Any:
-    """How the models' VPC reaches AWS: a NAT/internet route, or the VPC endpoints; the missing ones listed."""
+def check_s3_reach(
+    ec2: Any, stage: str, account: str, region: str, vpc: str, routes: Sequence[SubnetRoute]
+) -> CheckResult:
+    """Every subnet reaches S3 for the model artifacts: an associated S3 gateway endpoint, or a NAT gateway."""
     name = f"vpc-endpoints:{account}"
     where = f"{stage} account {account}, {vpc}"
-    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["VpcEndpoints"]
-    services = {str(e.get("ServiceName", "")) for e in endpoints}
-    missing = [label for label, suffix in NEEDED_ENDPOINTS if f"com.amazonaws.{region}.{suffix}" not in services]
-    gateway = internet_route(ec2, vpc, subnets)
-    if gateway:
-        extra = f"; VPC endpoints missing (used if added): {', '.join(missing)}" if missing else ""
-        return _ok(name, f"{where}: reaches AWS through {gateway} (NAT or internet gateway){extra}")
-    if not missing:
-        return _ok(name, f"{where}: no internet route; every needed VPC endpoint is there")
-    fix = (
-        "Create VPC endpoints in "
-        + vpc
-        + ": "
-        + ", ".join(f"com.amazonaws.{region}.{suffix}" for label, suffix in NEEDED_ENDPOINTS if label in missing)
-        + f" (S3 may be a gateway endpoint on the subnets' route tables; the others interface endpoints). {DOC}"
+    endpoints = read_endpoints(ec2, vpc)
+    gateways, interfaces = s3_gateways(endpoints, region), s3_interfaces(endpoints, region)
+    paths = {r.subnet: _s3_path(r, gateways, interfaces) for r in routes}
+    public = [f"{r.subnet} (0.0.0.0/0 to {r.target})" for r in routes if r.egress is Egress.INTERNET_GATEWAY]
+    missing = [r for r in routes if not paths[r.subnet][0]]
+    notes = []
+    if public:
+        notes.append(
+            f"public subnet(s) {', '.join(public)}: an internet gateway gives a model no egress (its network "
+            "interfaces get no public IP)"
+        )
+    if missing:
+        tables = sorted({r.table for r in missing})
+        if gateways:
+            endpoint = sorted(gateways)[0]
+            make = f"aws ec2 modify-vpc-endpoint --vpc-endpoint-id {endpoint} --add-route-table-ids {' '.join(tables)}"
+            have = f"S3 gateway endpoint(s) {', '.join(sorted(gateways))} not associated with their route table(s)"
+        else:
+            make = (
+                f"aws ec2 create-vpc-endpoint --vpc-id {vpc} --vpc-endpoint-type Gateway --service-name "
+                f"{service_name(region, 's3')} --route-table-ids {' '.join(tables)}"
+            )
+            have = "no S3 gateway endpoint"
+        subnets = ", ".join(f"{r.subnet} (route table {r.table})" for r in missing)
+        detail = (
+            f"{where}: {subnets} reach(es) S3 neither through an S3 gateway endpoint nor a NAT gateway ({have}); "
+            "SageMaker downloads the model artifacts through these subnets"
+        )
+        if notes:
+            detail += "; " + "; ".join(notes)
+        fix = f"In account {account}, region {region}: {make}. {DOC} {S3_GATEWAY_DOC}"
+        return CheckResult(name, False, detail, fix)
+    unverified = [p for p, sure in paths.values() if not sure]
+    ways: dict[str, list[str]] = {}
+    for subnet, (path, _) in paths.items():
+        ways.setdefault(path, []).append(subnet)
+    detail = (
+        f"{where}: model artifacts from S3: {'; '.join(f'{w} ({listing(s)})' for w, s in sorted(ways.items()))}; "
+        "interface endpoints (SageMaker API/runtime, STS, CloudWatch Logs) not needed: the model runs network-isolated"
     )
-    return _fail(name, f"{where}: no internet route, and no VPC endpoint for {', '.join(missing)}", fix)
+    if notes:
+        detail += "; " + "; ".join(notes)
+    return CheckResult(name, True, detail, warning=bool(unverified or public))
 
 
-def check_account_network(ssm: Any, ec2: Any, stage: str, account: str, region: str) -> list[Any]:
-    """Both checks for one account (the endpoints only once the parameters name a VPC)."""
+def check_account_network(ssm: Any, ec2: Any, stage: str, account: str, region: str) -> list[CheckResult]:
+    """The checks for one account (the zones and S3 only once the parameters name a VPC)."""
     result, vpc, subnets = check_parameters(ssm, ec2, stage, account, region)
     if vpc is None:
         return [result]
-    return [result, check_endpoints(ec2, stage, account, region, vpc, subnets)]
+    routes = read_routes(ec2, vpc, subnets)
+    return [result, check_zones(stage, account, vpc, routes), check_s3_reach(ec2, stage, account, region, vpc, routes)]
 
 
 def sample_accounts(trees: Mapping[str, Any], management_account: str) -> dict[str, str]:
@@ -182,19 +230,20 @@ def sample_accounts(trees: Mapping[str, Any], management_account: str) -> dict[s
 
 def check_networks(
     sts: Any, make_client: Any, partition: str, region: str, access_role: str, samples: Mapping[str, str]
-) -> list[Any]:
+) -> list[CheckResult]:
     """The checks in one sample account per stage (stage -> account id), through `access_role`."""
     from generator.live.doctor.common import SESSION_NAME, SESSION_SECONDS
 
-    results: list[Any] = []
+    results: list[CheckResult] = []
     for stage, account in samples.items():
         arn = f"arn:{partition}:iam::{account}:role/{access_role}"
         try:
             assumed = sts.assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS)
         except ClientError as exc:
             results.append(
-                _fail(
+                CheckResult(
                     f"network-parameters:{account}",
+                    False,
                     f"{stage} account {account}: cannot assume {arn} ({exc.response.get('Error', {}).get('Code')})",
                     "Run doctor with --account-access-role naming a role of the account the caller may assume.",
                 )
