@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -14,6 +15,8 @@ from moto import mock_aws
 
 from generator.checks.cache import ENV_DIR as ENV_CACHE_DIR
 from generator.config import RenderConfig, build_config
+from generator.render import render_files
+from generator.rendered import RenderedFile
 from tests.moto_helpers import model_package_group_policies
 
 __all__ = ["model_package_group_policies"]  # fixtures shared by every test module
@@ -87,7 +90,15 @@ _OWN_CACHE = pytest.StashKey[str]()
 
 def pytest_configure(config: pytest.Config) -> None:
     """One throw-away result cache for the whole run (generator/checks/cache.py), never the user's: created by
-    the process that starts the run (the xdist controller, or pytest alone) and inherited by its workers."""
+    the process that starts the run (the xdist controller, or pytest alone) and inherited by its workers.
+
+    CI runs every test: under CI (env `CI` set) a `-m` mark expression is refused, so CI can never silently
+    skip the `slow` end-to-end cases. `pytest -m "not slow"` is the developer's fast set (tests/README.md)."""
+    if os.environ.get("CI") and config.option.markexpr:
+        raise pytest.UsageError(
+            f"CI runs every test, slow ones included: -m {config.option.markexpr!r} is refused when CI is set "
+            "(run scripts/test.sh without -m)"
+        )
     if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(SESSION_CACHE_ENV)):
         os.environ[SESSION_CACHE_ENV] = tempfile.mkdtemp(prefix="mlops-gen-test-cache-")
         config.stash[_OWN_CACHE] = os.environ[SESSION_CACHE_ENV]
@@ -170,6 +181,18 @@ def shared_roles_config(**overrides: Any) -> RenderConfig:
 
 def named_config(name: str) -> RenderConfig:
     return make_config(**CONFIGS[name])
+
+
+@functools.cache
+def _rendered(cfg: RenderConfig) -> tuple[RenderedFile, ...]:
+    return tuple(render_files(cfg))
+
+
+def rendered_files(cfg: RenderConfig) -> list[RenderedFile]:
+    """`render_files(cfg)`, rendered once per test process and configuration (about 0.5 s of CPU each; many
+    tests read the same renders). Safe to share: a config and its rendered files are frozen, and `render` is
+    pure. Not for a test that patches the renderer (it would get the unpatched output): call `render_files`."""
+    return list(_rendered(cfg))
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"

@@ -24,15 +24,15 @@ from generator.contract import Variables
 from generator.errors import InputError
 from generator.manifest import read_manifest
 from generator.product.pipeline import CONFIGURATION_VALUE_MAX
-from generator.render import build_manifest, render_files, write_output
+from generator.render import build_manifest, write_output
 from tests.cfn_resolve import ACCOUNT, REGION, Resolver, product_template
-from tests.conftest import make_config
+from tests.conftest import make_config, rendered_files
 
 EMAILS = ["ml-lead@example.com", "risk-officer@example.com"]
 
 
 def product(**overrides: Any) -> dict[str, Any]:
-    return product_template(render_files(make_config(**overrides)))
+    return product_template(rendered_files(make_config(**overrides)))
 
 
 def of_type(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
@@ -102,12 +102,12 @@ def test_custom_data_reads_the_exported_variables() -> None:
 
 def test_standard_launch_role_refuses_approver_emails_naming_the_permissions() -> None:
     with pytest.raises(InputError) as error:
-        render_files(make_config(launch_role="standard", approver_email=EMAILS[:1]))
+        rendered_files(make_config(launch_role="standard", approver_email=EMAILS[:1]))
     message = str(error.value)
     assert error.value.flag == "--launch-role standard"
     assert "ApprovalTopicKey (AWS::KMS::Key) needs kms:CreateKey (create) on *" in message
     assert "ApprovalTopic (AWS::SNS::Topic) needs sns:CreateTopic (create)" in message
-    render_files(make_config(launch_role="standard"))  # without emails the standard role is enough
+    rendered_files(make_config(launch_role="standard"))  # without emails the standard role is enough
 
 
 @pytest.mark.parametrize(
@@ -148,7 +148,7 @@ def test_pipeline_role_needs_publish_and_the_key_through_sns() -> None:
 
 def render_folder(out: Path, **overrides: Any) -> Path:
     cfg = make_config(**overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), out, force=True)
     return out
 
@@ -175,7 +175,7 @@ def test_prerequisites_let_the_pipeline_role_notify(tmp_path: Path) -> None:
 
 
 def test_e9102_catches_a_renamed_namespace_in_the_rendered_product() -> None:
-    (product_file,) = [f for f in render_files(make_config()) if f.kind == "product-template"]
+    (product_file,) = [f for f in rendered_files(make_config()) if f.kind == "product-template"]
     text = product_file.content.decode()
     assert lint_text(text, [REGION], product_file.path) == []
     broken = text.replace("Namespace: TestVariables", "Namespace: StagingTestVariables")

@@ -23,8 +23,7 @@ from generator.iam.iam_eval import wildcard_match
 from generator.product.compose import build_product
 from generator.product.kms import STANDARD_LAUNCH_ROLE
 from generator.product.parameters import PER_SERVICE_ROLES, USE_ROLE
-from generator.render import render_files
-from tests.conftest import CONFIGS, PROD_OU, STAGING_OU, make_config, named_config, shared_roles_config
+from tests.conftest import CONFIGS, PROD_OU, STAGING_OU, make_config, named_config, rendered_files, shared_roles_config
 from tests.moto_helpers import create_stack_set_from_template
 
 STUDIO_ROLES = (
@@ -54,7 +53,7 @@ def all_resources(document: dict[str, Any]) -> list[str]:
 
 
 def test_render_lists_every_bootstrap_template_in_the_manifest() -> None:
-    kinds = {f.kind: f.path for f in render_files(make_config())}
+    kinds = {f.kind: f.path for f in rendered_files(make_config())}
     assert kinds["target-role-template"] == "target-role-template.yaml"
     assert kinds["target-role-stackset"] == "target-role-stackset.yaml"
     assert kinds["prerequisites-template"] == "prerequisites-template.yaml"

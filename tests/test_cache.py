@@ -19,8 +19,8 @@ from generator.checks.finding import Finding
 from generator.checks.gates import ORDER_RULE
 from generator.checks.validate import NO_CACHE, lint_text, run_cfn_lint, validate_dir
 from generator.iam.resolve import load_template
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import STAGING_OU, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 from tests.test_cli import BASE, imported_modules, invoke
 from tests.test_gates import delete_the_approval
@@ -32,7 +32,7 @@ UNUSED_PARAMETER = "W2001"
 
 def rendered(folder: Path) -> Path:
     cfg = make_config()
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 

@@ -23,8 +23,8 @@ from generator.checks.iam_check import check_folder
 from generator.checks.runtime_iam import SAMPLE_TARGET_ACCOUNT
 from generator.iam.iam_eval import Decision
 from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import PROD_OU, STAGING_OU, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import PROD_OU, STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 
 ORG_ID = "o-a1b2c3d4e5"
@@ -33,7 +33,7 @@ SELF_MANAGED = {"permission_model": "self-managed", "staging_accounts": "1111111
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 

@@ -24,8 +24,8 @@ from generator.checks.finding import Finding
 from generator.errors import ValidationFailed
 from generator.manifest import read_manifest
 from generator.naming import BootstrapNames, Stage
-from generator.render import build_manifest, render_files, validation_step, write_output
-from tests.conftest import CONFIGS, make_config
+from generator.render import build_manifest, validation_step, write_output
+from tests.conftest import CONFIGS, make_config, rendered_files
 from tests.edit import reseal
 from tests.test_seed_support import Seed, seed
 
@@ -37,7 +37,7 @@ YESTERDAYS_DESTINATION = "!Sub s3://sagemaker-${AWS::Region}-${AWS::AccountId}/d
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 

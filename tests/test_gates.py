@@ -14,15 +14,15 @@ import pytest
 from generator.checks.gates import DISTINCT_RULE, ORDER_RULE, TEST_INPUT_RULE, Position, check_folder, check_template
 from generator.iam.resolve import load_template
 from generator.manifest import verify_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import CONFIGS, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import CONFIGS, make_config, rendered_files
 from tests.edit import reseal
 
 Template = dict[str, Any]
 
 
 def rendered(name: str) -> Template:
-    (product,) = [f for f in render_files(make_config(**CONFIGS[name])) if f.kind == "product-template"]
+    (product,) = [f for f in rendered_files(make_config(**CONFIGS[name])) if f.kind == "product-template"]
     return load_template(product.content.decode(), product.path)
 
 
@@ -113,7 +113,7 @@ def test_validate_reports_the_gate_in_the_folder(tmp_path: Path) -> None:
     from generator.checks.validate import validate_dir
 
     cfg = make_config()
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     out = tmp_path / "dist"
     write_output(files, build_manifest(cfg, files), out, force=True)
     assert check_folder(out, verify_manifest(out)) == []

@@ -15,7 +15,7 @@ import zipfile
 import pytest
 
 from generator.render import render_files
-from tests.conftest import CONFIGS, GOLDEN_DIR, named_config
+from tests.conftest import CONFIGS, GOLDEN_DIR, named_config, rendered_files
 
 
 def golden_view(path: str, content: bytes) -> tuple[str, bytes]:
@@ -36,7 +36,7 @@ def golden_view(path: str, content: bytes) -> tuple[str, bytes]:
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_render_matches_golden(name: str, update_golden: bool) -> None:
     folder = GOLDEN_DIR / name
-    files = dict(golden_view(f.path, f.content) for f in render_files(named_config(name)))
+    files = dict(golden_view(f.path, f.content) for f in rendered_files(named_config(name)))
     if update_golden:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():

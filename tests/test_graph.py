@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.graph import label, read_graph, to_markdown, to_mermaid
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import PROD_OU, STAGING_OU, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import PROD_OU, STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 
 runner = CliRunner()
@@ -102,7 +102,7 @@ def parse(mermaid: str) -> Diagram:
 
 def render_into(folder: Path, **overrides: object) -> Path:
     cfg = make_config(**overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 

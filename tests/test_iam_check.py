@@ -24,8 +24,8 @@ from generator.checks.iam_check import (
 from generator.cli import app
 from generator.errors import ValidationFailed
 from generator.manifest import Manifest, read_manifest
-from generator.render import build_manifest, render_files, validation_step, write_output
-from tests.conftest import CONFIGS, CONNECTION_ARN, TEST_DATA, make_config
+from generator.render import build_manifest, validation_step, write_output
+from tests.conftest import CONFIGS, CONNECTION_ARN, TEST_DATA, make_config, rendered_files
 from tests.edit import reseal
 
 REFERENCE = TEST_DATA / "iam"
@@ -60,7 +60,7 @@ def render_to(folder: Path, **overrides: Any) -> Path:
     if "service-roles" not in overrides and "service_roles" not in overrides:
         overrides["service_roles"] = "per-service"
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
@@ -463,7 +463,7 @@ def test_render_accepts_needs_prerequisites_but_not_missing(tmp_path: Path) -> N
 
 def test_yaml_render_is_checked_the_same(tmp_path: Path) -> None:
     cfg = make_config()
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), tmp_path / "out", force=True)
     manifest: Manifest = read_manifest(tmp_path / "out")
     assert manifest.path_of("product-template").endswith(".yaml")

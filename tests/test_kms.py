@@ -20,8 +20,8 @@ from generator.iam.iam_table import OWNER_TAG_KEY, required_permissions
 from generator.manifest import read_manifest
 from generator.product.compose import build_product
 from generator.product.kms import DATA_KEY, PROJECT_KEY, data_key_alias, owner_tag_value
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import ORG_ID, PROD_OU, STAGING_OU, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import ORG_ID, PROD_OU, STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -162,7 +162,7 @@ def test_the_condition_keys_are_the_reference_s() -> None:
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", org_id=ORG_ID, **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 

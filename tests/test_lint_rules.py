@@ -25,8 +25,8 @@ from generator.checks.lint_rules.PhysicalNameLength import LIMITS, STACK_SET_ACT
 from generator.checks.lint_rules.PipelineArtifactOrder import PipelineArtifactOrder
 from generator.checks.validate import RULES_DIR, lint_text
 from generator.naming import PROJECT_ROLE_KINDS, ROLE_NAME_LIMIT, Names, Stage
-from generator.render import build_manifest, render_files
-from tests.conftest import CONFIGS, named_config
+from generator.render import build_manifest
+from tests.conftest import CONFIGS, named_config, rendered_files
 
 FIXTURES = Path(__file__).parent / "lint_fixtures"
 GOOD = sorted((FIXTURES / "good").glob("E9*.yaml"))
@@ -106,7 +106,7 @@ def test_good_fixture_is_clean(fixture: Path) -> None:
 def rendered_templates(config: str) -> dict[str, str]:
     """Template texts of one named configuration, as `render` writes them (path -> text)."""
     cfg = named_config(config)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     kinds = {a.path for a in build_manifest(cfg, files).templates()}
     return {f.path: f.content.decode("utf-8") for f in files if f.path in kinds}
 

@@ -16,9 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
-from generator.render import render_files
 from tests.cfn_resolve import REGION, Resolver, product_template
-from tests.conftest import CONFIGS, named_config
+from tests.conftest import CONFIGS, named_config, rendered_files
 
 #: The design (README): Source -> Build -> staging (deploy, test, approve) -> prod.
 EXPECTED_ORDER = [
@@ -71,7 +70,7 @@ def api_pipeline(properties: dict[str, Any]) -> dict[str, Any]:
 
 def rendered_pipeline(config: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the resolved template, the CreatePipeline declaration of its one pipeline)."""
-    template = product_template(render_files(named_config(config)))
+    template = product_template(rendered_files(named_config(config)))
     (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     return template, api_pipeline(Resolver(template).resolve(pipeline["Properties"]))
 

@@ -21,8 +21,8 @@ from generator.cli import app
 from generator.errors import InputError
 from generator.live import publish as pub
 from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import make_config, rendered_files
 
 REGION = "eu-west-1"
 BUCKET = "acme-mlops-templates"
@@ -32,7 +32,7 @@ ACCOUNT = "123456789012"  # moto's default account
 def render_into(folder: Path, **overrides: Any) -> Path:
     """Render a product (seed bucket BUCKET unless overridden) into `folder`, as `mlops-gen render` does."""
     cfg = make_config(**{"seed_bucket": BUCKET, **overrides})
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 

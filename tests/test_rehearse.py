@@ -18,8 +18,8 @@ from generator.cli import app
 from generator.live.rehearse import Options, rehearse
 from generator.live.rehearse.report import CHECKED, FAILED, REJECTED, SKIPPED, SUCCEEDED, Report, SilentTimeline
 from generator.naming import Stage
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import CONFIGS, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import CONFIGS, make_config, rendered_files
 from tests.edit import reseal
 
 PIPELINE_ACTIONS = [
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow  # every test here rehearses end to end on the emb
 
 def render_folder(out: Path, **overrides: Any) -> Path:
     cfg = make_config(**overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), out, force=True)
     return out
 

@@ -26,8 +26,8 @@ from generator.checks.s3_public import (
 )
 from generator.checks.validate import validate_dir
 from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import make_config, rendered_files
 from tests.edit import reseal
 
 FIXTURES = Path(__file__).parent / "policy_fixtures" / "s3_public"
@@ -288,7 +288,7 @@ def test_a_group_policy_needs_a_fixed_principal_key() -> None:
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 

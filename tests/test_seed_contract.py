@@ -21,8 +21,7 @@ from moto import mock_aws
 
 from generator import contract
 from generator.live.rehearse.regions import region_behaviour
-from generator.render import render_files
-from tests.conftest import make_config
+from tests.conftest import make_config, rendered_files
 from tests.moto_helpers import XGBOOST_IMAGE
 from tests.test_seed_support import REGION, Seed, seed
 
@@ -46,7 +45,7 @@ class Recorder(dict[str, str]):
 
 
 def rendered(**overrides: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
-    files = {f.path: f.content for f in render_files(make_config(**overrides))}
+    files = {f.path: f.content for f in rendered_files(make_config(**overrides))}
     template, matches = decode_str(files["product-template.yaml"].decode())
     assert template is not None, matches
     with zipfile.ZipFile(io.BytesIO(files[contract.SEED_BUNDLE])) as archive:
