@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -115,8 +117,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     bad-input doc runs after its cases): under xdist (`--dist loadscope --no-loadscope-reorder`, scripts/test.sh)
     the two workers start on the long end-to-end files and finish on the short ones, instead of one worker
     running rehearsals alone at the end."""
+    for item in items:
+        if on_moto(item) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
+
+
+#: What starts an AWS on moto: the in-process mock, moto's server, or the rehearsal's local AWS.
+_STARTS_MOTO = re.compile(r"\b(mock_aws|ThreadedMotoServer|local_aws)\(")
+
+
+@functools.cache
+def _starts_moto(function: Callable[..., Any]) -> bool:
+    try:
+        return bool(_STARTS_MOTO.search(inspect.getsource(function)))
+    except (OSError, TypeError):  # no source to read (a builtin, a generated function)
+        return False
+
+
+def on_moto(item: pytest.Item) -> bool:
+    """The test runs on moto: it, or one of its fixtures, starts moto. Such a test is `slow` without a mark of
+    its own (tests/README.md): setting up moto's accounts, organisation and services and calling them costs
+    0.5-4 s of CPU per test."""
+    function = getattr(item, "function", None)
+    if function is not None and _starts_moto(function):
+        return True
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    definitions = fixture_info.name2fixturedefs if fixture_info is not None else {}
+    return any(_starts_moto(d.func) for name in item.fixturenames for d in definitions.get(name, ()))
 
 
 @pytest.fixture

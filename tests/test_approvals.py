@@ -44,6 +44,7 @@ def action(template: dict[str, Any], name: str) -> dict[str, Any]:
     return next(a for s in pipeline["Properties"]["Stages"] for a in s["Actions"] if a["Name"] == name)
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_approver_emails_create_an_encrypted_topic_with_subscriptions() -> None:
     template = product(approver_email=EMAILS)
     (key_id, key), (topic_id, topic) = (
@@ -123,6 +124,7 @@ def test_bad_approver_emails_name_the_flag(value: list[str], rule: str) -> None:
     assert error.value.flag == "--approver-email" and rule in str(error.value)
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_cli_repeats_the_flag(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     args = ["render", "--staging-ou", "ou-ab12-11111111", "--prod-ou", "ou-ab12-22222222", "--region", REGION,
@@ -133,6 +135,7 @@ def test_cli_repeats_the_flag(tmp_path: Path) -> None:
     assert all(f"Endpoint: {e}" in text for e in EMAILS)
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_pipeline_role_needs_publish_and_the_key_through_sns() -> None:
     template = product(approver_email=EMAILS, service_roles="per-service")
     model = runtime_needs(template, None, REGION)
@@ -153,6 +156,7 @@ def render_folder(out: Path, **overrides: Any) -> Path:
     return out
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_prerequisites_let_the_pipeline_role_notify(tmp_path: Path) -> None:
     folder = render_folder(tmp_path / "dist", approver_email=EMAILS, service_roles="per-service")
     manifest = read_manifest(folder)
@@ -174,6 +178,7 @@ def test_prerequisites_let_the_pipeline_role_notify(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_e9102_catches_a_renamed_namespace_in_the_rendered_product() -> None:
     (product_file,) = [f for f in rendered_files(make_config()) if f.kind == "product-template"]
     text = product_file.content.decode()

@@ -395,6 +395,7 @@ def _organisation() -> tuple[str, dict[str, str], dict[str, str]]:
 
 @mock_aws
 @pytest.mark.parametrize("service_roles", ["project", "per-service"])
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_stack_set_creates_the_role_in_every_staging_and_prod_account(service_roles: str) -> None:
     mgmt, ous, accounts = _organisation()
     cfg = make_config(staging_ou=ous["staging"], prod_ou=ous["prod"], service_roles=service_roles)

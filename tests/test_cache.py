@@ -59,6 +59,7 @@ def forbid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(generator.checks.validate, "_run_folder_checks", ran)
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_cold_and_warm_cache_give_the_same_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = broken(tmp_path / "dist")
     cache = ResultCache(tmp_path / "cache")
@@ -74,6 +75,7 @@ def test_cold_and_warm_cache_give_the_same_findings(tmp_path: Path, monkeypatch:
     assert validate_dir(folder, cache=cache) == cold
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_a_changed_file_misses_the_cache(tmp_path: Path) -> None:
     """The key is the content: editing a template after a warm run finds the new problem."""
     folder = rendered(tmp_path / "dist")
@@ -212,6 +214,7 @@ def test_one_rule_set_finds_what_a_fresh_cfn_lint_finds(tmp_path: Path) -> None:
     assert generator.checks.validate._rules.cache_info().misses <= 1
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_cli_no_cache_writes_nothing(tmp_path: Path) -> None:
     folder = rendered(tmp_path / "dist")
     cache = tmp_path / "cache"

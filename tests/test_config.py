@@ -437,6 +437,7 @@ def longest_fitting_project_name(template: dict[str, Any]) -> int:
     [{}, CODECONNECTIONS, {"name-prefix": "sagemaker-acme-platform-"}, {"name-prefix": PREFIX_LONGEST}],
     ids=["default", "codeconnections", "longer-prefix", "longest-prefix"],
 )
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_max_project_name_length_matches_rendered_names(overrides: dict[str, Any]) -> None:
     cfg = make_config(**overrides)
     template = product_template(rendered_files(cfg))

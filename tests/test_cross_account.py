@@ -64,6 +64,7 @@ def cross_findings(folder: Path) -> list[Any]:
 
 
 @pytest.mark.parametrize("overrides", [{"org_id": None}, {}, SELF_MANAGED, {"service_roles": "use-role"}])
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_rendered_products_grant_what_the_endpoint_stacks_need(tmp_path: Path, overrides: dict[str, Any]) -> None:
     folder = render_to(tmp_path / "out", **overrides)
     product, templates = loaded(folder)

@@ -100,6 +100,7 @@ def test_prod_captures_by_default_and_the_target_role_template_makes_the_bucket(
     assert group["Regions"] == ["eu-west-1", "us-east-1"]
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_yesterdays_default_destination_is_a_finding_and_render_refuses(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     today = "!Sub s3://${DataCaptureBucketStem}-${AWS::AccountId}-${AWS::Region}/data-capture"
@@ -130,6 +131,7 @@ def test_no_capture_no_finding(tmp_path: Path) -> None:
     assert findings_of(folder) == []
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_target_role_without_the_grant_is_a_finding(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
 

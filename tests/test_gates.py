@@ -40,6 +40,7 @@ def rules(template: Template) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_every_real_render_passes(name: str) -> None:
     assert rules(rendered(name)) == []
 
@@ -108,6 +109,7 @@ def test_parallel_actions_do_not_precede_each_other() -> None:
     assert not Position(1, 2).precedes(Position(1, 2)) and not Position(2, 1).precedes(Position(1, 3))
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_validate_reports_the_gate_in_the_folder(tmp_path: Path) -> None:
     """The check runs on the rendered file (edited by hand): validate_dir lists it, and it blocks render."""
     from generator.checks.validate import validate_dir

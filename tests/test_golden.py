@@ -58,6 +58,7 @@ def test_render_matches_golden(name: str, update_golden: bool) -> None:
             pytest.fail(f"{name}/{path} differs from its golden file:\n" + "\n".join(list(diff)[:80]))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_render_is_deterministic() -> None:
     first = render_files(named_config("default"))
     second = render_files(named_config("default"))

@@ -244,6 +244,7 @@ def _targets(d: Diagram) -> list[str]:
     return [text for shape, text, _ in d.nodes.values() if shape == "subroutine"]
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_delegated_admin_draws_the_stack_sets_its_deploy_projects_deploy(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["delegated-admin"])
     assert d.stages() == STAGES
@@ -338,6 +339,7 @@ def test_api_mode_reads_the_deploy_project_environment(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_topologies_are_deterministic(rendered: dict[str, Path], tmp_path: Path) -> None:
     from tests.conftest import CONFIGS
 
@@ -346,6 +348,7 @@ def test_topologies_are_deterministic(rendered: dict[str, Path], tmp_path: Path)
         assert to_mermaid(read_graph(again)) == to_mermaid(read_graph(rendered[name]))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_json_render_draws_the_same(rendered: dict[str, Path], tmp_path: Path) -> None:
     folder = render_into(tmp_path / "json", format="json")
     assert to_markdown(read_graph(folder)) == to_markdown(read_graph(rendered["default"]))
@@ -369,6 +372,7 @@ def test_label_escapes_mermaid_syntax() -> None:
 # --- the command ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_cli_prints_markdown_and_writes_out(rendered: dict[str, Path], tmp_path: Path) -> None:
     folder = str(rendered["default"])
     printed = runner.invoke(app, ["graph", folder])

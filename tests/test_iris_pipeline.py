@@ -278,6 +278,7 @@ def test_run_pipeline_upserts_and_starts_on_moto_and_the_cli_prints_the_executio
 # --- the scripts the processing jobs run ---
 
 
+@pytest.mark.slow  # runs the preprocessing script (pandas, scikit-learn)
 def test_preprocess_splits_without_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     require("pandas")
     require("sklearn")

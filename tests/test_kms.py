@@ -79,6 +79,7 @@ def product(**overrides: Any) -> dict[str, Any]:
     return json.loads(json.dumps(build_product(make_config(**overrides)).to_dict()))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_none_renders_no_key_and_sse_s3() -> None:
     resources = product()["Resources"]
     assert not any(r["Type"] == "AWS::KMS::Key" for r in resources.values())
@@ -167,6 +168,7 @@ def render_to(folder: Path, **overrides: Any) -> Path:
     return folder
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_the_generated_key_lets_the_target_role_decrypt_the_model_data(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out", kms_key="generated")
     assert check_folder(folder, read_manifest(folder)) == []
@@ -205,6 +207,7 @@ def test_a_target_role_without_the_decrypt_statement_is_reported(tmp_path: Path)
     assert found and all(f.role == "sagemaker-multi-account-deploy" for f in found)
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_the_pipeline_and_build_roles_need_the_key_through_s3(tmp_path: Path) -> None:
     """runtime_iam knows the KMS calls S3 makes as the artifact store's readers and writers; the prerequisites
     grant them (UseArtifactKeyThroughS3); without that statement each is reported."""
@@ -240,6 +243,7 @@ def test_a_given_key_is_granted_by_its_arn(tmp_path: Path) -> None:
     assert granted == [[KEY_ARN], [KEY_ARN]]
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_the_project_roles_get_the_key_through_s3(tmp_path: Path) -> None:
     """With the project's own roles (the default) the key is granted on them, not on the shared roles; without
     it the build's reads of its input artifacts are reported."""
@@ -266,6 +270,7 @@ def test_the_project_roles_get_the_key_through_s3(tmp_path: Path) -> None:
     assert ("ModelDeployBuildProject", "kms:Decrypt") in found
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_capture_writes_need_the_data_key(tmp_path: Path) -> None:
     """The capture bucket encrypts with the account's data key: the target role must be allowed
     kms:GenerateDataKey on it (generator/checks/data_capture.py); without UseDataKey each stage's write is reported."""

@@ -110,6 +110,7 @@ def test_rendered_artifact_bucket_keeps_model_artifacts(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_yesterdays_rule_is_a_finding_and_render_refuses(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     path = folder / "product-template.json"

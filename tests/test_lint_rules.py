@@ -125,6 +125,7 @@ def actions(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_rendered_product_has_no_finding_of_ours(config: str) -> None:
     templates = rendered_templates(config)
     assert "product-template.yaml" in templates
@@ -134,6 +135,7 @@ def test_rendered_product_has_no_finding_of_ours(config: str) -> None:
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_misspelt_configuration_key_in_rendered_product_fails_e9101(config: str) -> None:
     template = product(config)
     # The deploy action: CodePipeline's StackSet action, or (deploy mode "api") a CodeBuild action.
@@ -147,6 +149,7 @@ def test_misspelt_configuration_key_in_rendered_product_fails_e9101(config: str)
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_renamed_build_output_in_rendered_product_fails_e9102(config: str) -> None:
     template = product(config)
     build = next(a for a in actions(template) if {"Name": contract.BUILD_ARTIFACT} in a.get("OutputArtifacts", []))
@@ -157,6 +160,7 @@ def test_renamed_build_output_in_rendered_product_fails_e9102(config: str) -> No
 
 
 @pytest.mark.parametrize("extra", [0, 1])
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_e9103_accepts_exactly_the_project_name_naming_allows(extra: int) -> None:
     """At naming.py's budget for the product's own names every name fits; one character more, one does not.
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from generator.live.rehearse.server import ACCESS_KEY, LocalAws
 
 URL = "http://127.0.0.1:9"
@@ -18,6 +20,7 @@ def signed_as(client: Any) -> str:
     return str(client._request_signer._credentials.get_frozen_credentials().access_key)
 
 
+@pytest.mark.slow  # creates boto3 clients of many services (loads their models)
 def test_clients_are_reused_per_credentials_service_and_region() -> None:
     aws = LocalAws(URL, "eu-west-1")
     management = aws.client("sagemaker")
@@ -65,6 +68,7 @@ def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:
         assert aws.client("sts", renewed).get_caller_identity()["Account"] == "111111111111"
 
 
+@pytest.mark.slow  # starts the rehearsal's local AWS server
 def test_clients_wait_for_the_local_server_rather_than_retry() -> None:
     """A large organisation's CreateStackInstances takes moto minutes; a client that timed out after
     botocore's default 60 s retried it and created every stack instance twice (BucketAlreadyExists)."""

@@ -122,12 +122,14 @@ def test_code_rule_pattern(event: dict[str, Any], matches: bool) -> None:
     assert pattern.matches_event(event) is matches
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_code_rule_follows_the_configured_branch() -> None:
     pattern = EventPattern.load(json.dumps(resolved_pattern("CodePushedRule", branch="release/2026")))
     assert pattern.matches_event(push_event("release/2026"))
     assert not pattern.matches_event(push_event("main"))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_codeconnections_has_no_code_rule() -> None:
     """A CodeStarSourceConnection source detects pushes itself; a CodeCommit rule would never fire."""
     config = {"source": "codeconnections", "connection-arn": CONNECTION_ARN, "repository": "acme/iris"}

@@ -302,11 +302,13 @@ def render_to(folder: Path, **overrides: Any) -> Path:
         {"permission_model": "self-managed", "staging_accounts": "111111111111", "prod_accounts": "222222222222"},
     ],
 )
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_rendered_policies_are_not_public(tmp_path: Path, overrides: dict[str, Any]) -> None:
     folder = render_to(tmp_path / "out", **overrides)
     assert check_folder(folder, read_manifest(folder)) == []
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_dropping_the_org_id_condition_is_reported_by_validate(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out", org_id=ORG_ID)
     path = folder / "product-template.json"

@@ -75,6 +75,7 @@ def product(request: pytest.FixtureRequest) -> tuple[dict[str, Any], dict[str, b
     return rendered(deploy_regions="eu-west-1,us-east-1", **overrides)
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_build_py_reads_only_declared_variables(seed: Seed, product: tuple[dict[str, Any], dict[str, bytes]]) -> None:
     template, _ = product
     declared = project_env(template, "ModelDeployBuildProject")

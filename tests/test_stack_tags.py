@@ -68,6 +68,7 @@ def test_resources_without_tags_property_still_need_tagging() -> None:
         ("sagemaker:AddTags", "ModelPackageGroup"),
     ],
 )
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_launch_role_without_a_tagging_action_is_a_finding(tmp_path: Path, action: str, logical_id: str) -> None:
     folder = render_to(tmp_path / "out")
     assert [f for f in findings_of(folder) if f.rule == "IAM-LAUNCH-ROLE"] == []  # the passing fixture

@@ -76,6 +76,7 @@ def without_xdist(words: list[str]) -> list[str]:
     return kept
 
 
+@pytest.mark.slow  # runs pytest's collection in a subprocess
 def test_the_default_command_collects_the_slow_tests() -> None:
     """Collected with scripts/test.sh's own options, the slow tests are there: a whole slow module (checkov) and
     a slow case of a fast test (mypy), next to that test's fast cases."""
@@ -85,6 +86,7 @@ def test_the_default_command_collects_the_slow_tests() -> None:
     assert any(test.startswith("tests/test_checkov.py::") for test in collected), collected
 
 
+@pytest.mark.slow  # runs pytest's collection in a subprocess
 def test_under_ci_a_mark_expression_is_refused() -> None:
     """The failing case: CI set and `-m "not slow"` (tests/conftest.py refuses it: exit 4, a usage error); the
     passing case is the collection above, without `-m`."""

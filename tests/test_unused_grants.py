@@ -58,6 +58,7 @@ def test_every_generated_statement_is_used(tmp_path: Path, name: str) -> None:
     assert unused_of(folder) == []
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_dead_seed_grant_is_reported_and_blocks_render(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     edit_json(folder / "launch-role-template.json", add_statement(DEAD_SEED_GRANT))
