@@ -125,7 +125,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 #: What starts an AWS on moto: the in-process mock, moto's server, or the rehearsal's local AWS.
-_STARTS_MOTO = re.compile(r"\b(mock_aws|ThreadedMotoServer|local_aws)\(")
+_STARTS_MOTO = re.compile(r"@mock_aws\b|\b(mock_aws|ThreadedMotoServer|local_aws)\(")
 
 
 @functools.cache
