@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +210,13 @@ def shared_roles_config(**overrides: Any) -> RenderConfig:
 
 def named_config(name: str) -> RenderConfig:
     return make_config(**CONFIGS[name])
+
+
+def config_params(names: Iterable[str] = CONFIGS) -> list[Any]:
+    """The named configurations as test parameters, sorted: `default` in the fast set, every other one `slow`
+    (tests/README.md): each costs a render of its own (about half a second of CPU) the first time a test
+    process meets it, and the rules under test run the same code on every configuration."""
+    return [pytest.param(name, marks=[] if name == "default" else [pytest.mark.slow]) for name in sorted(names)]
 
 
 @functools.cache

@@ -25,7 +25,7 @@ from generator.errors import ValidationFailed
 from generator.manifest import read_manifest
 from generator.naming import BootstrapNames, Stage
 from generator.render import build_manifest, validation_step, write_output
-from tests.conftest import CONFIGS, make_config, rendered_files
+from tests.conftest import CONFIGS, config_params, make_config, rendered_files
 from tests.edit import reseal
 from tests.test_seed_support import Seed, seed
 
@@ -77,7 +77,7 @@ def set_capture(stage: Stage, **values: Any) -> Callable[[str], str]:
     return change
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", config_params())
 def test_every_configuration_captures_where_it_may_write(tmp_path: Path, name: str) -> None:
     folder = render_to(tmp_path / "out", **CONFIGS[name])
     assert findings_of(folder) == []

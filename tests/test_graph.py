@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.graph import label, read_graph, to_markdown, to_mermaid
-from generator.render import build_manifest, write_output
+from generator.render import build_manifest, render_files, write_output
 from tests.conftest import PROD_OU, STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 
@@ -100,23 +100,32 @@ def parse(mermaid: str) -> Diagram:
     return diagram
 
 
-def render_into(folder: Path, **overrides: object) -> Path:
+def render_into(folder: Path, fresh: bool = False, **overrides: object) -> Path:
+    """A render written into `folder`; `fresh`: rendered anew, not shared (a test of determinism)."""
     cfg = make_config(**overrides)
-    files = rendered_files(cfg)
+    files = render_files(cfg) if fresh else rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
 
+class _Renders(dict[str, Path]):
+    """Render folders of the named configurations, each rendered the first time a test asks for it (once for
+    the module): a test of the default render does not pay for the six others."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        super().__init__()
+        self.factory = factory
+
+    def __missing__(self, name: str) -> Path:
+        from tests.conftest import CONFIGS
+
+        self[name] = render_into(self.factory.mktemp(name), **CONFIGS[name])
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Render folders of the named configurations (rendered once for the module)."""
-    from tests.conftest import CONFIGS
-
-    out = {}
-    names = ("default", "codeconnections-3-regions", "custom-preferences", "standard-launch-role")
-    for name in (*names, "delegated-admin", "account-filters", "self-managed"):
-        out[name] = render_into(tmp_path_factory.mktemp(name), **CONFIGS[name])
-    return out
+    return _Renders(tmp_path_factory)
 
 
 def diagram_of(folder: Path) -> Diagram:
@@ -344,7 +353,7 @@ def test_topologies_are_deterministic(rendered: dict[str, Path], tmp_path: Path)
     from tests.conftest import CONFIGS
 
     for name in ("delegated-admin", "account-filters", "self-managed"):
-        again = render_into(tmp_path / name, **CONFIGS[name])
+        again = render_into(tmp_path / name, fresh=True, **CONFIGS[name])
         assert to_mermaid(read_graph(again)) == to_mermaid(read_graph(rendered[name]))
 
 
@@ -355,7 +364,7 @@ def test_json_render_draws_the_same(rendered: dict[str, Path], tmp_path: Path) -
 
 
 def test_deterministic(rendered: dict[str, Path], tmp_path: Path) -> None:
-    again = render_into(tmp_path / "again")
+    again = render_into(tmp_path / "again", fresh=True)
     first = to_markdown(read_graph(rendered["default"]))
     assert first == to_markdown(read_graph(rendered["default"])) == to_markdown(read_graph(again))
 

@@ -22,7 +22,7 @@ from generator.companions.launch_role import (
 )
 from generator.iam.iam_table import BY_TYPE, STACK_TAGS, Operation, required_permissions, tagging_permissions
 from generator.product.compose import build_product
-from tests.conftest import CONFIGS, named_config
+from tests.conftest import CONFIGS, config_params, named_config
 from tests.test_iam_check import edit_json, findings_of, render_to
 
 LAUNCH_ROLE = "sagemaker-mlops-gen-launch-role"
@@ -32,7 +32,7 @@ def product(name: str) -> dict[str, Any]:
     return build_product(named_config(name)).to_dict()
 
 
-@pytest.mark.parametrize("name", sorted(n for n in CONFIGS if n != "standard-launch-role"))
+@pytest.mark.parametrize("name", config_params(n for n in CONFIGS if n != "standard-launch-role"))
 def test_generated_role_grants_every_tagging_action_of_every_taggable_resource(name: str) -> None:
     template = product(name)
     cfg = named_config(name)
