@@ -650,6 +650,7 @@ def test_ctrl_c_in_a_command_exits_130_and_keeps_nothing(tmp_path: Path, monkeyp
 
 
 @pytest.mark.parametrize("delay_ms", [5, 30, 80, 140, 200])
+@pytest.mark.slow  # starts mlops-gen in a subprocess per case
 def test_ctrl_c_in_the_first_200_ms_gives_no_traceback(tmp_path: Path, delay_ms: int) -> None:
     """SIGINT at any moment of mlops-gen's first 200 ms (importing the CLI, parsing, rendering): one line.
 

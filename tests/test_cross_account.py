@@ -97,6 +97,7 @@ def drop_action(action: str) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_failing_fixture_a_group_policy_without_create_model(tmp_path: Path) -> None:
     """Case 3 of issue 11: the group granted Describe/List only, so CreateModel from a stage account was denied."""
     folder = render_to(tmp_path / "out", org_id=ORG_ID)

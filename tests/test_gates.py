@@ -97,6 +97,7 @@ def test_each_broken_gate_is_a_finding(name: str) -> None:
     assert any(r == rule and words in m for r, m in found), found
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_api_mode_deployments_are_gated_too() -> None:
     """Deploy mode "api": the deployments are CodeBuild actions; deleting the approval is still caught."""
     template = rendered("delegated-admin")

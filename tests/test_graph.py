@@ -196,6 +196,7 @@ def test_default_triggers(rendered: dict[str, Path]) -> None:
         assert [(s, a, t, d_) for s, a, t, d_ in d.edges if s == rule] == [(rule, "-->", "starts", "PIPELINE")]
 
 
+@pytest.mark.slow  # renders a named configuration beyond default
 def test_codeconnections_three_regions(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["codeconnections-3-regions"])
     assert d.stages() == STAGES
@@ -230,6 +231,7 @@ def test_one_region_draws_no_region_sources(rendered: dict[str, Path]) -> None:
     assert "REGIONS" not in diagram_of(rendered["default"]).subgraphs
 
 
+@pytest.mark.slow  # renders a named configuration beyond default
 def test_custom_preferences_come_from_the_template(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["custom-preferences"])
     staging = d.nodes[d.by_text("DeployResourcesStaging")][1].split("\n")[2:]
@@ -277,6 +279,7 @@ def test_delegated_admin_draws_the_stack_sets_its_deploy_projects_deploy(rendere
     assert d.edges_from(d.by_text("TestStaging")) == []
 
 
+@pytest.mark.slow  # renders a named configuration beyond default
 def test_account_filters_narrow_the_ou_to_the_listed_accounts(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["account-filters"])
     staging, prod = d.by_text("DeployResourcesStaging"), d.by_text("DeployResourcesProd")
@@ -297,6 +300,7 @@ def test_account_filters_narrow_the_ou_to_the_listed_accounts(rendered: dict[str
     assert _targets(d) == [f"Organizational unit\n{STAGING_OU}", f"Organizational unit\n{PROD_OU}"]
 
 
+@pytest.mark.slow  # renders a named configuration beyond default
 def test_self_managed_deploys_to_the_listed_accounts(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["self-managed"])
     staging, prod = d.by_text("DeployResourcesStaging"), d.by_text("DeployResourcesProd")
@@ -363,6 +367,7 @@ def test_json_render_draws_the_same(rendered: dict[str, Path], tmp_path: Path) -
     assert to_markdown(read_graph(folder)) == to_markdown(read_graph(rendered["default"]))
 
 
+@pytest.mark.slow  # renders afresh twice
 def test_deterministic(rendered: dict[str, Path], tmp_path: Path) -> None:
     again = render_into(tmp_path / "again", fresh=True)
     first = to_markdown(read_graph(rendered["default"]))

@@ -158,6 +158,7 @@ def test_standard_launch_role_refuses(tmp_path: Path, case: dict[str, Any]) -> N
     assert case["missing"] in hit[0].message and STANDARD_LAUNCH_ROLE in hit[0].message
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_generated_launch_role_missing_one_action(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
 
@@ -336,6 +337,7 @@ def test_endpoints_in_every_deploy_region_are_checked(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_endpoint_in_the_pipeline_account_only_is_missing(tmp_path: Path) -> None:
     """${AWS::AccountId} in the target-role template is the staging account, never the pipeline's."""
     folder = render_to(tmp_path / "out")

@@ -296,6 +296,7 @@ def test_preprocess_splits_without_overlap(monkeypatch: pytest.MonkeyPatch, tmp_
     assert {row.split(",")[0] for row in test} <= {"0", "1", "2"}  # label stays first, as XGBoost wants
 
 
+@pytest.mark.slow  # imports numpy and scikit-learn
 def test_metrics_report_is_model_quality_json() -> None:
     np = require("numpy")
     from iris_pipeline.scripts.evaluate import metrics_report

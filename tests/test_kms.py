@@ -180,6 +180,7 @@ def _edit(path: Path, change: Any) -> None:
     path.write_text(json.dumps(template))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_a_key_policy_without_the_stage_readers_is_reported(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out", kms_key="generated")
 

@@ -231,6 +231,7 @@ def name_locations(template: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
     return found
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_name_targets_are_where_the_product_uses_each_name() -> None:
     """The mapping above is checked against the rendered product, not just asserted."""
     # custom-preferences has approver emails: the approval topic and its key's alias exist only then.

@@ -146,6 +146,7 @@ def test_codeconnections_render_has_no_seed_bundle(tmp_path: Path) -> None:
     assert "seed-bundle" not in [s.name for s in plan_for(options(folder)).steps]
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_seed_bucket_must_be_the_publish_bucket(rendered: Path) -> None:
     with pytest.raises(InputError, match=f"--bucket {BUCKET} or render again with --seed-bucket other-bucket"):
         pub.load_release(rendered, "other-bucket")
