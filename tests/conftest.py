@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,8 @@ from moto import mock_aws
 
 from generator.checks.cache import ENV_DIR as ENV_CACHE_DIR
 from generator.config import RenderConfig, build_config
+from generator.render import render_files
+from generator.rendered import RenderedFile
 from tests.moto_helpers import model_package_group_policies
 
 __all__ = ["model_package_group_policies"]  # fixtures shared by every test module
@@ -87,7 +92,15 @@ _OWN_CACHE = pytest.StashKey[str]()
 
 def pytest_configure(config: pytest.Config) -> None:
     """One throw-away result cache for the whole run (generator/checks/cache.py), never the user's: created by
-    the process that starts the run (the xdist controller, or pytest alone) and inherited by its workers."""
+    the process that starts the run (the xdist controller, or pytest alone) and inherited by its workers.
+
+    CI runs every test: under CI (env `CI` set) a `-m` mark expression is refused, so CI can never silently
+    skip the `slow` end-to-end cases. `pytest -m "not slow"` is the developer's fast set (tests/README.md)."""
+    if os.environ.get("CI") and config.option.markexpr:
+        raise pytest.UsageError(
+            f"CI runs every test, slow ones included: -m {config.option.markexpr!r} is refused when CI is set "
+            "(run scripts/test.sh without -m)"
+        )
     if not (os.environ.get("PYTEST_XDIST_WORKER") and os.environ.get(SESSION_CACHE_ENV)):
         os.environ[SESSION_CACHE_ENV] = tempfile.mkdtemp(prefix="mlops-gen-test-cache-")
         config.stash[_OWN_CACHE] = os.environ[SESSION_CACHE_ENV]
@@ -104,8 +117,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     bad-input doc runs after its cases): under xdist (`--dist loadscope --no-loadscope-reorder`, scripts/test.sh)
     the two workers start on the long end-to-end files and finish on the short ones, instead of one worker
     running rehearsals alone at the end."""
+    for item in items:
+        if on_moto(item) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
     slow_files = {item.path for item in items if item.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)
+
+
+#: What starts an AWS on moto: the in-process mock, moto's server, or the rehearsal's local AWS.
+_STARTS_MOTO = re.compile(r"@mock_aws\b|\b(mock_aws|ThreadedMotoServer|local_aws)\(")
+
+
+@functools.cache
+def _starts_moto(function: Callable[..., Any]) -> bool:
+    try:
+        return bool(_STARTS_MOTO.search(inspect.getsource(function)))
+    except (OSError, TypeError):  # no source to read (a builtin, a generated function)
+        return False
+
+
+def on_moto(item: pytest.Item) -> bool:
+    """The test runs on moto: it, or one of its fixtures, starts moto. Such a test is `slow` without a mark of
+    its own (tests/README.md): setting up moto's accounts, organisation and services and calling them costs
+    0.5-4 s of CPU per test."""
+    function = getattr(item, "function", None)
+    if function is not None and _starts_moto(function):
+        return True
+    fixture_info = getattr(item, "_fixtureinfo", None)
+    definitions = fixture_info.name2fixturedefs if fixture_info is not None else {}
+    return any(_starts_moto(d.func) for name in item.fixturenames for d in definitions.get(name, ()))
 
 
 @pytest.fixture
@@ -170,6 +210,25 @@ def shared_roles_config(**overrides: Any) -> RenderConfig:
 
 def named_config(name: str) -> RenderConfig:
     return make_config(**CONFIGS[name])
+
+
+def config_params(names: Iterable[str] = CONFIGS) -> list[Any]:
+    """The named configurations as test parameters, sorted: `default` in the fast set, every other one `slow`
+    (tests/README.md): each costs a render of its own (about half a second of CPU) the first time a test
+    process meets it, and the rules under test run the same code on every configuration."""
+    return [pytest.param(name, marks=[] if name == "default" else [pytest.mark.slow]) for name in sorted(names)]
+
+
+@functools.cache
+def _rendered(cfg: RenderConfig) -> tuple[RenderedFile, ...]:
+    return tuple(render_files(cfg))
+
+
+def rendered_files(cfg: RenderConfig) -> list[RenderedFile]:
+    """`render_files(cfg)`, rendered once per test process and configuration (about 0.5 s of CPU each; many
+    tests read the same renders). Safe to share: a config and its rendered files are frozen, and `render` is
+    pure. Not for a test that patches the renderer (it would get the unpatched output): call `render_files`."""
+    return list(_rendered(cfg))
 
 
 GOLDEN_DIR = Path(__file__).parent / "golden"

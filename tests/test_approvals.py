@@ -24,15 +24,15 @@ from generator.contract import Variables
 from generator.errors import InputError
 from generator.manifest import read_manifest
 from generator.product.pipeline import CONFIGURATION_VALUE_MAX
-from generator.render import build_manifest, render_files, write_output
+from generator.render import build_manifest, write_output
 from tests.cfn_resolve import ACCOUNT, REGION, Resolver, product_template
-from tests.conftest import make_config
+from tests.conftest import make_config, rendered_files
 
 EMAILS = ["ml-lead@example.com", "risk-officer@example.com"]
 
 
 def product(**overrides: Any) -> dict[str, Any]:
-    return product_template(render_files(make_config(**overrides)))
+    return product_template(rendered_files(make_config(**overrides)))
 
 
 def of_type(template: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
@@ -44,6 +44,7 @@ def action(template: dict[str, Any], name: str) -> dict[str, Any]:
     return next(a for s in pipeline["Properties"]["Stages"] for a in s["Actions"] if a["Name"] == name)
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_approver_emails_create_an_encrypted_topic_with_subscriptions() -> None:
     template = product(approver_email=EMAILS)
     (key_id, key), (topic_id, topic) = (
@@ -102,12 +103,12 @@ def test_custom_data_reads_the_exported_variables() -> None:
 
 def test_standard_launch_role_refuses_approver_emails_naming_the_permissions() -> None:
     with pytest.raises(InputError) as error:
-        render_files(make_config(launch_role="standard", approver_email=EMAILS[:1]))
+        rendered_files(make_config(launch_role="standard", approver_email=EMAILS[:1]))
     message = str(error.value)
     assert error.value.flag == "--launch-role standard"
     assert "ApprovalTopicKey (AWS::KMS::Key) needs kms:CreateKey (create) on *" in message
     assert "ApprovalTopic (AWS::SNS::Topic) needs sns:CreateTopic (create)" in message
-    render_files(make_config(launch_role="standard"))  # without emails the standard role is enough
+    rendered_files(make_config(launch_role="standard"))  # without emails the standard role is enough
 
 
 @pytest.mark.parametrize(
@@ -123,6 +124,7 @@ def test_bad_approver_emails_name_the_flag(value: list[str], rule: str) -> None:
     assert error.value.flag == "--approver-email" and rule in str(error.value)
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_cli_repeats_the_flag(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     args = ["render", "--staging-ou", "ou-ab12-11111111", "--prod-ou", "ou-ab12-22222222", "--region", REGION,
@@ -133,6 +135,7 @@ def test_cli_repeats_the_flag(tmp_path: Path) -> None:
     assert all(f"Endpoint: {e}" in text for e in EMAILS)
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_pipeline_role_needs_publish_and_the_key_through_sns() -> None:
     template = product(approver_email=EMAILS, service_roles="per-service")
     model = runtime_needs(template, None, REGION)
@@ -148,11 +151,12 @@ def test_pipeline_role_needs_publish_and_the_key_through_sns() -> None:
 
 def render_folder(out: Path, **overrides: Any) -> Path:
     cfg = make_config(**overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), out, force=True)
     return out
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_prerequisites_let_the_pipeline_role_notify(tmp_path: Path) -> None:
     folder = render_folder(tmp_path / "dist", approver_email=EMAILS, service_roles="per-service")
     manifest = read_manifest(folder)
@@ -174,8 +178,9 @@ def test_prerequisites_let_the_pipeline_role_notify(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_e9102_catches_a_renamed_namespace_in_the_rendered_product() -> None:
-    (product_file,) = [f for f in render_files(make_config()) if f.kind == "product-template"]
+    (product_file,) = [f for f in rendered_files(make_config()) if f.kind == "product-template"]
     text = product_file.content.decode()
     assert lint_text(text, [REGION], product_file.path) == []
     broken = text.replace("Namespace: TestVariables", "Namespace: StagingTestVariables")

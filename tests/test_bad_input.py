@@ -332,7 +332,11 @@ def answers() -> Answers:
     return {}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+#: A case that renders a folder first (`setup`) costs about a second of CPU: `slow` (tests/README.md).
+PARAMS = [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.setup is not None else []) for c in CASES]
+
+
+@pytest.mark.parametrize("case", PARAMS)
 def test_bad_input(case: Case, tmp_path: Path, answers: Answers) -> None:
     code, stdout, stderr = _run(case, tmp_path)
     answers[case.name] = (code, stdout, stderr, tmp_path)

@@ -23,8 +23,7 @@ from generator.iam.iam_eval import wildcard_match
 from generator.product.compose import build_product
 from generator.product.kms import STANDARD_LAUNCH_ROLE
 from generator.product.parameters import PER_SERVICE_ROLES, USE_ROLE
-from generator.render import render_files
-from tests.conftest import CONFIGS, PROD_OU, STAGING_OU, make_config, named_config, shared_roles_config
+from tests.conftest import CONFIGS, PROD_OU, STAGING_OU, make_config, named_config, rendered_files, shared_roles_config
 from tests.moto_helpers import create_stack_set_from_template
 
 STUDIO_ROLES = (
@@ -54,7 +53,7 @@ def all_resources(document: dict[str, Any]) -> list[str]:
 
 
 def test_render_lists_every_bootstrap_template_in_the_manifest() -> None:
-    kinds = {f.kind: f.path for f in render_files(make_config())}
+    kinds = {f.kind: f.path for f in rendered_files(make_config())}
     assert kinds["target-role-template"] == "target-role-template.yaml"
     assert kinds["target-role-stackset"] == "target-role-stackset.yaml"
     assert kinds["prerequisites-template"] == "prerequisites-template.yaml"
@@ -396,6 +395,7 @@ def _organisation() -> tuple[str, dict[str, str], dict[str, str]]:
 
 @mock_aws
 @pytest.mark.parametrize("service_roles", ["project", "per-service"])
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_stack_set_creates_the_role_in_every_staging_and_prod_account(service_roles: str) -> None:
     mgmt, ous, accounts = _organisation()
     cfg = make_config(staging_ou=ous["staging"], prod_ou=ous["prod"], service_roles=service_roles)

@@ -60,6 +60,7 @@ def _projects(cfg: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("stackset_admin", ["management", "delegated"])  # delegated: the deploy projects too
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_every_codebuild_project_runs_in_the_vpc(stackset_admin: str) -> None:
     projects = _projects(make_config(**VPC, **{"stackset-admin": stackset_admin}))
     assert len(projects) == (2 if stackset_admin == "management" else 4)
@@ -79,11 +80,13 @@ def _iam_findings(tmp_path: Path, cfg: Any) -> list[Any]:
     return check_folder(out, read_manifest(out))
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_the_project_roles_allow_what_codebuild_calls_in_the_vpc(tmp_path: Path) -> None:
     findings = [f for f in _iam_findings(tmp_path, make_config(**VPC)) if f.blocks_render]
     assert findings == []
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_a_role_missing_the_attach_permission_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The failing fixture: CodeBuild's CreateNetworkInterfacePermission dropped from the roles."""
     original = build_network.role_statements

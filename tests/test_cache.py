@@ -19,8 +19,8 @@ from generator.checks.finding import Finding
 from generator.checks.gates import ORDER_RULE
 from generator.checks.validate import NO_CACHE, lint_text, run_cfn_lint, validate_dir
 from generator.iam.resolve import load_template
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import STAGING_OU, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 from tests.test_cli import BASE, imported_modules, invoke
 from tests.test_gates import delete_the_approval
@@ -32,7 +32,7 @@ UNUSED_PARAMETER = "W2001"
 
 def rendered(folder: Path) -> Path:
     cfg = make_config()
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
@@ -59,6 +59,7 @@ def forbid(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(generator.checks.validate, "_run_folder_checks", ran)
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_cold_and_warm_cache_give_the_same_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = broken(tmp_path / "dist")
     cache = ResultCache(tmp_path / "cache")
@@ -74,6 +75,7 @@ def test_cold_and_warm_cache_give_the_same_findings(tmp_path: Path, monkeypatch:
     assert validate_dir(folder, cache=cache) == cold
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_a_changed_file_misses_the_cache(tmp_path: Path) -> None:
     """The key is the content: editing a template after a warm run finds the new problem."""
     folder = rendered(tmp_path / "dist")
@@ -197,6 +199,7 @@ def test_each_distinct_template_text_is_linted_once(tmp_path: Path, monkeypatch:
     ]
 
 
+@pytest.mark.slow  # two renders
 def test_a_render_parses_the_seed_endpoint_template_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The endpoint template's resource types shape four role documents; parsing it each time (pure-Python
     YAML) was a third of a render's CPU (issue 15)."""
@@ -231,6 +234,7 @@ def test_one_rule_set_finds_what_a_fresh_cfn_lint_finds(tmp_path: Path) -> None:
     assert generator.checks.validate._rules.cache_info().misses <= 1
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_cli_no_cache_writes_nothing(tmp_path: Path) -> None:
     folder = rendered(tmp_path / "dist")
     cache = tmp_path / "cache"

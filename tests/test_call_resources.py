@@ -191,6 +191,7 @@ EXPECTED_GAPS = {
         ("account-filters", "DeployProjectStackSetTargetsAndTypes", BUILD_ROLE),
     ],
 )
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_a_grant_on_the_stack_set_only_is_a_finding(tmp_path: Path, config: str, sid: str, role: str) -> None:
     """Failing fixture: the prerequisites policy as it was (only `stackset/...`); passing: as rendered."""
     folder = render_to(tmp_path / "out", **CONFIGS[config])
@@ -242,6 +243,7 @@ def _edit_seed(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
     reseal(folder)
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_a_stack_set_call_modelled_on_the_stack_set_only_is_unchecked(tmp_path: Path) -> None:
     """The class: a call whose model leaves out a resource type its action is authorized against."""
     folder = render_to(tmp_path / "out", **CONFIGS["delegated-admin"])

@@ -29,8 +29,8 @@ from generator.checks.checkov import (
     strip_skips,
 )
 from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import CONFIGS, named_config
+from generator.render import build_manifest, write_output
+from tests.conftest import CONFIGS, named_config, rendered_files
 
 #: (template path relative to the render root, logical id, check id)
 Key = tuple[str, str, str]
@@ -45,7 +45,7 @@ def renders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     templates: list[str] = []
     for name in sorted(CONFIGS):
         cfg = named_config(name)
-        files = render_files(cfg)
+        files = rendered_files(cfg)
         write_output(files, build_manifest(cfg, files), root / name, force=False)
         kinds = {a.kind: a.path for a in read_manifest(root / name).templates()}
         assert "product-template" in kinds, f"{name}: the manifest lists no product template"

@@ -83,6 +83,7 @@ def test_help_of_every_command(command: str) -> None:
     assert "--help" in result.stdout
 
 
+@pytest.mark.slow  # runs a process of its own (console script or pytest)
 def test_help_of_console_script() -> None:
     proc = run_script("render", "--help")
     assert proc.returncode == 0, proc.stderr
@@ -117,6 +118,7 @@ def test_render_writes_product_and_manifest(tmp_path: Path) -> None:
     assert str(out / "manifest.json") in result.stdout
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_render_without_org_id_says_what_publish_needs(tmp_path: Path) -> None:
     without = invoke(*BASE, "--out", str(tmp_path / "a"), "--no-validate")
     assert without.exit_code == 0 and "no --org-id" in without.stdout and "mlops-gen doctor" in without.stdout
@@ -127,6 +129,7 @@ def test_render_without_org_id_says_what_publish_needs(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "--org-id" in bad.output
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_render_output_is_readable_by_others(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
@@ -139,6 +142,7 @@ def _umask() -> int:
     return mask
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_render_json_format(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate", "--format", "json").exit_code == 0
@@ -146,6 +150,7 @@ def test_render_json_format(tmp_path: Path) -> None:
     assert product["AWSTemplateFormatVersion"] == "2010-09-09"
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_json_prints_only_the_manifest(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     result = invoke(*BASE, "--out", str(out), "--no-validate", "--json")
@@ -154,6 +159,7 @@ def test_json_prints_only_the_manifest(tmp_path: Path) -> None:
     assert result.stdout == (out / "manifest.json").read_text()
 
 
+@pytest.mark.slow  # runs a process of its own (console script or pytest)
 def test_json_of_console_script_is_only_the_manifest(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     proc = run_script(*BASE, "--out", str(out), "--no-validate", "--json")
@@ -162,6 +168,7 @@ def test_json_of_console_script_is_only_the_manifest(tmp_path: Path) -> None:
     assert proc.stdout == (out / "manifest.json").read_text()
 
 
+@pytest.mark.slow  # runs a process of its own (console script or pytest)
 def test_validated_render_shows_its_steps_on_stderr_only(tmp_path: Path) -> None:
     """Not a terminal: one plain, unwrapped `... step` line each; stdout keeps only the --json manifest."""
     out = tmp_path / "dist"
@@ -177,6 +184,7 @@ def test_validated_render_shows_its_steps_on_stderr_only(tmp_path: Path) -> None
     assert proc.stdout == (out / "manifest.json").read_text()
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_same_inputs_give_identical_files(tmp_path: Path) -> None:
     first, second = tmp_path / "a", tmp_path / "b"
     args = [*BASE, "--deploy-regions", "eu-west-1,us-east-1", "--no-validate"]
@@ -188,6 +196,7 @@ def test_same_inputs_give_identical_files(tmp_path: Path) -> None:
         assert (first / name).read_bytes() == (second / name).read_bytes(), name
 
 
+@pytest.mark.slow  # runs a process of its own (console script or pytest)
 def test_console_script_renders_the_same_bytes_as_in_process(tmp_path: Path) -> None:
     assert invoke(*BASE, "--out", str(tmp_path / "a"), "--no-validate").exit_code == 0
     proc = run_script(*BASE, "--out", str(tmp_path / "b"), "--no-validate")
@@ -253,6 +262,7 @@ def test_missing_region_names_flag_and_env_vars(tmp_path: Path) -> None:
     assert "--region" in result.stderr and "AWS_REGION" in result.stderr and "AWS_DEFAULT_REGION" in result.stderr
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_region_from_environment(tmp_path: Path) -> None:
     args = [a for a in BASE if a not in ("--region", "eu-west-1")]
     result = invoke(*args, "--out", str(tmp_path / "dist"), "--no-validate", env={"AWS_DEFAULT_REGION": "us-east-2"})
@@ -278,6 +288,7 @@ def test_non_empty_out_needs_force_and_force_never_touches_a_user_file(tmp_path:
     assert leftovers(tmp_path) == ["dist"]
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_force_replaces_a_previous_render(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
@@ -291,6 +302,7 @@ def test_force_replaces_a_previous_render(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == ["dist"]
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_force_refuses_a_previous_render_with_a_user_file_beside_it(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
@@ -306,6 +318,7 @@ def test_force_refuses_a_previous_render_with_a_user_file_beside_it(tmp_path: Pa
     assert leftovers(tmp_path) == ["dist"]
 
 
+@pytest.mark.slow  # runs a process of its own (console script or pytest)
 def test_force_on_a_git_checkout_is_refused_and_nothing_is_touched(tmp_path: Path) -> None:
     repo = tmp_path / "myproject"
     (repo / ".git").mkdir(parents=True)
@@ -330,6 +343,7 @@ def test_force_on_a_git_checkout_is_refused_and_nothing_is_touched(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["myproject"]
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_a_manifest_listing_paths_outside_is_no_licence_to_delete(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
@@ -343,6 +357,7 @@ def test_a_manifest_listing_paths_outside_is_no_licence_to_delete(tmp_path: Path
     assert victim.read_text() == "keep me"
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_empty_read_only_out_keeps_its_mode(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     out.mkdir()
@@ -358,6 +373,7 @@ def test_empty_read_only_out_keeps_its_mode(tmp_path: Path) -> None:
     out.chmod(0o755)
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_empty_out_is_used_without_force(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     out.mkdir()
@@ -403,6 +419,7 @@ def test_out_in_read_only_folder(tmp_path: Path) -> None:
 # --- config files ---------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_config_file_in_current_folder_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "mlops-gen.toml").write_text(
         f'staging-ou = "{STAGING_OU}"\nprod-ou = "{PROD_OU}"\nregion = "ap-southeast-2"\nbranch = "release"\n'
@@ -414,6 +431,7 @@ def test_config_file_in_current_folder_is_found(tmp_path: Path, monkeypatch: pyt
     assert "BranchName: release" in (tmp_path / "dist" / "product-template.yaml").read_text()
 
 
+@pytest.mark.slow  # runs a process of its own (console script or pytest)
 def test_config_file_found_by_console_script(tmp_path: Path) -> None:
     (tmp_path / "mlops-gen.toml").write_text(
         f'staging-ou = "{STAGING_OU}"\nprod-ou = "{PROD_OU}"\nregion = "us-west-2"\n'
@@ -423,6 +441,7 @@ def test_config_file_found_by_console_script(tmp_path: Path) -> None:
     assert json.loads(proc.stdout)["home_region"] == "us-west-2"
 
 
+@pytest.mark.slow  # renders through the CLI (about a second each)
 def test_explicit_config_and_flag_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tmp_path / "keep" / "team.toml"
     config.parent.mkdir()
@@ -478,6 +497,7 @@ def _bad_renderer(cfg: RenderConfig) -> list[RenderedFile]:
     return [RenderedFile("prerequisites-template", "bad-template.yaml", BAD_TEMPLATE)]
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_validation_failure_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(render, "RENDERERS", (*render.RENDERERS, _bad_renderer))
     out = tmp_path / "dist"
@@ -488,6 +508,7 @@ def test_validation_failure_leaves_no_output(tmp_path: Path, monkeypatch: pytest
     assert leftovers(tmp_path) == []
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_validation_failure_keeps_previous_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
@@ -499,6 +520,7 @@ def test_validation_failure_keeps_previous_output(tmp_path: Path, monkeypatch: p
     assert leftovers(tmp_path) == ["dist"]
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_render_with_validation(tmp_path: Path) -> None:
     result = invoke(*BASE, "--out", str(tmp_path / "dist"))
     assert result.exit_code == 0, result.output
@@ -513,6 +535,7 @@ def test_validate_folder_without_manifest(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_validate_json_of_a_good_render(tmp_path: Path) -> None:
     assert invoke(*BASE, "--out", str(tmp_path / "dist"), "--no-validate").exit_code == 0
     result = invoke("validate", str(tmp_path / "dist"), "--json")
@@ -577,6 +600,7 @@ def imported_modules(*args: str, cwd: Path) -> set[str]:
     return {line.rsplit("|", 1)[1].strip().split(".")[0] for line in lines}
 
 
+@pytest.mark.slow  # runs a process of its own (console script or pytest)
 def test_render_no_validate_does_not_import_aws_sdk_or_cfn_lint(tmp_path: Path) -> None:
     modules = imported_modules(*BASE, "--out", str(tmp_path / "dist"), "--no-validate", cwd=tmp_path)
     assert "troposphere" in modules  # the parse worked: the render really ran
@@ -626,6 +650,7 @@ def test_ctrl_c_in_a_command_exits_130_and_keeps_nothing(tmp_path: Path, monkeyp
 
 
 @pytest.mark.parametrize("delay_ms", [5, 30, 80, 140, 200])
+@pytest.mark.slow  # starts mlops-gen in a subprocess per case
 def test_ctrl_c_in_the_first_200_ms_gives_no_traceback(tmp_path: Path, delay_ms: int) -> None:
     """SIGINT at any moment of mlops-gen's first 200 ms (importing the CLI, parsing, rendering): one line.
 

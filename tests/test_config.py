@@ -24,9 +24,8 @@ from generator.config import (
 )
 from generator.errors import InputError
 from generator.naming import Names
-from generator.render import render_files
 from tests.cfn_resolve import Resolver, product_template
-from tests.conftest import CONNECTION_ARN, PROD_OU, STAGING_OU, make_config
+from tests.conftest import CONNECTION_ARN, PROD_OU, STAGING_OU, make_config, rendered_files
 
 CODECONNECTIONS = {"source": "codeconnections", "connection-arn": CONNECTION_ARN, "repository": "acme/iris-deploy"}
 #: 25 characters: the artifact bucket (`<prefix>project-<id>-artifacts`, limit 63) then just fits, and
@@ -438,9 +437,10 @@ def longest_fitting_project_name(template: dict[str, Any]) -> int:
     [{}, CODECONNECTIONS, {"name-prefix": "sagemaker-acme-platform-"}, {"name-prefix": PREFIX_LONGEST}],
     ids=["default", "codeconnections", "longer-prefix", "longest-prefix"],
 )
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_max_project_name_length_matches_rendered_names(overrides: dict[str, Any]) -> None:
     cfg = make_config(**overrides)
-    template = product_template(render_files(cfg))
+    template = product_template(rendered_files(cfg))
     where = [w for w, _, _ in rendered_names(template, "n")]
     assert any("StackSetName" in w for w in where) and any("ENDPOINT_NAME" in w for w in where), where
     longest = longest_fitting_project_name(template)

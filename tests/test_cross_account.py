@@ -22,8 +22,8 @@ from generator.checks.iam_check import check_folder
 from generator.checks.runtime_iam import SAMPLE_TARGET_ACCOUNT, Need
 from generator.iam.iam_eval import Decision
 from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import PROD_OU, STAGING_OU, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import PROD_OU, STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 
 ORG_ID = "o-a1b2c3d4e5"
@@ -32,7 +32,7 @@ SELF_MANAGED = {"permission_model": "self-managed", "staging_accounts": "1111111
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
@@ -63,6 +63,7 @@ def cross_findings(folder: Path) -> list[Any]:
 
 
 @pytest.mark.parametrize("overrides", [{"org_id": None}, {}, SELF_MANAGED, {"service_roles": "use-role"}])
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_rendered_products_grant_what_the_endpoint_stacks_need(tmp_path: Path, overrides: dict[str, Any]) -> None:
     folder = render_to(tmp_path / "out", **overrides)
     product, templates = loaded(folder)
@@ -95,6 +96,7 @@ def drop_action(action: str) -> Callable[[dict[str, Any]], None]:
     return change
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_failing_fixture_a_group_policy_without_create_model(tmp_path: Path) -> None:
     """Case 3 of issue 11: the group granted Describe/List only, so CreateModel from a stage account was denied."""
     folder = render_to(tmp_path / "out", org_id=ORG_ID)

@@ -24,8 +24,8 @@ from generator.checks.finding import Finding
 from generator.errors import ValidationFailed
 from generator.manifest import read_manifest
 from generator.naming import BootstrapNames, Stage
-from generator.render import build_manifest, render_files, validation_step, write_output
-from tests.conftest import CONFIGS, make_config
+from generator.render import build_manifest, validation_step, write_output
+from tests.conftest import CONFIGS, config_params, make_config, rendered_files
 from tests.edit import reseal
 from tests.test_seed_support import Seed, seed
 
@@ -37,7 +37,7 @@ YESTERDAYS_DESTINATION = "!Sub s3://sagemaker-${AWS::Region}-${AWS::AccountId}/d
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
@@ -77,7 +77,7 @@ def set_capture(stage: Stage, **values: Any) -> Callable[[str], str]:
     return change
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", config_params())
 def test_every_configuration_captures_where_it_may_write(tmp_path: Path, name: str) -> None:
     folder = render_to(tmp_path / "out", **CONFIGS[name])
     assert findings_of(folder) == []
@@ -100,6 +100,7 @@ def test_prod_captures_by_default_and_the_target_role_template_makes_the_bucket(
     assert group["Regions"] == ["eu-west-1", "us-east-1"]
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_yesterdays_default_destination_is_a_finding_and_render_refuses(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     today = "!Sub s3://${DataCaptureBucketStem}-${AWS::AccountId}-${AWS::Region}/data-capture"
@@ -130,6 +131,7 @@ def test_no_capture_no_finding(tmp_path: Path) -> None:
     assert findings_of(folder) == []
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_target_role_without_the_grant_is_a_finding(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
 

@@ -14,15 +14,15 @@ import pytest
 from generator.checks.gates import DISTINCT_RULE, ORDER_RULE, TEST_INPUT_RULE, Position, check_folder, check_template
 from generator.iam.resolve import load_template
 from generator.manifest import verify_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import CONFIGS, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import CONFIGS, make_config, rendered_files
 from tests.edit import reseal
 
 Template = dict[str, Any]
 
 
 def rendered(name: str) -> Template:
-    (product,) = [f for f in render_files(make_config(**CONFIGS[name])) if f.kind == "product-template"]
+    (product,) = [f for f in rendered_files(make_config(**CONFIGS[name])) if f.kind == "product-template"]
     return load_template(product.content.decode(), product.path)
 
 
@@ -40,6 +40,7 @@ def rules(template: Template) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_every_real_render_passes(name: str) -> None:
     assert rules(rendered(name)) == []
 
@@ -96,6 +97,7 @@ def test_each_broken_gate_is_a_finding(name: str) -> None:
     assert any(r == rule and words in m for r, m in found), found
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_api_mode_deployments_are_gated_too() -> None:
     """Deploy mode "api": the deployments are CodeBuild actions; deleting the approval is still caught."""
     template = rendered("delegated-admin")
@@ -108,12 +110,13 @@ def test_parallel_actions_do_not_precede_each_other() -> None:
     assert not Position(1, 2).precedes(Position(1, 2)) and not Position(2, 1).precedes(Position(1, 3))
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_validate_reports_the_gate_in_the_folder(tmp_path: Path) -> None:
     """The check runs on the rendered file (edited by hand): validate_dir lists it, and it blocks render."""
     from generator.checks.validate import validate_dir
 
     cfg = make_config()
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     out = tmp_path / "dist"
     write_output(files, build_manifest(cfg, files), out, force=True)
     assert check_folder(out, verify_manifest(out)) == []

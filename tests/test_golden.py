@@ -15,7 +15,7 @@ import zipfile
 import pytest
 
 from generator.render import render_files
-from tests.conftest import CONFIGS, GOLDEN_DIR, named_config
+from tests.conftest import GOLDEN_DIR, config_params, named_config, rendered_files
 
 
 def golden_view(path: str, content: bytes) -> tuple[str, bytes]:
@@ -33,10 +33,10 @@ def golden_view(path: str, content: bytes) -> tuple[str, bytes]:
     return f"{path}.contents.txt", ("\n".join(lines) + "\n").encode("utf-8")
 
 
-@pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.parametrize("name", config_params())
 def test_render_matches_golden(name: str, update_golden: bool) -> None:
     folder = GOLDEN_DIR / name
-    files = dict(golden_view(f.path, f.content) for f in render_files(named_config(name)))
+    files = dict(golden_view(f.path, f.content) for f in rendered_files(named_config(name)))
     if update_golden:
         folder.mkdir(parents=True, exist_ok=True)
         for old in folder.iterdir():
@@ -58,6 +58,7 @@ def test_render_matches_golden(name: str, update_golden: bool) -> None:
             pytest.fail(f"{name}/{path} differs from its golden file:\n" + "\n".join(list(diff)[:80]))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_render_is_deterministic() -> None:
     first = render_files(named_config("default"))
     second = render_files(named_config("default"))

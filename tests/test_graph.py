@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from generator.cli import app
 from generator.graph import label, read_graph, to_markdown, to_mermaid
 from generator.render import build_manifest, render_files, write_output
-from tests.conftest import PROD_OU, STAGING_OU, make_config
+from tests.conftest import PROD_OU, STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 
 runner = CliRunner()
@@ -100,23 +100,32 @@ def parse(mermaid: str) -> Diagram:
     return diagram
 
 
-def render_into(folder: Path, **overrides: object) -> Path:
+def render_into(folder: Path, fresh: bool = False, **overrides: object) -> Path:
+    """A render written into `folder`; `fresh`: rendered anew, not shared (a test of determinism)."""
     cfg = make_config(**overrides)
-    files = render_files(cfg)
+    files = render_files(cfg) if fresh else rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
 
+class _Renders(dict[str, Path]):
+    """Render folders of the named configurations, each rendered the first time a test asks for it (once for
+    the module): a test of the default render does not pay for the six others."""
+
+    def __init__(self, factory: pytest.TempPathFactory) -> None:
+        super().__init__()
+        self.factory = factory
+
+    def __missing__(self, name: str) -> Path:
+        from tests.conftest import CONFIGS
+
+        self[name] = render_into(self.factory.mktemp(name), **CONFIGS[name])
+        return self[name]
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Render folders of the named configurations (rendered once for the module)."""
-    from tests.conftest import CONFIGS
-
-    out = {}
-    names = ("default", "codeconnections-3-regions", "custom-preferences", "standard-launch-role")
-    for name in (*names, "delegated-admin", "account-filters", "self-managed"):
-        out[name] = render_into(tmp_path_factory.mktemp(name), **CONFIGS[name])
-    return out
+    return _Renders(tmp_path_factory)
 
 
 def diagram_of(folder: Path) -> Diagram:
@@ -187,6 +196,7 @@ def test_default_triggers(rendered: dict[str, Path]) -> None:
         assert [(s, a, t, d_) for s, a, t, d_ in d.edges if s == rule] == [(rule, "-->", "starts", "PIPELINE")]
 
 
+@pytest.mark.slow  # renders a named configuration beyond default
 def test_codeconnections_three_regions(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["codeconnections-3-regions"])
     assert d.stages() == STAGES
@@ -221,6 +231,7 @@ def test_one_region_draws_no_region_sources(rendered: dict[str, Path]) -> None:
     assert "REGIONS" not in diagram_of(rendered["default"]).subgraphs
 
 
+@pytest.mark.slow  # renders a named configuration beyond default
 def test_custom_preferences_come_from_the_template(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["custom-preferences"])
     staging = d.nodes[d.by_text("DeployResourcesStaging")][1].split("\n")[2:]
@@ -244,6 +255,7 @@ def _targets(d: Diagram) -> list[str]:
     return [text for shape, text, _ in d.nodes.values() if shape == "subroutine"]
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_delegated_admin_draws_the_stack_sets_its_deploy_projects_deploy(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["delegated-admin"])
     assert d.stages() == STAGES
@@ -267,6 +279,7 @@ def test_delegated_admin_draws_the_stack_sets_its_deploy_projects_deploy(rendere
     assert d.edges_from(d.by_text("TestStaging")) == []
 
 
+@pytest.mark.slow  # renders a named configuration beyond default
 def test_account_filters_narrow_the_ou_to_the_listed_accounts(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["account-filters"])
     staging, prod = d.by_text("DeployResourcesStaging"), d.by_text("DeployResourcesProd")
@@ -287,6 +300,7 @@ def test_account_filters_narrow_the_ou_to_the_listed_accounts(rendered: dict[str
     assert _targets(d) == [f"Organizational unit\n{STAGING_OU}", f"Organizational unit\n{PROD_OU}"]
 
 
+@pytest.mark.slow  # renders a named configuration beyond default
 def test_self_managed_deploys_to_the_listed_accounts(rendered: dict[str, Path]) -> None:
     d = diagram_of(rendered["self-managed"])
     staging, prod = d.by_text("DeployResourcesStaging"), d.by_text("DeployResourcesProd")
@@ -338,21 +352,24 @@ def test_api_mode_reads_the_deploy_project_environment(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_topologies_are_deterministic(rendered: dict[str, Path], tmp_path: Path) -> None:
     from tests.conftest import CONFIGS
 
     for name in ("delegated-admin", "account-filters", "self-managed"):
-        again = render_into(tmp_path / name, **CONFIGS[name])
+        again = render_into(tmp_path / name, fresh=True, **CONFIGS[name])
         assert to_mermaid(read_graph(again)) == to_mermaid(read_graph(rendered[name]))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_json_render_draws_the_same(rendered: dict[str, Path], tmp_path: Path) -> None:
     folder = render_into(tmp_path / "json", format="json")
     assert to_markdown(read_graph(folder)) == to_markdown(read_graph(rendered["default"]))
 
 
+@pytest.mark.slow  # renders afresh twice
 def test_deterministic(rendered: dict[str, Path], tmp_path: Path) -> None:
-    again = render_into(tmp_path / "again")
+    again = render_into(tmp_path / "again", fresh=True)
     first = to_markdown(read_graph(rendered["default"]))
     assert first == to_markdown(read_graph(rendered["default"])) == to_markdown(read_graph(again))
 
@@ -369,6 +386,7 @@ def test_label_escapes_mermaid_syntax() -> None:
 # --- the command ------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_cli_prints_markdown_and_writes_out(rendered: dict[str, Path], tmp_path: Path) -> None:
     folder = str(rendered["default"])
     printed = runner.invoke(app, ["graph", folder])

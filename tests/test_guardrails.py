@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from generator import contract
 from generator.naming import Stage
 from tests.cfn_resolve import Resolver
@@ -121,6 +123,7 @@ def test_missing_deployment_section_takes_the_safe_defaults(seed: Seed, tmp_path
     assert partial.canary_percent == 25 and partial.termination_wait_seconds == 600
 
 
+@pytest.mark.slow  # runs checkov
 def test_endpoint_template_is_lint_and_checkov_clean(checkov_bin: Path) -> None:
     from cfnlint.api import ManualArgs, lint
 

@@ -25,8 +25,8 @@ from generator.checks.hygiene import (
 )
 from generator.companions.launch_role import build_launch_role_template
 from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import make_config, rendered_files
 
 FIXTURES = Path(__file__).parent / "policy_fixtures" / "hygiene"
 RULES = {
@@ -154,7 +154,7 @@ def test_the_launch_role_administers_keys_only_through_their_own_policies(monkey
 )
 def test_rendered_templates_pass(tmp_path: Path, overrides: dict[str, Any]) -> None:
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     folder = tmp_path / "out"
     write_output(files, build_manifest(cfg, files), folder, force=True)
     assert hygiene.check_folder(folder, read_manifest(folder)) == []

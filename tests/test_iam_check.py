@@ -24,8 +24,8 @@ from generator.checks.iam_check import (
 from generator.cli import app
 from generator.errors import ValidationFailed
 from generator.manifest import Manifest, read_manifest
-from generator.render import build_manifest, render_files, validation_step, write_output
-from tests.conftest import CONFIGS, CONNECTION_ARN, TEST_DATA, make_config
+from generator.render import build_manifest, validation_step, write_output
+from tests.conftest import CONFIGS, CONNECTION_ARN, TEST_DATA, make_config, rendered_files
 from tests.edit import reseal
 
 REFERENCE = TEST_DATA / "iam"
@@ -60,7 +60,7 @@ def render_to(folder: Path, **overrides: Any) -> Path:
     if "service-roles" not in overrides and "service_roles" not in overrides:
         overrides["service_roles"] = "per-service"
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
@@ -100,6 +100,7 @@ def test_shipped_service_role_policies_are_the_reference(role: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(RENDERS))
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_rendered_products_pass(tmp_path: Path, name: str) -> None:
     folder = render_to(tmp_path / "out", **RENDERS[name])
     assert findings_of(folder) == []
@@ -157,6 +158,7 @@ def test_standard_launch_role_refuses(tmp_path: Path, case: dict[str, Any]) -> N
     assert case["missing"] in hit[0].message and STANDARD_LAUNCH_ROLE in hit[0].message
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_generated_launch_role_missing_one_action(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
 
@@ -194,6 +196,7 @@ def test_explicit_deny_in_prerequisites_is_missing(tmp_path: Path) -> None:
     assert "explicitly denies" in finding.message
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_connection_tag_condition_is_reported_not_allowed(tmp_path: Path) -> None:
     folder = render_to(
         tmp_path / "out", source="codeconnections", **{"connection-arn": CONNECTION_ARN, "repository": "acme/iris"}
@@ -270,6 +273,7 @@ def target_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_every_config_passes_with_its_target_role_checked(tmp_path: Path, name: str) -> None:
     folder = render_to(tmp_path / "out", **CONFIGS[name])
 
@@ -314,6 +318,7 @@ def test_target_role_without_invoke_endpoint_is_that_finding(tmp_path: Path) -> 
     assert finding.path == "product-template.json" and finding.line > 0
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_endpoints_in_every_deploy_region_are_checked(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out", **{"deploy-regions": "eu-west-1,us-east-1"})
 
@@ -332,6 +337,7 @@ def test_endpoints_in_every_deploy_region_are_checked(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_endpoint_in_the_pipeline_account_only_is_missing(tmp_path: Path) -> None:
     """${AWS::AccountId} in the target-role template is the staging account, never the pipeline's."""
     folder = render_to(tmp_path / "out")
@@ -406,6 +412,7 @@ def test_test_assuming_another_role_is_unchecked(tmp_path: Path) -> None:
     assert all(f"makes arn:aws:iam::444455556666:role/{TARGET_ROLE}" in f.message for f in unchecked)
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_without_target_role_template_assumed_calls_are_unchecked(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     drop_artifact(folder, "target-role-template")
@@ -422,6 +429,7 @@ def test_without_target_role_template_assumed_calls_are_unchecked(tmp_path: Path
 # --- validate and render --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_validate_json_lists_iam_findings(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     drop_artifact(folder, "prerequisites-template")
@@ -439,6 +447,7 @@ def test_validate_json_lists_iam_findings(tmp_path: Path) -> None:
     }.items() <= (next(f for f in findings if f["action"] == "cloudformation:CreateStackSet").items())
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_validate_text_names_action_and_role(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out", **{"launch-role": "standard"})
     case = BAD_STANDARD[1]
@@ -449,6 +458,7 @@ def test_validate_text_names_action_and_role(tmp_path: Path) -> None:
     assert line.startswith("IAM-LAUNCH-ROLE product-template.json:") and STANDARD_LAUNCH_ROLE in line
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_render_accepts_needs_prerequisites_but_not_missing(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     drop_artifact(folder, "prerequisites-template")
@@ -463,7 +473,7 @@ def test_render_accepts_needs_prerequisites_but_not_missing(tmp_path: Path) -> N
 
 def test_yaml_render_is_checked_the_same(tmp_path: Path) -> None:
     cfg = make_config()
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), tmp_path / "out", force=True)
     manifest: Manifest = read_manifest(tmp_path / "out")
     assert manifest.path_of("product-template").endswith(".yaml")

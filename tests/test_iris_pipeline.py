@@ -240,12 +240,23 @@ def test_registers_into_the_project_group_pending_with_accuracy(offline: Offline
 
 
 @pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
-def test_run_pipeline_upserts_and_starts_on_moto(sdk: ModuleType, moto_aws: None) -> None:
-    from iris_pipeline.run import run_pipeline
+def test_run_pipeline_upserts_and_starts_on_moto_and_the_cli_prints_the_execution_arn(
+    sdk: ModuleType, moto_aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`run_pipeline` creates and starts the pipeline; the command line (`main`) then upserts the same pipeline
+    (an update) and starts it again, printing the execution ARN. One test: each upsert builds the pipeline with
+    the SageMaker SDK (tens of seconds on moto)."""
+    from iris_pipeline.run import main, run_pipeline
 
     sm = boto3.client("sagemaker", region_name=REGION)
     first = run_pipeline(PROJECT, BUCKET, REGION, project_id=PROJECT_ID, parameters={"TrainingInstanceCount": 2})
-    second = run_pipeline(PROJECT, BUCKET, REGION, project_id=PROJECT_ID)  # upsert: updates, then starts again
+    capsys.readouterr()
+    # upsert: updates, then starts again
+    main(
+        ["--project-name", PROJECT, "--bucket", BUCKET, "--region", REGION, "--training-instance-type", "ml.m5.2xlarge"]
+    )
+    second = capsys.readouterr().out.strip()
+    assert sm.describe_pipeline_execution(PipelineExecutionArn=second)["PipelineArn"].endswith(f"/{PROJECT}-iris")
 
     name = project.pipeline_name(PROJECT)
     described = sm.describe_pipeline(PipelineName=name)
@@ -258,27 +269,16 @@ def test_run_pipeline_upserts_and_starts_on_moto(sdk: ModuleType, moto_aws: None
     assert {e["PipelineExecutionArn"] for e in executions} == {first, second}
     overrides = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=first)["PipelineParameters"]
     assert {"Name": "TrainingInstanceCount", "Value": "2"} in overrides
+    overrides = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=second)["PipelineParameters"]
+    assert overrides == [{"Name": "TrainingInstanceType", "Value": "ml.m5.2xlarge"}]
     group = sm.describe_model_package_group(ModelPackageGroupName=PROJECT)
     assert group["ModelPackageGroupArn"].endswith(f":model-package-group/{PROJECT}")
-
-
-@pytest.mark.slow  # builds the pipeline with the SageMaker SDK (and upserts it on moto)
-def test_cli_prints_the_execution_arn(sdk: ModuleType, moto_aws: None, capsys: pytest.CaptureFixture[str]) -> None:
-    from iris_pipeline.run import main
-
-    main(
-        ["--project-name", PROJECT, "--bucket", BUCKET, "--region", REGION, "--training-instance-type", "ml.m5.2xlarge"]
-    )
-    arn = capsys.readouterr().out.strip()
-    sm = boto3.client("sagemaker", region_name=REGION)
-    assert sm.describe_pipeline_execution(PipelineExecutionArn=arn)["PipelineArn"].endswith(f"/{PROJECT}-iris")
-    overrides = sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
-    assert overrides == [{"Name": "TrainingInstanceType", "Value": "ml.m5.2xlarge"}]
 
 
 # --- the scripts the processing jobs run ---
 
 
+@pytest.mark.slow  # runs the preprocessing script (pandas, scikit-learn)
 def test_preprocess_splits_without_overlap(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     require("pandas")
     require("sklearn")
@@ -296,6 +296,7 @@ def test_preprocess_splits_without_overlap(monkeypatch: pytest.MonkeyPatch, tmp_
     assert {row.split(",")[0] for row in test} <= {"0", "1", "2"}  # label stays first, as XGBoost wants
 
 
+@pytest.mark.slow  # imports numpy and scikit-learn
 def test_metrics_report_is_model_quality_json() -> None:
     np = require("numpy")
     from iris_pipeline.scripts.evaluate import metrics_report

@@ -20,8 +20,8 @@ from generator.iam.iam_table import OWNER_TAG_KEY, required_permissions
 from generator.manifest import read_manifest
 from generator.product.compose import build_product
 from generator.product.kms import DATA_KEY, PROJECT_KEY, data_key_alias, owner_tag_value
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import ORG_ID, PROD_OU, STAGING_OU, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import ORG_ID, PROD_OU, STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -79,6 +79,7 @@ def product(**overrides: Any) -> dict[str, Any]:
     return json.loads(json.dumps(build_product(make_config(**overrides)).to_dict()))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_none_renders_no_key_and_sse_s3() -> None:
     resources = product()["Resources"]
     assert not any(r["Type"] == "AWS::KMS::Key" for r in resources.values())
@@ -162,11 +163,12 @@ def test_the_condition_keys_are_the_reference_s() -> None:
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", org_id=ORG_ID, **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_the_generated_key_lets_the_target_role_decrypt_the_model_data(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out", kms_key="generated")
     assert check_folder(folder, read_manifest(folder)) == []
@@ -178,6 +180,7 @@ def _edit(path: Path, change: Any) -> None:
     path.write_text(json.dumps(template))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_a_key_policy_without_the_stage_readers_is_reported(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out", kms_key="generated")
 
@@ -205,6 +208,7 @@ def test_a_target_role_without_the_decrypt_statement_is_reported(tmp_path: Path)
     assert found and all(f.role == "sagemaker-multi-account-deploy" for f in found)
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_the_pipeline_and_build_roles_need_the_key_through_s3(tmp_path: Path) -> None:
     """runtime_iam knows the KMS calls S3 makes as the artifact store's readers and writers; the prerequisites
     grant them (UseArtifactKeyThroughS3); without that statement each is reported."""
@@ -240,6 +244,7 @@ def test_a_given_key_is_granted_by_its_arn(tmp_path: Path) -> None:
     assert granted == [[KEY_ARN], [KEY_ARN]]
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_the_project_roles_get_the_key_through_s3(tmp_path: Path) -> None:
     """With the project's own roles (the default) the key is granted on them, not on the shared roles; without
     it the build's reads of its input artifacts are reported."""
@@ -266,6 +271,7 @@ def test_the_project_roles_get_the_key_through_s3(tmp_path: Path) -> None:
     assert ("ModelDeployBuildProject", "kms:Decrypt") in found
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_capture_writes_need_the_data_key(tmp_path: Path) -> None:
     """The capture bucket encrypts with the account's data key: the target role must be allowed
     kms:GenerateDataKey on it (generator/checks/data_capture.py); without UseDataKey each stage's write is reported."""

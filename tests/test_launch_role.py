@@ -129,6 +129,7 @@ def test_generated_file_and_outputs(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", GENERATED)
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_generated_template_passes_cfn_lint(name: str) -> None:
     cfg = named_config(name)
     text = serialise(build_launch_role_template(cfg), cfg.output_format).decode()

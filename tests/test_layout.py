@@ -156,6 +156,7 @@ def graph() -> dict[str, set[str]]:
     return import_graph()
 
 
+@pytest.mark.slow  # parses every generator module (the import graph)
 def test_every_module_is_in_a_layer(graph: dict[str, set[str]]) -> None:
     unplaced = []
     for module in graph:
@@ -166,10 +167,12 @@ def test_every_module_is_in_a_layer(graph: dict[str, set[str]]) -> None:
     assert not unplaced, f"place these in a wing or the base (generator/__init__.py, tests/test_layout.py): {unplaced}"
 
 
+@pytest.mark.slow  # parses every generator module (the import graph)
 def test_lower_wings_never_import_higher_ones(graph: dict[str, set[str]]) -> None:
     assert upward_imports(graph) == []
 
 
+@pytest.mark.slow  # parses every generator module (the import graph)
 def test_no_import_loops() -> None:
     assert cycles(import_graph(runtime_only=True)) == []
 

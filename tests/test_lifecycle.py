@@ -19,8 +19,8 @@ from generator.checks.lifecycle import check_folder as lifecycle_check
 from generator.errors import ValidationFailed
 from generator.manifest import read_manifest
 from generator.product.storage import pipeline_artifacts_prefix
-from generator.render import build_manifest, render_files, validation_step, write_output
-from tests.conftest import make_config
+from generator.render import build_manifest, validation_step, write_output
+from tests.conftest import make_config, rendered_files
 from tests.edit import reseal
 
 MODELBUILD = Path(__file__).resolve().parent.parent / "seedcode" / "modelbuild"
@@ -92,7 +92,7 @@ def test_bucket_rules(rule: dict[str, Any], found: bool) -> None:
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
@@ -110,6 +110,7 @@ def test_rendered_artifact_bucket_keeps_model_artifacts(tmp_path: Path) -> None:
     }
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_yesterdays_rule_is_a_finding_and_render_refuses(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     path = folder / "product-template.json"

@@ -25,8 +25,8 @@ from generator.checks.lint_rules.PhysicalNameLength import LIMITS, STACK_SET_ACT
 from generator.checks.lint_rules.PipelineArtifactOrder import PipelineArtifactOrder
 from generator.checks.validate import RULES_DIR, lint_text
 from generator.naming import PROJECT_ROLE_KINDS, ROLE_NAME_LIMIT, Names, Stage
-from generator.render import build_manifest, render_files
-from tests.conftest import CONFIGS, named_config
+from generator.render import build_manifest
+from tests.conftest import CONFIGS, named_config, rendered_files
 
 FIXTURES = Path(__file__).parent / "lint_fixtures"
 GOOD = sorted((FIXTURES / "good").glob("E9*.yaml"))
@@ -106,7 +106,7 @@ def test_good_fixture_is_clean(fixture: Path) -> None:
 def rendered_templates(config: str) -> dict[str, str]:
     """Template texts of one named configuration, as `render` writes them (path -> text)."""
     cfg = named_config(config)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     kinds = {a.path for a in build_manifest(cfg, files).templates()}
     return {f.path: f.content.decode("utf-8") for f in files if f.path in kinds}
 
@@ -125,6 +125,7 @@ def actions(template: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_rendered_product_has_no_finding_of_ours(config: str) -> None:
     templates = rendered_templates(config)
     assert "product-template.yaml" in templates
@@ -134,6 +135,7 @@ def test_rendered_product_has_no_finding_of_ours(config: str) -> None:
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_misspelt_configuration_key_in_rendered_product_fails_e9101(config: str) -> None:
     template = product(config)
     # The deploy action: CodePipeline's StackSet action, or (deploy mode "api") a CodeBuild action.
@@ -147,6 +149,7 @@ def test_misspelt_configuration_key_in_rendered_product_fails_e9101(config: str)
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_renamed_build_output_in_rendered_product_fails_e9102(config: str) -> None:
     template = product(config)
     build = next(a for a in actions(template) if {"Name": contract.BUILD_ARTIFACT} in a.get("OutputArtifacts", []))
@@ -157,6 +160,7 @@ def test_renamed_build_output_in_rendered_product_fails_e9102(config: str) -> No
 
 
 @pytest.mark.parametrize("extra", [0, 1])
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_e9103_accepts_exactly_the_project_name_naming_allows(extra: int) -> None:
     """At naming.py's budget for the product's own names every name fits; one character more, one does not.
 
@@ -227,6 +231,7 @@ def name_locations(template: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
     return found
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_name_targets_are_where_the_product_uses_each_name() -> None:
     """The mapping above is checked against the rendered product, not just asserted."""
     # custom-preferences has approver emails: the approval topic and its key's alias exist only then.

@@ -16,9 +16,8 @@ from typing import Any
 import boto3
 import pytest
 
-from generator.render import render_files
 from tests.cfn_resolve import REGION, Resolver, product_template
-from tests.conftest import CONFIGS, named_config
+from tests.conftest import config_params, named_config, rendered_files
 
 #: The design (README): Source -> Build -> staging (deploy, test, approve) -> prod.
 EXPECTED_ORDER = [
@@ -71,7 +70,7 @@ def api_pipeline(properties: dict[str, Any]) -> dict[str, Any]:
 
 def rendered_pipeline(config: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the resolved template, the CreatePipeline declaration of its one pipeline)."""
-    template = product_template(render_files(named_config(config)))
+    template = product_template(rendered_files(named_config(config)))
     (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     return template, api_pipeline(Resolver(template).resolve(pipeline["Properties"]))
 
@@ -90,7 +89,7 @@ def create_service_role(role_arn: str) -> None:
 
 
 @pytest.mark.usefixtures("aws")
-@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("config", config_params())
 def test_codepipeline_accepts_the_rendered_pipeline(config: str) -> None:
     _, declaration = rendered_pipeline(config)
     create_service_role(declaration["roleArn"])
@@ -137,7 +136,7 @@ def test_botocore_rejects_a_non_string_configuration_value() -> None:
         boto3.client("codepipeline", region_name=REGION).create_pipeline(pipeline=declaration)
 
 
-@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("config", config_params())
 def test_artifacts_are_wired(config: str) -> None:
     """Each input artifact is produced earlier; names are unique; only the first stage holds sources."""
     _, declaration = rendered_pipeline(config)
@@ -158,7 +157,7 @@ def test_artifacts_are_wired(config: str) -> None:
                     produced.add(artifact["name"])
 
 
-@pytest.mark.parametrize("config", sorted(CONFIGS))
+@pytest.mark.parametrize("config", config_params())
 def test_pipeline_references_resources_of_the_product(config: str) -> None:
     template, declaration = rendered_pipeline(config)
     resolver = Resolver(template)

@@ -94,6 +94,7 @@ def test_shared_roles_get_no_stack_set_or_cross_account_power_in_project_mode() 
 
 
 @pytest.mark.parametrize("name", [n for n in CONFIGS if CONFIGS[n].get("launch-role") != "standard"])
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_every_configuration_validates_with_project_roles(tmp_path: Path, name: str) -> None:
     """The narrowed roles, within their boundary, still allow every call of the lifecycle (validate's model)."""
     folder = render_to(tmp_path / "out", **{**CONFIGS[name], "service_roles": "project"})

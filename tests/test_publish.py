@@ -21,8 +21,8 @@ from generator.cli import app
 from generator.errors import InputError
 from generator.live import publish as pub
 from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import make_config, rendered_files
 
 REGION = "eu-west-1"
 BUCKET = "acme-mlops-templates"
@@ -32,7 +32,7 @@ ACCOUNT = "123456789012"  # moto's default account
 def render_into(folder: Path, **overrides: Any) -> Path:
     """Render a product (seed bucket BUCKET unless overridden) into `folder`, as `mlops-gen render` does."""
     cfg = make_config(**{"seed_bucket": BUCKET, **overrides})
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
@@ -116,6 +116,7 @@ def test_unknown_via_names_the_choices() -> None:
 # --- reading DIR ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_release_reads_keys_and_role_from_the_render(rendered: Path) -> None:
     release = pub.load_release(rendered, BUCKET)
     manifest = read_manifest(rendered)
@@ -131,6 +132,7 @@ def test_standard_launch_role_render_has_no_role_name(tmp_path: Path) -> None:
     assert pub.load_release(folder, BUCKET).launch_role_name is None
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_codeconnections_render_has_no_seed_bundle(tmp_path: Path) -> None:
     folder = render_into(
         tmp_path / "cc",
@@ -144,6 +146,7 @@ def test_codeconnections_render_has_no_seed_bundle(tmp_path: Path) -> None:
     assert "seed-bundle" not in [s.name for s in plan_for(options(folder)).steps]
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_seed_bucket_must_be_the_publish_bucket(rendered: Path) -> None:
     with pytest.raises(InputError, match=f"--bucket {BUCKET} or render again with --seed-bucket other-bucket"):
         pub.load_release(rendered, "other-bucket")
@@ -180,6 +183,7 @@ def test_region_must_be_the_home_region(rendered: Path) -> None:
 # --- the plan ------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_template_key_is_content_addressed(rendered: Path, rendered_v2: Path) -> None:
     one, two = plan_for(options(rendered)), plan_for(options(rendered_v2))
     sha = pub.load_release(rendered, BUCKET).template.sha256
@@ -407,6 +411,7 @@ def test_access_denied_names_the_action_and_caller(aws: pub.Clients, rendered: P
     assert pub.apply(s3_template_plan(rendered, domain_id), fresh).changed
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_no_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, rendered: Path) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -456,6 +461,7 @@ def test_cli_unknown_profile_exits_2(rendered: Path, tmp_path: Path, monkeypatch
     assert "no AWS profile named 'nope'" in result.stderr
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_cli_no_credentials_exits_1(rendered: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
@@ -511,6 +517,7 @@ def test_cli_s3_template_against_a_moto_server(fake_credentials: None, moto_org:
 # --- what render decided, publish reads (manifest settings) ----------------------------------------------
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_publish_reads_the_render_settings_and_says_when_a_flag_overrides(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

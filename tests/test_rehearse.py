@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,10 @@ from typer.testing import CliRunner
 
 from generator.cli import app
 from generator.live.rehearse import Options, rehearse
-from generator.live.rehearse.report import CHECKED, FAILED, REJECTED, SKIPPED, SUCCEEDED, Report, SilentTimeline
+from generator.live.rehearse.report import CHECKED, FAILED, REJECTED, SKIPPED, SUCCEEDED, Report, SilentTimeline, Step
 from generator.naming import Stage
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import CONFIGS, make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import CONFIGS, make_config, rendered_files
 from tests.edit import reseal
 
 PIPELINE_ACTIONS = [
@@ -36,7 +37,7 @@ pytestmark = pytest.mark.slow  # every test here rehearses end to end on the emb
 
 def render_folder(out: Path, **overrides: Any) -> Path:
     cfg = make_config(**overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), out, force=True)
     return out
 
@@ -76,8 +77,14 @@ def assert_broken(report: Report, stopped_at: str) -> None:
     assert steps(report)[("Verify", "Endpoints")].result == CHECKED  # looked, but nothing "succeeded"
 
 
-def test_default_render_reaches_prod(default_render: Path) -> None:
-    report = play(default_render)
+def from_json(text: str) -> Report:
+    """The report `rehearse --json` printed, as the `Report` it was written from (`Report.as_dict`)."""
+    data = json.loads(text)
+    return Report(**{**data, "steps": [Step(**step) for step in data["steps"]]})
+
+
+def assert_default_reaches_prod(report: Report) -> None:
+    """The default render under the approve scenario: everything succeeds, every account serves the package."""
     assert report.reached_prod, report.cause
     assert report.as_expected and (report.scenario, report.actual) == ("approve", "prod gets the new version")
     # Every call made as a role of the product was authorized against its rendered policies.
@@ -270,7 +277,9 @@ def test_cli_prompts_for_the_approval_and_writes_the_report(
     assert (report["scenario"], report["stopped_at"], report["reached_prod"]) == ("reject", "approval", False)
 
 
-def test_cli_json_and_input_errors(default_render: Path, tmp_path: Path) -> None:
+def test_cli_json_and_input_errors_and_the_default_render_reaches_prod(default_render: Path, tmp_path: Path) -> None:
+    """`--json` plays the approve scenario (nothing may be asked): the same rehearsal as `rehearse(folder,
+    Options(approval="approve"))`, so its report carries the default render's whole check (one rehearsal, not two)."""
     both = CliRunner().invoke(app, ["rehearse", str(default_render), "--approve", "--reject"])
     assert both.exit_code == 2 and "--approve and --reject contradict each other" in both.stderr
     not_a_render = CliRunner().invoke(app, ["rehearse", str(tmp_path), "--approve"])
@@ -280,6 +289,8 @@ def test_cli_json_and_input_errors(default_render: Path, tmp_path: Path) -> None
     report = json.loads(result.stdout)  # stdout holds the report only; progress went to stderr
     assert report["reached_prod"] is True and report["cause"] == "" and report["as_expected"] is True
     assert "DeployProd / DeployResourcesProd: succeeded" in result.stderr
+    assert report["options"] == asdict(Options(approval="approve"))  # the rehearsal `play(default_render)` runs
+    assert_default_reaches_prod(from_json(result.stdout))
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ def signed_as(client: Any) -> str:
     return str(client._request_signer._credentials.get_frozen_credentials().access_key)
 
 
+@pytest.mark.slow  # creates boto3 clients of many services (loads their models)
 def test_clients_are_reused_per_credentials_service_and_region() -> None:
     aws = LocalAws(URL, "eu-west-1")
     management = aws.client("sagemaker")
@@ -70,6 +71,7 @@ def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:
         assert aws.client("sts", renewed).get_caller_identity()["Account"] == "111111111111"
 
 
+@pytest.mark.slow  # starts the rehearsal's local AWS server
 def test_clients_wait_for_the_local_server_rather_than_retry() -> None:
     """A large organisation's CreateStackInstances takes moto minutes; a client that timed out after
     botocore's default 60 s retried it and created every stack instance twice (BucketAlreadyExists)."""
@@ -84,6 +86,7 @@ GOLDEN = Path(__file__).parent / "golden"
 SEED = Path(__file__).parent.parent / "seedcode"
 
 
+@pytest.mark.slow  # parses every golden template with pure-Python YAML too
 @pytest.mark.parametrize(
     "path", [*sorted(GOLDEN.glob("*/*.yaml")), *sorted(SEED.rglob("*template*.y*ml"))], ids=lambda p: p.name
 )

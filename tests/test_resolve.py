@@ -335,6 +335,7 @@ GOLDEN = Path(__file__).parent / "golden"
 SEED_TEMPLATES = sorted((Path(__file__).parent.parent / "seedcode").rglob("*.y*ml"))
 
 
+@pytest.mark.slow  # parses every golden template with pure-Python YAML too
 @pytest.mark.parametrize(
     "path", [*sorted(GOLDEN.glob("*/*.yaml")), *SEED_TEMPLATES], ids=lambda p: f"{p.parent.name}/{p.name}"
 )

@@ -16,16 +16,15 @@ import boto3
 import pytest
 from moto.events.models import EventPattern  # internal class: moto is pinned (see aws-facts.md)
 
-from generator.render import render_files
 from tests.cfn_resolve import ACCOUNT, PROJECT_NAME, REGION, Resolver, product_template
-from tests.conftest import CONNECTION_ARN, make_config
+from tests.conftest import CONNECTION_ARN, make_config, rendered_files
 
 OTHER_GROUP = "other-project"
 
 
 def resolved_pattern(rule: str, **overrides: Any) -> dict[str, Any]:
     """The rule's EventPattern from the rendered product, with the sample project's values."""
-    template = product_template(render_files(make_config(**overrides)))
+    template = product_template(rendered_files(make_config(**overrides)))
     return dict(Resolver(template).resolve(template["Resources"][rule]["Properties"]["EventPattern"]))
 
 
@@ -55,7 +54,7 @@ def model_event(status: str = "Approved", group: str = PROJECT_NAME) -> dict[str
 @functools.cache
 def repository_arn() -> str:
     """Rendered once: the parametrised events below are built at collection time."""
-    template = product_template(render_files(make_config()))
+    template = product_template(rendered_files(make_config()))
     return str(Resolver(template).get_att("ModelDeployRepository", "Arn"))
 
 
@@ -123,16 +122,18 @@ def test_code_rule_pattern(event: dict[str, Any], matches: bool) -> None:
     assert pattern.matches_event(event) is matches
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_code_rule_follows_the_configured_branch() -> None:
     pattern = EventPattern.load(json.dumps(resolved_pattern("CodePushedRule", branch="release/2026")))
     assert pattern.matches_event(push_event("release/2026"))
     assert not pattern.matches_event(push_event("main"))
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_codeconnections_has_no_code_rule() -> None:
     """A CodeStarSourceConnection source detects pushes itself; a CodeCommit rule would never fire."""
     config = {"source": "codeconnections", "connection-arn": CONNECTION_ARN, "repository": "acme/iris"}
-    template = product_template(render_files(make_config(**config)))
+    template = product_template(rendered_files(make_config(**config)))
     kinds = {r["Type"] for r in template["Resources"].values()}
     assert "AWS::CodeCommit::Repository" not in kinds
     assert "CodePushedRule" not in template["Resources"]
@@ -148,7 +149,7 @@ def delivered(rule: str, events: list[dict[str, Any]]) -> list[str]:
     sqs = boto3.client("sqs", region_name=REGION)
     queue_url = sqs.create_queue(QueueName="rule-target")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    template = product_template(render_files(make_config()))
+    template = product_template(rendered_files(make_config()))
     properties = template["Resources"][rule]["Properties"]
     name = Resolver(template).resolve(properties["Name"])
     events_client.put_rule(Name=name, EventPattern=json.dumps(resolved_pattern(rule)), State=properties["State"])

@@ -326,6 +326,7 @@ def test_every_provider_is_reachable_by_key() -> None:
     assert all(BY_PROVIDER[(e.category, e.provider)] is e for e in PROVIDERS)
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_api_deploy_projects_need_the_stack_set_api_and_delegated_admin_lookup() -> None:
     """Deploy mode "api": deploy.py's calls as the CodeBuild role; a delegated admin also needs the lookup."""
     delegated, unchecked = _needs(**{"stackset-admin": "delegated"})

@@ -26,8 +26,8 @@ from generator.checks.s3_public import (
 )
 from generator.checks.validate import validate_dir
 from generator.manifest import read_manifest
-from generator.render import build_manifest, render_files, write_output
-from tests.conftest import make_config
+from generator.render import build_manifest, write_output
+from tests.conftest import make_config, rendered_files
 from tests.edit import reseal
 
 FIXTURES = Path(__file__).parent / "policy_fixtures" / "s3_public"
@@ -288,7 +288,7 @@ def test_a_group_policy_needs_a_fixed_principal_key() -> None:
 
 def render_to(folder: Path, **overrides: Any) -> Path:
     cfg = make_config(format="json", **overrides)
-    files = render_files(cfg)
+    files = rendered_files(cfg)
     write_output(files, build_manifest(cfg, files), folder, force=True)
     return folder
 
@@ -302,11 +302,13 @@ def render_to(folder: Path, **overrides: Any) -> Path:
         {"permission_model": "self-managed", "staging_accounts": "111111111111", "prod_accounts": "222222222222"},
     ],
 )
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_rendered_policies_are_not_public(tmp_path: Path, overrides: dict[str, Any]) -> None:
     folder = render_to(tmp_path / "out", **overrides)
     assert check_folder(folder, read_manifest(folder)) == []
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_dropping_the_org_id_condition_is_reported_by_validate(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out", org_id=ORG_ID)
     path = folder / "product-template.json"

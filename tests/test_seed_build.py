@@ -18,9 +18,8 @@ from moto import mock_aws
 
 from generator import contract
 from generator.naming import BootstrapNames, Names, Stage
-from generator.render import render_files
 from tests.cfn_resolve import Resolver, product_template
-from tests.conftest import make_config
+from tests.conftest import make_config, rendered_files
 from tests.moto_helpers import register_model_package
 from tests.test_seed_support import PROJECT, PROJECT_ID, REGION, Seed, assumed_session, make_org, seed
 
@@ -76,7 +75,7 @@ def register(sm: Any, status: str) -> str:
 
 def product_group_policy() -> dict[str, Any]:
     """The ModelPackageGroupPolicy of the rendered product (generated launch role), for project `iris`."""
-    files = render_files(make_config(staging_ou=STAGING_OU, prod_ou=PROD_OU, org_id=ORG_ID))
+    files = rendered_files(make_config(staging_ou=STAGING_OU, prod_ou=PROD_OU, org_id=ORG_ID))
     template = product_template(files)
     resolver = Resolver(template, {"SageMakerProjectName": PROJECT, "SageMakerProjectId": PROJECT_ID})
     (group,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::SageMaker::ModelPackageGroup"]

@@ -26,12 +26,14 @@ def bundle_of(**overrides: object) -> bytes:
     return files[contract.SEED_BUNDLE].content
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_two_renders_give_the_same_bytes_and_sha256() -> None:
     first, second = bundle_of(), bundle_of()
     assert first == second
     assert sha256(first) == sha256(second)
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_bundle_entries_are_sorted_with_fixed_dates_and_modes() -> None:
     with zipfile.ZipFile(io.BytesIO(bundle_of())) as archive:
         infos = archive.infolist()
@@ -46,6 +48,7 @@ def test_bundle_entries_are_sorted_with_fixed_dates_and_modes() -> None:
             assert required in names
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_seed_code_key_default_is_the_bundles_content_address() -> None:
     files = {f.path: f.content for f in render_files(make_config())}
     digest = sha256(files[contract.SEED_BUNDLE])
@@ -56,6 +59,7 @@ def test_seed_code_key_default_is_the_bundles_content_address() -> None:
     assert [a.sha256 for a in manifest.artifacts if a.kind == "seed-bundle"] == [digest]
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_render_options_reach_the_bundle() -> None:
     """The README follows the deploy regions and branch; a different bundle gets a different key."""
     default = bundle_of()
@@ -82,6 +86,7 @@ def test_a_file_both_plain_and_templated_is_refused(tmp_path: Path, monkeypatch:
         seed.bundle_files(make_config())
 
 
+@pytest.mark.slow  # cfn-lint over rendered templates
 def test_endpoint_template_passes_cfn_lint() -> None:
     text = (seed.SEED_DIR / contract.EXPORT_TEMPLATE).read_text()
     assert lint_text(text, ["eu-west-1", "us-east-1"], contract.EXPORT_TEMPLATE) == []

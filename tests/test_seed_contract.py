@@ -21,8 +21,7 @@ from moto import mock_aws
 
 from generator import contract
 from generator.live.rehearse.regions import region_behaviour
-from generator.render import render_files
-from tests.conftest import make_config
+from tests.conftest import make_config, rendered_files
 from tests.moto_helpers import XGBOOST_IMAGE
 from tests.test_seed_support import REGION, Seed, seed
 
@@ -46,7 +45,7 @@ class Recorder(dict[str, str]):
 
 
 def rendered(**overrides: Any) -> tuple[dict[str, Any], dict[str, bytes]]:
-    files = {f.path: f.content for f in render_files(make_config(**overrides))}
+    files = {f.path: f.content for f in rendered_files(make_config(**overrides))}
     template, matches = decode_str(files["product-template.yaml"].decode())
     assert template is not None, matches
     with zipfile.ZipFile(io.BytesIO(files[contract.SEED_BUNDLE])) as archive:
@@ -76,6 +75,7 @@ def product(request: pytest.FixtureRequest) -> tuple[dict[str, Any], dict[str, b
     return rendered(deploy_regions="eu-west-1,us-east-1", **overrides)
 
 
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_build_py_reads_only_declared_variables(seed: Seed, product: tuple[dict[str, Any], dict[str, bytes]]) -> None:
     template, _ = product
     declared = project_env(template, "ModelDeployBuildProject")

@@ -17,8 +17,7 @@ import boto3
 import pytest
 
 from generator.contract import SEED_BUNDLE
-from generator.render import render_files
-from tests.conftest import make_config
+from tests.conftest import make_config, rendered_files
 
 REGION = "eu-west-1"
 PROJECT = "iris"
@@ -35,7 +34,7 @@ class Seed:
 
 
 def extract_bundle(folder: Path, **overrides: Any) -> Path:
-    files = {f.path: f.content for f in render_files(make_config(**overrides))}
+    files = {f.path: f.content for f in rendered_files(make_config(**overrides))}
     with zipfile.ZipFile(io.BytesIO(files[SEED_BUNDLE])) as archive:
         archive.extractall(folder)
     return folder

@@ -23,7 +23,7 @@ from generator.companions.launch_role import (
 from generator.iam.iam_table import BY_TYPE, STACK_TAGS, required_permissions
 from generator.iam.schemas import Operation, tagging_permissions
 from generator.product.compose import build_product
-from tests.conftest import CONFIGS, named_config
+from tests.conftest import CONFIGS, config_params, named_config
 from tests.test_iam_check import edit_json, findings_of, render_to
 
 LAUNCH_ROLE = "sagemaker-mlops-gen-launch-role"
@@ -33,7 +33,7 @@ def product(name: str) -> dict[str, Any]:
     return build_product(named_config(name)).to_dict()
 
 
-@pytest.mark.parametrize("name", sorted(n for n in CONFIGS if n != "standard-launch-role"))
+@pytest.mark.parametrize("name", config_params(n for n in CONFIGS if n != "standard-launch-role"))
 def test_generated_role_grants_every_tagging_action_of_every_taggable_resource(name: str) -> None:
     template = product(name)
     cfg = named_config(name)
@@ -69,6 +69,7 @@ def test_resources_without_tags_property_still_need_tagging() -> None:
         ("sagemaker:AddTags", "ModelPackageGroup"),
     ],
 )
+@pytest.mark.slow  # renders whole configurations (about a second each)
 def test_launch_role_without_a_tagging_action_is_a_finding(tmp_path: Path, action: str, logical_id: str) -> None:
     folder = render_to(tmp_path / "out")
     assert [f for f in findings_of(folder) if f.rule == "IAM-LAUNCH-ROLE"] == []  # the passing fixture

@@ -24,7 +24,7 @@ from generator.companions.launch_role import (
 from generator.errors import ValidationFailed
 from generator.iam.calls import Call
 from generator.render import validation_step
-from tests.conftest import CONFIGS, named_config
+from tests.conftest import CONFIGS, config_params, named_config
 from tests.test_iam_check import edit_json, findings_of, render_to
 
 #: The statement the launch role had before the fix (the seed key without its content hash).
@@ -52,12 +52,13 @@ def unused_of(folder: Path) -> list[Any]:
 GENERATED = sorted(n for n in CONFIGS if n != "standard-launch-role")
 
 
-@pytest.mark.parametrize("name", GENERATED)
+@pytest.mark.parametrize("name", config_params(GENERATED))
 def test_every_generated_statement_is_used(tmp_path: Path, name: str) -> None:
     folder = render_to(tmp_path / "out", **CONFIGS[name])
     assert unused_of(folder) == []
 
 
+@pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
 def test_dead_seed_grant_is_reported_and_blocks_render(tmp_path: Path) -> None:
     folder = render_to(tmp_path / "out")
     edit_json(folder / "launch-role-template.json", add_statement(DEAD_SEED_GRANT))
