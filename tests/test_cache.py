@@ -19,7 +19,7 @@ from generator.checks.finding import Finding
 from generator.checks.gates import ORDER_RULE
 from generator.checks.validate import NO_CACHE, lint_text, run_cfn_lint, validate_dir
 from generator.iam.resolve import load_template
-from generator.render import build_manifest, write_output
+from generator.render import build_manifest, render_files, write_output
 from tests.conftest import STAGING_OU, make_config, rendered_files
 from tests.edit import reseal
 from tests.test_cli import BASE, imported_modules, invoke
