@@ -27,18 +27,33 @@ from generator.cli import app
 from generator.errors import InputError
 from generator.live.doctor import doctor_options
 from generator.live.doctor.build_vpc import BUILD_ENDPOINTS
+from generator.live.doctor.common import DoctorOptions
 from generator.live.doctor.network import sample_accounts
 from generator.live.doctor.vpc import Egress, default_target, subnet_routes, vpc_config_limits
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
-from tests.test_doctor import MANAGEMENT, REGION, Org, aws, credentials_kwargs, failed, member_credentials, org, run
+from tests.test_doctor import (
+    MANAGEMENT,
+    REGION,
+    Org,
+    aws,
+    client_factory,
+    credentials_kwargs,
+    failed,
+    member_credentials,
+    org,
+    run,
+)
 
 __all__ = ["aws", "org"]  # fixtures, imported for pytest
 
 INTERFACES = ("sagemaker.api", "sagemaker.runtime", "sts", "logs")
 
 
-def member(account: str, service: str) -> Any:
-    return boto3.client(service, region_name=REGION, **credentials_kwargs(member_credentials(account)))
+OTHER_REGION = "eu-central-1"
+
+
+def member(account: str, service: str, region: str = REGION) -> Any:
+    return boto3.client(service, region_name=region, **credentials_kwargs(member_credentials(account)))
 
 
 def samples(org: Org) -> dict[str, str]:
@@ -71,8 +86,9 @@ def build_vpc(
 ) -> Vpc:
     """A VPC whose private subnets share one route table; S3 gateway endpoint, interface endpoints and a default
     route as asked."""
+    region = ec2.meta.region_name
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    azs = [f"{REGION}{letter}" for letter in "abc"]
+    azs = [f"{region}{letter}" for letter in "abc"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=azs[i % zones])["Subnet"]["SubnetId"]
         for i in range(2)
@@ -88,11 +104,11 @@ def build_vpc(
     if s3:
         tables = [table] if s3 == "associated" else []
         built.endpoints["s3"] = ec2.create_vpc_endpoint(
-            VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway", RouteTableIds=tables
+            VpcId=vpc, ServiceName=f"com.amazonaws.{region}.s3", VpcEndpointType="Gateway", RouteTableIds=tables
         )["VpcEndpoint"]["VpcEndpointId"]
     for suffix in interfaces:
         built.endpoints[suffix] = ec2.create_vpc_endpoint(
-            VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{suffix}", VpcEndpointType="Interface",
+            VpcId=vpc, ServiceName=f"com.amazonaws.{region}.{suffix}", VpcEndpointType="Interface",
             SubnetIds=subnets, SecurityGroupIds=made[:1], PrivateDnsEnabled=True,
         )["VpcEndpoint"]["VpcEndpointId"]  # fmt: skip
     if default_route:
@@ -115,10 +131,10 @@ def build_vpc(
     return built
 
 
-def publish(account: str, *, subnets: list[str] | None = None, **vpc: Any) -> Vpc:
-    """The platform team's setup in one account: a private VPC and its two SSM parameters."""
-    built = build_vpc(member(account, "ec2"), **vpc)
-    ssm = member(account, "ssm")
+def publish(account: str, *, subnets: list[str] | None = None, region: str = REGION, **vpc: Any) -> Vpc:
+    """The platform team's setup in one account and region: a private VPC and its two SSM parameters."""
+    built = build_vpc(member(account, "ec2", region), **vpc)
+    ssm = member(account, "ssm", region)
     ssm.put_parameter(Name=SUBNETS_PARAMETER, Type="StringList", Value=",".join(subnets or built.subnets))
     ssm.put_parameter(Name=SECURITY_GROUPS_PARAMETER, Type="StringList", Value=",".join(built.groups))
     return built
@@ -332,10 +348,123 @@ def test_an_account_doctor_cannot_enter_fails_with_the_role_to_use() -> None:
         def assume_role(self, **_: Any) -> Any:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
 
-    (result,) = check_networks(Sts(), None, "aws", REGION, "PlatformAdmin", {"prod": "222222222222"})
+    options = DoctorOptions(
+        "ou-ab12-11111111", "ou-ab12-22222222", REGION, "target", account_access_role="PlatformAdmin"
+    )
+    (result,) = check_networks(Sts(), client_factory, "aws", options, {"prod": "222222222222"})
     assert result.name == "network-parameters:222222222222" and not result.ok
     assert "cannot assume arn:aws:iam::222222222222:role/PlatformAdmin (AccessDenied)" in result.detail
     assert "--account-access-role" in result.fix
+
+
+# --- every deploy region, and errors other than "not found" --------------------------------------------------------
+
+
+def test_home_region_only_by_default_and_the_report_says_so(org: Org) -> None:
+    publish_all(org)
+    results = run(org, check_network=True)
+    prod = samples(org)["prod"]
+    assert f"deploy regions checked: home region {REGION} only (no --deploy-regions" in (
+        results[f"network-parameters:{prod}"].detail
+    )
+    assert not any(name.endswith(f":{OTHER_REGION}") for name in results)
+
+
+def test_each_deploy_region_is_checked_in_its_own_region(org: Org) -> None:
+    """Was a false pass: a stack instance in another region resolves the SSM parameters there, where none exist."""
+    publish_all(org)
+    staging, prod = samples(org)["staging"], samples(org)["prod"]
+    publish(staging, region=OTHER_REGION)
+    results = run(org, check_network=True, deploy_regions=(REGION, OTHER_REGION))
+    assert failed(results) == {f"network-parameters:{prod}:{OTHER_REGION}"}
+    missing = results[f"network-parameters:{prod}:{OTHER_REGION}"]
+    assert f"prod account {prod}, {OTHER_REGION}: SSM parameter(s)" in missing.detail
+    assert f"region {OTHER_REGION}: aws ssm put-parameter" in missing.fix
+    assert f"deploy regions checked: {REGION}, {OTHER_REGION}" in missing.detail
+    there = results[f"vpc-endpoints:{staging}:{OTHER_REGION}"]
+    assert (
+        there.ok
+        and f"com.amazonaws.{OTHER_REGION}.s3" not in there.detail
+        and f"{OTHER_REGION}a" in (results[f"network-zones:{staging}:{OTHER_REGION}"].detail)
+    )
+
+
+def test_deploy_regions_come_from_the_flag_or_the_rendered_manifest() -> None:
+    base = {"staging-ou": "ou-ab12-11111111", "prod-ou": "ou-ab12-22222222", "region": REGION}
+    assert doctor_options(base, {}).deploy_regions == ()
+    assert doctor_options({**base, "deploy-regions": f"{REGION},{OTHER_REGION}"}, {}).deploy_regions == (
+        REGION,
+        OTHER_REGION,
+    )
+    assert doctor_options(base, {"deploy-regions": [OTHER_REGION]}).deploy_regions == (OTHER_REGION,)
+    with pytest.raises(InputError) as caught:
+        doctor_options({**base, "deploy-regions": "mars-1"}, {})
+    assert caught.value.flag == "--deploy-regions"
+
+
+def test_access_denied_in_one_account_is_a_failed_line_not_an_abort(org: Org, monkeypatch: Any) -> None:
+    """moto lets the assumed role do anything; AWS answers AccessDenied to a role without ssm:GetParameter."""
+    from botocore.exceptions import ClientError
+
+    publish_all(org)
+    prod = samples(org)["prod"]
+
+    def denying(service: str, credentials: Any = None, /, region: str | None = None) -> Any:
+        client = client_factory(service, credentials, region=region)
+        if service == "ssm" and credentials and credentials["AccessKeyId"] == denied_key:
+
+            def refuse(**_: Any) -> Any:
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetParameter")
+
+            monkeypatch.setattr(client, "get_parameter", refuse)
+        return client
+
+    sts = boto3.client("sts", region_name=REGION)
+    denied_key = ""
+    real = sts.assume_role
+
+    def assume(**kwargs: Any) -> Any:
+        nonlocal denied_key
+        answer = real(**kwargs)
+        if f":{prod}:" in kwargs["RoleArn"]:
+            denied_key = answer["Credentials"]["AccessKeyId"]
+        return answer
+
+    monkeypatch.setattr(sts, "assume_role", assume)
+    from generator.live.doctor import run_checks
+
+    results = {r.name: r for r in run_checks(org.options(check_network=True), sts, client_factory("organizations"),
+                                             denying)}  # fmt: skip
+    assert failed(results) == {f"network-parameters:{prod}"}
+    line = results[f"network-parameters:{prod}"]
+    assert f"prod account {prod}, {REGION}: GetParameter failed (AccessDeniedException)" in line.detail
+    assert f"account-access role of account {prod}" in line.fix
+    assert results[f"vpc-endpoints:{samples(org)['staging']}"].ok  # the other account is still checked
+
+
+def test_access_denied_on_the_build_vpc_is_a_failed_line(org: Org, monkeypatch: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), default_route="nat")
+
+    def denying(service: str, credentials: Any = None, /, region: str | None = None) -> Any:
+        client = client_factory(service, credentials, region=region)
+        if service == "ec2" and credentials is None:
+
+            def refuse(**_: Any) -> Any:
+                raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "DescribeVpcs")
+
+            monkeypatch.setattr(client, "describe_vpcs", refuse)
+        return client
+
+    from generator.live.doctor import run_checks
+
+    options = org.options(**build_options(vpc))
+    results = {r.name: r for r in run_checks(options, client_factory("sts"), client_factory("organizations"), denying)}
+    line = results[f"build-network:{MANAGEMENT}"]
+    assert not line.ok and "DescribeVpcs failed (UnauthorizedOperation)" in line.detail
+    assert f"build-egress:{MANAGEMENT}" not in results
 
 
 # --- the build VPC (the pipeline's account: the caller's) ---------------------------------------------------------
@@ -494,5 +623,7 @@ def test_rendered_folder_stands_for_the_flags(org: Org, tmp_path: Any) -> None:
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["staging-ou"]["ok"] and org.staging_ou in checks["staging-ou"]["detail"]
     assert f"egress via NAT gateway {vpc.nat}" in checks[f"build-egress:{MANAGEMENT}"]["detail"]
+    staging = samples(org)["staging"]
+    assert f"deploy regions checked: {REGION})" in checks[f"network-parameters:{staging}"]["detail"]  # as rendered
     missing = CliRunner().invoke(app, ["doctor", "--rendered", str(tmp_path / "none"), "--check-network"])
     assert missing.exit_code == 2 and "has no manifest.json" in missing.output and "Traceback" not in missing.output
