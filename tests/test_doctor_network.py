@@ -82,7 +82,7 @@ def build_vpc(
     groups: int = 1,
     s3: str = "associated",  # "associated", "unassociated" or ""
     interfaces: tuple[str, ...] = (),
-    default_route: str = "",  # "", "nat", "igw" or "tgw"
+    default_route: str = "",  # "", "nat", "igw", "tgw", "core", "private-nat" or "deleted-nat"
 ) -> Vpc:
     """A VPC whose private subnets share one route table; S3 gateway endpoint, interface endpoints and a default
     route as asked."""
@@ -127,6 +127,17 @@ def build_vpc(
             target = {"NatGatewayId": built.nat}
         elif default_route == "tgw":
             target = {"TransitGatewayId": ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]}
+        elif default_route == "core":  # Cloud WAN centralised egress (moto keeps the route, drops the ARN)
+            target = {"CoreNetworkArn": f"arn:aws:networkmanager::{MANAGEMENT}:core-network/core-network-0a1b2c3d"}
+        elif default_route in ("private-nat", "deleted-nat"):
+            private = default_route == "private-nat"
+            built.nat = ec2.create_nat_gateway(
+                SubnetId=subnets[0], **({"ConnectivityType": "private"} if private else {
+                    "AllocationId": ec2.allocate_address(Domain="vpc")["AllocationId"]})
+            )["NatGateway"]["NatGatewayId"]  # fmt: skip
+            if not private:
+                ec2.delete_nat_gateway(NatGatewayId=built.nat)
+            target = {"NatGatewayId": built.nat}
         ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", **target)
     return built
 
@@ -318,6 +329,53 @@ def test_a_transit_gateway_route_passes_with_a_warning(org: Org) -> None:
     result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
     assert result.ok and result.warning
     assert "egress via tgw-" in result.detail and "(doctor cannot see beyond it)" in result.detail
+
+
+def test_cloud_wan_egress_passes_with_a_warning_not_a_false_failure(org: Org) -> None:
+    """Was a false FAIL: a 0.0.0.0/0 route to a Cloud WAN core network read as no route at all."""
+    publish_all(org, s3="", default_route="core")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and result.warning and "(doctor cannot see beyond it)" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("route", "target"),
+    [
+        ({"CoreNetworkArn": "arn:aws:networkmanager::1:core-network/c-1"}, "CoreNetworkArn arn:aws:networkmanager"),
+        ({"LocalGatewayId": "lgw-1"}, "LocalGatewayId lgw-1"),
+        ({"CarrierGatewayId": "cagw-1"}, "CarrierGatewayId cagw-1"),
+        ({}, "an unrecognised target"),  # a member this botocore does not know is not parsed at all
+    ],
+)
+def test_any_active_default_route_with_an_unrecognised_target_is_other(route: dict[str, str], target: str) -> None:
+    table = {"Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "Origin": "CreateRoute", "State": "active", **route}]}
+    assert default_target(table).startswith(target)
+    (only,) = subnet_routes([{**table, "RouteTableId": "rtb-1", "Associations": [{"Main": True}]}],
+                            [{"SubnetId": "subnet-1"}])  # fmt: skip
+    assert only.egress is Egress.OTHER
+
+
+def test_a_private_nat_gateway_is_no_internet_egress_a_warning(org: Org) -> None:
+    vpcs = publish_all(org, s3="", default_route="private-nat")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and result.warning
+    assert f"egress via private NAT gateway {vpcs[prod].nat} (no internet access;" in result.detail
+    build = build_vpc(pipeline_ec2(), default_route="private-nat")
+    egress = run(org, **build_options(build))[f"build-egress:{MANAGEMENT}"]
+    assert egress.ok and egress.warning and f"private NAT gateway {build.nat}" in egress.detail
+
+
+def test_a_nat_gateway_that_is_not_available_fails(org: Org) -> None:
+    vpcs = publish_all(org, s3="", default_route="deleted-nat")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert not result.ok
+    assert f"routes 0.0.0.0/0 to NAT gateway {vpcs[prod].nat} in state deleted" in result.detail
+    build = build_vpc(pipeline_ec2(), default_route="deleted-nat")
+    egress = run(org, **build_options(build))[f"build-egress:{MANAGEMENT}"]
+    assert not egress.ok and f"NAT gateway {build.nat} in state deleted" in egress.detail
 
 
 def test_route_tables_explicit_association_else_main_and_blackholes() -> None:

@@ -19,7 +19,8 @@ caller's) and checks what CodeBuild and the seed's scripts need from it, each as
   support cross-Region requests" (https://docs.aws.amazon.com/codebuild/latest/userguide/use-vpc-endpoints-with-codebuild.html);
   without a NAT route, doctor fails and lists the endpoints the builds would need as well (`BUILD_ENDPOINTS`).
 
-A default route to a transit gateway, NAT instance or peering passes with a warning: egress doctor cannot see
+A default route to a transit gateway, Cloud WAN core network, private NAT gateway, NAT instance, peering or any
+target doctor does not recognise passes with a warning: egress doctor cannot see
 beyond (an HTTPS proxy, which CodeBuild also supports, is invisible to it too: the fix says so).
 """
 
@@ -181,12 +182,13 @@ def check_build_egress(
             f"In account {account}: give CodeBuild private subnets whose route table sends 0.0.0.0/0 to a NAT gateway "
             f"(itself in a public subnet), and render with them in --build-subnets. {BEST_PRACTICES}",
         )
-    closed = [r for r in routes if r.egress is Egress.NONE]
+    closed = [r for r in routes if r.egress in (Egress.NONE, Egress.NAT_DOWN)]
     if closed:
         missing = missing_endpoints(endpoints, region, routes, delegated)
         tables = " ".join(sorted({r.table for r in closed}))
+        down = "".join(f" ({r.subnet}: 0.0.0.0/0 to {r.shown})" for r in closed if r.egress is Egress.NAT_DOWN)
         detail = (
-            f"{where}: no NAT route from {', '.join(r.subnet for r in closed)}; the builds need "
+            f"{where}: no NAT route from {', '.join(r.subnet for r in closed)}{down}; the builds need "
             f"{' and '.join(PUBLIC_ONLY)}, which no VPC endpoint serves; {have}"
         )
         if missing:
@@ -200,7 +202,7 @@ def check_build_egress(
         )
         return CheckResult(name, False, detail, fix)
     nats = sorted({r.target for r in routes if r.egress is Egress.NAT})
-    others = sorted({r.target for r in routes if r.egress is Egress.OTHER})
+    others = sorted({r.shown for r in routes if r.egress is Egress.OTHER})
     ways = [f"egress via NAT gateway {n}" for n in nats] + [
         f"egress via {o} (doctor cannot see beyond it)" for o in others
     ]

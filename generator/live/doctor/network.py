@@ -182,7 +182,7 @@ def _s3_path(route: SubnetRoute, gateways: Mapping[str, frozenset[str]], interfa
     if interfaces:  # SageMaker documents the gateway endpoint; S3 documents this one (S3_INTERFACE_DOC)
         return f"VPC endpoints: S3 interface {', '.join(interfaces)} with private DNS ({S3_INTERFACE_DOC})", False
     if route.egress is Egress.OTHER:
-        return f"egress via {route.target} (doctor cannot see beyond it)", False
+        return f"egress via {route.shown} (doctor cannot see beyond it)", False
     return "", False
 
 
@@ -195,7 +195,7 @@ def check_s3_reach(ec2: Any, site: Site, vpc: str, routes: Sequence[SubnetRoute]
     paths = {r.subnet: _s3_path(r, gateways, interfaces) for r in routes}
     public = [f"{r.subnet} (0.0.0.0/0 to {r.target})" for r in routes if r.egress is Egress.INTERNET_GATEWAY]
     missing = [r for r in routes if not paths[r.subnet][0]]
-    notes = []
+    notes = [f"{r.subnet} routes 0.0.0.0/0 to {r.shown}" for r in routes if r.egress is Egress.NAT_DOWN]
     if public:
         notes.append(
             f"public subnet(s) {', '.join(public)}: an internet gateway gives a model no egress (its network "
