@@ -31,7 +31,7 @@ S3_INTERFACE_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/privat
 
 
 #: A NAT gateway's ConnectivityType: "Public ... Instances in private subnets can connect to the internet through a
-#: public NAT gateway"; "Private – Instances in private subnets can connect to other VPCs or your on-premises
+#: public NAT gateway"; "Private - Instances in private subnets can connect to other VPCs or your on-premises
 #: network through a private NAT gateway", and "if you route traffic from the private NAT gateway to the internet
 #: gateway, the internet gateway drops the traffic". Its State (DescribeNatGateways: pending, failed, available,
 #: deleting, deleted) must be "available" to carry traffic.
