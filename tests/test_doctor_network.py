@@ -415,6 +415,91 @@ def test_an_account_doctor_cannot_enter_fails_with_the_role_to_use() -> None:
     assert "--account-access-role" in result.fix
 
 
+# --- security groups: the outbound rules ---------------------------------------------------------------------------
+
+
+def egress_only(ec2: Any, group: str, **rule: Any) -> None:
+    """Replace the group's default "all traffic to 0.0.0.0/0" outbound rule by `rule` (none when empty)."""
+    everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    ec2.revoke_security_group_egress(GroupId=group, IpPermissions=everything)
+    if rule:
+        ec2.authorize_security_group_egress(
+            GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, **rule}]
+        )
+
+
+def s3_list(ec2: Any) -> str:
+    name = f"com.amazonaws.{REGION}.s3"
+    lists = ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])["PrefixLists"]
+    return str(lists[0]["PrefixListId"])
+
+
+def test_model_groups_allowing_all_traffic_out_pass(org: Org) -> None:
+    vpcs = publish_all(org)
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"network-security-groups:{prod}"]
+    assert result.ok and not result.warning
+    assert f"TCP 443 out: {vpcs[prod].groups[0]} to 0.0.0.0/0" in result.detail
+
+
+def test_model_groups_443_to_the_s3_prefix_list_pass(org: Org) -> None:
+    vpcs = publish_all(org)
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    egress_only(ec2, vpcs[prod].groups[0], PrefixListIds=[{"PrefixListId": s3_list(ec2)}])
+    result = run(org, check_network=True)[f"network-security-groups:{prod}"]
+    assert result.ok and not result.warning and f"to {s3_list(ec2)}" in result.detail
+
+
+def test_model_groups_without_https_out_fail_naming_the_group_and_the_rule(org: Org) -> None:
+    """Was a false pass: a route to S3, but no outbound rule letting the artifacts' download out."""
+    vpcs = publish_all(org)
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    group = vpcs[prod].groups[0]
+    egress_only(ec2, group, FromPort=22, ToPort=22, IpRanges=[{"CidrIp": "0.0.0.0/0"}])  # not 443
+    results = run(org, check_network=True)
+    result = results[f"network-security-groups:{prod}"]
+    assert not result.ok
+    assert f"no outbound rule allows TCP 443 to 0.0.0.0/0 or the S3 prefix list {s3_list(ec2)}" in result.detail
+    assert f"(security groups {group})" in result.detail
+    assert f"authorize-security-group-egress --group-id {group}" in result.fix
+    assert f"PrefixListIds=[{{PrefixListId={s3_list(ec2)}}}]" in result.fix
+    assert failed(results) == {f"network-security-groups:{prod}"}
+
+
+def test_model_groups_443_only_to_another_group_or_cidr_warn(org: Org) -> None:
+    vpcs = publish_all(org, groups=2)
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    first, second = vpcs[prod].groups
+    egress_only(ec2, first, UserIdGroupPairs=[{"GroupId": second}])
+    egress_only(ec2, second, IpRanges=[{"CidrIp": "10.30.0.0/16"}])
+    result = run(org, check_network=True)[f"network-security-groups:{prod}"]
+    assert result.ok and result.warning
+    assert f"{first} to {second}" in result.detail and f"{second} to 10.30.0.0/16" in result.detail
+    assert "doctor cannot tell" in result.detail
+
+
+def test_build_groups_need_https_out_to_anywhere(org: Org) -> None:
+    publish_all(org)
+    ec2 = pipeline_ec2()
+    vpc = build_vpc(ec2, default_route="nat")
+    egress_only(ec2, vpc.groups[0])
+    result = run(org, **build_options(vpc))[f"build-security-groups:{MANAGEMENT}"]
+    assert not result.ok and f"no outbound rule allows TCP 443 to 0.0.0.0/0 (security groups {vpc.groups[0]})" in (
+        result.detail
+    )
+    assert f"--group-id {vpc.groups[0]} --protocol tcp --port 443 --cidr 0.0.0.0/0" in result.fix
+    ec2.authorize_security_group_egress(
+        GroupId=vpc.groups[0],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                        "PrefixListIds": [{"PrefixListId": s3_list(ec2)}]}],
+    )  # fmt: skip
+    warned = run(org, **build_options(vpc))[f"build-security-groups:{MANAGEMENT}"]
+    assert warned.ok and warned.warning  # S3 only: PyPI is not in it, and doctor cannot tell what else is
+
+
 # --- every deploy region, and errors other than "not found" --------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.live.doctor.common import CheckResult
+from generator.live.doctor.sg_egress import check_build_groups
 from generator.live.doctor.vpc import (
     ROUTE_TABLES_DOC,
     Egress,
@@ -89,8 +90,9 @@ def needed_endpoints(delegated: bool) -> tuple[Need, ...]:
 
 def check_build_network(
     ec2: Any, account: str, vpc: str, subnets: Sequence[str], groups: Sequence[str]
-) -> tuple[CheckResult, list[Mapping[str, Any]]]:
-    """(result, the described subnets): the VPC, and subnets and security groups of it, in the pipeline account."""
+) -> tuple[CheckResult, list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(result, the described subnets, the described groups): the VPC, and subnets and security groups of it, in
+    the pipeline account."""
     name = f"build-network:{account}"
     where = f"pipeline account {account}, build VPC {vpc}"
     fix = (
@@ -98,7 +100,7 @@ def check_build_network(
         f"the pipeline's account and its private subnets and security groups. {DOC}"
     )
     if not described(ec2, "describe_vpcs", "Vpcs", [vpc]):
-        return CheckResult(name, False, f"{where}: no such VPC in this account and region", fix), []
+        return CheckResult(name, False, f"{where}: no such VPC in this account and region", fix), [], []
     found_subnets = described(ec2, "describe_subnets", "Subnets", subnets)
     found_groups = described(ec2, "describe_security_groups", "SecurityGroups", groups)
     known = {s["SubnetId"] for s in found_subnets} | {g["GroupId"] for g in found_groups}
@@ -112,9 +114,9 @@ def check_build_network(
             problems.append(f"{', '.join(unknown)} not found in this account and region")
         if elsewhere:
             problems.append(f"{', '.join(elsewhere)} of another VPC")
-        return CheckResult(name, False, f"{where}: {'; '.join(problems)}", fix), []
+        return CheckResult(name, False, f"{where}: {'; '.join(problems)}", fix), [], []
     detail = f"{where}: {len(subnets)} subnet(s) and {len(groups)} security group(s) of {vpc}"
-    return CheckResult(name, True, detail), found_subnets
+    return CheckResult(name, True, detail), found_subnets, found_groups
 
 
 def check_build_zones(account: str, vpc: str, routes: Sequence[SubnetRoute]) -> CheckResult:
@@ -212,7 +214,7 @@ def check_build_egress(
 def check_build_vpc(ec2: Any, account: str, region: str, vpc: str, subnets: Sequence[str], groups: Sequence[str],
                     delegated: bool) -> list[CheckResult]:  # fmt: skip
     """The build VPC's checks (zones and egress only once its subnets are found in it)."""
-    result, found = check_build_network(ec2, account, vpc, subnets, groups)
+    result, found, found_groups = check_build_network(ec2, account, vpc, subnets, groups)
     if not result.ok:
         return [result]
     routes = read_routes(ec2, vpc, found)
@@ -220,4 +222,5 @@ def check_build_vpc(ec2: Any, account: str, region: str, vpc: str, subnets: Sequ
         result,
         check_build_zones(account, vpc, routes),
         check_build_egress(ec2, account, region, vpc, routes, delegated),
+        check_build_groups(account, f"pipeline account {account}, build VPC {vpc}", found_groups),
     ]

@@ -40,6 +40,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from generator.live.doctor.common import CheckResult, ClientFactory, DoctorOptions, _code
+from generator.live.doctor.sg_egress import check_model_groups
 from generator.live.doctor.vpc import (
     S3_GATEWAY_DOC,
     S3_INTERFACE_DOC,
@@ -237,11 +238,16 @@ def check_s3_reach(ec2: Any, site: Site, vpc: str, routes: Sequence[SubnetRoute]
 
 def check_account_network(ssm: Any, ec2: Any, site: Site) -> list[CheckResult]:
     """The checks for one account and region (the zones and S3 only once the parameters name a VPC)."""
-    result, vpc, subnets, _groups = check_parameters(ssm, ec2, site)
+    result, vpc, subnets, groups = check_parameters(ssm, ec2, site)
     if vpc is None:
         return [result]
     routes = read_routes(ec2, vpc, subnets)
-    return [result, check_zones(site, vpc, routes), check_s3_reach(ec2, site, vpc, routes)]
+    return [
+        result,
+        check_zones(site, vpc, routes),
+        check_s3_reach(ec2, site, vpc, routes),
+        check_model_groups(ec2, site.key, f"{site.where}, {vpc}", site.region, groups),
+    ]
 
 
 def refused(site: Site, exc: ClientError) -> CheckResult:
