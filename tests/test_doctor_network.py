@@ -83,11 +83,15 @@ def build_vpc(
     s3: str = "associated",  # "associated", "unassociated" or ""
     interfaces: tuple[str, ...] = (),
     default_route: str = "",  # "", "nat", "igw", "tgw", "core", "private-nat" or "deleted-nat"
+    dns: bool = True,
 ) -> Vpc:
     """A VPC whose private subnets share one route table; S3 gateway endpoint, interface endpoints and a default
-    route as asked."""
+    route as asked; DNS resolution and hostnames on (what endpoints need), unless `dns` is False (EC2's default for
+    a new VPC: hostnames off)."""
     region = ec2.meta.region_name
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    if dns:
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     azs = [f"{region}{letter}" for letter in "abc"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=azs[i % zones])["Subnet"]["SubnetId"]
@@ -190,6 +194,7 @@ def test_isolated_model_vpc_without_interface_endpoints_passes(org: Org) -> None
         assert f"{vpc.id}: model artifacts from S3: VPC endpoints: S3 gateway {endpoint} on {vpc.table} " in s3.detail
         assert f"({vpc.subnets[0]}, {vpc.subnets[1]})" in s3.detail
         assert "interface endpoints (SageMaker API/runtime, STS, CloudWatch Logs) not needed" in s3.detail
+        assert results[f"vpc-dns:{account}"].ok and not results[f"vpc-dns:{account}"].warning
 
 
 def test_missing_parameters_fail_with_the_commands_to_publish_them(org: Org) -> None:
@@ -413,6 +418,48 @@ def test_an_account_doctor_cannot_enter_fails_with_the_role_to_use() -> None:
     assert result.name == "network-parameters:222222222222" and not result.ok
     assert "cannot assume arn:aws:iam::222222222222:role/PlatformAdmin (AccessDenied)" in result.detail
     assert "--account-access-role" in result.fix
+
+
+# --- the VPC's DNS attributes, where S3 is reached through an endpoint --------------------------------------------
+
+
+def test_an_endpoint_in_a_vpc_without_dns_hostnames_fails_with_the_command(org: Org) -> None:
+    vpcs = publish_all(org, dns=False)  # a new VPC's defaults: DNS resolution on, DNS hostnames off
+    prod = samples(org)["prod"]
+    results = run(org, check_network=True)
+    result = results[f"vpc-dns:{prod}"]
+    vpc = vpcs[prod]
+    assert not result.ok
+    assert f"enableDnsHostnames off in a VPC using the Amazon DNS server; S3 gateway {vpc.endpoints['s3']}" in (
+        result.detail
+    )
+    assert f"aws ec2 modify-vpc-attribute --vpc-id {vpc.id} --enable-dns-hostnames" in result.fix
+    assert "enable-dns-support" not in result.fix
+    assert failed(results) == {f"vpc-dns:{a}" for a in samples(org).values()}
+
+
+def test_dns_resolution_off_fails_too(org: Org) -> None:
+    vpcs = publish_all(org)
+    prod = samples(org)["prod"]
+    member(prod, "ec2").modify_vpc_attribute(VpcId=vpcs[prod].id, EnableDnsSupport={"Value": False})
+    result = run(org, check_network=True)[f"vpc-dns:{prod}"]
+    assert not result.ok and f"--vpc-id {vpcs[prod].id} --enable-dns-support" in result.fix
+
+
+def test_own_dns_servers_are_a_warning(org: Org) -> None:
+    vpcs = publish_all(org, dns=False)
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    options = ec2.create_dhcp_options(DhcpConfigurations=[{"Key": "domain-name-servers", "Values": ["10.30.0.53"]}])
+    ec2.associate_dhcp_options(DhcpOptionsId=options["DhcpOptions"]["DhcpOptionsId"], VpcId=vpcs[prod].id)
+    result = run(org, check_network=True)[f"vpc-dns:{prod}"]
+    assert result.ok and result.warning and "DNS servers 10.30.0.53: doctor cannot tell" in result.detail
+
+
+def test_dns_is_not_checked_where_a_nat_carries_s3(org: Org) -> None:
+    publish_all(org, s3="", default_route="nat", dns=False)
+    results = run(org, check_network=True)
+    assert not any(name.startswith("vpc-dns:") for name in results) and failed(results) == set()
 
 
 # --- security groups: the outbound rules ---------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from generator.live.doctor.vpc import (
     vpc_config_limits,
     zones,
 )
+from generator.live.doctor.vpc_dns import check_dns
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
 
 DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html"
@@ -187,8 +188,9 @@ def _s3_path(route: SubnetRoute, gateways: Mapping[str, frozenset[str]], interfa
     return "", False
 
 
-def check_s3_reach(ec2: Any, site: Site, vpc: str, routes: Sequence[SubnetRoute]) -> CheckResult:
-    """Every subnet reaches S3 for the model artifacts: an associated S3 gateway endpoint, or a NAT gateway."""
+def check_s3_reach(ec2: Any, site: Site, vpc: str, routes: Sequence[SubnetRoute]) -> tuple[CheckResult, str]:
+    """(result, the endpoints the subnets rely on, "" when none or when it fails): every subnet reaches S3 for the
+    model artifacts, through an associated S3 gateway endpoint or a NAT gateway."""
     name, account, region = f"vpc-endpoints:{site.key}", site.account, site.region
     where = f"{site.stage} account {account}, {vpc}"
     endpoints = read_endpoints(ec2, vpc)
@@ -222,7 +224,7 @@ def check_s3_reach(ec2: Any, site: Site, vpc: str, routes: Sequence[SubnetRoute]
         if notes:
             detail += "; " + "; ".join(notes)
         fix = f"In account {account}, region {region}: {make}. {DOC} {S3_GATEWAY_DOC}"
-        return CheckResult(name, False, detail, fix)
+        return CheckResult(name, False, detail, fix), ""
     unverified = [p for p, sure in paths.values() if not sure]
     ways: dict[str, list[str]] = {}
     for subnet, (path, _) in paths.items():
@@ -233,7 +235,8 @@ def check_s3_reach(ec2: Any, site: Site, vpc: str, routes: Sequence[SubnetRoute]
     )
     if notes:
         detail += "; " + "; ".join(notes)
-    return CheckResult(name, True, detail, warning=bool(unverified or public))
+    relied = sorted(path.removeprefix("VPC endpoints: ") for path, _ in paths.values() if path.startswith("VPC endp"))
+    return CheckResult(name, True, detail, warning=bool(unverified or public)), "; ".join(relied)
 
 
 def check_account_network(ssm: Any, ec2: Any, site: Site) -> list[CheckResult]:
@@ -242,11 +245,15 @@ def check_account_network(ssm: Any, ec2: Any, site: Site) -> list[CheckResult]:
     if vpc is None:
         return [result]
     routes = read_routes(ec2, vpc, subnets)
+    reach, endpoints = check_s3_reach(ec2, site, vpc, routes)
+    where = f"{site.where}, {vpc}"
+    dns = [check_dns(ec2, site.key, where, site.region, vpc, endpoints)] if endpoints else []
     return [
         result,
         check_zones(site, vpc, routes),
-        check_s3_reach(ec2, site, vpc, routes),
-        check_model_groups(ec2, site.key, f"{site.where}, {vpc}", site.region, groups),
+        reach,
+        *dns,
+        check_model_groups(ec2, site.key, where, site.region, groups),
     ]
 
 
