@@ -4,7 +4,9 @@ Each VPC is checked for what its role needs, as AWS documents it:
 - the models' VPC of a sample account per stage (read through the account-access role): the SSM parameters name
   subnets and security groups of that account, in one VPC, within CreateModel's VpcConfig limits; the subnets span
   two Availability Zones (SageMaker requires it); each subnet reaches S3 for the model artifacts through an S3
-  gateway endpoint on its route table or a NAT gateway. A network-isolated model needs no interface endpoint.
+  gateway endpoint on its route table or a public, available NAT gateway; the security groups let TCP 443 out to
+  S3; DNS is on where an endpoint carries S3; in every deploy region. A network-isolated model needs no interface
+  endpoint.
 - the build VPC of the pipeline's account (`--build-vpc-id`, ...): private subnets with a NAT route (CodeBuild
   cannot use an internet gateway; PyPI and Organizations are out of reach of the region's VPC endpoints), in
   that VPC, over two Availability Zones (recommended: a warning).

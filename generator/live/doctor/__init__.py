@@ -15,12 +15,13 @@ creates in the accounts it creates, the role's trust policy admits the CodeBuild
 Readers only: every call is a Describe/List/Get, plus `sts:AssumeRole` of the account-access role.
 
 With `--check-network` it checks the networks, each for its role: the models' VPC of a sample account per
-stage (network.py: what a network-isolated model needs) and, with the render's build-VPC options, the
+stage in every deploy region (network.py: what a network-isolated model needs) and, with the render's
+build-VPC options, the
 pipeline account's build VPC (build_vpc.py: what CodeBuild and the seed's scripts need); a check may pass
 with a warning (recommended, not required, or beyond what doctor can see).
 
 The checks are split by family: organisation (organization.py), target roles (target_roles.py), networks
-(network.py, build_vpc.py, vpc.py), and what they share (common.py); this module validates the options, runs
+(network.py, build_vpc.py, vpc.py, vpc_dns.py, sg_egress.py), and what they share (common.py); this module validates the options, runs
 the checks and shapes the report.
 """
 

@@ -18,7 +18,14 @@ SageMaker, not a platform engineer), doctor checks what a network-isolated model
   associated with the subnet's route table (host-vpc.html, "Create an Amazon S3 VPC Endpoint"), or a NAT
   gateway. An internet gateway route does not count: the network interfaces SageMaker attaches to the model
   "provide your model containers with a network connection within your VPC that is not connected to the
-  internet" (host-vpc.html) and get no public IP.
+  internet" (host-vpc.html) and get no public IP. A NAT gateway counts when public and available (vpc.py);
+- `vpc-dns:<account>`: where a subnet reaches S3 through an endpoint, the VPC's DNS attributes (vpc_dns.py);
+- `network-security-groups:<account>`: the groups allow TCP 443 out to S3 (sg_egress.py).
+
+Each check runs in every deploy region (`--deploy-regions`, else the home region, which the report says): every
+stack instance resolves the SSM parameters in its own region. Outside the home region the names end in
+`:<account>:<region>`. An AWS error other than "not found" (AccessDenied through the role) fails that account
+and region's line, naming the call and the code, and the other accounts are still checked.
 
 Interface endpoints (SageMaker API and runtime, STS, CloudWatch Logs) are not required here: with network
 isolation "the containers can't make any outbound network calls, even to other AWS services" and get no AWS
