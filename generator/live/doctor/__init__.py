@@ -21,8 +21,8 @@ pipeline account's build VPC (build_vpc.py: what CodeBuild and the seed's script
 with a warning (recommended, not required, or beyond what doctor can see).
 
 The checks are split by family: organisation (organization.py), target roles (target_roles.py), networks
-(network.py, build_vpc.py, vpc.py, vpc_dns.py, sg_egress.py), and what they share (common.py); this module validates the options, runs
-the checks and shapes the report.
+(network.py, build_vpc.py, vpc.py, vpc_dns.py, sg_egress.py), and what they share (common.py); this module
+validates the options, runs the checks and shapes the report.
 """
 
 from __future__ import annotations
