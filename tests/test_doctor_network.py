@@ -574,11 +574,10 @@ def test_each_deploy_region_is_checked_in_its_own_region(org: Org) -> None:
     assert f"region {OTHER_REGION}: aws ssm put-parameter" in missing.fix
     assert f"deploy regions checked: {REGION}, {OTHER_REGION}" in missing.detail
     there = results[f"vpc-endpoints:{staging}:{OTHER_REGION}"]
-    assert (
-        there.ok
-        and f"com.amazonaws.{OTHER_REGION}.s3" not in there.detail
-        and f"{OTHER_REGION}a" in (results[f"network-zones:{staging}:{OTHER_REGION}"].detail)
-    )
+    assert there.ok and "model artifacts from S3: VPC endpoints: S3 gateway" in there.detail  # the region's own
+    assert f"({OTHER_REGION}a, {OTHER_REGION}b)" in results[f"network-zones:{staging}:{OTHER_REGION}"].detail
+    assert results[f"network-security-groups:{staging}:{OTHER_REGION}"].ok
+    assert results[f"vpc-dns:{staging}:{OTHER_REGION}"].ok
 
 
 def test_deploy_regions_come_from_the_flag_or_the_rendered_manifest() -> None:
