@@ -536,6 +536,13 @@ def doctor(
     ] = None,
     build_subnets: Annotated[str | None, typer.Option(help="As rendered.", show_default=False)] = None,
     build_security_groups: Annotated[str | None, typer.Option(help="As rendered.", show_default=False)] = None,
+    deploy_regions: Annotated[
+        str | None,
+        typer.Option(
+            help="As rendered: with --check-network, each of these regions is checked. Default: the home region.",
+            show_default=False,
+        ),
+    ] = None,
     rendered: Annotated[
         Path | None,
         typer.Option(
@@ -570,6 +577,7 @@ def doctor(
         "build-vpc-id": build_vpc_id,
         "build-subnets": build_subnets,
         "build-security-groups": build_security_groups,
+        "deploy-regions": deploy_regions,
     }
     finish(commands.doctor(flags, config, endpoint_url, profile, as_json, rendered))
 

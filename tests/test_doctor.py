@@ -72,9 +72,10 @@ def credentials_kwargs(credentials: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
-def client_factory(service: str, credentials: Mapping[str, Any] | None = None) -> Any:
+def client_factory(service: str, credentials: Mapping[str, Any] | None = None, /, region: str | None = None) -> Any:
     """What `doctor.session_clients` gives the checks, for the in-process moto."""
-    return boto3.client(service, region_name=REGION, **(credentials_kwargs(credentials) if credentials else {}))
+    keys = credentials_kwargs(credentials) if credentials else {}
+    return boto3.client(service, region_name=region or REGION, **keys)
 
 
 def member_credentials(account: str) -> dict[str, Any]:

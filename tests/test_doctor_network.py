@@ -4,7 +4,9 @@ Each VPC is checked for what its role needs, as AWS documents it:
 - the models' VPC of a sample account per stage (read through the account-access role): the SSM parameters name
   subnets and security groups of that account, in one VPC, within CreateModel's VpcConfig limits; the subnets span
   two Availability Zones (SageMaker requires it); each subnet reaches S3 for the model artifacts through an S3
-  gateway endpoint on its route table or a NAT gateway. A network-isolated model needs no interface endpoint.
+  gateway endpoint on its route table or a public, available NAT gateway; the security groups let TCP 443 out to
+  S3; DNS is on where an endpoint carries S3; in every deploy region. A network-isolated model needs no interface
+  endpoint.
 - the build VPC of the pipeline's account (`--build-vpc-id`, ...): private subnets with a NAT route (CodeBuild
   cannot use an internet gateway; PyPI and Organizations are out of reach of the region's VPC endpoints), in
   that VPC, over two Availability Zones (recommended: a warning).
@@ -27,18 +29,33 @@ from generator.cli import app
 from generator.errors import InputError
 from generator.live.doctor import doctor_options
 from generator.live.doctor.build_vpc import BUILD_ENDPOINTS
+from generator.live.doctor.common import DoctorOptions
 from generator.live.doctor.network import sample_accounts
 from generator.live.doctor.vpc import Egress, default_target, subnet_routes, vpc_config_limits
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
-from tests.test_doctor import MANAGEMENT, REGION, Org, aws, credentials_kwargs, failed, member_credentials, org, run
+from tests.test_doctor import (
+    MANAGEMENT,
+    REGION,
+    Org,
+    aws,
+    client_factory,
+    credentials_kwargs,
+    failed,
+    member_credentials,
+    org,
+    run,
+)
 
 __all__ = ["aws", "org"]  # fixtures, imported for pytest
 
 INTERFACES = ("sagemaker.api", "sagemaker.runtime", "sts", "logs")
 
 
-def member(account: str, service: str) -> Any:
-    return boto3.client(service, region_name=REGION, **credentials_kwargs(member_credentials(account)))
+OTHER_REGION = "eu-central-1"
+
+
+def member(account: str, service: str, region: str = REGION) -> Any:
+    return boto3.client(service, region_name=region, **credentials_kwargs(member_credentials(account)))
 
 
 def samples(org: Org) -> dict[str, str]:
@@ -67,12 +84,17 @@ def build_vpc(
     groups: int = 1,
     s3: str = "associated",  # "associated", "unassociated" or ""
     interfaces: tuple[str, ...] = (),
-    default_route: str = "",  # "", "nat", "igw" or "tgw"
+    default_route: str = "",  # "", "nat", "igw", "tgw", "core", "private-nat" or "deleted-nat"
+    dns: bool = True,
 ) -> Vpc:
     """A VPC whose private subnets share one route table; S3 gateway endpoint, interface endpoints and a default
-    route as asked."""
+    route as asked; DNS resolution and hostnames on (what endpoints need), unless `dns` is False (EC2's default for
+    a new VPC: hostnames off)."""
+    region = ec2.meta.region_name
     vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    azs = [f"{REGION}{letter}" for letter in "abc"]
+    if dns:
+        ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    azs = [f"{region}{letter}" for letter in "abc"]
     subnets = [
         ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=azs[i % zones])["Subnet"]["SubnetId"]
         for i in range(2)
@@ -88,11 +110,11 @@ def build_vpc(
     if s3:
         tables = [table] if s3 == "associated" else []
         built.endpoints["s3"] = ec2.create_vpc_endpoint(
-            VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.s3", VpcEndpointType="Gateway", RouteTableIds=tables
+            VpcId=vpc, ServiceName=f"com.amazonaws.{region}.s3", VpcEndpointType="Gateway", RouteTableIds=tables
         )["VpcEndpoint"]["VpcEndpointId"]
     for suffix in interfaces:
         built.endpoints[suffix] = ec2.create_vpc_endpoint(
-            VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.{suffix}", VpcEndpointType="Interface",
+            VpcId=vpc, ServiceName=f"com.amazonaws.{region}.{suffix}", VpcEndpointType="Interface",
             SubnetIds=subnets, SecurityGroupIds=made[:1], PrivateDnsEnabled=True,
         )["VpcEndpoint"]["VpcEndpointId"]  # fmt: skip
     if default_route:
@@ -111,14 +133,25 @@ def build_vpc(
             target = {"NatGatewayId": built.nat}
         elif default_route == "tgw":
             target = {"TransitGatewayId": ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]}
+        elif default_route == "core":  # Cloud WAN centralised egress (moto keeps the route, drops the ARN)
+            target = {"CoreNetworkArn": f"arn:aws:networkmanager::{MANAGEMENT}:core-network/core-network-0a1b2c3d"}
+        elif default_route in ("private-nat", "deleted-nat"):
+            private = default_route == "private-nat"
+            built.nat = ec2.create_nat_gateway(
+                SubnetId=subnets[0], **({"ConnectivityType": "private"} if private else {
+                    "AllocationId": ec2.allocate_address(Domain="vpc")["AllocationId"]})
+            )["NatGateway"]["NatGatewayId"]  # fmt: skip
+            if not private:
+                ec2.delete_nat_gateway(NatGatewayId=built.nat)
+            target = {"NatGatewayId": built.nat}
         ec2.create_route(RouteTableId=table, DestinationCidrBlock="0.0.0.0/0", **target)
     return built
 
 
-def publish(account: str, *, subnets: list[str] | None = None, **vpc: Any) -> Vpc:
-    """The platform team's setup in one account: a private VPC and its two SSM parameters."""
-    built = build_vpc(member(account, "ec2"), **vpc)
-    ssm = member(account, "ssm")
+def publish(account: str, *, subnets: list[str] | None = None, region: str = REGION, **vpc: Any) -> Vpc:
+    """The platform team's setup in one account and region: a private VPC and its two SSM parameters."""
+    built = build_vpc(member(account, "ec2", region), **vpc)
+    ssm = member(account, "ssm", region)
     ssm.put_parameter(Name=SUBNETS_PARAMETER, Type="StringList", Value=",".join(subnets or built.subnets))
     ssm.put_parameter(Name=SECURITY_GROUPS_PARAMETER, Type="StringList", Value=",".join(built.groups))
     return built
@@ -163,6 +196,7 @@ def test_isolated_model_vpc_without_interface_endpoints_passes(org: Org) -> None
         assert f"{vpc.id}: model artifacts from S3: VPC endpoints: S3 gateway {endpoint} on {vpc.table} " in s3.detail
         assert f"({vpc.subnets[0]}, {vpc.subnets[1]})" in s3.detail
         assert "interface endpoints (SageMaker API/runtime, STS, CloudWatch Logs) not needed" in s3.detail
+        assert results[f"vpc-dns:{account}"].ok and not results[f"vpc-dns:{account}"].warning
 
 
 def test_missing_parameters_fail_with_the_commands_to_publish_them(org: Org) -> None:
@@ -304,6 +338,53 @@ def test_a_transit_gateway_route_passes_with_a_warning(org: Org) -> None:
     assert "egress via tgw-" in result.detail and "(doctor cannot see beyond it)" in result.detail
 
 
+def test_cloud_wan_egress_passes_with_a_warning_not_a_false_failure(org: Org) -> None:
+    """Was a false FAIL: a 0.0.0.0/0 route to a Cloud WAN core network read as no route at all."""
+    publish_all(org, s3="", default_route="core")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and result.warning and "(doctor cannot see beyond it)" in result.detail
+
+
+@pytest.mark.parametrize(
+    ("route", "target"),
+    [
+        ({"CoreNetworkArn": "arn:aws:networkmanager::1:core-network/c-1"}, "CoreNetworkArn arn:aws:networkmanager"),
+        ({"LocalGatewayId": "lgw-1"}, "LocalGatewayId lgw-1"),
+        ({"CarrierGatewayId": "cagw-1"}, "CarrierGatewayId cagw-1"),
+        ({}, "an unrecognised target"),  # a member this botocore does not know is not parsed at all
+    ],
+)
+def test_any_active_default_route_with_an_unrecognised_target_is_other(route: dict[str, str], target: str) -> None:
+    table = {"Routes": [{"DestinationCidrBlock": "0.0.0.0/0", "Origin": "CreateRoute", "State": "active", **route}]}
+    assert default_target(table).startswith(target)
+    (only,) = subnet_routes([{**table, "RouteTableId": "rtb-1", "Associations": [{"Main": True}]}],
+                            [{"SubnetId": "subnet-1"}])  # fmt: skip
+    assert only.egress is Egress.OTHER
+
+
+def test_a_private_nat_gateway_is_no_internet_egress_a_warning(org: Org) -> None:
+    vpcs = publish_all(org, s3="", default_route="private-nat")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert result.ok and result.warning
+    assert f"egress via private NAT gateway {vpcs[prod].nat} (no internet access;" in result.detail
+    build = build_vpc(pipeline_ec2(), default_route="private-nat")
+    egress = run(org, **build_options(build))[f"build-egress:{MANAGEMENT}"]
+    assert egress.ok and egress.warning and f"private NAT gateway {build.nat}" in egress.detail
+
+
+def test_a_nat_gateway_that_is_not_available_fails(org: Org) -> None:
+    vpcs = publish_all(org, s3="", default_route="deleted-nat")
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"vpc-endpoints:{prod}"]
+    assert not result.ok
+    assert f"routes 0.0.0.0/0 to NAT gateway {vpcs[prod].nat} in state deleted" in result.detail
+    build = build_vpc(pipeline_ec2(), default_route="deleted-nat")
+    egress = run(org, **build_options(build))[f"build-egress:{MANAGEMENT}"]
+    assert not egress.ok and f"NAT gateway {build.nat} in state deleted" in egress.detail
+
+
 def test_route_tables_explicit_association_else_main_and_blackholes() -> None:
     """The route-table rules on EC2's documented answer shapes (RouteTable.Associations, Route.State)."""
     tables = [
@@ -332,10 +413,249 @@ def test_an_account_doctor_cannot_enter_fails_with_the_role_to_use() -> None:
         def assume_role(self, **_: Any) -> Any:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "AssumeRole")
 
-    (result,) = check_networks(Sts(), None, "aws", REGION, "PlatformAdmin", {"prod": "222222222222"})
+    options = DoctorOptions(
+        "ou-ab12-11111111", "ou-ab12-22222222", REGION, "target", account_access_role="PlatformAdmin"
+    )
+    (result,) = check_networks(Sts(), client_factory, "aws", options, {"prod": "222222222222"})
     assert result.name == "network-parameters:222222222222" and not result.ok
     assert "cannot assume arn:aws:iam::222222222222:role/PlatformAdmin (AccessDenied)" in result.detail
     assert "--account-access-role" in result.fix
+
+
+# --- the VPC's DNS attributes, where S3 is reached through an endpoint --------------------------------------------
+
+
+def test_an_endpoint_in_a_vpc_without_dns_hostnames_fails_with_the_command(org: Org) -> None:
+    vpcs = publish_all(org, dns=False)  # a new VPC's defaults: DNS resolution on, DNS hostnames off
+    prod = samples(org)["prod"]
+    results = run(org, check_network=True)
+    result = results[f"vpc-dns:{prod}"]
+    vpc = vpcs[prod]
+    assert not result.ok
+    assert f"enableDnsHostnames off in a VPC using the Amazon DNS server; S3 gateway {vpc.endpoints['s3']}" in (
+        result.detail
+    )
+    assert f"aws ec2 modify-vpc-attribute --vpc-id {vpc.id} --enable-dns-hostnames" in result.fix
+    assert "enable-dns-support" not in result.fix
+    assert failed(results) == {f"vpc-dns:{a}" for a in samples(org).values()}
+
+
+def test_dns_resolution_off_fails_too(org: Org) -> None:
+    vpcs = publish_all(org)
+    prod = samples(org)["prod"]
+    member(prod, "ec2").modify_vpc_attribute(VpcId=vpcs[prod].id, EnableDnsSupport={"Value": False})
+    result = run(org, check_network=True)[f"vpc-dns:{prod}"]
+    assert not result.ok and f"--vpc-id {vpcs[prod].id} --enable-dns-support" in result.fix
+
+
+def test_own_dns_servers_are_a_warning(org: Org) -> None:
+    vpcs = publish_all(org, dns=False)
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    options = ec2.create_dhcp_options(DhcpConfigurations=[{"Key": "domain-name-servers", "Values": ["10.30.0.53"]}])
+    ec2.associate_dhcp_options(DhcpOptionsId=options["DhcpOptions"]["DhcpOptionsId"], VpcId=vpcs[prod].id)
+    result = run(org, check_network=True)[f"vpc-dns:{prod}"]
+    assert result.ok and result.warning and "DNS servers 10.30.0.53: doctor cannot tell" in result.detail
+
+
+def test_dns_is_not_checked_where_a_nat_carries_s3(org: Org) -> None:
+    publish_all(org, s3="", default_route="nat", dns=False)
+    results = run(org, check_network=True)
+    assert not any(name.startswith("vpc-dns:") for name in results) and failed(results) == set()
+
+
+# --- security groups: the outbound rules ---------------------------------------------------------------------------
+
+
+def egress_only(ec2: Any, group: str, **rule: Any) -> None:
+    """Replace the group's default "all traffic to 0.0.0.0/0" outbound rule by `rule` (none when empty)."""
+    everything = [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    ec2.revoke_security_group_egress(GroupId=group, IpPermissions=everything)
+    if rule:
+        ec2.authorize_security_group_egress(
+            GroupId=group, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, **rule}]
+        )
+
+
+def s3_list(ec2: Any) -> str:
+    name = f"com.amazonaws.{REGION}.s3"
+    lists = ec2.describe_prefix_lists(Filters=[{"Name": "prefix-list-name", "Values": [name]}])["PrefixLists"]
+    return str(lists[0]["PrefixListId"])
+
+
+def test_model_groups_allowing_all_traffic_out_pass(org: Org) -> None:
+    vpcs = publish_all(org)
+    prod = samples(org)["prod"]
+    result = run(org, check_network=True)[f"network-security-groups:{prod}"]
+    assert result.ok and not result.warning
+    assert f"TCP 443 out: {vpcs[prod].groups[0]} to 0.0.0.0/0" in result.detail
+
+
+def test_model_groups_443_to_the_s3_prefix_list_pass(org: Org) -> None:
+    vpcs = publish_all(org)
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    egress_only(ec2, vpcs[prod].groups[0], PrefixListIds=[{"PrefixListId": s3_list(ec2)}])
+    result = run(org, check_network=True)[f"network-security-groups:{prod}"]
+    assert result.ok and not result.warning and f"to {s3_list(ec2)}" in result.detail
+
+
+def test_model_groups_without_https_out_fail_naming_the_group_and_the_rule(org: Org) -> None:
+    """Was a false pass: a route to S3, but no outbound rule letting the artifacts' download out."""
+    vpcs = publish_all(org)
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    group = vpcs[prod].groups[0]
+    egress_only(ec2, group, FromPort=22, ToPort=22, IpRanges=[{"CidrIp": "0.0.0.0/0"}])  # not 443
+    results = run(org, check_network=True)
+    result = results[f"network-security-groups:{prod}"]
+    assert not result.ok
+    assert f"no outbound rule allows TCP 443 to 0.0.0.0/0 or the S3 prefix list {s3_list(ec2)}" in result.detail
+    assert f"(security groups {group})" in result.detail
+    assert f"authorize-security-group-egress --group-id {group}" in result.fix
+    assert f"PrefixListIds=[{{PrefixListId={s3_list(ec2)}}}]" in result.fix
+    assert failed(results) == {f"network-security-groups:{prod}"}
+
+
+def test_model_groups_443_only_to_another_group_or_cidr_warn(org: Org) -> None:
+    vpcs = publish_all(org, groups=2)
+    prod = samples(org)["prod"]
+    ec2 = member(prod, "ec2")
+    first, second = vpcs[prod].groups
+    egress_only(ec2, first, UserIdGroupPairs=[{"GroupId": second}])
+    egress_only(ec2, second, IpRanges=[{"CidrIp": "10.30.0.0/16"}])
+    result = run(org, check_network=True)[f"network-security-groups:{prod}"]
+    assert result.ok and result.warning
+    assert f"{first} to {second}" in result.detail and f"{second} to 10.30.0.0/16" in result.detail
+    assert "doctor cannot tell" in result.detail
+
+
+def test_build_groups_need_https_out_to_anywhere(org: Org) -> None:
+    publish_all(org)
+    ec2 = pipeline_ec2()
+    vpc = build_vpc(ec2, default_route="nat")
+    egress_only(ec2, vpc.groups[0])
+    result = run(org, **build_options(vpc))[f"build-security-groups:{MANAGEMENT}"]
+    assert not result.ok and f"no outbound rule allows TCP 443 to 0.0.0.0/0 (security groups {vpc.groups[0]})" in (
+        result.detail
+    )
+    assert f"--group-id {vpc.groups[0]} --protocol tcp --port 443 --cidr 0.0.0.0/0" in result.fix
+    ec2.authorize_security_group_egress(
+        GroupId=vpc.groups[0],
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+                        "PrefixListIds": [{"PrefixListId": s3_list(ec2)}]}],
+    )  # fmt: skip
+    warned = run(org, **build_options(vpc))[f"build-security-groups:{MANAGEMENT}"]
+    assert warned.ok and warned.warning  # S3 only: PyPI is not in it, and doctor cannot tell what else is
+
+
+# --- every deploy region, and errors other than "not found" --------------------------------------------------------
+
+
+def test_home_region_only_by_default_and_the_report_says_so(org: Org) -> None:
+    publish_all(org)
+    results = run(org, check_network=True)
+    prod = samples(org)["prod"]
+    assert f"deploy regions checked: home region {REGION} only (no --deploy-regions" in (
+        results[f"network-parameters:{prod}"].detail
+    )
+    assert not any(name.endswith(f":{OTHER_REGION}") for name in results)
+
+
+def test_each_deploy_region_is_checked_in_its_own_region(org: Org) -> None:
+    """Was a false pass: a stack instance in another region resolves the SSM parameters there, where none exist."""
+    publish_all(org)
+    staging, prod = samples(org)["staging"], samples(org)["prod"]
+    publish(staging, region=OTHER_REGION)
+    results = run(org, check_network=True, deploy_regions=(REGION, OTHER_REGION))
+    assert failed(results) == {f"network-parameters:{prod}:{OTHER_REGION}"}
+    missing = results[f"network-parameters:{prod}:{OTHER_REGION}"]
+    assert f"prod account {prod}, {OTHER_REGION}: SSM parameter(s)" in missing.detail
+    assert f"region {OTHER_REGION}: aws ssm put-parameter" in missing.fix
+    assert f"deploy regions checked: {REGION}, {OTHER_REGION}" in missing.detail
+    there = results[f"vpc-endpoints:{staging}:{OTHER_REGION}"]
+    assert there.ok and "model artifacts from S3: VPC endpoints: S3 gateway" in there.detail  # the region's own
+    assert f"({OTHER_REGION}a, {OTHER_REGION}b)" in results[f"network-zones:{staging}:{OTHER_REGION}"].detail
+    assert results[f"network-security-groups:{staging}:{OTHER_REGION}"].ok
+    assert results[f"vpc-dns:{staging}:{OTHER_REGION}"].ok
+
+
+def test_deploy_regions_come_from_the_flag_or_the_rendered_manifest() -> None:
+    base = {"staging-ou": "ou-ab12-11111111", "prod-ou": "ou-ab12-22222222", "region": REGION}
+    assert doctor_options(base, {}).deploy_regions == ()
+    assert doctor_options({**base, "deploy-regions": f"{REGION},{OTHER_REGION}"}, {}).deploy_regions == (
+        REGION,
+        OTHER_REGION,
+    )
+    assert doctor_options(base, {"deploy-regions": [OTHER_REGION]}).deploy_regions == (OTHER_REGION,)
+    with pytest.raises(InputError) as caught:
+        doctor_options({**base, "deploy-regions": "mars-1"}, {})
+    assert caught.value.flag == "--deploy-regions"
+
+
+def test_access_denied_in_one_account_is_a_failed_line_not_an_abort(org: Org, monkeypatch: Any) -> None:
+    """moto lets the assumed role do anything; AWS answers AccessDenied to a role without ssm:GetParameter."""
+    from botocore.exceptions import ClientError
+
+    publish_all(org)
+    prod = samples(org)["prod"]
+
+    def denying(service: str, credentials: Any = None, /, region: str | None = None) -> Any:
+        client = client_factory(service, credentials, region=region)
+        if service == "ssm" and credentials and credentials["AccessKeyId"] == denied_key:
+
+            def refuse(**_: Any) -> Any:
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "GetParameter")
+
+            monkeypatch.setattr(client, "get_parameter", refuse)
+        return client
+
+    sts = boto3.client("sts", region_name=REGION)
+    denied_key = ""
+    real = sts.assume_role
+
+    def assume(**kwargs: Any) -> Any:
+        nonlocal denied_key
+        answer = real(**kwargs)
+        if f":{prod}:" in kwargs["RoleArn"]:
+            denied_key = answer["Credentials"]["AccessKeyId"]
+        return answer
+
+    monkeypatch.setattr(sts, "assume_role", assume)
+    from generator.live.doctor import run_checks
+
+    results = {r.name: r for r in run_checks(org.options(check_network=True), sts, client_factory("organizations"),
+                                             denying)}  # fmt: skip
+    assert failed(results) == {f"network-parameters:{prod}"}
+    line = results[f"network-parameters:{prod}"]
+    assert f"prod account {prod}, {REGION}: GetParameter failed (AccessDeniedException)" in line.detail
+    assert f"account-access role of account {prod}" in line.fix
+    assert results[f"vpc-endpoints:{samples(org)['staging']}"].ok  # the other account is still checked
+
+
+def test_access_denied_on_the_build_vpc_is_a_failed_line(org: Org, monkeypatch: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    publish_all(org)
+    vpc = build_vpc(pipeline_ec2(), default_route="nat")
+
+    def denying(service: str, credentials: Any = None, /, region: str | None = None) -> Any:
+        client = client_factory(service, credentials, region=region)
+        if service == "ec2" and credentials is None:
+
+            def refuse(**_: Any) -> Any:
+                raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "DescribeVpcs")
+
+            monkeypatch.setattr(client, "describe_vpcs", refuse)
+        return client
+
+    from generator.live.doctor import run_checks
+
+    options = org.options(**build_options(vpc))
+    results = {r.name: r for r in run_checks(options, client_factory("sts"), client_factory("organizations"), denying)}
+    line = results[f"build-network:{MANAGEMENT}"]
+    assert not line.ok and "DescribeVpcs failed (UnauthorizedOperation)" in line.detail
+    assert f"build-egress:{MANAGEMENT}" not in results
 
 
 # --- the build VPC (the pipeline's account: the caller's) ---------------------------------------------------------
@@ -494,5 +814,7 @@ def test_rendered_folder_stands_for_the_flags(org: Org, tmp_path: Any) -> None:
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["staging-ou"]["ok"] and org.staging_ou in checks["staging-ou"]["detail"]
     assert f"egress via NAT gateway {vpc.nat}" in checks[f"build-egress:{MANAGEMENT}"]["detail"]
+    staging = samples(org)["staging"]
+    assert f"deploy regions checked: {REGION})" in checks[f"network-parameters:{staging}"]["detail"]  # as rendered
     missing = CliRunner().invoke(app, ["doctor", "--rendered", str(tmp_path / "none"), "--check-network"])
     assert missing.exit_code == 2 and "has no manifest.json" in missing.output and "Traceback" not in missing.output

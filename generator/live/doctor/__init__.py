@@ -15,13 +15,14 @@ creates in the accounts it creates, the role's trust policy admits the CodeBuild
 Readers only: every call is a Describe/List/Get, plus `sts:AssumeRole` of the account-access role.
 
 With `--check-network` it checks the networks, each for its role: the models' VPC of a sample account per
-stage (network.py: what a network-isolated model needs) and, with the render's build-VPC options, the
+stage in every deploy region (network.py: what a network-isolated model needs) and, with the render's
+build-VPC options, the
 pipeline account's build VPC (build_vpc.py: what CodeBuild and the seed's scripts need); a check may pass
 with a warning (recommended, not required, or beyond what doctor can see).
 
 The checks are split by family: organisation (organization.py), target roles (target_roles.py), networks
-(network.py, build_vpc.py, vpc.py), and what they share (common.py); this module validates the options, runs
-the checks and shapes the report.
+(network.py, build_vpc.py, vpc.py, vpc_dns.py, sg_egress.py), and what they share (common.py); this module
+validates the options, runs the checks and shapes the report.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from generator.config import (
     service_roles_option,
 )
 from generator.errors import InputError
-from generator.live.doctor.common import ACCOUNT_ACCESS_ROLE, CheckResult, ClientFactory, DoctorOptions
+from generator.live.doctor.common import ACCOUNT_ACCESS_ROLE, CheckResult, ClientFactory, DoctorOptions, _code
 from generator.live.doctor.organization import (
     Caller,
     CallerKind,
@@ -104,6 +105,7 @@ def doctor_options(
         account_access_role=access_role,
         org_id=check.optional_pattern("org-id", ORG_ID_PATTERN, "an AWS Organizations id like o-a1b2c3d4e5"),
         check_network=bool(flags.get("check-network")),
+        deploy_regions=check.region_list("deploy-regions"),
         **build_vpc_options(values, origin),
     )
 
@@ -187,9 +189,7 @@ def run_checks(options: DoctorOptions, sts: Any, organizations: Any, make_client
         from generator.live.doctor.network import check_networks, sample_accounts
 
         samples = sample_accounts(trees, caller.management_account)
-        results += check_networks(
-            sts, make_client, caller.partition, options.region, options.account_access_role, samples
-        )
+        results += check_networks(sts, make_client, caller.partition, options, samples)
         results += build_vpc_results(options, caller, make_client)
     return results
 
@@ -198,17 +198,30 @@ def build_vpc_results(options: DoctorOptions, caller: Caller, make_client: Clien
     """The build VPC's checks in the caller's (the pipeline's) account; none without --build-vpc-id."""
     if not options.build_vpc_id:
         return []
+    from botocore.exceptions import ClientError
+
     from generator.live.doctor.build_vpc import check_build_vpc
 
-    return check_build_vpc(
-        make_client("ec2", None),
-        caller.account,
-        options.region,
-        options.build_vpc_id,
-        options.build_subnets,
-        options.build_security_groups,
-        delegated=options.stackset_admin is StackSetAdmin.DELEGATED,
-    )
+    try:
+        return check_build_vpc(
+            make_client("ec2", None),
+            caller.account,
+            options.region,
+            options.build_vpc_id,
+            options.build_subnets,
+            options.build_security_groups,
+            delegated=options.stackset_admin is StackSetAdmin.DELEGATED,
+        )
+    except ClientError as exc:  # AccessDenied, throttling: a failed line, not an aborted run
+        return [
+            CheckResult(
+                f"build-network:{caller.account}",
+                False,
+                f"pipeline account {caller.account}, build VPC {options.build_vpc_id}: {exc.operation_name} failed "
+                f"({_code(exc)}); the build VPC is not checked",
+                f"Run doctor with credentials of account {caller.account} allowed the EC2 Describe* read calls.",
+            )
+        ]
 
 
 def session_clients(
@@ -222,7 +235,7 @@ def session_clients(
     except ProfileNotFound:
         raise InputError("--profile", f"no AWS profile named {profile!r}") from None
 
-    def make_client(service: str, credentials: Mapping[str, Any] | None = None) -> Any:
+    def make_client(service: str, credentials: Mapping[str, Any] | None = None, /, region: str | None = None) -> Any:
         keys: dict[str, Any] = {}
         if credentials is not None:
             keys = {
@@ -230,7 +243,7 @@ def session_clients(
                 "aws_secret_access_key": credentials["SecretAccessKey"],
                 "aws_session_token": credentials["SessionToken"],
             }
-        return session.client(service, endpoint_url=endpoint_url, **keys)
+        return session.client(service, region_name=region or options.region, endpoint_url=endpoint_url, **keys)
 
     return make_client("sts"), make_client("organizations"), make_client
 

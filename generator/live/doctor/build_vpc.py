@@ -19,7 +19,8 @@ caller's) and checks what CodeBuild and the seed's scripts need from it, each as
   support cross-Region requests" (https://docs.aws.amazon.com/codebuild/latest/userguide/use-vpc-endpoints-with-codebuild.html);
   without a NAT route, doctor fails and lists the endpoints the builds would need as well (`BUILD_ENDPOINTS`).
 
-A default route to a transit gateway, NAT instance or peering passes with a warning: egress doctor cannot see
+A default route to a transit gateway, Cloud WAN core network, private NAT gateway, NAT instance, peering or any
+target doctor does not recognise passes with a warning: egress doctor cannot see
 beyond (an HTTPS proxy, which CodeBuild also supports, is invisible to it too: the fix says so).
 """
 
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generator.live.doctor.common import CheckResult
+from generator.live.doctor.sg_egress import check_build_groups
 from generator.live.doctor.vpc import (
     ROUTE_TABLES_DOC,
     Egress,
@@ -88,8 +90,9 @@ def needed_endpoints(delegated: bool) -> tuple[Need, ...]:
 
 def check_build_network(
     ec2: Any, account: str, vpc: str, subnets: Sequence[str], groups: Sequence[str]
-) -> tuple[CheckResult, list[Mapping[str, Any]]]:
-    """(result, the described subnets): the VPC, and subnets and security groups of it, in the pipeline account."""
+) -> tuple[CheckResult, list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(result, the described subnets, the described groups): the VPC, and subnets and security groups of it, in
+    the pipeline account."""
     name = f"build-network:{account}"
     where = f"pipeline account {account}, build VPC {vpc}"
     fix = (
@@ -97,7 +100,7 @@ def check_build_network(
         f"the pipeline's account and its private subnets and security groups. {DOC}"
     )
     if not described(ec2, "describe_vpcs", "Vpcs", [vpc]):
-        return CheckResult(name, False, f"{where}: no such VPC in this account and region", fix), []
+        return CheckResult(name, False, f"{where}: no such VPC in this account and region", fix), [], []
     found_subnets = described(ec2, "describe_subnets", "Subnets", subnets)
     found_groups = described(ec2, "describe_security_groups", "SecurityGroups", groups)
     known = {s["SubnetId"] for s in found_subnets} | {g["GroupId"] for g in found_groups}
@@ -111,9 +114,9 @@ def check_build_network(
             problems.append(f"{', '.join(unknown)} not found in this account and region")
         if elsewhere:
             problems.append(f"{', '.join(elsewhere)} of another VPC")
-        return CheckResult(name, False, f"{where}: {'; '.join(problems)}", fix), []
+        return CheckResult(name, False, f"{where}: {'; '.join(problems)}", fix), [], []
     detail = f"{where}: {len(subnets)} subnet(s) and {len(groups)} security group(s) of {vpc}"
-    return CheckResult(name, True, detail), found_subnets
+    return CheckResult(name, True, detail), found_subnets, found_groups
 
 
 def check_build_zones(account: str, vpc: str, routes: Sequence[SubnetRoute]) -> CheckResult:
@@ -181,12 +184,13 @@ def check_build_egress(
             f"In account {account}: give CodeBuild private subnets whose route table sends 0.0.0.0/0 to a NAT gateway "
             f"(itself in a public subnet), and render with them in --build-subnets. {BEST_PRACTICES}",
         )
-    closed = [r for r in routes if r.egress is Egress.NONE]
+    closed = [r for r in routes if r.egress in (Egress.NONE, Egress.NAT_DOWN)]
     if closed:
         missing = missing_endpoints(endpoints, region, routes, delegated)
         tables = " ".join(sorted({r.table for r in closed}))
+        down = "".join(f" ({r.subnet}: 0.0.0.0/0 to {r.shown})" for r in closed if r.egress is Egress.NAT_DOWN)
         detail = (
-            f"{where}: no NAT route from {', '.join(r.subnet for r in closed)}; the builds need "
+            f"{where}: no NAT route from {', '.join(r.subnet for r in closed)}{down}; the builds need "
             f"{' and '.join(PUBLIC_ONLY)}, which no VPC endpoint serves; {have}"
         )
         if missing:
@@ -200,7 +204,7 @@ def check_build_egress(
         )
         return CheckResult(name, False, detail, fix)
     nats = sorted({r.target for r in routes if r.egress is Egress.NAT})
-    others = sorted({r.target for r in routes if r.egress is Egress.OTHER})
+    others = sorted({r.shown for r in routes if r.egress is Egress.OTHER})
     ways = [f"egress via NAT gateway {n}" for n in nats] + [
         f"egress via {o} (doctor cannot see beyond it)" for o in others
     ]
@@ -210,7 +214,7 @@ def check_build_egress(
 def check_build_vpc(ec2: Any, account: str, region: str, vpc: str, subnets: Sequence[str], groups: Sequence[str],
                     delegated: bool) -> list[CheckResult]:  # fmt: skip
     """The build VPC's checks (zones and egress only once its subnets are found in it)."""
-    result, found = check_build_network(ec2, account, vpc, subnets, groups)
+    result, found, found_groups = check_build_network(ec2, account, vpc, subnets, groups)
     if not result.ok:
         return [result]
     routes = read_routes(ec2, vpc, found)
@@ -218,4 +222,5 @@ def check_build_vpc(ec2: Any, account: str, region: str, vpc: str, subnets: Sequ
         result,
         check_build_zones(account, vpc, routes),
         check_build_egress(ec2, account, region, vpc, routes, delegated),
+        check_build_groups(account, f"pipeline account {account}, build VPC {vpc}", found_groups),
     ]

@@ -4,9 +4,9 @@ and how an AWS error reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from botocore.exceptions import ClientError
 
@@ -29,8 +29,15 @@ SESSION_SECONDS = 900
 #: Accounts named in a detail before "and N more".
 SHOWN_ACCOUNTS = 5
 
-#: (service, assumed-role credentials or None for the caller's own) -> boto3 client.
-ClientFactory = Callable[[str, Mapping[str, Any] | None], Any]
+
+class ClientFactory(Protocol):
+    """(service, assumed-role credentials or None for the caller's own, region or None for the home one) -> client.
+
+    The region matters for the network checks: each stack instance resolves its SSM parameters in its own region."""
+
+    def __call__(
+        self, service: str, credentials: Mapping[str, Any] | None = None, /, region: str | None = None
+    ) -> Any: ...
 
 
 class DoctorError(MlopsGenError):
@@ -82,6 +89,9 @@ class DoctorOptions:
     build_vpc_id: str | None = None
     build_subnets: tuple[str, ...] = ()
     build_security_groups: tuple[str, ...] = ()
+    #: The render's --deploy-regions (flag, config file or --rendered's manifest); () when none was given: the
+    #: network checks then cover the home region only, and say so.
+    deploy_regions: tuple[str, ...] = ()
 
 
 def _code(exc: ClientError) -> str:

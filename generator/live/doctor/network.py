@@ -18,7 +18,14 @@ SageMaker, not a platform engineer), doctor checks what a network-isolated model
   associated with the subnet's route table (host-vpc.html, "Create an Amazon S3 VPC Endpoint"), or a NAT
   gateway. An internet gateway route does not count: the network interfaces SageMaker attaches to the model
   "provide your model containers with a network connection within your VPC that is not connected to the
-  internet" (host-vpc.html) and get no public IP.
+  internet" (host-vpc.html) and get no public IP. A NAT gateway counts when public and available (vpc.py);
+- `vpc-dns:<account>`: where a subnet reaches S3 through an endpoint, the VPC's DNS attributes (vpc_dns.py);
+- `network-security-groups:<account>`: the groups allow TCP 443 out to S3 (sg_egress.py).
+
+Each check runs in every deploy region (`--deploy-regions`, else the home region, which the report says): every
+stack instance resolves the SSM parameters in its own region. Outside the home region the names end in
+`:<account>:<region>`. An AWS error other than "not found" (AccessDenied through the role) fails that account
+and region's line, naming the call and the code, and the other accounts are still checked.
 
 Interface endpoints (SageMaker API and runtime, STS, CloudWatch Logs) are not required here: with network
 isolation "the containers can't make any outbound network calls, even to other AWS services" and get no AWS
@@ -34,11 +41,13 @@ Readers only: ssm:GetParameter and EC2 Describe calls, as the account-access rol
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from generator.live.doctor.common import CheckResult
+from generator.live.doctor.common import CheckResult, ClientFactory, DoctorOptions, _code
+from generator.live.doctor.sg_egress import check_model_groups
 from generator.live.doctor.vpc import (
     S3_GATEWAY_DOC,
     S3_INTERFACE_DOC,
@@ -55,10 +64,39 @@ from generator.live.doctor.vpc import (
     vpc_config_limits,
     zones,
 )
+from generator.live.doctor.vpc_dns import check_dns
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
 
 DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html"
 ISOLATION_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html"
+#: A stack set deploys one stack instance per account and region; an SSM parameter type is resolved in the stack's
+#: own account and region ("the parameter value ... in the same AWS Region as the stack"), so the network is
+#: checked in each deploy region. https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html#cloudformation-supplied-parameter-types-ssm-parameter-types
+SSM_TYPES_DOC = (
+    "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-supplied-parameter-types.html"
+    "#cloudformation-supplied-parameter-types-ssm-parameter-types"
+)
+
+
+@dataclass(frozen=True)
+class Site:
+    """One stack instance's place: a stage's sample account in one deploy region.
+
+    `key` names the report lines: the account alone in the home region (as before deploy regions were read), the
+    account and region elsewhere, so every line's name stays unique."""
+
+    stage: str
+    account: str
+    region: str
+    home: bool = True
+
+    @property
+    def key(self) -> str:
+        return self.account if self.home else f"{self.account}:{self.region}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.stage} account {self.account}, {self.region}"
 
 
 def publish_commands(region: str) -> str:
@@ -93,21 +131,20 @@ def count_problem(subnets: Sequence[str], groups: Sequence[str]) -> str:
 
 
 def check_parameters(
-    ssm: Any, ec2: Any, stage: str, account: str, region: str
-) -> tuple[CheckResult, str | None, list[Mapping[str, Any]]]:
-    """(result, the VPC id, the described subnets) of the account's published network."""
-    name = f"network-parameters:{account}"
-    where = f"{stage} account {account}, {region}"
+    ssm: Any, ec2: Any, site: Site
+) -> tuple[CheckResult, str | None, list[Mapping[str, Any]], list[Mapping[str, Any]]]:
+    """(result, the VPC id, the described subnets, the described security groups) of the published network."""
+    name, where, region = f"network-parameters:{site.key}", site.where, site.region
     values = {key: _parameter(ssm, key) for key in (SUBNETS_PARAMETER, SECURITY_GROUPS_PARAMETER)}
     missing = [key for key, value in values.items() if not value]
     if missing:
         detail = f"{where}: SSM parameter(s) {', '.join(missing)} missing or empty"
-        return CheckResult(name, False, detail, publish_commands(region)), None, []
+        return CheckResult(name, False, detail, publish_commands(region)), None, [], []
     subnets, groups = values[SUBNETS_PARAMETER] or [], values[SECURITY_GROUPS_PARAMETER] or []
     too_many = count_problem(subnets, groups)
     if too_many:
         detail = f"{where}: the SSM parameters name {too_many}: CreateModel refuses the VpcConfig"
-        return CheckResult(name, False, detail, publish_commands(region)), None, []
+        return CheckResult(name, False, detail, publish_commands(region)), None, [], []
     found_subnets = described(ec2, "describe_subnets", "Subnets", subnets)
     found_groups = described(ec2, "describe_security_groups", "SecurityGroups", groups)
     known = {s["SubnetId"] for s in found_subnets} | {g["GroupId"] for g in found_groups}
@@ -116,20 +153,20 @@ def check_parameters(
         detail = (
             f"{where}: {', '.join(unknown)} named in SSM are not subnets or security groups of this account and region"
         )
-        return CheckResult(name, False, detail, publish_commands(region)), None, []
+        return CheckResult(name, False, detail, publish_commands(region)), None, [], []
     vpcs = sorted({str(r["VpcId"]) for r in [*found_subnets, *found_groups]})
     if len(vpcs) != 1:
         detail = f"{where}: the subnets and security groups span VPCs {', '.join(vpcs)}; a VpcConfig names one VPC"
-        return CheckResult(name, False, detail, publish_commands(region)), None, []
+        return CheckResult(name, False, detail, publish_commands(region)), None, [], []
     detail = f"{where}: {len(subnets)} subnet(s) and {len(groups)} security group(s) of {vpcs[0]}"
-    return CheckResult(name, True, detail), vpcs[0], found_subnets
+    return CheckResult(name, True, detail), vpcs[0], found_subnets, found_groups
 
 
-def check_zones(stage: str, account: str, vpc: str, routes: Sequence[SubnetRoute]) -> CheckResult:
+def check_zones(site: Site, vpc: str, routes: Sequence[SubnetRoute]) -> CheckResult:
     """At least two Availability Zones: SageMaker requires it of a model's subnets (host-vpc.html)."""
-    name = f"network-zones:{account}"
+    name, account = f"network-zones:{site.key}", site.account
     spanned = zones(routes)
-    where = f"{stage} account {account}, {vpc}"
+    where = f"{site.where}, {vpc}"
     if len(spanned) >= 2:
         return CheckResult(
             name, True, f"{where}: the subnets span {len(spanned)} Availability Zones ({', '.join(spanned)})"
@@ -139,8 +176,8 @@ def check_zones(stage: str, account: str, vpc: str, routes: Sequence[SubnetRoute
         False,
         f"{where}: the subnets are all in {listing(spanned, 'one Availability Zone')}; SageMaker requires subnets in "
         "at least two Availability Zones, even for one instance",
-        f"In account {account}: create a private subnet of {vpc} in another Availability Zone (same route table) and "
-        f"add it to {SUBNETS_PARAMETER}. {DOC}",
+        f"In account {account}, region {site.region}: create a private subnet of {vpc} in another Availability "
+        f"Zone (same route table) and add it to {SUBNETS_PARAMETER}. {DOC}",
     )
 
 
@@ -154,22 +191,21 @@ def _s3_path(route: SubnetRoute, gateways: Mapping[str, frozenset[str]], interfa
     if interfaces:  # SageMaker documents the gateway endpoint; S3 documents this one (S3_INTERFACE_DOC)
         return f"VPC endpoints: S3 interface {', '.join(interfaces)} with private DNS ({S3_INTERFACE_DOC})", False
     if route.egress is Egress.OTHER:
-        return f"egress via {route.target} (doctor cannot see beyond it)", False
+        return f"egress via {route.shown} (doctor cannot see beyond it)", False
     return "", False
 
 
-def check_s3_reach(
-    ec2: Any, stage: str, account: str, region: str, vpc: str, routes: Sequence[SubnetRoute]
-) -> CheckResult:
-    """Every subnet reaches S3 for the model artifacts: an associated S3 gateway endpoint, or a NAT gateway."""
-    name = f"vpc-endpoints:{account}"
-    where = f"{stage} account {account}, {vpc}"
+def check_s3_reach(ec2: Any, site: Site, vpc: str, routes: Sequence[SubnetRoute]) -> tuple[CheckResult, str]:
+    """(result, the endpoints the subnets rely on, "" when none or when it fails): every subnet reaches S3 for the
+    model artifacts, through an associated S3 gateway endpoint or a NAT gateway."""
+    name, account, region = f"vpc-endpoints:{site.key}", site.account, site.region
+    where = f"{site.stage} account {account}, {vpc}"
     endpoints = read_endpoints(ec2, vpc)
     gateways, interfaces = s3_gateways(endpoints, region), s3_interfaces(endpoints, region)
     paths = {r.subnet: _s3_path(r, gateways, interfaces) for r in routes}
     public = [f"{r.subnet} (0.0.0.0/0 to {r.target})" for r in routes if r.egress is Egress.INTERNET_GATEWAY]
     missing = [r for r in routes if not paths[r.subnet][0]]
-    notes = []
+    notes = [f"{r.subnet} routes 0.0.0.0/0 to {r.shown}" for r in routes if r.egress is Egress.NAT_DOWN]
     if public:
         notes.append(
             f"public subnet(s) {', '.join(public)}: an internet gateway gives a model no egress (its network "
@@ -195,7 +231,7 @@ def check_s3_reach(
         if notes:
             detail += "; " + "; ".join(notes)
         fix = f"In account {account}, region {region}: {make}. {DOC} {S3_GATEWAY_DOC}"
-        return CheckResult(name, False, detail, fix)
+        return CheckResult(name, False, detail, fix), ""
     unverified = [p for p, sure in paths.values() if not sure]
     ways: dict[str, list[str]] = {}
     for subnet, (path, _) in paths.items():
@@ -206,16 +242,48 @@ def check_s3_reach(
     )
     if notes:
         detail += "; " + "; ".join(notes)
-    return CheckResult(name, True, detail, warning=bool(unverified or public))
+    relied = sorted(path.removeprefix("VPC endpoints: ") for path, _ in paths.values() if path.startswith("VPC endp"))
+    return CheckResult(name, True, detail, warning=bool(unverified or public)), "; ".join(relied)
 
 
-def check_account_network(ssm: Any, ec2: Any, stage: str, account: str, region: str) -> list[CheckResult]:
-    """The checks for one account (the zones and S3 only once the parameters name a VPC)."""
-    result, vpc, subnets = check_parameters(ssm, ec2, stage, account, region)
+def check_account_network(ssm: Any, ec2: Any, site: Site) -> list[CheckResult]:
+    """The checks for one account and region (the zones and S3 only once the parameters name a VPC)."""
+    result, vpc, subnets, groups = check_parameters(ssm, ec2, site)
     if vpc is None:
         return [result]
     routes = read_routes(ec2, vpc, subnets)
-    return [result, check_zones(stage, account, vpc, routes), check_s3_reach(ec2, stage, account, region, vpc, routes)]
+    reach, endpoints = check_s3_reach(ec2, site, vpc, routes)
+    where = f"{site.where}, {vpc}"
+    dns = [check_dns(ec2, site.key, where, site.region, vpc, endpoints)] if endpoints else []
+    return [
+        result,
+        check_zones(site, vpc, routes),
+        reach,
+        *dns,
+        check_model_groups(ec2, site.key, where, site.region, groups),
+    ]
+
+
+def refused(site: Site, exc: ClientError) -> CheckResult:
+    """An AWS error other than "not found" (AccessDenied through the assumed role, throttling...): a failed line
+    naming the account, the call and the code, instead of aborting every other account's checks."""
+    return CheckResult(
+        f"network-parameters:{site.key}",
+        False,
+        f"{site.where}: {exc.operation_name} failed ({_code(exc)}); the network there is not checked",
+        f"Give the account-access role of account {site.account} ssm:GetParameter and the EC2 Describe* read calls "
+        f"in {site.region}, or run doctor with --account-access-role naming a role that has them.",
+    )
+
+
+def regions_note(options: DoctorOptions) -> str:
+    """What the report says about the regions checked: the home one alone when no deploy region was given."""
+    if options.deploy_regions:
+        return f"deploy regions checked: {', '.join(options.deploy_regions)}"
+    return (
+        f"deploy regions checked: home region {options.region} only (no --deploy-regions given, nor a --rendered "
+        "folder recording them)"
+    )
 
 
 def sample_accounts(trees: Mapping[str, Any], management_account: str) -> dict[str, str]:
@@ -229,14 +297,17 @@ def sample_accounts(trees: Mapping[str, Any], management_account: str) -> dict[s
 
 
 def check_networks(
-    sts: Any, make_client: Any, partition: str, region: str, access_role: str, samples: Mapping[str, str]
+    sts: Any, make_client: ClientFactory, partition: str, options: DoctorOptions, samples: Mapping[str, str]
 ) -> list[CheckResult]:
-    """The checks in one sample account per stage (stage -> account id), through `access_role`."""
+    """The checks in one sample account per stage (stage -> account id), through the account-access role, in
+    every deploy region (SSM_TYPES_DOC: each stack instance resolves the parameters in its own region)."""
     from generator.live.doctor.common import SESSION_NAME, SESSION_SECONDS
 
+    regions = options.deploy_regions or (options.region,)
+    note = regions_note(options)
     results: list[CheckResult] = []
     for stage, account in samples.items():
-        arn = f"arn:{partition}:iam::{account}:role/{access_role}"
+        arn = f"arn:{partition}:iam::{account}:role/{options.account_access_role}"
         try:
             assumed = sts.assume_role(RoleArn=arn, RoleSessionName=SESSION_NAME, DurationSeconds=SESSION_SECONDS)
         except ClientError as exc:
@@ -244,13 +315,21 @@ def check_networks(
                 CheckResult(
                     f"network-parameters:{account}",
                     False,
-                    f"{stage} account {account}: cannot assume {arn} ({exc.response.get('Error', {}).get('Code')})",
+                    f"{stage} account {account}: cannot assume {arn} ({_code(exc)})",
                     "Run doctor with --account-access-role naming a role of the account the caller may assume.",
                 )
             )
             continue
         credentials = assumed["Credentials"]
-        results += check_account_network(
-            make_client("ssm", credentials), make_client("ec2", credentials), stage, account, region
-        )
+        for region in regions:
+            site = Site(stage, account, region, home=region == options.region)
+            try:
+                found = check_account_network(
+                    make_client("ssm", credentials, region=region), make_client("ec2", credentials, region=region), site
+                )
+            except ClientError as exc:
+                found = [refused(site, exc)]
+            first = found[0]
+            found[0] = CheckResult(first.name, first.ok, f"{first.detail} ({note})", first.fix, first.warning)
+            results += found
     return results

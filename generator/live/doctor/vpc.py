@@ -8,7 +8,7 @@ the subnets span, and the VpcConfig limits of SageMaker's API model. Readers onl
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from functools import cache
 from typing import Any
@@ -30,31 +30,77 @@ S3_GATEWAY_DOC = "https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoin
 S3_INTERFACE_DOC = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/privatelink-interface-endpoints.html"
 
 
+#: A NAT gateway's ConnectivityType: "Public ... Instances in private subnets can connect to the internet through a
+#: public NAT gateway"; "Private - Instances in private subnets can connect to other VPCs or your on-premises
+#: network through a private NAT gateway", and "if you route traffic from the private NAT gateway to the internet
+#: gateway, the internet gateway drops the traffic". Its State (DescribeNatGateways: pending, failed, available,
+#: deleting, deleted) must be "available" to carry traffic.
+#: https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html
+NAT_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/vpc-nat-gateway.html"
+#: Members of EC2's `Route` shape that are not its target (botocore ec2 service-2.json, shape Route); every other
+#: member (NatGatewayId, GatewayId, TransitGatewayId, CoreNetworkArn, LocalGatewayId, CarrierGatewayId, ...) is one.
+NOT_TARGETS = frozenset(
+    {"DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId", "InstanceOwnerId", "Origin",
+     "State"}
+)  # fmt: skip
+#: The targets doctor recognises, checked first (a NAT instance's route carries both InstanceId and
+#: NetworkInterfaceId).
+KNOWN_TARGETS = ("NatGatewayId", "GatewayId", "TransitGatewayId", "NetworkInterfaceId", "InstanceId",
+                 "VpcPeeringConnectionId", "EgressOnlyInternetGatewayId")  # fmt: skip
+
+
+#: The target of an active default route whose target member botocore's model does not name.
+UNRECOGNISED = "an unrecognised target"
+
+
 class Egress(Enum):
     """Where a subnet's default route (0.0.0.0/0) goes."""
 
     NONE = "none"  # no default route: the VPC reaches AWS only through its endpoints
-    NAT = "nat"  # a NAT gateway (nat-...): outbound to the internet and every public AWS endpoint
+    NAT = "nat"  # a public NAT gateway (nat-...): outbound to the internet and every public AWS endpoint
+    NAT_DOWN = "nat-down"  # a NAT gateway that is not available (pending, failed, deleting, deleted): no egress
     INTERNET_GATEWAY = "igw"  # a public subnet: only interfaces with a public IP get out
-    OTHER = "other"  # a transit gateway, NAT instance, peering or VPN: egress doctor cannot see beyond
+    #: a transit gateway, Cloud WAN core network, private NAT gateway, NAT instance, peering, VPN or any target
+    #: doctor does not recognise: egress doctor cannot see beyond
+    OTHER = "other"
 
 
 @dataclass(frozen=True)
 class SubnetRoute:
-    """One subnet, the route table it uses, and its default route's target ("" when it has none)."""
+    """One subnet, the route table it uses, and its default route's target ("" when it has none).
+
+    `nat_type`/`nat_state`: the NAT gateway's ConnectivityType and State when the target is one (DescribeNatGateways;
+    "missing" when EC2 does not know it)."""
 
     subnet: str
     zone: str
     table: str
     target: str
+    nat_type: str = ""
+    nat_state: str = ""
 
     @property
     def egress(self) -> Egress:
-        return egress_of(self.target)
+        kind = egress_of(self.target)
+        if kind is Egress.NAT and self.nat_state and self.nat_state != "available":
+            return Egress.NAT_DOWN
+        if kind is Egress.NAT and self.nat_type == "private":
+            return Egress.OTHER
+        return kind
+
+    @property
+    def shown(self) -> str:
+        """The target as a report names it."""
+        if self.egress is Egress.OTHER and self.nat_type == "private":
+            return f"private NAT gateway {self.target} (no internet access; {NAT_DOC})"
+        if self.egress is Egress.NAT_DOWN:
+            return f"NAT gateway {self.target} in state {self.nat_state} ({NAT_DOC})"
+        return self.target
 
 
 def egress_of(target: str) -> Egress:
-    """The kind of a default route's target, by its id's prefix (EC2 ids: nat-, igw-, tgw-, eni-, i-, pcx-, vgw-)."""
+    """The kind of a default route's target, by its id's prefix (EC2 ids: nat-, igw-, tgw-, eni-, i-, pcx-, vgw-;
+    a Cloud WAN core network is an ARN): anything but a NAT or internet gateway is OTHER."""
     if not target:
         return Egress.NONE
     if target.startswith("nat-"):
@@ -65,15 +111,42 @@ def egress_of(target: str) -> Egress:
 
 
 def default_target(table: Mapping[str, Any]) -> str:
-    """The target of the table's active 0.0.0.0/0 route ("" when none; a blackhole route leads nowhere)."""
+    """The target of the table's active 0.0.0.0/0 route ("" when none; a blackhole route leads nowhere).
+
+    A target doctor does not recognise (CoreNetworkArn for Cloud WAN centralised egress, LocalGatewayId, ...) is
+    still a way out, which doctor cannot see beyond: it is returned (as "<member> <value>"), and reads as
+    Egress.OTHER."""
     for route in table.get("Routes", []):
         if route.get("DestinationCidrBlock") != "0.0.0.0/0" or route.get("State") == "blackhole":
             continue
-        for key in ("NatGatewayId", "GatewayId", "TransitGatewayId", "NetworkInterfaceId", "InstanceId",
-                    "VpcPeeringConnectionId", "EgressOnlyInternetGatewayId"):  # fmt: skip
+        for key in KNOWN_TARGETS:
             if route.get(key):
                 return str(route[key])
+        other = sorted(f"{key} {value}" for key, value in route.items() if key not in NOT_TARGETS and value)
+        # No target member at all: one this botocore's EC2 model does not know yet (botocore parses only the
+        # members its model lists), which is still an active way out.
+        return other[0] if other else UNRECOGNISED
     return ""
+
+
+def with_nat_gateways(ec2: Any, routes: Sequence[SubnetRoute]) -> list[SubnetRoute]:
+    """The routes with their NAT gateways' ConnectivityType and State (one DescribeNatGateways call, by filter so
+    an unknown id is not an error)."""
+    ids = sorted({r.target for r in routes if r.target.startswith("nat-")})
+    if not ids:
+        return list(routes)
+    found = ec2.describe_nat_gateways(Filter=[{"Name": "nat-gateway-id", "Values": ids}])["NatGateways"]
+    nats = {str(n["NatGatewayId"]): n for n in found}
+    return [
+        replace(
+            r,
+            nat_type=str(nats.get(r.target, {}).get("ConnectivityType", "public")),
+            nat_state=str(nats.get(r.target, {}).get("State", "missing")),
+        )
+        if r.target in ids
+        else r
+        for r in routes
+    ]
 
 
 def subnet_routes(tables: Sequence[Mapping[str, Any]], subnets: Sequence[Mapping[str, Any]]) -> list[SubnetRoute]:
@@ -94,7 +167,7 @@ def subnet_routes(tables: Sequence[Mapping[str, Any]], subnets: Sequence[Mapping
 def read_routes(ec2: Any, vpc: str, subnets: Sequence[Mapping[str, Any]]) -> list[SubnetRoute]:
     """The subnets' routes, from the VPC's route tables."""
     tables = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"]
-    return subnet_routes(tables, subnets)
+    return with_nat_gateways(ec2, subnet_routes(tables, subnets))
 
 
 def read_endpoints(ec2: Any, vpc: str) -> list[Mapping[str, Any]]:
