@@ -45,7 +45,7 @@ from generator.live.doctor.vpc import (
     s3_gateways,
     s3_interfaces,
     service_name,
-    zones,
+    zone_check,
 )
 
 DOC = "https://docs.aws.amazon.com/codebuild/latest/userguide/vpc-support.html"
@@ -121,20 +121,8 @@ def check_build_network(
 
 def check_build_zones(account: str, vpc: str, routes: Sequence[SubnetRoute]) -> CheckResult:
     """Two Availability Zones or more: CodeBuild recommends it (a warning, not a failure)."""
-    name = f"build-zones:{account}"
-    spanned = zones(routes)
-    where = f"pipeline account {account}, build VPC {vpc}"
-    if len(spanned) >= 2:
-        return CheckResult(
-            name, True, f"{where}: the subnets span {len(spanned)} Availability Zones ({', '.join(spanned)})"
-        )
-    return CheckResult(
-        name,
-        True,
-        f"{where}: warning: the subnets are all in {listing(spanned, 'one Availability Zone')}; CodeBuild recommends "
-        f"multiple Availability Zones ({BEST_PRACTICES})",
-        warning=True,
-    )
+    short = f"CodeBuild recommends multiple Availability Zones ({BEST_PRACTICES})"
+    return zone_check(f"build-zones:{account}", f"pipeline account {account}, build VPC {vpc}", routes, short, None)
 
 
 def _endpoint_summary(endpoints: Sequence[Mapping[str, Any]], region: str) -> str:

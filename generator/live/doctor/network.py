@@ -62,7 +62,7 @@ from generator.live.doctor.vpc import (
     s3_interfaces,
     service_name,
     vpc_config_limits,
-    zones,
+    zone_check,
 )
 from generator.live.doctor.vpc_dns import check_dns
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
@@ -164,21 +164,12 @@ def check_parameters(
 
 def check_zones(site: Site, vpc: str, routes: Sequence[SubnetRoute]) -> CheckResult:
     """At least two Availability Zones: SageMaker requires it of a model's subnets (host-vpc.html)."""
-    name, account = f"network-zones:{site.key}", site.account
-    spanned = zones(routes)
-    where = f"{site.where}, {vpc}"
-    if len(spanned) >= 2:
-        return CheckResult(
-            name, True, f"{where}: the subnets span {len(spanned)} Availability Zones ({', '.join(spanned)})"
-        )
-    return CheckResult(
-        name,
-        False,
-        f"{where}: the subnets are all in {listing(spanned, 'one Availability Zone')}; SageMaker requires subnets in "
-        "at least two Availability Zones, even for one instance",
-        f"In account {account}, region {site.region}: create a private subnet of {vpc} in another Availability "
-        f"Zone (same route table) and add it to {SUBNETS_PARAMETER}. {DOC}",
+    short = "SageMaker requires subnets in at least two Availability Zones, even for one instance"
+    fix = (
+        f"In account {site.account}, region {site.region}: create a private subnet of {vpc} in another Availability "
+        f"Zone (same route table) and add it to {SUBNETS_PARAMETER}. {DOC}"
     )
+    return zone_check(f"network-zones:{site.key}", f"{site.where}, {vpc}", routes, short, fix)
 
 
 def _s3_path(route: SubnetRoute, gateways: Mapping[str, frozenset[str]], interfaces: Sequence[str]) -> tuple[str, bool]:

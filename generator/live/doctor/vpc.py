@@ -15,6 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from generator.live.doctor.common import CheckResult
+
 #: A subnet uses the route table explicitly associated with it, else its VPC's main route table.
 #: https://docs.aws.amazon.com/vpc/latest/userguide/subnet-route-tables.html
 ROUTE_TABLES_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/subnet-route-tables.html"
@@ -220,6 +222,21 @@ def interface_endpoints(endpoints: Iterable[Mapping[str, Any]], region: str) -> 
 def zones(routes: Iterable[SubnetRoute]) -> list[str]:
     """The Availability Zones the subnets span, sorted."""
     return sorted({r.zone for r in routes if r.zone})
+
+
+def zone_check(name: str, where: str, routes: Iterable[SubnetRoute], short: str, fix: str | None) -> CheckResult:
+    """Do the subnets span two Availability Zones or more? `short` says why one zone is not enough; `fix` None makes
+    one zone a warning (recommended), else a failure with that fix (required)."""
+    spanned = zones(routes)
+    if len(spanned) >= 2:
+        return CheckResult(
+            name, True, f"{where}: the subnets span {len(spanned)} Availability Zones ({', '.join(spanned)})"
+        )
+    warning = "warning: " if fix is None else ""
+    detail = f"{where}: {warning}the subnets are all in {listing(spanned, 'one Availability Zone')}; {short}"
+    if fix is None:
+        return CheckResult(name, True, detail, warning=True)
+    return CheckResult(name, False, detail, fix)
 
 
 def described(ec2: Any, operation: str, key: str, ids: Sequence[str]) -> list[Mapping[str, Any]]:
