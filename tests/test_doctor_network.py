@@ -401,6 +401,9 @@ def test_route_tables_explicit_association_else_main_and_blackholes() -> None:
     assert (own.table, own.target, own.egress) == ("rtb-own", "", Egress.NONE)
     assert (main.table, main.target, main.egress) == ("rtb-main", "nat-1", Egress.NAT)
     assert default_target({"Routes": [{"DestinationCidrBlock": "10.0.0.0/8", "GatewayId": "igw-1"}]}) == ""
+    # botocore's RouteState: active | blackhole | filtered; only an active route carries traffic.
+    filtered = {"DestinationCidrBlock": "0.0.0.0/0", "NatGatewayId": "nat-1", "State": "filtered"}
+    assert default_target({"Routes": [filtered]}) == ""
 
 
 def test_an_account_doctor_cannot_enter_fails_with_the_role_to_use() -> None:
@@ -818,3 +821,80 @@ def test_rendered_folder_stands_for_the_flags(org: Org, tmp_path: Any) -> None:
     assert f"deploy regions checked: {REGION})" in checks[f"network-parameters:{staging}"]["detail"]  # as rendered
     missing = CliRunner().invoke(app, ["doctor", "--rendered", str(tmp_path / "none"), "--check-network"])
     assert missing.exit_code == 2 and "has no manifest.json" in missing.output and "Traceback" not in missing.output
+
+
+def _participant_view(monkeypatch: Any, account: str, owner: str) -> Any:
+    """`account`'s EC2 as a participant of a VPC `owner` shares through AWS RAM sees it (moto has no RAM sharing):
+    the shared subnets carry the owner's OwnerId, and the owner's route tables and endpoints are not listed
+    ("Participants cannot view ... resources that belong to other participants or the VPC owner", vpc-sharing.html)."""
+
+    def factory(service: str, credentials: Any = None, /, region: str | None = None) -> Any:
+        client = client_factory(service, credentials, region=region)
+        if service != "ec2" or client.describe_vpcs()["Vpcs"][0]["OwnerId"] != account:
+            return client
+        real = client.describe_subnets
+
+        def describe_subnets(**kwargs: Any) -> Any:
+            answer = real(**kwargs)
+            return {**answer, "Subnets": [{**s, "OwnerId": owner} for s in answer["Subnets"]]}
+
+        monkeypatch.setattr(client, "describe_subnets", describe_subnets)
+        monkeypatch.setattr(client, "describe_route_tables", lambda **_: {"RouteTables": []})
+        monkeypatch.setattr(client, "describe_vpc_endpoints", lambda **_: {"VpcEndpoints": []})
+        return client
+
+    return factory
+
+
+def test_a_vpc_shared_by_another_account_is_a_warning_not_a_false_failure(org: Org, monkeypatch: Any) -> None:
+    """A participant of a shared VPC cannot see the owner's route tables or endpoints: without the owner check,
+    doctor failed it with "no S3 gateway endpoint" and a command the participant cannot run."""
+    from generator.live.doctor import run_checks
+
+    publish_all(org)
+    prod, owner = samples(org)["prod"], "999999999999"
+    factory = _participant_view(monkeypatch, prod, owner)
+    results = {
+        r.name: r
+        for r in run_checks(
+            org.options(check_network=True), boto3.client("sts", region_name=REGION), client_factory("organizations"),
+            factory,
+        )
+    }  # fmt: skip
+    assert failed(results) == set()
+    shared = results[f"vpc-endpoints:{prod}"]
+    assert shared.ok and shared.warning
+    assert f"the subnets belong to account {owner}, which shares the VPC" in shared.detail
+    assert "vpc-sharing.html" in shared.detail
+    assert results[f"network-zones:{prod}"].ok  # the zones come from the shared subnets themselves
+    assert f"vpc-dns:{prod}" not in results
+    assert not results[f"vpc-endpoints:{samples(org)['staging']}"].warning  # the other account, its own VPC
+
+
+def test_an_unreachable_region_is_a_failed_line_not_an_abort(org: Org, monkeypatch: Any) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from generator.live.doctor import run_checks
+
+    publish_all(org)
+    prod = samples(org)["prod"]
+
+    def factory(service: str, credentials: Any = None, /, region: str | None = None) -> Any:
+        client = client_factory(service, credentials, region=region)
+        if service == "ssm" and client.meta.region_name == OTHER_REGION:
+
+            def unreachable(**_: Any) -> Any:
+                raise EndpointConnectionError(endpoint_url=f"https://ssm.{OTHER_REGION}.amazonaws.com/")
+
+            monkeypatch.setattr(client, "get_parameter", unreachable)
+        return client
+
+    options = org.options(check_network=True, deploy_regions=(REGION, OTHER_REGION))
+    results = {
+        r.name: r
+        for r in run_checks(options, boto3.client("sts", region_name=REGION), client_factory("organizations"), factory)
+    }
+    line = results[f"network-parameters:{prod}:{OTHER_REGION}"]
+    assert not line.ok and "Could not connect to the endpoint URL" in line.detail
+    assert f"region {OTHER_REGION} is enabled for account {prod}" in line.fix
+    assert results[f"vpc-endpoints:{prod}"].ok  # the home region is still checked

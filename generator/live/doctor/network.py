@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from generator.live.doctor.common import CheckResult, ClientFactory, DoctorOptions, _code
 from generator.live.doctor.sg_egress import check_model_groups
@@ -61,6 +61,7 @@ from generator.live.doctor.vpc import (
     s3_gateways,
     s3_interfaces,
     service_name,
+    subnet_routes,
     vpc_config_limits,
     zone_check,
 )
@@ -68,6 +69,9 @@ from generator.live.doctor.vpc_dns import check_dns
 from generator.network import SECURITY_GROUPS_PARAMETER, SUBNETS_PARAMETER
 
 DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html"
+#: A VPC shared through AWS RAM: "Participants cannot view, modify, or delete resources that belong to other
+#: participants or the VPC owner" (the route tables, endpoints and NAT gateways are the owner's).
+VPC_SHARING_DOC = "https://docs.aws.amazon.com/vpc/latest/userguide/vpc-sharing.html"
 ISOLATION_DOC = "https://docs.aws.amazon.com/sagemaker/latest/dg/mkt-algo-model-internet-free.html"
 #: A stack set deploys one stack instance per account and region; an SSM parameter type is resolved in the stack's
 #: own account and region ("the parameter value ... in the same AWS Region as the stack"), so the network is
@@ -242,6 +246,11 @@ def check_account_network(ssm: Any, ec2: Any, site: Site) -> list[CheckResult]:
     result, vpc, subnets, groups = check_parameters(ssm, ec2, site)
     if vpc is None:
         return [result]
+    owners = sorted({str(s["OwnerId"]) for s in subnets if s.get("OwnerId") and s["OwnerId"] != site.account})
+    if owners:
+        zones_only = subnet_routes([], subnets)  # the subnets' zones; their route tables are the owner's
+        groups_check = check_model_groups(ec2, site.key, f"{site.where}, {vpc}", site.region, groups)
+        return [result, check_zones(site, vpc, zones_only), shared_vpc(site, vpc, owners), groups_check]
     routes = read_routes(ec2, vpc, subnets)
     reach, endpoints = check_s3_reach(ec2, site, vpc, routes)
     where = f"{site.where}, {vpc}"
@@ -253,6 +262,20 @@ def check_account_network(ssm: Any, ec2: Any, site: Site) -> list[CheckResult]:
         *dns,
         check_model_groups(ec2, site.key, where, site.region, groups),
     ]
+
+
+def shared_vpc(site: Site, vpc: str, owners: Sequence[str]) -> CheckResult:
+    """The subnets belong to another account that shares the VPC (AWS RAM): its route tables, endpoints and NAT
+    gateways are invisible here (VPC_SHARING_DOC), so S3 reach is the owner's to check: a warning, not a failure."""
+    return CheckResult(
+        f"vpc-endpoints:{site.key}",
+        True,
+        f"{site.where}, {vpc}: warning: the subnets belong to account {', '.join(owners)}, which shares the VPC with "
+        "this account: its route tables, endpoints and NAT gateways are not visible here, so doctor cannot check "
+        f"that the subnets reach S3 for the model artifacts; check in account {', '.join(owners)} that their route "
+        f"tables carry an S3 gateway endpoint or a NAT gateway ({VPC_SHARING_DOC})",
+        warning=True,
+    )
 
 
 def refused(site: Site, exc: ClientError) -> CheckResult:
@@ -320,6 +343,15 @@ def check_networks(
                 )
             except ClientError as exc:
                 found = [refused(site, exc)]
+            except BotoCoreError as exc:  # the region unreachable or not enabled: this site's line, not an abort
+                found = [
+                    CheckResult(
+                        f"network-parameters:{site.key}",
+                        False,
+                        f"{site.where}: {exc}; the network there is not checked",
+                        f"Check that region {region} is enabled for account {account} and reachable from here.",
+                    )
+                ]
             first = found[0]
             found[0] = CheckResult(first.name, first.ok, f"{first.detail} ({note})", first.fix, first.warning)
             results += found

@@ -113,13 +113,14 @@ def egress_of(target: str) -> Egress:
 
 
 def default_target(table: Mapping[str, Any]) -> str:
-    """The target of the table's active 0.0.0.0/0 route ("" when none; a blackhole route leads nowhere).
+    """The target of the table's active 0.0.0.0/0 route ("" when none; a blackhole or filtered route, botocore's
+    RouteState values other than active, leads nowhere).
 
     A target doctor does not recognise (CoreNetworkArn for Cloud WAN centralised egress, LocalGatewayId, ...) is
     still a way out, which doctor cannot see beyond: it is returned (as "<member> <value>"), and reads as
     Egress.OTHER."""
     for route in table.get("Routes", []):
-        if route.get("DestinationCidrBlock") != "0.0.0.0/0" or route.get("State") == "blackhole":
+        if route.get("DestinationCidrBlock") != "0.0.0.0/0" or route.get("State", "active") != "active":
             continue
         for key in KNOWN_TARGETS:
             if route.get(key):
