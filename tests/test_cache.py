@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -256,3 +257,36 @@ def test_a_warm_render_imports_neither_cfn_lint_nor_the_aws_sdk(tmp_path: Path, 
     assert "troposphere" in warm
     assert not warm & {"cfnlint", "boto3", "botocore", "moto"}, sorted(warm & {"cfnlint", "boto3", "botocore"})
     assert STAGING_OU in (tmp_path / "dist" / "manifest.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow  # a whole render's folder checks without the result cache
+@pytest.mark.parametrize("name", ["default", "regulated"])
+def test_the_folder_checks_decode_each_text_once_and_leave_it_unchanged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """The decoded templates are shared between the checks (generator/checks/decoded.py): each text is decoded
+    once, and after every check ran, each shared template still equals a fresh decode (no check changed it)."""
+    import cfnlint.decode
+
+    from generator.checks.decoded import decode
+    from tests.conftest import CONFIGS
+
+    real = cfnlint.decode.decode_str
+    calls: list[str] = []
+
+    def spy(text: str) -> Any:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(cfnlint.decode, "decode_str", spy)
+    decode.cache_clear()
+    cfg = make_config(**CONFIGS[name])
+    files = rendered_files(cfg)
+    folder = tmp_path / "dist"
+    manifest = build_manifest(cfg, files)
+    write_output(files, manifest, folder, force=True)
+    generator.checks.validate._run_folder_checks(folder, manifest)
+    assert len(calls) >= 5
+    assert sorted(calls) == sorted(set(calls))  # once per distinct text
+    for text in calls:
+        assert decode(text)[0] == real(text)[0]

@@ -149,13 +149,13 @@ def _build_environment(product: Mapping[str, Any], resolver: Resolver) -> dict[s
 
 def seed_templates(files: Mapping[str, bytes] | None) -> list[Mapping[str, Any]]:
     """The CloudFormation templates among the seed bundle's files (YAML or JSON with typed Resources)."""
-    from cfnlint.decode import decode_str
+    from generator.checks.decoded import decode
 
     found: list[Mapping[str, Any]] = []
     for name, data in sorted((files or {}).items()):
         if not name.endswith((".yml", ".yaml", ".json")):
             continue
-        template, _ = decode_str(data.decode("utf-8", errors="replace"))
+        template, _ = decode(data.decode("utf-8", errors="replace"))
         resources = template.get("Resources") if isinstance(template, Mapping) else None
         if isinstance(resources, Mapping) and all(isinstance(r, Mapping) and "Type" in r for r in resources.values()):
             found.append(template)

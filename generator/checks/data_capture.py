@@ -259,8 +259,7 @@ def _bundle(folder: Path, manifest: Manifest) -> tuple[str, dict[str, bytes]]:
 
 def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
     """Every data-capture finding of the render in `folder` (none without a product and seed bundle)."""
-    from cfnlint.decode import decode_str
-
+    from generator.checks.decoded import decode
     from generator.checks.iam_check import TARGET_ROLE_KIND, TARGET_STACK_SET_KIND, _load_target_role, decode_template
 
     kinds = {a.kind for a in manifest.artifacts}
@@ -285,7 +284,7 @@ def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
         return [_finding(product_path, DESTINATION_RULE, message, "")]
     try:
         build_env = build_environment(decode_template(folder / product_path), region)
-        endpoint_template, _ = decode_str(bundle[contract.EXPORT_TEMPLATE].decode("utf-8"))
+        endpoint_template, _ = decode(bundle[contract.EXPORT_TEMPLATE].decode("utf-8"))
         target_path = manifest.path_of(TARGET_ROLE_KIND)
         stack_set = (
             decode_template(folder / manifest.path_of(TARGET_STACK_SET_KIND))

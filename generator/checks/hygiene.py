@@ -353,13 +353,12 @@ def template_findings(template: Mapping[str, Any], path: str) -> list[Finding]:
 
 def _templates(folder: Path, manifest: Manifest) -> Iterator[tuple[str, Mapping[str, Any]]]:
     """(path, template) of the render's templates, the stack sets' embedded bodies and the seed's templates."""
-    from cfnlint.decode import decode_str
-
+    from generator.checks.decoded import decode
     from generator.checks.s3_public import _seed_templates
 
     sources = [(a.path, (folder / a.path).read_text(encoding="utf-8")) for a in manifest.templates()]
     for path, source in [*sources, *_seed_templates(folder, manifest)]:
-        template, _ = decode_str(source)
+        template, _ = decode(source)
         if not isinstance(template, Mapping):
             continue
         yield path, template

@@ -93,14 +93,18 @@ def service_role_policy(name: str) -> dict[str, Any]:
 def decode_template(path: Path) -> dict[str, Any]:
     """A rendered template (YAML with short-form tags, or JSON) as a dict, with cfn-lint's decoder.
 
-    Mappings keep cfn-lint's line marks (`start_mark`), which findings use.
+    Mappings keep cfn-lint's line marks (`start_mark`), which findings use. The text is decoded once per process
+    (generator/checks/decoded.py); the caller gets its own copy, which it may change (a deep copy costs about a
+    third of a decode).
     """
-    from cfnlint.decode import decode_str
+    from copy import deepcopy
 
-    template, matches = decode_str(path.read_text(encoding="utf-8"))
+    from generator.checks.decoded import decode
+
+    template, matches = decode(path.read_text(encoding="utf-8"))
     if template is None:
         raise ValueError(f"{path.name} cannot be parsed: {[m.message for m in matches]}")
-    return dict(template)
+    return dict(deepcopy(template))
 
 
 def _line(node: Any) -> int:

@@ -139,12 +139,12 @@ def bucket_name_findings(path: str, longest_bucket: int, regions: tuple[str, ...
 
 
 def _endpoint_template(folder: Path, manifest: Manifest) -> tuple[str, Any]:
-    from cfnlint.decode import decode_str
+    from generator.checks.decoded import decode
 
     path = manifest.path_of("seed-bundle")
     with zipfile.ZipFile(io.BytesIO((folder / path).read_bytes())) as archive:
         text = archive.read(contract.EXPORT_TEMPLATE).decode("utf-8")
-    template, _ = decode_str(text)
+    template, _ = decode(text)
     return f"{path}:{contract.EXPORT_TEMPLATE}", template
 
 

@@ -398,12 +398,12 @@ def _seed_templates(folder: Path, manifest: Manifest) -> Iterator[tuple[str, str
 
 def check_folder(folder: Path, manifest: Manifest) -> list[Finding]:
     """S3-PUBLIC-POLICY and GROUP-POLICY-PUBLIC findings for every template of the render and of its seed."""
-    from cfnlint.decode import decode_str
+    from generator.checks.decoded import decode
 
     sources = [(a.path, (folder / a.path).read_text(encoding="utf-8")) for a in manifest.templates()]
     findings: list[Finding] = []
     for path, text in [*sources, *_seed_templates(folder, manifest)]:
-        template, _ = decode_str(text)
+        template, _ = decode(text)
         if isinstance(template, Mapping) and isinstance(template.get("Resources"), Mapping):
             findings += template_findings(template, path)
     return sorted(findings)
