@@ -64,18 +64,61 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_aws(monkeypatch)
 
 
+def validate_once(validate: Any) -> Any:
+    """`jsonschema.validate` remembering what passed. With a config file (the telemetry opt-out below) the SDK
+    validates that config against its schema, and the schema against JSON Schema's meta-schema, on every config
+    lookup: about 180 times per pipeline build, 80% of a build's CPU (cProfile). Validation is a pure function
+    of the instance and the schema, so a pair that passed once passes again; a failure is never remembered."""
+    passed: set[tuple[str, int]] = set()
+
+    def once(instance: Any, schema: Any, *args: Any, **kwargs: Any) -> None:
+        if args or kwargs:  # another validator class or format checker: not remembered
+            validate(instance, schema, *args, **kwargs)
+            return
+        key = (json.dumps(instance, sort_keys=True, default=repr), id(schema))
+        if key not in passed:
+            validate(instance, schema)  # raises ValidationError as the SDK expects
+            passed.add(key)
+
+    return once
+
+
+def test_validate_once_remembers_only_what_passed() -> None:
+    import jsonschema
+
+    calls: list[Any] = []
+
+    def validate(instance: Any, schema: Any) -> None:
+        calls.append(instance)
+        jsonschema.validate(instance, schema)
+
+    once, schema = validate_once(validate), {"type": "object", "required": ["a"]}
+    once({"a": 1}, schema)
+    once({"a": 1}, schema)
+    assert calls == [{"a": 1}]  # the same pair: validated once
+    for _ in range(2):  # a failure raises every time
+        with pytest.raises(jsonschema.ValidationError):
+            once({"b": 1}, schema)
+    once({"a": 1}, {"type": "object"})  # another schema: validated again
+    assert len(calls) == 4
+
+
 @pytest.fixture(scope="module")
 def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     """The SageMaker SDK, set up to make no call of its own (aws-facts: the three offline settings).
 
-    Module-scoped: the SDK re-validates its config on every lookup, so each build costs seconds.
+    Module-scoped, and its config validated once (`validate_once`): the SDK re-validates its config on every
+    lookup, so each build would cost tens of seconds.
     """
+    import jsonschema
+
     config = tmp_path_factory.mktemp("sagemaker") / "config.yaml"
     config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
     with pytest.MonkeyPatch.context() as mp:
         _fake_aws(mp)
         mp.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))
         mp.setenv("SAGEMAKER_VALIDATE_ROLE", "false")
+        mp.setattr(jsonschema, "validate", validate_once(jsonschema.validate))
         require("sagemaker")
         yield importlib.import_module("iris_pipeline.pipeline")
 
