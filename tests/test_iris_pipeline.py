@@ -26,6 +26,7 @@ from moto import mock_aws
 
 from generator.naming import Names
 from tests.moto_helpers import register_model_package
+from tests.sdk_config import TELEMETRY_OPT_OUT, validate_once
 
 MODELBUILD = Path(__file__).resolve().parent.parent / "seedcode" / "modelbuild"
 sys.path.insert(0, str(MODELBUILD))
@@ -64,25 +65,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_aws(monkeypatch)
 
 
-def validate_once(validate: Any) -> Any:
-    """`jsonschema.validate` remembering what passed. With a config file (the telemetry opt-out below) the SDK
-    validates that config against its schema, and the schema against JSON Schema's meta-schema, on every config
-    lookup: about 180 times per pipeline build, 80% of a build's CPU (cProfile). Validation is a pure function
-    of the instance and the schema, so a pair that passed once passes again; a failure is never remembered."""
-    passed: set[tuple[str, int]] = set()
-
-    def once(instance: Any, schema: Any, *args: Any, **kwargs: Any) -> None:
-        if args or kwargs:  # another validator class or format checker: not remembered
-            validate(instance, schema, *args, **kwargs)
-            return
-        key = (json.dumps(instance, sort_keys=True, default=repr), id(schema))
-        if key not in passed:
-            validate(instance, schema)  # raises ValidationError as the SDK expects
-            passed.add(key)
-
-    return once
-
-
 def test_validate_once_remembers_only_what_passed() -> None:
     import jsonschema
 
@@ -107,13 +89,13 @@ def test_validate_once_remembers_only_what_passed() -> None:
 def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
     """The SageMaker SDK, set up to make no call of its own (aws-facts: the three offline settings).
 
-    Module-scoped, and its config validated once (`validate_once`): the SDK re-validates its config on every
+    Module-scoped, and its config validated once (tests/sdk_config.py): the SDK re-validates its config on every
     lookup, so each build would cost tens of seconds.
     """
     import jsonschema
 
     config = tmp_path_factory.mktemp("sagemaker") / "config.yaml"
-    config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
+    config.write_text(TELEMETRY_OPT_OUT)
     with pytest.MonkeyPatch.context() as mp:
         _fake_aws(mp)
         mp.setenv("SAGEMAKER_USER_CONFIG_OVERRIDE", str(config))

@@ -25,6 +25,7 @@ from moto.server import ThreadedMotoServer
 
 from generator.naming import Names
 from tests.moto_helpers import register_model_package
+from tests.sdk_config import TELEMETRY_OPT_OUT
 
 if os.environ.get("CI"):  # the `sagemaker` extra is installed in CI: missing modules must fail there
     import nbclient
@@ -38,7 +39,8 @@ else:
     import nbclient
     import nbformat
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "iris-multi-account.ipynb"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK = ROOT / "notebooks" / "iris-multi-account.ipynb"
 REGION = "eu-west-1"
 PROJECT = "iris-nb-01"
 PROJECT_ID = "p-0123456789ab"
@@ -97,7 +99,7 @@ def _venv_kernel(jupyter_path: Path) -> str:
     name = "mlops-gen-test"
     spec = jupyter_path / "kernels" / name
     spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    argv = [sys.executable, "-m", "tests.sdk_kernel", "-f", "{connection_file}"]  # ipykernel, SDK config checked once
     (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
     return name
 
@@ -118,12 +120,13 @@ def test_notebook_runs_and_approves_the_newest_model(
     nb.cells.insert(0, nbformat.v4.new_code_cell("import sys\nprint(sys.executable)"))
 
     config = tmp_path / "sagemaker-config.yaml"
-    config.write_text("SchemaVersion: '1.0'\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n")
+    config.write_text(TELEMETRY_OPT_OUT)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAGEMAKER_"))}
     env |= CREDENTIALS | {
         "AWS_ENDPOINT_URL": moto_endpoint,
         "SAGEMAKER_VALIDATE_ROLE": "false",
         "SAGEMAKER_USER_CONFIG_OVERRIDE": str(config),
+        "PYTHONPATH": str(ROOT),  # the kernel module tests.sdk_kernel
     }
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     kernel = _venv_kernel(tmp_path / "jupyter")
