@@ -165,8 +165,14 @@ def _result_cache(request: pytest.FixtureRequest) -> Iterator[None]:
     `generator` (generator/checks/cache.py), so a hit returns what the checks find for those bytes, and each
     distinct template or folder is still checked once per run. A test that patches anything (it uses
     `monkeypatch`, directly or through a fixture) could change what a check finds without changing the key,
-    so it gets an empty cache of its own (`result_cache_dir`), as does a test that requests that fixture."""
-    if "monkeypatch" in request.fixturenames:
+    so it gets an empty cache of its own (`result_cache_dir`), as does a test that requests that fixture;
+    unless it is marked `shared_cache(why)`: its patches change only what the key covers (e.g. the renderers,
+    whose output is the bytes checked), never a check."""
+    marker = request.node.get_closest_marker("shared_cache")
+    if marker is not None and not (marker.args and str(marker.args[0]).strip()):
+        raise pytest.UsageError(f"{request.node.nodeid}: @pytest.mark.shared_cache needs its reason")
+    patched = "monkeypatch" in request.fixturenames and marker is None
+    if patched or "result_cache_dir" in request.fixturenames:
         request.getfixturevalue("result_cache_dir")
         yield
         return

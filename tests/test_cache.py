@@ -175,6 +175,13 @@ def test_a_test_that_patches_gets_its_own_empty_cache(monkeypatch: pytest.Monkey
     assert not any(default_dir().rglob("*"))
 
 
+@pytest.mark.shared_cache("the test patches nothing a check reads")
+def test_a_test_marked_shared_cache_keeps_the_runs_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import SESSION_CACHE_ENV
+
+    assert default_dir() == Path(os.environ[SESSION_CACHE_ENV])
+
+
 def test_each_distinct_template_text_is_linted_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     text = b"Parameters:\n  Unused:\n    Type: String\nResources:\n  T:\n    Type: AWS::SNS::Topic\n"
     folder = tmp_path / "two"

@@ -498,6 +498,7 @@ def _bad_renderer(cfg: RenderConfig) -> list[RenderedFile]:
 
 
 @pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
+@pytest.mark.shared_cache("patches only the renderers: their output is what the cache key covers")
 def test_validation_failure_leaves_no_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(render, "RENDERERS", (*render.RENDERERS, _bad_renderer))
     out = tmp_path / "dist"
@@ -509,6 +510,7 @@ def test_validation_failure_leaves_no_output(tmp_path: Path, monkeypatch: pytest
 
 
 @pytest.mark.slow  # validates whole renders (cfn-lint and every folder check)
+@pytest.mark.shared_cache("patches only the renderers: their output is what the cache key covers")
 def test_validation_failure_keeps_previous_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "dist"
     assert invoke(*BASE, "--out", str(out), "--no-validate").exit_code == 0
