@@ -23,6 +23,27 @@ from tests.moto_helpers import model_package_group_policies
 
 __all__ = ["model_package_group_policies"]  # fixtures shared by every test module
 
+#: moto fills every EC2 backend (one per account and region) with its ~23,000 default AMIs: 0.8 s of CPU each, four
+#: to six backends per doctor-network test. No test and no code path reads an AMI; moto skips them when this is
+#: "false" (moto/settings.py `ec2_load_default_amis`, read when a backend is made). setdefault: one may still ask.
+os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+
+
+def _one_botocore_loader_per_process() -> None:
+    """Every botocore session of the test process reads the service models through one data loader.
+
+    `mock_aws` starts each test with a fresh boto3 default session (it patches `boto3.DEFAULT_SESSION` to None),
+    whose new loader parses the JSON models again: EC2's, Organizations', CloudFormation's... per test (cProfile of
+    three doctor-network tests: 44 model loads, 8.5 s of JSON decoding under the profiler). A loader only reads the
+    installed model files and caches what it read, so sharing one is what `generator.live.rehearse.server.LocalAws`
+    does for its sessions; here it is keyed by the data path, as botocore's own `create_loader` argument."""
+    import botocore.session
+
+    botocore.session.create_loader = functools.cache(botocore.session.create_loader)  # type: ignore[attr-defined]
+
+
+_one_botocore_loader_per_process()
+
 STAGING_OU = "ou-ab12-11111111"
 PROD_OU = "ou-ab12-22222222"
 #: The organisation of the test renders (`--org-id`): publishable products have it (generator/product/org_id.py).
@@ -249,6 +270,17 @@ def moto_org(monkeypatch: pytest.MonkeyPatch) -> str:
 
     monkeypatch.setattr(moto.organizations.utils, "make_random_org_id", lambda: ORG_ID)
     return ORG_ID
+
+
+#: Runs checkov with PLY's parse tables kept (identical reports, about 2x less CPU): see the script's docstring.
+CHECKOV_LAUNCHER = Path(__file__).parent / "checkov_launcher.py"
+
+
+def checkov_argv(checkov_bin: Path) -> list[str]:
+    """The command that starts checkov in the tests: its interpreter and `CHECKOV_LAUNCHER`, else the binary."""
+    from generator.checks.checkov import checkov_prefix
+
+    return checkov_prefix(checkov_bin, CHECKOV_LAUNCHER)
 
 
 @pytest.fixture(scope="session")

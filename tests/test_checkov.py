@@ -3,7 +3,8 @@
 A skip must (1) carry a reason, (2) name a check checkov runs on that resource type (else checkov ignores
 it silently: a Terraform-only id, a typo), and (3) hide a real failure: checkov marks a skipped check
 SKIPPED without evaluating it, so the only way to see that a skip hides nothing is to scan a copy of the
-template without skips. One checkov run per test (about 3 s each); the two runs go in parallel under -n 2.
+template without skips. Both scans are one checkov run (the module's `scans` fixture), started through
+tests/checkov_launcher.py (PLY's parse tables kept: the same report for half the CPU, checked below).
 
 The binary comes from $MLOPS_GEN_CHECKOV (scripts/test.sh sets it) or PATH. Without it the tests skip,
 except under CI (env CI set), where a missing scanner must not look like a pass.
@@ -12,16 +13,20 @@ except under CI (env CI set), where a missing scanner must not look like a pass.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import os
+import subprocess
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 
 from generator.checks.checkov import (
     NO_COMMENT,
+    OFFLINE_ENV,
     CheckovError,
     CheckovNotFound,
     CheckovResult,
+    checkov_command,
     declared_skips,
     find_checkov,
     load_template,
@@ -30,7 +35,7 @@ from generator.checks.checkov import (
 )
 from generator.manifest import read_manifest
 from generator.render import build_manifest, write_output
-from tests.conftest import CONFIGS, named_config, rendered_files
+from tests.conftest import CHECKOV_LAUNCHER, CONFIGS, checkov_argv, named_config, rendered_files
 
 #: (template path relative to the render root, logical id, check id)
 Key = tuple[str, str, str]
@@ -57,18 +62,22 @@ def keyed(results: list[CheckovResult], root: Path) -> dict[Key, CheckovResult]:
     return {(r.file.relative_to(root).as_posix(), r.logical_id, r.check_id): r for r in results}
 
 
-def scan_distinct(root: Path, templates: list[str], checkov_bin: Path) -> dict[Key, CheckovResult]:
-    """checkov's results for every template, scanning each distinct text once: the named configurations
-    share many templates byte for byte (53 templates, 41 distinct texts), and checkov's findings depend on
-    a file's content alone, so a copy gets its twin's results under its own name."""
+def distinct(root: Path, templates: list[str]) -> dict[str, list[str]]:
+    """First template of each distinct text -> every template with that text: the named configurations share
+    many templates byte for byte (53 templates, 41 distinct texts), and checkov's findings depend on a file's
+    content alone, so each text is scanned once and a copy gets its twin's results under its own name."""
     twins: dict[bytes, list[str]] = {}
     for rel in templates:
         twins.setdefault((root / rel).read_bytes(), []).append(rel)
-    scanned = keyed(run_checkov([root / rels[0] for rels in twins.values()], checkov_bin), root)
-    first = {rels[0]: rels for rels in twins.values()}
+    return {rels[0]: rels for rels in twins.values()}
+
+
+def spread(results: list[CheckovResult], root: Path, first: dict[str, list[str]]) -> dict[Key, CheckovResult]:
+    """The results of the scanned files under `root`, given to every twin of each."""
+    mine = [r for r in results if r.file.is_relative_to(root)]
     return {
         (rel, logical_id, check_id): replace(result, file=root / rel)
-        for (scanned_rel, logical_id, check_id), result in scanned.items()
+        for (scanned_rel, logical_id, check_id), result in keyed(mine, root).items()
         for rel in first[scanned_rel]
     }
 
@@ -85,34 +94,83 @@ def all_declared_skips(root: Path, templates: list[str]) -> dict[Key, str]:
     return skips
 
 
-def test_no_failed_check_and_every_skip_applies(checkov_bin: Path, renders: tuple[Path, list[str]]) -> None:
+@dataclass(frozen=True)
+class Scans:
+    """checkov's failed and skipped checks of every template as rendered (`plain`) and of its copy without
+    skips (`stripped`), keyed alike; and the skips the templates declare."""
+
+    plain: dict[Key, CheckovResult]
+    stripped: dict[Key, CheckovResult]
+    declared: dict[Key, str]
+
+
+@pytest.fixture(scope="module")
+def scans(checkov_bin: Path, renders: tuple[Path, list[str]], tmp_path_factory: pytest.TempPathFactory) -> Scans:
+    """Both scans in one checkov process: the rendered templates and their skip-stripped copies are different
+    files in one `--file` list, so checkov starts once and its JSONPath and parse-table work is shared."""
     root, templates = renders
-    results = list(scan_distinct(root, templates, checkov_bin).values())
+    stripped_root = tmp_path_factory.mktemp("stripped")
+    for rel in templates:
+        stripped = strip_skips(load_template((root / rel).read_text(encoding="utf-8")))
+        target = stripped_root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(stripped, indent=1), encoding="utf-8")  # JSON is YAML too: name kept
+    plain_first, stripped_first = distinct(root, templates), distinct(stripped_root, templates)
+    files = [root / rel for rel in plain_first] + [stripped_root / rel for rel in stripped_first]
+    results = run_checkov(files, checkov_bin, CHECKOV_LAUNCHER)
+    return Scans(
+        plain=spread(results, root, plain_first),
+        stripped=spread(results, stripped_root, stripped_first),
+        declared=all_declared_skips(root, templates),
+    )
+
+
+def test_no_failed_check_and_every_skip_applies(scans: Scans) -> None:
+    results = list(scans.plain.values())
     failed = [r.describe() for r in results if not r.skipped]
     assert not failed, "checkov failed checks (fix the template, or skip with a reason):\n" + "\n".join(failed)
 
-    declared = all_declared_skips(root, templates)
+    declared = scans.declared
     blank = sorted(k for k, reason in declared.items() if not reason.strip() or reason == NO_COMMENT)
     assert not blank, "skips without a reason:" + lines(blank)
-    applied = {k: r.comment for k, r in keyed(results, root).items() if r.skipped}
+    applied = {k: r.comment for k, r in scans.plain.items() if r.skipped}
     ignored = sorted(set(declared) - set(applied))
     assert not ignored, "skips checkov never applies (no such check for the resource type, or a typo):" + lines(ignored)
     assert applied == declared, "checkov read other skips or reasons than the templates declare"
 
 
-def test_no_skip_hides_a_passing_check(checkov_bin: Path, renders: tuple[Path, list[str]], tmp_path: Path) -> None:
-    root, templates = renders
-    declared = all_declared_skips(root, templates)
-    for rel in templates:
-        stripped = strip_skips(load_template((root / rel).read_text(encoding="utf-8")))
-        target = tmp_path / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(stripped, indent=1), encoding="utf-8")  # JSON is YAML too: name kept
-    failed = {k for k, r in scan_distinct(tmp_path, templates, checkov_bin).items() if not r.skipped}
-    dead = sorted(set(declared) - failed)
+def test_no_skip_hides_a_passing_check(scans: Scans) -> None:
+    failed = {k for k, r in scans.stripped.items() if not r.skipped}
+    dead = sorted(set(scans.declared) - failed)
     assert not dead, "skips of checks that pass without them (remove the skip):" + lines(dead)
-    unexplained = sorted(failed - set(declared))
+    unexplained = sorted(failed - set(scans.declared))
     assert not unexplained, "failures without a skip once skips are stripped:" + lines(unexplained)
+
+
+def full_report(command: list[str]) -> list[str]:
+    """Every passed, failed and skipped check of checkov's JSON report, each as canonical JSON, sorted."""
+    env = {k: v for k, v in os.environ.items() if k != "BC_API_KEY"} | OFFLINE_ENV
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, check=True)
+    report = json.loads(done.stdout)
+    return sorted(
+        json.dumps(check, sort_keys=True)
+        for framework in (report if isinstance(report, list) else [report])
+        for kind in ("passed_checks", "failed_checks", "skipped_checks")
+        for check in framework["results"][kind]
+    )
+
+
+def test_the_launcher_reports_exactly_what_checkov_reports(checkov_bin: Path, renders: tuple[Path, list[str]]) -> None:
+    """tests/checkov_launcher.py only keeps PLY's parse tables: on a template whose graph makes checkov parse
+    JSONPath expressions many times (the launch role's nested policy statements: 24 parser builds), every
+    check's full result (passed ones too, with their evaluated keys and lines) is the plain binary's."""
+    root, _ = renders
+    template = [root / "default" / "launch-role-template.yaml"]
+    launched = checkov_command(template, checkov_bin, CHECKOV_LAUNCHER)
+    assert launched[:2] == checkov_argv(checkov_bin) and launched[1] == str(CHECKOV_LAUNCHER)  # the launcher runs
+    plain = full_report(checkov_command(template, checkov_bin))
+    assert plain and any('"result": "PASSED"' in check for check in plain)
+    assert full_report(launched) == plain
 
 
 # The runner itself, on small templates whose findings are known.

@@ -31,7 +31,7 @@ from generator.iam.schemas import Operation
 from generator.naming import ROLE_NAME_LIMIT, launch_role_name
 from generator.product.compose import build_product
 from generator.rendered import serialise
-from tests.conftest import TEST_DATA, make_config, named_config
+from tests.conftest import TEST_DATA, checkov_argv, make_config, named_config
 
 GENERATED = ["default", "codeconnections-3-regions", "custom-preferences"]
 REFERENCE = TEST_DATA / "iam" / "AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy.json"
@@ -144,7 +144,7 @@ def test_generated_template_passes_checkov(tmp_path: Path, checkov_bin: Path) ->
     path.write_bytes(serialise(build_launch_role_template(cfg), cfg.output_format))
     result = subprocess.run(
         [
-            str(checkov_bin),
+            *checkov_argv(checkov_bin),
             "--framework",
             "cloudformation",
             "--quiet",

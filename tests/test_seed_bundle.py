@@ -17,7 +17,7 @@ from generator.checks.validate import lint_text
 from generator.manifest import sha256
 from generator.product import seed
 from generator.render import build_manifest, render_files
-from tests.conftest import make_config
+from tests.conftest import checkov_argv, make_config
 
 
 def bundle_of(**overrides: object) -> bytes:
@@ -96,7 +96,7 @@ def test_endpoint_template_passes_cfn_lint() -> None:
 def test_endpoint_template_has_no_failed_checkov_check(tmp_path: Path, checkov_bin: Path) -> None:
     shutil.copy(seed.SEED_DIR / contract.EXPORT_TEMPLATE, tmp_path)
     result = subprocess.run(
-        [str(checkov_bin), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download",
+        [*checkov_argv(checkov_bin), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download",
          "-o", "json", "-d", str(tmp_path)],
         capture_output=True, text=True, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"}, timeout=300, check=False,
     )  # fmt: skip

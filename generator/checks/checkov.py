@@ -87,15 +87,45 @@ def find_checkov(explicit: str | Path | None = None, environ: Mapping[str, str] 
     )
 
 
-def checkov_command(targets: Sequence[Path], checkov_bin: Path) -> list[str]:
+def script_interpreter(binary: Path) -> Path | None:
+    """The Python interpreter of a console script (its `#!` line), or None for anything else: a launcher
+    must run in checkov's own environment, which only its script's first line names."""
+    try:
+        with binary.open("rb") as script:
+            first = script.readline(4096)
+    except OSError:
+        return None
+    if not first.startswith(b"#!"):
+        return None
+    words = first[2:].decode(errors="replace").split()
+    interpreter = Path(words[0]) if len(words) == 1 else None  # `#!/usr/bin/env python` etc.: not ours to guess
+    if interpreter is None or "python" not in interpreter.name or not os.access(interpreter, os.X_OK):
+        return None
+    return interpreter
+
+
+def checkov_prefix(checkov_bin: Path, launcher: Path | None = None) -> list[str]:
+    """The binary, or `INTERPRETER LAUNCHER` when a launcher script is given and the binary is a Python
+    console script (the tests' launcher keeps PLY's parse tables: tests/checkov_launcher.py)."""
+    interpreter = script_interpreter(checkov_bin) if launcher is not None else None
+    if launcher is None or interpreter is None:
+        return [str(checkov_bin)]
+    return [str(interpreter), str(launcher)]
+
+
+def checkov_command(targets: Sequence[Path], checkov_bin: Path, launcher: Path | None = None) -> list[str]:
     """`-d FOLDER` for one folder, else `-f FILE...` (absolute, so reports name absolute paths)."""
+    prefix = checkov_prefix(checkov_bin, launcher)
     if len(targets) == 1 and targets[0].is_dir():
-        return [str(checkov_bin), *ARGS, "--directory", str(targets[0].absolute())]
-    return [str(checkov_bin), *ARGS, "--file", *(str(t.absolute()) for t in targets)]
+        return [*prefix, *ARGS, "--directory", str(targets[0].absolute())]
+    return [*prefix, *ARGS, "--file", *(str(t.absolute()) for t in targets)]
 
 
-def run_checkov(folder_or_files: Path | Sequence[Path], checkov_bin: str | Path | None = None) -> list[CheckovResult]:
-    """Failed and skipped checks (sorted) of a folder or of template files; passed checks are dropped."""
+def run_checkov(
+    folder_or_files: Path | Sequence[Path], checkov_bin: str | Path | None = None, launcher: Path | None = None
+) -> list[CheckovResult]:
+    """Failed and skipped checks (sorted) of a folder or of template files; passed checks are dropped.
+    `launcher`: a script run by checkov's interpreter in place of its console script (see `checkov_prefix`)."""
     targets = [folder_or_files] if isinstance(folder_or_files, Path) else list(folder_or_files)
     if not targets:
         raise ValueError("run_checkov needs a folder or at least one file")
@@ -103,7 +133,7 @@ def run_checkov(folder_or_files: Path | Sequence[Path], checkov_bin: str | Path 
     env = {k: v for k, v in os.environ.items() if k != "BC_API_KEY"} | OFFLINE_ENV
     try:
         proc = subprocess.run(
-            checkov_command(targets, binary),
+            checkov_command(targets, binary, launcher),
             capture_output=True,
             text=True,
             env=env,
