@@ -1,5 +1,5 @@
-"""The rehearsal's boto3 clients (generator/live/rehearse/server.py LocalAws): one session per credential
-set, one client per credentials, service and region, one data loader for all, and every client signs
+"""The rehearsal's boto3 clients (generator/live/rehearse/server.py LocalAws): one session for every credential
+set, one client per credentials, service and region, one data loader and one class per service for all, and every client signs
 with the credentials it was asked for. No server is needed: making a client sends no request."""
 
 from __future__ import annotations
@@ -48,9 +48,34 @@ def test_one_session_per_credential_set_and_one_loader_for_all() -> None:
     aws = LocalAws(URL, "eu-west-1")
     assert aws.session(ROLE) is aws.session(dict(ROLE))
     assert aws.session(ROLE) is not aws.session(OTHER)
-    loaders = {id(aws.session(c)._session.get_component("data_loader")) for c in (None, ROLE, OTHER)}
+    loaders = {id(aws.client("sts", aws.session(c))._loader) for c in (None, ROLE, OTHER)}
     assert len(loaders) == 1
     assert LocalAws(URL, "eu-west-1").client("sts") is not aws.client("sts")  # nothing shared across rehearsals
+
+
+def test_clients_of_one_service_share_the_class_botocore_builds() -> None:
+    """server.reusing_client_classes: one class per service for the rehearsal's session, the class botocore
+    builds (same operations, same bases); another service, or a client of another session, gets its own."""
+    import boto3
+
+    from generator.live.rehearse.server import reusing_client_classes
+
+    aws = LocalAws(URL, "eu-west-1")
+    built = type(aws.client("sts"))  # before the reuse: botocore's own class
+    with reusing_client_classes(aws):
+        first, second = aws.client("sts", aws.session(ROLE)), aws.client("sts", aws.session(OTHER))
+        other_region = aws.client("sts", aws.session(ROLE), region="us-east-1")
+        elsewhere = boto3.Session("k", "s", region_name="eu-west-1").client("sts", endpoint_url=URL)
+        assert type(first) is type(second) is type(other_region)
+        assert type(elsewhere) is not type(first)  # not this rehearsal's session: botocore as usual
+        assert type(aws.client("iam", aws.session(ROLE))) is not type(first)  # another service, another class
+    after = aws.client("sts", aws.session({**ROLE, "AccessKeyId": "AKIATHIRD"}))
+    assert type(after) is not type(first)  # the reuse ends with the rehearsal
+    for cls in (type(first), type(after)):
+        assert cls._PY_TO_OP_NAME == built._PY_TO_OP_NAME and cls.__bases__ == built.__bases__
+        assert cls.__name__ == built.__name__
+    assert (signed_as(first), signed_as(second), signed_as(other_region)) == ("AKIAROLE", "AKIAOTHER", "AKIAROLE")
+    assert other_region.meta.region_name == "us-east-1"
 
 
 def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:

@@ -81,57 +81,73 @@ Credentials = tuple[str, str, str | None]
 
 
 @dataclass(frozen=True)
-class LocalAws:
-    """Where the local server listens, and boto3 sessions against it.
+class Session:
+    """A credential set the rehearsal calls the local server as: a handle, not a boto3 session. Every client is
+    made by the one boto3 session of `LocalAws` with these keys given explicitly
+    (`boto3.Session.client(aws_access_key_id=...)`): the client signs with them and nothing else."""
 
-    Sessions and clients are reused: one botocore session per credential set, one client per
-    (credentials, service, region), and one botocore data loader for all of them, so each service
-    model and the endpoint rules are read from JSON once per rehearsal instead of once per client
-    (about half of a rehearsal's CPU before: issue 15). boto3 clients are safe to share across
-    threads; sessions are only created here.
+    credentials: Credentials
+
+
+@dataclass(frozen=True)
+class LocalAws:
+    """Where the local server listens, and clients against it.
+
+    One botocore session makes every client (its event handlers registered once, its data loader reading each
+    service model and the endpoint rules from JSON once), one client per (credentials, service, region), each
+    client of a service of one class (`reusing_client_classes`, while `local_aws` runs). Each account of the
+    organisation has its own assumed-role credentials, as the pipeline's clients do; before, each credential
+    set had its own botocore session and each of its clients its own class: about a tenth of a 100-account
+    rehearsal's CPU (benchmarks/README.md, fifth pass). boto3 clients are safe to share across threads.
     """
 
     url: str
     region: str
-    _sessions: dict[tuple[Credentials, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    _core: list[Any] = field(default_factory=list, compare=False, repr=False)
+    _sessions: dict[Credentials, Session] = field(default_factory=dict, compare=False, repr=False)
     _clients: dict[tuple[Credentials, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
-    _loader: list[Any] = field(default_factory=list, compare=False, repr=False)
     _assumed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
-    def session(self, credentials: dict[str, Any] | None = None, region: str | None = None) -> Any:
-        """A boto3 session: the management account, or assumed-role `credentials` (one per credential
-        set and region, kept for the rehearsal)."""
-        key = (_credentials_key(credentials), region or self.region)
-        if key not in self._sessions:
-            self._sessions[key] = self._new_session(*key)
-        return self._sessions[key]
+    def session(self, credentials: dict[str, Any] | None = None) -> Session:
+        """The management account's credentials, or assumed-role `credentials` (AccessKeyId, SecretAccessKey,
+        SessionToken), to pass to `client`."""
+        key = _credentials_key(credentials)
+        return self._sessions.setdefault(key, Session(key))
 
-    def _new_session(self, credentials: Credentials, region: str) -> Any:
-        import boto3
-        import botocore.loaders
-        import botocore.session
+    def boto3_session(self) -> Any:
+        """The one boto3 session every client of this rehearsal comes from (the management account's keys are
+        its own; other credentials are given to each client)."""
+        if not self._core:
+            import boto3
 
-        core = botocore.session.Session()
-        if not self._loader:
-            self._loader.append(botocore.loaders.create_loader())
-        core.register_component("data_loader", self._loader[0])  # models parsed once, for every session
-        access_key, secret_key, token = credentials
-        return boto3.Session(access_key, secret_key, token, region_name=region, botocore_session=core)
+            self._core.append(boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=self.region))
+        return self._core[0]
 
-    def client(self, service: str, session: Any = None, region: str | None = None) -> Any:
+    def owns(self, emitter: Any) -> bool:
+        """Is `emitter` the event emitter of this rehearsal's session (then its clients' classes are shared)?"""
+        return bool(self._core) and self._core[0]._session.get_component("event_emitter") is emitter
+
+    def client(self, service: str, session: Session | None = None, region: str | None = None) -> Any:
         """A client of the local server for `service` in `region`, as `session`'s credentials (the
         management account by default); the same client for the same credentials, service and region."""
-        session = session or self.session(region=region)
-        frozen = session.get_credentials().get_frozen_credentials()
-        key = ((frozen.access_key, frozen.secret_key, frozen.token or None), service, region or self.region)
+        credentials = (session or self.session()).credentials
+        key = (credentials, service, region or self.region)
         if key not in self._clients:
             from botocore.config import Config
 
-            config = Config(read_timeout=READ_TIMEOUT_S)
-            self._clients[key] = session.client(service, endpoint_url=self.url, region_name=key[2], config=config)
+            access_key, secret_key, token = credentials
+            self._clients[key] = self.boto3_session().client(
+                service,
+                endpoint_url=self.url,
+                region_name=key[2],
+                config=Config(read_timeout=READ_TIMEOUT_S),
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                aws_session_token=token,
+            )
         return self._clients[key]
 
-    def assume(self, account: str, role: str, session_name: str = "mlops-gen-rehearsal") -> Any:
+    def assume(self, account: str, role: str, session_name: str = "mlops-gen-rehearsal") -> Session:
         """A session in `account` as `role`, the way the pipeline and administrators reach member accounts.
 
         The assumed credentials are kept until shortly before they expire, as an SDK's credential
@@ -166,6 +182,34 @@ class LocalAws:
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
             "AWS_EC2_METADATA_DISABLED": "true",
         }
+
+
+@contextmanager
+def reusing_client_classes(aws: LocalAws) -> Iterator[None]:
+    """While the rehearsal runs, every client of one service that `aws`'s session makes is of one class.
+
+    botocore builds a new client class for every client (a method per operation of the service model: 10 to
+    15 ms for IAM or SageMaker), and a rehearsal makes one client per account and service. The class depends
+    only on the service model and on the session's `creating-client-class` handlers, both the same for every
+    client of `aws`'s session, so one class per (service, API version) is the class botocore would build
+    (tests/test_rehearse_clients.py). Clients of any other session are left alone."""
+    from unittest import mock
+
+    from botocore.client import ClientCreator
+
+    original = ClientCreator._create_client_class
+    classes: dict[tuple[str, str], Any] = {}
+
+    def create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
+        if not aws.owns(self._event_emitter):
+            return original(self, service_name, service_model)
+        key = (service_name, service_model.api_version)
+        if key not in classes:
+            classes[key] = original(self, service_name, service_model)
+        return classes[key]
+
+    with mock.patch.object(ClientCreator, "_create_client_class", create_client_class):
+        yield
 
 
 def moto_template_loader() -> Any:
@@ -222,7 +266,7 @@ def local_aws(region: str) -> Iterator[LocalAws]:
         host, port = server.get_host_and_port()
         aws = LocalAws(f"http://{host}:{port}", region)
         aws.post("/moto-api/reset")
-        with warnings.catch_warnings(), libyaml_stack_templates():
+        with warnings.catch_warnings(), libyaml_stack_templates(), reusing_client_classes(aws):
             warnings.simplefilter("ignore")
             yield aws
         aws.post("/moto-api/reset")
