@@ -1,6 +1,6 @@
 """The rehearsal's boto3 clients (generator/live/rehearse/server.py LocalAws): one session for every credential
-set, one client per credentials, service and region, one data loader and one class per service for all, and every client signs
-with the credentials it was asked for. No server is needed: making a client sends no request."""
+set, one client per credentials, service and region, one data loader and one class per service for all, and
+every client signs with the credentials it was asked for. No server is needed: making a client sends no request."""
 
 from __future__ import annotations
 

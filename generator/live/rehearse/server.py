@@ -8,12 +8,14 @@ with a reset so nothing leaks from one rehearsal into the next.
 from __future__ import annotations
 
 import logging
+import pickle
 import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from generator.errors import MlopsGenError
@@ -80,6 +82,17 @@ MANAGEMENT_ACCOUNT = "123456789012"
 Credentials = tuple[str, str, str | None]
 
 
+@cache
+def _data_loader() -> Any:
+    """botocore's data loader, one per process: it reads each service model and the endpoint rules from JSON once
+    and keeps them (botocore shares one loader between all clients of a session the same way). A rehearsal made
+    14 clients of new services and parsed their models afresh: 0.8 s of each in-process rehearsal (the tests run
+    about thirty). The models are botocore's installed files; nothing of a rehearsal is kept in it."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
+
+
 @dataclass(frozen=True)
 class Session:
     """A credential set the rehearsal calls the local server as: a handle, not a boto3 session. Every client is
@@ -119,8 +132,11 @@ class LocalAws:
         its own; other credentials are given to each client)."""
         if not self._core:
             import boto3
+            import botocore.session
 
-            self._core.append(boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=self.region))
+            core = botocore.session.Session()
+            core.register_component("data_loader", _data_loader())
+            self._core.append(boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=self.region, botocore_session=core))
         return self._core[0]
 
     def owns(self, emitter: Any) -> bool:
@@ -225,7 +241,7 @@ def moto_template_loader() -> Any:
 
 @contextmanager
 def libyaml_stack_templates() -> Iterator[None]:
-    """Parse each stack's template with `moto_template_loader` while the server runs.
+    """Parse each stack's template with `moto_template_loader` while the server runs, each distinct text once.
 
     moto parses the stack-set template again for every stack instance, with PyYAML's pure-Python parser: nine
     tenths of what a stack instance cost the rehearsal (a py-spy profile of 40 instances, benchmarks/README.md).
@@ -237,16 +253,50 @@ def libyaml_stack_templates() -> Iterator[None]:
     from moto.cloudformation.models import Stack
 
     loader = moto_template_loader()
+    parsed: dict[str, bytes] = {}
 
-    def parse_template(template: str) -> dict[str, Any]:
+    def parse(template: str) -> Any:
         try:
-            return yaml.load(template, Loader=loader)  # type: ignore[no-any-return]
+            return yaml.load(template, Loader=loader)
         except (yaml.parser.ParserError, yaml.scanner.ScannerError):  # what moto catches
             import json
 
-            return json.loads(template)  # type: ignore[no-any-return]
+            return json.loads(template)
+
+    def parse_template(template: str) -> dict[str, Any]:
+        # Each stack instance of a stack set parses the same text (and an update re-creates every instance,
+        # fidelity.py): it is parsed once, and each stack gets its own copy (moto may change what it is given).
+        if template not in parsed:
+            parsed[template] = pickle.dumps(parse(template), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.loads(parsed[template])  # type: ignore[no-any-return]
 
     with mock.patch.object(Stack, "parse_template", staticmethod(parse_template)):
+        yield
+
+
+@contextmanager
+def remembering_backend_hosts() -> Iterator[None]:
+    """moto's server finds the backend of each request by trying every service's URL patterns on its host in
+    turn (a few hundred regular expressions, about a twentieth of a rehearsal's CPU): the answer for a host
+    depends on the host alone (the patterns are fixed when the server starts), so it is looked up once per host
+    while the server runs. A host no backend serves is asked again every time, as moto does (it warns)."""
+    from unittest import mock
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    original = DomainDispatcherApplication.get_backend_for_host
+    found: dict[tuple[int, str | None], Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        key = (id(self), host)
+        if key not in found:
+            backend = original(self, host)
+            if not backend:
+                return backend
+            found[key] = backend
+        return found[key]
+
+    with mock.patch.object(DomainDispatcherApplication, "get_backend_for_host", get_backend_for_host):
         yield
 
 
@@ -266,7 +316,12 @@ def local_aws(region: str) -> Iterator[LocalAws]:
         host, port = server.get_host_and_port()
         aws = LocalAws(f"http://{host}:{port}", region)
         aws.post("/moto-api/reset")
-        with warnings.catch_warnings(), libyaml_stack_templates(), reusing_client_classes(aws):
+        with (
+            warnings.catch_warnings(),
+            libyaml_stack_templates(),
+            reusing_client_classes(aws),
+            remembering_backend_hosts(),
+        ):
             warnings.simplefilter("ignore")
             yield aws
         aws.post("/moto-api/reset")
