@@ -138,3 +138,109 @@ def test_the_libyaml_loader_keeps_moto_s_short_forms() -> None:
         "D": {"Fn::GetAZs": ""},
         "E": "0123",
     }
+
+
+def test_each_distinct_template_text_is_parsed_once_and_each_stack_gets_its_own_copy() -> None:
+    """server.libyaml_stack_templates keeps one parse per template text: the same text again is not parsed
+    again, another text (one character changed) is, and every caller gets its own data to change."""
+    from unittest import mock
+
+    from moto.cloudformation.models import Stack
+
+    text = "Resources:\n  R:\n    Type: AWS::SNS::Topic\n    Properties: {TopicName: !Sub '${AWS::StackName}-a'}\n"
+    changed = text.replace("-a'", "-b'")
+    with libyaml_stack_templates(), mock.patch("yaml.load", wraps=yaml.load) as parse:
+        first = Stack.parse_template(text)
+        first["Resources"]["R"]["Properties"]["TopicName"] = "changed by the first stack"
+        second = Stack.parse_template(text)
+        assert parse.call_count == 1
+        assert second["Resources"]["R"]["Properties"]["TopicName"] == {"Fn::Sub": "${AWS::StackName}-a"}
+        assert Stack.parse_template(changed)["Resources"]["R"]["Properties"]["TopicName"] == {
+            "Fn::Sub": "${AWS::StackName}-b"
+        }
+        assert parse.call_count == 2
+        as_json = json.dumps(second)
+        assert Stack.parse_template(as_json) == second == Stack.parse_template(as_json)
+        assert parse.call_count == 3
+
+
+def test_moto_s_backend_for_a_host_is_looked_up_once_per_host() -> None:
+    """server.remembering_backend_hosts: the answer moto gives for each host, asked once per host; a host no
+    backend serves is asked again each time (moto warns about it)."""
+    from unittest import mock
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from generator.live.rehearse.server import remembering_backend_hosts
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    hosts = [
+        "iam.amazonaws.com",
+        "sts.eu-west-1.amazonaws.com",
+        "api.sagemaker.eu-west-1.amazonaws.com",
+        "runtime.sagemaker.eu-west-1.amazonaws.com",
+        "cloudformation.us-east-1.amazonaws.com",
+        "moto_api",
+    ]
+    expected = [dispatcher.get_backend_for_host(h) for h in hosts]
+    assert len(set(expected)) == len(hosts) and all(expected)
+    original = DomainDispatcherApplication.get_backend_for_host
+    asked: list[str | None] = []
+
+    def counting(self: Any, host: str | None) -> Any:
+        asked.append(host)
+        return original(self, host)
+
+    with mock.patch.object(DomainDispatcherApplication, "get_backend_for_host", counting):
+        with remembering_backend_hosts():
+            assert [dispatcher.get_backend_for_host(h) for h in hosts * 3] == expected * 3
+            assert asked == hosts
+            assert dispatcher.get_backend_for_host("nothing.example") is None
+            assert dispatcher.get_backend_for_host("nothing.example") is None
+            assert asked == [*hosts, "nothing.example", "nothing.example"]
+        assert DomainDispatcherApplication.get_backend_for_host is counting  # undone afterwards
+
+
+def test_a_verification_describes_each_model_and_package_once() -> None:
+    """endpoints.Reads: the same model (account, region, name) or package (ARN) is asked once; changing any
+    one of them asks again."""
+    from generator.live.rehearse.endpoints import Reads
+
+    class Client:
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, str]] = []
+
+        def describe_model(self, ModelName: str) -> dict[str, Any]:  # boto3's parameter name
+            self.asked.append(("model", ModelName))
+            return {"ModelName": ModelName, "n": len(self.asked)}
+
+        def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
+            self.asked.append(("package", ModelPackageName))
+            return {"ModelPackageArn": ModelPackageName, "n": len(self.asked)}
+
+    sm, reads = Client(), Reads()
+    first = reads.model(sm, "111111111111", "eu-west-1", "m")
+    assert reads.model(sm, "111111111111", "eu-west-1", "m") is first
+    assert len(sm.asked) == 1
+    for account, region, name in (
+        ("222222222222", "eu-west-1", "m"),
+        ("111111111111", "us-east-1", "m"),
+        ("111111111111", "eu-west-1", "other"),
+    ):
+        assert reads.model(sm, account, region, name) != first
+    assert len(sm.asked) == 4
+    package = reads.package(sm, "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/1")
+    assert reads.package(sm, "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/1") is package
+    assert reads.package(sm, "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/2") != package
+    assert sm.asked[4:] == [
+        ("package", "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/1"),
+        ("package", "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/2"),
+    ]
+
+
+def test_one_data_loader_per_process_and_new_clients_for_each_rehearsal() -> None:
+    """botocore's parsed models are shared by every rehearsal of the process; clients and credentials are not."""
+    first, second = LocalAws(URL, "eu-west-1"), LocalAws(URL, "eu-west-1")
+    assert first.client("sts") is not second.client("sts")
+    assert first.client("sts")._loader is second.client("sts")._loader
+    assert first.boto3_session() is not second.boto3_session()
