@@ -54,11 +54,11 @@ def test_one_session_per_credential_set_and_one_loader_for_all() -> None:
 
 
 def test_clients_of_one_service_share_the_class_botocore_builds() -> None:
-    """server.reusing_client_classes: one class per service for the rehearsal's session, the class botocore
+    """speed.reusing_client_classes: one class per service for the rehearsal's session, the class botocore
     builds (same operations, same bases); another service, or a client of another session, gets its own."""
     import boto3
 
-    from generator.live.rehearse.server import reusing_client_classes
+    from generator.live.rehearse.speed import reusing_client_classes
 
     aws = LocalAws(URL, "eu-west-1")
     built = type(aws.client("sts"))  # before the reuse: botocore's own class
@@ -165,13 +165,13 @@ def test_each_distinct_template_text_is_parsed_once_and_each_stack_gets_its_own_
 
 
 def test_moto_s_backend_for_a_host_is_looked_up_once_per_host() -> None:
-    """server.remembering_backend_hosts: the answer moto gives for each host, asked once per host; a host no
+    """speed.remembering_backend_hosts: the answer moto gives for each host, asked once per host; a host no
     backend serves is asked again each time (moto warns about it)."""
     from unittest import mock
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from generator.live.rehearse.server import remembering_backend_hosts
+    from generator.live.rehearse.speed import remembering_backend_hosts
 
     dispatcher = DomainDispatcherApplication(create_backend_app)
     hosts = [
@@ -244,3 +244,48 @@ def test_one_data_loader_per_process_and_new_clients_for_each_rehearsal() -> Non
     assert first.client("sts") is not second.client("sts")
     assert first.client("sts")._loader is second.client("sts")._loader
     assert first.boto3_session() is not second.boto3_session()
+
+
+def test_the_account_of_an_access_key_is_looked_up_once_until_keys_change(aws: None) -> None:
+    """speed.remembering_key_accounts answers as moto's lookup does: a key of an account (an IAM user's, an
+    assumed role's) is that account's while it exists; a key found nowhere is the default account's until moto
+    creates any access key, then it is looked up again."""
+    from unittest import mock
+
+    import boto3
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.iam import models
+
+    from generator.live.rehearse.speed import remembering_key_accounts
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName="u")
+    user_key = iam.create_access_key(UserName="u")["AccessKey"]["AccessKeyId"]
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(trust))
+    other_account = "111111111111"
+    role_arn = f"arn:aws:iam::{other_account}:role/r"
+    moto_lookup = models.get_account_id_from
+    asked: list[str] = []
+
+    def counting(access_key: str) -> str:
+        asked.append(access_key)
+        return moto_lookup(access_key)
+
+    with mock.patch.object(models, "get_account_id_from", counting), remembering_key_accounts():
+        lookup = models.get_account_id_from
+        assert [lookup(k) for k in (user_key, user_key, "testing", "testing")] == [DEFAULT_ACCOUNT_ID] * 4
+        assert asked == [user_key, "testing"]
+        assumed = boto3.client(
+            "sts", aws_access_key_id=user_key, aws_secret_access_key="x", aws_session_token="t"
+        ).assume_role(RoleArn=role_arn, RoleSessionName="session")["Credentials"]["AccessKeyId"]
+        assert [lookup(assumed), lookup(assumed), lookup("testing")] == [
+            other_account,
+            other_account,
+            DEFAULT_ACCOUNT_ID,
+        ]
+        assert asked == [user_key, "testing", assumed, "testing"]  # a key was created: "testing" asked again
+        iam.delete_access_key(UserName="u", AccessKeyId=user_key)
+        assert lookup(user_key) == DEFAULT_ACCOUNT_ID == moto_lookup(user_key)
+        assert asked[-1] == user_key  # deleted: looked up again
+    assert models.get_account_id_from is moto_lookup

@@ -108,7 +108,7 @@ class LocalAws:
 
     One botocore session makes every client (its event handlers registered once, its data loader reading each
     service model and the endpoint rules from JSON once), one client per (credentials, service, region), each
-    client of a service of one class (`reusing_client_classes`, while `local_aws` runs). Each account of the
+    client of a service of one class (speed.reusing_client_classes, while `local_aws` runs). Each account of the
     organisation has its own assumed-role credentials, as the pipeline's clients do; before, each credential
     set had its own botocore session and each of its clients its own class: about a tenth of a 100-account
     rehearsal's CPU (benchmarks/README.md, fifth pass). boto3 clients are safe to share across threads.
@@ -200,34 +200,6 @@ class LocalAws:
         }
 
 
-@contextmanager
-def reusing_client_classes(aws: LocalAws) -> Iterator[None]:
-    """While the rehearsal runs, every client of one service that `aws`'s session makes is of one class.
-
-    botocore builds a new client class for every client (a method per operation of the service model: 10 to
-    15 ms for IAM or SageMaker), and a rehearsal makes one client per account and service. The class depends
-    only on the service model and on the session's `creating-client-class` handlers, both the same for every
-    client of `aws`'s session, so one class per (service, API version) is the class botocore would build
-    (tests/test_rehearse_clients.py). Clients of any other session are left alone."""
-    from unittest import mock
-
-    from botocore.client import ClientCreator
-
-    original = ClientCreator._create_client_class
-    classes: dict[tuple[str, str], Any] = {}
-
-    def create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
-        if not aws.owns(self._event_emitter):
-            return original(self, service_name, service_model)
-        key = (service_name, service_model.api_version)
-        if key not in classes:
-            classes[key] = original(self, service_name, service_model)
-        return classes[key]
-
-    with mock.patch.object(ClientCreator, "_create_client_class", create_client_class):
-        yield
-
-
 def moto_template_loader() -> Any:
     """moto's CloudFormation loader (PyYAML's full `Constructor` and moto's short-form constructor) on libyaml's
     parser: the same data in a tenth of the CPU."""
@@ -274,32 +246,6 @@ def libyaml_stack_templates() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def remembering_backend_hosts() -> Iterator[None]:
-    """moto's server finds the backend of each request by trying every service's URL patterns on its host in
-    turn (a few hundred regular expressions, about a twentieth of a rehearsal's CPU): the answer for a host
-    depends on the host alone (the patterns are fixed when the server starts), so it is looked up once per host
-    while the server runs. A host no backend serves is asked again every time, as moto does (it warns)."""
-    from unittest import mock
-
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    original = DomainDispatcherApplication.get_backend_for_host
-    found: dict[tuple[int, str | None], Any] = {}
-
-    def get_backend_for_host(self: Any, host: str | None) -> Any:
-        key = (id(self), host)
-        if key not in found:
-            backend = original(self, host)
-            if not backend:
-                return backend
-            found[key] = backend
-        return found[key]
-
-    with mock.patch.object(DomainDispatcherApplication, "get_backend_for_host", get_backend_for_host):
-        yield
-
-
 #: How often the server's loop looks whether it was asked to stop. socketserver's default (0.5 s) made every
 #: rehearsal wait half a second for its server to stop, idle; at 0.05 s the idle loop's wake-ups cost nothing
 #: measurable and the stop waits at most that.
@@ -325,6 +271,12 @@ def _server(ip_address: str) -> Any:
 @contextmanager
 def local_aws(region: str) -> Iterator[LocalAws]:
     """Start moto's threaded server on a free port of 127.0.0.1; stop it whatever happens."""
+    from generator.live.rehearse.speed import (
+        remembering_backend_hosts,
+        remembering_key_accounts,
+        reusing_client_classes,
+    )
+
     # The server logs every request (werkzeug) and moto warns about each resource type its
     # CloudFormation skips; the rehearsal reports what it models itself instead.
     quiet = {name: logging.getLogger(name).level for name in ("werkzeug", "moto")}
@@ -341,6 +293,7 @@ def local_aws(region: str) -> Iterator[LocalAws]:
             libyaml_stack_templates(),
             reusing_client_classes(aws),
             remembering_backend_hosts(),
+            remembering_key_accounts(),
         ):
             warnings.simplefilter("ignore")
             yield aws
