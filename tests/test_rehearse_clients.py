@@ -289,3 +289,18 @@ def test_the_account_of_an_access_key_is_looked_up_once_until_keys_change(aws: N
         assert lookup(user_key) == DEFAULT_ACCOUNT_ID == moto_lookup(user_key)
         assert asked[-1] == user_key  # deleted: looked up again
     assert models.get_account_id_from is moto_lookup
+
+
+@pytest.mark.slow  # decodes every golden prerequisites template with cfn-lint too
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*/prerequisites-template.yaml")), ids=lambda p: p.parent.name)
+def test_the_prerequisites_policies_are_those_validate_reads(path: Path) -> None:
+    """roles._prerequisites parses with libyaml (`load_template`); validate decodes with cfn-lint: the same
+    policies, role by role and managed policy by managed policy."""
+    from generator.checks.iam_check import decode_template, managed_policies, prerequisite_policies
+    from generator.iam.resolve import load_template
+
+    ours = load_template(path.read_text(encoding="utf-8"), path.name)
+    validates = decode_template(path)
+    assert ours == validates  # the same data, whole
+    assert prerequisite_policies(ours, "eu-west-1") == prerequisite_policies(validates, "eu-west-1")
+    assert managed_policies(ours, "eu-west-1") == managed_policies(validates, "eu-west-1")
