@@ -238,6 +238,7 @@ def test_a_verification_describes_each_model_and_package_once() -> None:
     ]
 
 
+@pytest.mark.slow  # the first clients of a process parse the service models
 def test_one_data_loader_per_process_and_new_clients_for_each_rehearsal() -> None:
     """botocore's parsed models are shared by every rehearsal of the process; clients and credentials are not."""
     first, second = LocalAws(URL, "eu-west-1"), LocalAws(URL, "eu-west-1")
