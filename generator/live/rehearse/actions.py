@@ -287,10 +287,9 @@ def _check_instances(
     instances: list[tuple[str, str]],
     tolerance: dict[str, str] | None = None,
 ) -> None:
-    """SageMaker's execution-role check per instance (see fidelity.py) and the model's authorization
-    (execution.py); roll failed instances back.
-
-    `tolerance` holds the failure-tolerance keys (the native action's configuration by default)."""
+    """SageMaker's execution-role check per instance (fidelity.py), the models' network (network.py) and their
+    authorization (execution.py), each account's models read once; roll failed instances back. `tolerance`
+    holds the failure-tolerance keys (the native action's configuration by default)."""
     failed: dict[tuple[str, str], str] = {}
     for account, region in instances:
         session = ex.aws.assume(account, ACCESS_ROLE)
