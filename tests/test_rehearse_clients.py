@@ -1,6 +1,6 @@
-"""The rehearsal's boto3 clients (generator/live/rehearse/server.py LocalAws): one session per credential
-set, one client per credentials, service and region, one data loader for all, and every client signs
-with the credentials it was asked for. No server is needed: making a client sends no request."""
+"""The rehearsal's boto3 clients (generator/live/rehearse/server.py LocalAws): one session for every credential
+set, one client per credentials, service and region, one data loader and one class per service for all, and
+every client signs with the credentials it was asked for. No server is needed: making a client sends no request."""
 
 from __future__ import annotations
 
@@ -48,9 +48,34 @@ def test_one_session_per_credential_set_and_one_loader_for_all() -> None:
     aws = LocalAws(URL, "eu-west-1")
     assert aws.session(ROLE) is aws.session(dict(ROLE))
     assert aws.session(ROLE) is not aws.session(OTHER)
-    loaders = {id(aws.session(c)._session.get_component("data_loader")) for c in (None, ROLE, OTHER)}
+    loaders = {id(aws.client("sts", aws.session(c))._loader) for c in (None, ROLE, OTHER)}
     assert len(loaders) == 1
     assert LocalAws(URL, "eu-west-1").client("sts") is not aws.client("sts")  # nothing shared across rehearsals
+
+
+def test_clients_of_one_service_share_the_class_botocore_builds() -> None:
+    """speed.reusing_client_classes: one class per service for the rehearsal's session, the class botocore
+    builds (same operations, same bases); another service, or a client of another session, gets its own."""
+    import boto3
+
+    from generator.live.rehearse.speed import reusing_client_classes
+
+    aws = LocalAws(URL, "eu-west-1")
+    built = type(aws.client("sts"))  # before the reuse: botocore's own class
+    with reusing_client_classes(aws):
+        first, second = aws.client("sts", aws.session(ROLE)), aws.client("sts", aws.session(OTHER))
+        other_region = aws.client("sts", aws.session(ROLE), region="us-east-1")
+        elsewhere = boto3.Session("k", "s", region_name="eu-west-1").client("sts", endpoint_url=URL)
+        assert type(first) is type(second) is type(other_region)
+        assert type(elsewhere) is not type(first)  # not this rehearsal's session: botocore as usual
+        assert type(aws.client("iam", aws.session(ROLE))) is not type(first)  # another service, another class
+    after = aws.client("sts", aws.session({**ROLE, "AccessKeyId": "AKIATHIRD"}))
+    assert type(after) is not type(first)  # the reuse ends with the rehearsal
+    for cls in (type(first), type(after)):
+        assert cls._PY_TO_OP_NAME == built._PY_TO_OP_NAME and cls.__bases__ == built.__bases__
+        assert cls.__name__ == built.__name__
+    assert (signed_as(first), signed_as(second), signed_as(other_region)) == ("AKIAROLE", "AKIAOTHER", "AKIAROLE")
+    assert other_region.meta.region_name == "us-east-1"
 
 
 def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:
@@ -113,3 +138,170 @@ def test_the_libyaml_loader_keeps_moto_s_short_forms() -> None:
         "D": {"Fn::GetAZs": ""},
         "E": "0123",
     }
+
+
+def test_each_distinct_template_text_is_parsed_once_and_each_stack_gets_its_own_copy() -> None:
+    """server.libyaml_stack_templates keeps one parse per template text: the same text again is not parsed
+    again, another text (one character changed) is, and every caller gets its own data to change."""
+    from unittest import mock
+
+    from moto.cloudformation.models import Stack
+
+    text = "Resources:\n  R:\n    Type: AWS::SNS::Topic\n    Properties: {TopicName: !Sub '${AWS::StackName}-a'}\n"
+    changed = text.replace("-a'", "-b'")
+    with libyaml_stack_templates(), mock.patch("yaml.load", wraps=yaml.load) as parse:
+        first = Stack.parse_template(text)
+        first["Resources"]["R"]["Properties"]["TopicName"] = "changed by the first stack"
+        second = Stack.parse_template(text)
+        assert parse.call_count == 1
+        assert second["Resources"]["R"]["Properties"]["TopicName"] == {"Fn::Sub": "${AWS::StackName}-a"}
+        assert Stack.parse_template(changed)["Resources"]["R"]["Properties"]["TopicName"] == {
+            "Fn::Sub": "${AWS::StackName}-b"
+        }
+        assert parse.call_count == 2
+        as_json = json.dumps(second)
+        assert Stack.parse_template(as_json) == second == Stack.parse_template(as_json)
+        assert parse.call_count == 3
+
+
+def test_moto_s_backend_for_a_host_is_looked_up_once_per_host() -> None:
+    """speed.remembering_backend_hosts: the answer moto gives for each host, asked once per host; a host no
+    backend serves is asked again each time (moto warns about it)."""
+    from unittest import mock
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from generator.live.rehearse.speed import remembering_backend_hosts
+
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    hosts = [
+        "iam.amazonaws.com",
+        "sts.eu-west-1.amazonaws.com",
+        "api.sagemaker.eu-west-1.amazonaws.com",
+        "runtime.sagemaker.eu-west-1.amazonaws.com",
+        "cloudformation.us-east-1.amazonaws.com",
+        "moto_api",
+    ]
+    expected = [dispatcher.get_backend_for_host(h) for h in hosts]
+    assert len(set(expected)) == len(hosts) and all(expected)
+    original = DomainDispatcherApplication.get_backend_for_host
+    asked: list[str | None] = []
+
+    def counting(self: Any, host: str | None) -> Any:
+        asked.append(host)
+        return original(self, host)
+
+    with mock.patch.object(DomainDispatcherApplication, "get_backend_for_host", counting):
+        with remembering_backend_hosts():
+            assert [dispatcher.get_backend_for_host(h) for h in hosts * 3] == expected * 3
+            assert asked == hosts
+            assert dispatcher.get_backend_for_host("nothing.example") is None
+            assert dispatcher.get_backend_for_host("nothing.example") is None
+            assert asked == [*hosts, "nothing.example", "nothing.example"]
+        assert DomainDispatcherApplication.get_backend_for_host is counting  # undone afterwards
+
+
+def test_a_verification_describes_each_model_and_package_once() -> None:
+    """endpoints.Reads: the same model (account, region, name) or package (ARN) is asked once; changing any
+    one of them asks again."""
+    from generator.live.rehearse.endpoints import Reads
+
+    class Client:
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, str]] = []
+
+        def describe_model(self, ModelName: str) -> dict[str, Any]:  # boto3's parameter name
+            self.asked.append(("model", ModelName))
+            return {"ModelName": ModelName, "n": len(self.asked)}
+
+        def describe_model_package(self, ModelPackageName: str) -> dict[str, Any]:
+            self.asked.append(("package", ModelPackageName))
+            return {"ModelPackageArn": ModelPackageName, "n": len(self.asked)}
+
+    sm, reads = Client(), Reads()
+    first = reads.model(sm, "111111111111", "eu-west-1", "m")
+    assert reads.model(sm, "111111111111", "eu-west-1", "m") is first
+    assert len(sm.asked) == 1
+    for account, region, name in (
+        ("222222222222", "eu-west-1", "m"),
+        ("111111111111", "us-east-1", "m"),
+        ("111111111111", "eu-west-1", "other"),
+    ):
+        assert reads.model(sm, account, region, name) != first
+    assert len(sm.asked) == 4
+    package = reads.package(sm, "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/1")
+    assert reads.package(sm, "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/1") is package
+    assert reads.package(sm, "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/2") != package
+    assert sm.asked[4:] == [
+        ("package", "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/1"),
+        ("package", "arn:aws:sagemaker:eu-west-1:123456789012:model-package/g/2"),
+    ]
+
+
+@pytest.mark.slow  # the first clients of a process parse the service models
+def test_one_data_loader_per_process_and_new_clients_for_each_rehearsal() -> None:
+    """botocore's parsed models are shared by every rehearsal of the process; clients and credentials are not."""
+    first, second = LocalAws(URL, "eu-west-1"), LocalAws(URL, "eu-west-1")
+    assert first.client("sts") is not second.client("sts")
+    assert first.client("sts")._loader is second.client("sts")._loader
+    assert first.boto3_session() is not second.boto3_session()
+
+
+def test_the_account_of_an_access_key_is_looked_up_once_until_keys_change(aws: None) -> None:
+    """speed.remembering_key_accounts answers as moto's lookup does: a key of an account (an IAM user's, an
+    assumed role's) is that account's while it exists; a key found nowhere is the default account's until moto
+    creates any access key, then it is looked up again."""
+    from unittest import mock
+
+    import boto3
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+    from moto.iam import models
+
+    from generator.live.rehearse.speed import remembering_key_accounts
+
+    iam = boto3.client("iam")
+    iam.create_user(UserName="u")
+    user_key = iam.create_access_key(UserName="u")["AccessKey"]["AccessKeyId"]
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+    iam.create_role(RoleName="r", AssumeRolePolicyDocument=json.dumps(trust))
+    other_account = "111111111111"
+    role_arn = f"arn:aws:iam::{other_account}:role/r"
+    moto_lookup = models.get_account_id_from
+    asked: list[str] = []
+
+    def counting(access_key: str) -> str:
+        asked.append(access_key)
+        return moto_lookup(access_key)
+
+    with mock.patch.object(models, "get_account_id_from", counting), remembering_key_accounts():
+        lookup = models.get_account_id_from
+        assert [lookup(k) for k in (user_key, user_key, "testing", "testing")] == [DEFAULT_ACCOUNT_ID] * 4
+        assert asked == [user_key, "testing"]
+        assumed = boto3.client(
+            "sts", aws_access_key_id=user_key, aws_secret_access_key="x", aws_session_token="t"
+        ).assume_role(RoleArn=role_arn, RoleSessionName="session")["Credentials"]["AccessKeyId"]
+        assert [lookup(assumed), lookup(assumed), lookup("testing")] == [
+            other_account,
+            other_account,
+            DEFAULT_ACCOUNT_ID,
+        ]
+        assert asked == [user_key, "testing", assumed, "testing"]  # a key was created: "testing" asked again
+        iam.delete_access_key(UserName="u", AccessKeyId=user_key)
+        assert lookup(user_key) == DEFAULT_ACCOUNT_ID == moto_lookup(user_key)
+        assert asked[-1] == user_key  # deleted: looked up again
+    assert models.get_account_id_from is moto_lookup
+
+
+@pytest.mark.slow  # decodes every golden prerequisites template with cfn-lint too
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*/prerequisites-template.yaml")), ids=lambda p: p.parent.name)
+def test_the_prerequisites_policies_are_those_validate_reads(path: Path) -> None:
+    """roles._prerequisites parses with libyaml (`load_template`); validate decodes with cfn-lint: the same
+    policies, role by role and managed policy by managed policy."""
+    from generator.checks.iam_check import decode_template, managed_policies, prerequisite_policies
+    from generator.iam.resolve import load_template
+
+    ours = load_template(path.read_text(encoding="utf-8"), path.name)
+    validates = decode_template(path)
+    assert ours == validates  # the same data, whole
+    assert prerequisite_policies(ours, "eu-west-1") == prerequisite_policies(validates, "eu-west-1")
+    assert managed_policies(ours, "eu-west-1") == managed_policies(validates, "eu-west-1")

@@ -287,16 +287,16 @@ def _check_instances(
     instances: list[tuple[str, str]],
     tolerance: dict[str, str] | None = None,
 ) -> None:
-    """SageMaker's execution-role check per instance (see fidelity.py) and the model's authorization
-    (execution.py); roll failed instances back.
-
-    `tolerance` holds the failure-tolerance keys (the native action's configuration by default)."""
+    """SageMaker's execution-role check per instance (fidelity.py), the models' network (network.py) and their
+    authorization (execution.py), each account's models read once; roll failed instances back. `tolerance`
+    holds the failure-tolerance keys (the native action's configuration by default)."""
     failed: dict[tuple[str, str], str] = {}
     for account, region in instances:
         session = ex.aws.assume(account, ACCESS_ROLE)
-        problems = network.instance_problems(ex.aws, session, account, region)  # VPC models (network.py)
-        problems += fidelity.model_role_problems(ex.aws, session, account, region)
-        step.log += network.models_in_their_network(ex.aws, session, account, region)
+        models = network.described_models(ex.aws, session, region)  # read once for the checks below
+        problems = network.instance_problems(ex.aws, session, account, region, models)  # VPC models (network.py)
+        problems += fidelity.model_role_problems(ex.aws, session, account, region, models)
+        step.log += network.models_in_their_network(ex.aws, session, account, region, models)
         with ex.roles.authorizer.lock:  # the model's creation denied (execution.py): this deployment's only
             denied = ex.roles.authorizer.instance_failures.pop((account, region), [])
         problems += [f"SageMaker CreateModel (stack-set execution): {call.describe()}" for call in denied]

@@ -4,6 +4,7 @@ containers), and which model package every account's endpoints actually serve.""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from generator.live.rehearse.organization import ACCESS_ROLE
@@ -26,8 +27,33 @@ def queue_answers(aws: LocalAws, instances: list[tuple[str, str]], malformed: bo
         aws.post("/moto-api/static/sagemaker/endpoint-results", json.dumps(payload).encode())
 
 
-def served(aws: LocalAws, account: str, regions: tuple[str, ...]) -> dict[str, dict[str, str]]:
+@dataclass
+class Reads:
+    """DescribeModel and DescribeModelPackage answers of one verification, which reads every account's models
+    twice (`served`, then `region_sources`) and the home account's package once per model: nothing changes them
+    while it reads, so each is asked once. A model is keyed by account, region and name, a package by its ARN
+    (both read as the same caller each time: the account's access role, the management account)."""
+
+    models: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    packages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def model(self, sm: Any, account: str, region: str, name: str) -> dict[str, Any]:
+        key = (account, region, name)
+        if key not in self.models:
+            self.models[key] = sm.describe_model(ModelName=name)
+        return self.models[key]
+
+    def package(self, sm: Any, arn: str) -> dict[str, Any]:
+        if arn not in self.packages:
+            self.packages[arn] = sm.describe_model_package(ModelPackageName=arn)
+        return self.packages[arn]
+
+
+def served(
+    aws: LocalAws, account: str, regions: tuple[str, ...], reads: Reads | None = None
+) -> dict[str, dict[str, str]]:
     """region -> endpoint name -> the model package its live variant serves, in `account`."""
+    reads = Reads() if reads is None else reads
     session = aws.assume(account, ACCESS_ROLE)
     found: dict[str, dict[str, str]] = {}
     for region in regions:
@@ -36,7 +62,9 @@ def served(aws: LocalAws, account: str, regions: tuple[str, ...]) -> dict[str, d
             for summary in page["Endpoints"]:
                 endpoint = sm.describe_endpoint(EndpointName=summary["EndpointName"])
                 config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-                packages = [_package(sm, v["ModelName"]) for v in config["ProductionVariants"]]
+                packages = [
+                    _package(sm, reads.model(sm, account, region, v["ModelName"])) for v in config["ProductionVariants"]
+                ]
                 found.setdefault(region, {})[summary["EndpointName"]] = ", ".join(packages)
     return found
 
@@ -45,21 +73,23 @@ def served(aws: LocalAws, account: str, regions: tuple[str, ...]) -> dict[str, d
 LINEAGE_TAG = "model-package-arn"
 
 
-def _package(sm: Any, model: str) -> str:
-    """The package the model serves: its container's ModelPackageName, or for a regional copy (artifacts and
-    image in the model's region) the package its lineage tag names."""
-    described = sm.describe_model(ModelName=model)
+def _package(sm: Any, described: dict[str, Any]) -> str:
+    """The package the model (`described`: its DescribeModel) serves: its container's ModelPackageName, or for a
+    regional copy (artifacts and image in the model's region) the package its lineage tag names."""
     containers = [described.get("PrimaryContainer", {}), *described.get("Containers", [])]
     named = next((c["ModelPackageName"] for c in containers if c.get("ModelPackageName")), None)
     if named:
         return str(named)
     tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=described["ModelArn"]).get("Tags", [])}
-    return str(tags.get(LINEAGE_TAG) or f"(model {model})")
+    return str(tags.get(LINEAGE_TAG) or f"(model {described['ModelName']})")
 
 
-def region_sources(aws: LocalAws, accounts: list[str], regions: tuple[str, ...]) -> dict[str, dict[str, list[str]]]:
+def region_sources(
+    aws: LocalAws, accounts: list[str], regions: tuple[str, ...], reads: Reads | None = None
+) -> dict[str, dict[str, list[str]]]:
     """region -> where its models' artifacts and image come from (`artifact_buckets`, `images`, `served_as`),
     over every model in `accounts`: what the stack sets actually created, as SageMaker would read it."""
+    reads = Reads() if reads is None else reads
     home = aws.client("sagemaker")
     found: dict[str, dict[str, set[str]]] = {
         r: {"artifact_buckets": set(), "images": set(), "served_as": set()} for r in regions
@@ -70,11 +100,11 @@ def region_sources(aws: LocalAws, accounts: list[str], regions: tuple[str, ...])
             sm = aws.client("sagemaker", session, region)
             for page in sm.get_paginator("list_models").paginate():
                 for summary in page["Models"]:
-                    described = sm.describe_model(ModelName=summary["ModelName"])
+                    described = reads.model(sm, account, region, summary["ModelName"])
                     for container in [described.get("PrimaryContainer", {}), *described.get("Containers", [])]:
                         into = found[region]
                         if container.get("ModelPackageName"):
-                            package = home.describe_model_package(ModelPackageName=container["ModelPackageName"])
+                            package = reads.package(home, container["ModelPackageName"])
                             inner = package.get("InferenceSpecification", {}).get("Containers", [{}])[0]
                             into["served_as"].add("model package " + container["ModelPackageName"])
                         else:

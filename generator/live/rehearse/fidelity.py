@@ -249,20 +249,22 @@ def aws_behaviour() -> Iterator[None]:
         yield
 
 
-def model_role_problems(aws: Any, session: Any, account: str, region: str) -> list[str]:
-    """Models in `account`/`region` whose execution role is missing there (SageMaker's CreateModel check)."""
-    sm = aws.client("sagemaker", session, region)
+def model_role_problems(
+    aws: Any, session: Any, account: str, region: str, models: list[dict[str, Any]] | None = None
+) -> list[str]:
+    """Models in `account`/`region` whose execution role is missing there (SageMaker's CreateModel check);
+    `models`: the account's DescribeModel answers (network.described_models), read here when not given."""
+    from generator.live.rehearse.network import described_models
+
     iam = aws.client("iam", session, region)
     problems: list[str] = []
-    for page in sm.get_paginator("list_models").paginate():
-        for summary in page["Models"]:
-            role_arn = sm.describe_model(ModelName=summary["ModelName"]).get("ExecutionRoleArn", "")
-            role_name = role_arn.rsplit("/", 1)[-1]
-            try:
-                iam.get_role(RoleName=role_name)
-            except iam.exceptions.NoSuchEntityException:
-                problems.append(
-                    f"SageMaker CreateModel: Could not assume role {role_arn}: the role does not exist in "
-                    f"account {account}"
-                )
+    for model in described_models(aws, session, region) if models is None else models:
+        role_arn = model.get("ExecutionRoleArn", "")
+        role_name = role_arn.rsplit("/", 1)[-1]
+        try:
+            iam.get_role(RoleName=role_name)
+        except iam.exceptions.NoSuchEntityException:
+            problems.append(
+                f"SageMaker CreateModel: Could not assume role {role_arn}: the role does not exist in account {account}"
+            )
     return problems

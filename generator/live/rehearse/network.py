@@ -97,9 +97,23 @@ def resolving_per_instance() -> Iterator[None]:
     _MISSING.clear()
 
 
-def instance_problems(aws: Any, session: Any, account: str, region: str) -> list[str]:
+def described_models(aws: Any, session: Any, region: str) -> list[dict[str, Any]]:
+    """DescribeModel of every model in the session's account and `region`: what the per-instance checks read
+    (this module's network check, fidelity.model_role_problems), listed and described once for all of them."""
+    sm = aws.client("sagemaker", session, region)
+    return [
+        sm.describe_model(ModelName=summary["ModelName"])
+        for page in sm.get_paginator("list_models").paginate()
+        for summary in page["Models"]
+    ]
+
+
+def instance_problems(
+    aws: Any, session: Any, account: str, region: str, models: list[dict[str, Any]] | None = None
+) -> list[str]:
     """Why the stack instance in `account`/`region` fails: an SSM parameter it could not resolve, or a model
-    in a VPC whose subnets or security groups are not the ones the account publishes."""
+    in a VPC whose subnets or security groups are not the ones the account publishes (`models`: the account's
+    `described_models`, read here when not given)."""
     with _LOCK:
         missing = _MISSING.pop((account, region), [])
     if missing:
@@ -109,38 +123,36 @@ def instance_problems(aws: Any, session: Any, account: str, region: str) -> list
             "(README, Regulated environments)"
             for name in dict.fromkeys(missing)
         ]
-    return _unused_network(aws, session, account, region)
+    return [line for ok, line in _vpc_models(aws, session, account, region, models) if not ok]
 
 
-def _unused_network(aws: Any, session: Any, account: str, region: str) -> list[str]:
-    return [line for ok, line in _vpc_models(aws, session, account, region) if not ok]
-
-
-def models_in_their_network(aws: Any, session: Any, account: str, region: str) -> list[str]:
+def models_in_their_network(
+    aws: Any, session: Any, account: str, region: str, models: list[dict[str, Any]] | None = None
+) -> list[str]:
     """One log line per model of `account`/`region` that runs in the network the account publishes."""
-    return [line for ok, line in _vpc_models(aws, session, account, region) if ok]
+    return [line for ok, line in _vpc_models(aws, session, account, region, models) if ok]
 
 
-def _vpc_models(aws: Any, session: Any, account: str, region: str) -> list[tuple[bool, str]]:
+def _vpc_models(
+    aws: Any, session: Any, account: str, region: str, models: list[dict[str, Any]] | None
+) -> list[tuple[bool, str]]:
     """(in the published network?, a line saying where it runs) for every model with a VpcConfig."""
-    sm = aws.client("sagemaker", session, region)
     found: list[tuple[bool, str]] = []
-    for page in sm.get_paginator("list_models").paginate():
-        for summary in page["Models"]:
-            config = sm.describe_model(ModelName=summary["ModelName"]).get("VpcConfig")
-            if not config:
-                continue
-            ssm = aws.client("ssm", session, region)  # only for VPC models: a client per account costs ~40 ms
-            published = {
-                "Subnets": _string_list(ssm, SUBNETS_PARAMETER),
-                "SecurityGroupIds": _string_list(ssm, SECURITY_GROUPS_PARAMETER),
-            }
-            used = {key: sorted(config.get(key, [])) for key in published}
-            where = f"model {summary['ModelName']} in account {account}, region {region} runs in {used}"
-            if used == published:
-                found.append((True, f"{where}: the network the account publishes in SSM"))
-            else:
-                found.append((False, f"{where}, not in the network the account publishes in SSM ({published})"))
+    for model in described_models(aws, session, region) if models is None else models:
+        config = model.get("VpcConfig")
+        if not config:
+            continue
+        ssm = aws.client("ssm", session, region)  # only for VPC models: a client per account costs ~40 ms
+        published = {
+            "Subnets": _string_list(ssm, SUBNETS_PARAMETER),
+            "SecurityGroupIds": _string_list(ssm, SECURITY_GROUPS_PARAMETER),
+        }
+        used = {key: sorted(config.get(key, [])) for key in published}
+        where = f"model {model['ModelName']} in account {account}, region {region} runs in {used}"
+        if used == published:
+            found.append((True, f"{where}: the network the account publishes in SSM"))
+        else:
+            found.append((False, f"{where}, not in the network the account publishes in SSM ({published})"))
     return found
 
 

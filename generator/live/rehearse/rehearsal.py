@@ -546,13 +546,14 @@ def _verify(world: _World, approved: str) -> None:
     with world.rec.step(0, "Verify", "Endpoints", "sagemaker") as step:
         report = world.rec.report
         regions = world.rendered.manifest.deploy_regions
+        reads = endpoints.Reads()  # each model described once for both readings below
         served = {
-            stage.value: {a: endpoints.served(world.aws, a, regions) for a in world.org.accounts[stage]}
+            stage.value: {a: endpoints.served(world.aws, a, regions, reads) for a in world.org.accounts[stage]}
             for stage in Stage
         }
         report.served = served
         report.regions = endpoints.region_sources(
-            world.aws, sorted(a for stage in Stage for a in world.org.targets[stage]), regions
+            world.aws, sorted(a for stage in Stage for a in world.org.targets[stage]), regions, reads
         )
         report.cross_stage = _cross_stage(world) + _misplaced_endpoints(world, served)
         # Only the stage's targets (the listed accounts, else the whole OU) may serve anything.

@@ -24,26 +24,34 @@ from generator.live.rehearse.server import MANAGEMENT_ACCOUNT
 PREREQUISITES = "prerequisites-template"
 
 
-def added_policies(rendered: Rendered) -> dict[str, Any]:
-    """Role name -> policies the rendered prerequisites template adds (empty without one)."""
-    from generator.checks.iam_check import decode_template, prerequisite_policies
+def _prerequisites(rendered: Rendered) -> dict[str, Any] | None:
+    """The rendered prerequisites template's data (None without one), parsed as the rehearsal parses every rendered
+    template (libyaml, `load_template`): `validate` decodes it with cfn-lint for line numbers the rehearsal does
+    not need, and importing cfn-lint's decoder cost each `rehearse` 1.4 s. tests/test_rehearse_clients.py requires
+    the same policies from both on every golden prerequisites template."""
+    from generator.iam.resolve import load_template
 
     try:
         path = rendered.folder / rendered.manifest.path_of(PREREQUISITES)
     except KeyError:
-        return {}
-    return prerequisite_policies(decode_template(path), rendered.region)
+        return None
+    return load_template(path.read_text(encoding="utf-8"), path.name)
+
+
+def added_policies(rendered: Rendered) -> dict[str, Any]:
+    """Role name -> policies the rendered prerequisites template adds (empty without one)."""
+    from generator.checks.iam_check import prerequisite_policies
+
+    template = _prerequisites(rendered)
+    return {} if template is None else prerequisite_policies(template, rendered.region)
 
 
 def rendered_managed_policies(rendered: Rendered) -> dict[str, Any]:
     """Managed policy name -> document, of the rendered prerequisites (the project roles' boundary is one)."""
-    from generator.checks.iam_check import decode_template, managed_policies
+    from generator.checks.iam_check import managed_policies
 
-    try:
-        path = rendered.folder / rendered.manifest.path_of(PREREQUISITES)
-    except KeyError:
-        return {}
-    return managed_policies(decode_template(path), rendered.region)
+    template = _prerequisites(rendered)
+    return {} if template is None else managed_policies(template, rendered.region)
 
 
 def localized(node: Any, org: Organisation | None) -> Any:

@@ -8,12 +8,14 @@ with a reset so nothing leaks from one rehearsal into the next.
 from __future__ import annotations
 
 import logging
+import pickle
 import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from generator.errors import MlopsGenError
@@ -80,58 +82,88 @@ MANAGEMENT_ACCOUNT = "123456789012"
 Credentials = tuple[str, str, str | None]
 
 
+@cache
+def _data_loader() -> Any:
+    """botocore's data loader, one per process: it reads each service model and the endpoint rules from JSON once
+    and keeps them (botocore shares one loader between all clients of a session the same way). A rehearsal made
+    14 clients of new services and parsed their models afresh: 0.8 s of each in-process rehearsal (the tests run
+    about thirty). The models are botocore's installed files; nothing of a rehearsal is kept in it."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
+
+
+@dataclass(frozen=True)
+class Session:
+    """A credential set the rehearsal calls the local server as: a handle, not a boto3 session. Every client is
+    made by the one boto3 session of `LocalAws` with these keys given explicitly
+    (`boto3.Session.client(aws_access_key_id=...)`): the client signs with them and nothing else."""
+
+    credentials: Credentials
+
+
 @dataclass(frozen=True)
 class LocalAws:
-    """Where the local server listens, and boto3 sessions against it.
+    """Where the local server listens, and clients against it.
 
-    Sessions and clients are reused: one botocore session per credential set, one client per
-    (credentials, service, region), and one botocore data loader for all of them, so each service
-    model and the endpoint rules are read from JSON once per rehearsal instead of once per client
-    (about half of a rehearsal's CPU before: issue 15). boto3 clients are safe to share across
-    threads; sessions are only created here.
+    One botocore session makes every client (its event handlers registered once, its data loader reading each
+    service model and the endpoint rules from JSON once), one client per (credentials, service, region), each
+    client of a service of one class (speed.reusing_client_classes, while `local_aws` runs). Each account of the
+    organisation has its own assumed-role credentials, as the pipeline's clients do; before, each credential
+    set had its own botocore session and each of its clients its own class: about a tenth of a 100-account
+    rehearsal's CPU (benchmarks/README.md, fifth pass). boto3 clients are safe to share across threads.
     """
 
     url: str
     region: str
-    _sessions: dict[tuple[Credentials, str], Any] = field(default_factory=dict, compare=False, repr=False)
+    _core: list[Any] = field(default_factory=list, compare=False, repr=False)
+    _sessions: dict[Credentials, Session] = field(default_factory=dict, compare=False, repr=False)
     _clients: dict[tuple[Credentials, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
-    _loader: list[Any] = field(default_factory=list, compare=False, repr=False)
     _assumed: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict, compare=False, repr=False)
 
-    def session(self, credentials: dict[str, Any] | None = None, region: str | None = None) -> Any:
-        """A boto3 session: the management account, or assumed-role `credentials` (one per credential
-        set and region, kept for the rehearsal)."""
-        key = (_credentials_key(credentials), region or self.region)
-        if key not in self._sessions:
-            self._sessions[key] = self._new_session(*key)
-        return self._sessions[key]
+    def session(self, credentials: dict[str, Any] | None = None) -> Session:
+        """The management account's credentials, or assumed-role `credentials` (AccessKeyId, SecretAccessKey,
+        SessionToken), to pass to `client`."""
+        key = _credentials_key(credentials)
+        return self._sessions.setdefault(key, Session(key))
 
-    def _new_session(self, credentials: Credentials, region: str) -> Any:
-        import boto3
-        import botocore.loaders
-        import botocore.session
+    def boto3_session(self) -> Any:
+        """The one boto3 session every client of this rehearsal comes from (the management account's keys are
+        its own; other credentials are given to each client)."""
+        if not self._core:
+            import boto3
+            import botocore.session
 
-        core = botocore.session.Session()
-        if not self._loader:
-            self._loader.append(botocore.loaders.create_loader())
-        core.register_component("data_loader", self._loader[0])  # models parsed once, for every session
-        access_key, secret_key, token = credentials
-        return boto3.Session(access_key, secret_key, token, region_name=region, botocore_session=core)
+            core = botocore.session.Session()
+            core.register_component("data_loader", _data_loader())
+            self._core.append(boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=self.region, botocore_session=core))
+        return self._core[0]
 
-    def client(self, service: str, session: Any = None, region: str | None = None) -> Any:
+    def owns(self, emitter: Any) -> bool:
+        """Is `emitter` the event emitter of this rehearsal's session (then its clients' classes are shared)?"""
+        return bool(self._core) and self._core[0]._session.get_component("event_emitter") is emitter
+
+    def client(self, service: str, session: Session | None = None, region: str | None = None) -> Any:
         """A client of the local server for `service` in `region`, as `session`'s credentials (the
         management account by default); the same client for the same credentials, service and region."""
-        session = session or self.session(region=region)
-        frozen = session.get_credentials().get_frozen_credentials()
-        key = ((frozen.access_key, frozen.secret_key, frozen.token or None), service, region or self.region)
+        credentials = (session or self.session()).credentials
+        key = (credentials, service, region or self.region)
         if key not in self._clients:
             from botocore.config import Config
 
-            config = Config(read_timeout=READ_TIMEOUT_S)
-            self._clients[key] = session.client(service, endpoint_url=self.url, region_name=key[2], config=config)
+            access_key, secret_key, token = credentials
+            self._clients[key] = self.boto3_session().client(
+                service,
+                endpoint_url=self.url,
+                region_name=key[2],
+                config=Config(read_timeout=READ_TIMEOUT_S),
+                aws_access_key_id=access_key,
+                aws_secret_access_key=secret_key,
+                aws_session_token=token,
+            )
         return self._clients[key]
 
-    def assume(self, account: str, role: str, session_name: str = "mlops-gen-rehearsal") -> Any:
+    def assume(self, account: str, role: str, session_name: str = "mlops-gen-rehearsal") -> Session:
         """A session in `account` as `role`, the way the pipeline and administrators reach member accounts.
 
         The assumed credentials are kept until shortly before they expire, as an SDK's credential
@@ -181,7 +213,7 @@ def moto_template_loader() -> Any:
 
 @contextmanager
 def libyaml_stack_templates() -> Iterator[None]:
-    """Parse each stack's template with `moto_template_loader` while the server runs.
+    """Parse each stack's template with `moto_template_loader` while the server runs, each distinct text once.
 
     moto parses the stack-set template again for every stack instance, with PyYAML's pure-Python parser: nine
     tenths of what a stack instance cost the rehearsal (a py-spy profile of 40 instances, benchmarks/README.md).
@@ -193,36 +225,76 @@ def libyaml_stack_templates() -> Iterator[None]:
     from moto.cloudformation.models import Stack
 
     loader = moto_template_loader()
+    parsed: dict[str, bytes] = {}
 
-    def parse_template(template: str) -> dict[str, Any]:
+    def parse(template: str) -> Any:
         try:
-            return yaml.load(template, Loader=loader)  # type: ignore[no-any-return]
+            return yaml.load(template, Loader=loader)
         except (yaml.parser.ParserError, yaml.scanner.ScannerError):  # what moto catches
             import json
 
-            return json.loads(template)  # type: ignore[no-any-return]
+            return json.loads(template)
+
+    def parse_template(template: str) -> dict[str, Any]:
+        # Each stack instance of a stack set parses the same text (and an update re-creates every instance,
+        # fidelity.py): it is parsed once, and each stack gets its own copy (moto may change what it is given).
+        if template not in parsed:
+            parsed[template] = pickle.dumps(parse(template), protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.loads(parsed[template])  # type: ignore[no-any-return]
 
     with mock.patch.object(Stack, "parse_template", staticmethod(parse_template)):
         yield
 
 
+#: How often the server's loop looks whether it was asked to stop. socketserver's default (0.5 s) made every
+#: rehearsal wait half a second for its server to stop, idle; at 0.05 s the idle loop's wake-ups cost nothing
+#: measurable and the stop waits at most that.
+POLL_INTERVAL_S = 0.05
+
+
+def _server(ip_address: str) -> Any:
+    """moto's `ThreadedMotoServer` on a free port of `ip_address`, its loop polling every `POLL_INTERVAL_S`."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto 5.2.5's, with the poll interval
+            app = DomainDispatcherApplication(create_backend_app)
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever(poll_interval=POLL_INTERVAL_S)
+
+    return Server(ip_address=ip_address, port=0, verbose=False)
+
+
 @contextmanager
 def local_aws(region: str) -> Iterator[LocalAws]:
     """Start moto's threaded server on a free port of 127.0.0.1; stop it whatever happens."""
-    from moto.server import ThreadedMotoServer
+    from generator.live.rehearse.speed import (
+        remembering_backend_hosts,
+        remembering_key_accounts,
+        reusing_client_classes,
+    )
 
     # The server logs every request (werkzeug) and moto warns about each resource type its
     # CloudFormation skips; the rehearsal reports what it models itself instead.
     quiet = {name: logging.getLogger(name).level for name in ("werkzeug", "moto")}
     for name in quiet:
         logging.getLogger(name).setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = _server("127.0.0.1")
     server.start()
     try:
         host, port = server.get_host_and_port()
         aws = LocalAws(f"http://{host}:{port}", region)
         aws.post("/moto-api/reset")
-        with warnings.catch_warnings(), libyaml_stack_templates():
+        with (
+            warnings.catch_warnings(),
+            libyaml_stack_templates(),
+            reusing_client_classes(aws),
+            remembering_backend_hosts(),
+            remembering_key_accounts(),
+        ):
             warnings.simplefilter("ignore")
             yield aws
         aws.post("/moto-api/reset")
