@@ -511,3 +511,46 @@ def test_a_target_role_trusting_any_project_id_is_caught_by_the_second_project(
     assert (
         "sagemaker:InvokeEndpoint (the first project's, as the target role, claiming the first project's id)" in wrong
     )
+
+
+def test_an_access_key_stands_for_the_target_role_s_session_and_nothing_else(aws: None) -> None:
+    """Authorizer.identity_of names a key's role through moto's own lookup of the key's account; a key of another
+    role is remembered as not the target role's, as is asked again for a key found nowhere."""
+    from unittest import mock
+
+    import boto3
+    from moto.iam import models
+
+    iam, sts = boto3.client("iam"), boto3.client("sts")
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
+    arns = {
+        name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        for name in ("target", "administration")
+    }
+    keys = {
+        name: sts.assume_role(RoleArn=arn, RoleSessionName="session")["Credentials"]["AccessKeyId"]
+        for name, arn in arns.items()
+    }
+    iam.create_user(UserName="u")
+    user_key = iam.create_access_key(UserName="u")["AccessKey"]["AccessKeyId"]
+    authorizer = Authorizer(target_role="target")
+    identity = authorizer.identity_of(keys["target"])
+    assert identity is not None and identity.role_arn == arns["target"]
+    assert authorizer.identity_of(keys["target"]) is identity
+    for key in (keys["administration"], user_key, "testing", "ASIANOSUCHKEY0000000"):
+        assert authorizer.identity_of(key) is None
+    assert authorizer.other_roles == {keys["administration"]}
+    with mock.patch.object(models, "get_account_id_from", side_effect=AssertionError("looked up again")):
+        assert authorizer.identity_of(keys["administration"]) is None  # remembered: a key's role never changes
+    # what the former search of every account's keys answered, key by key
+    for key in (keys["target"], keys["administration"], user_key, "testing"):
+        found = [
+            str(getattr(k, "role_arn", "") or "")
+            for account in models.iam_backends.values()
+            for k in [account["aws"].access_keys.get(key)]
+            if k is not None
+        ]
+        expected = found[0] if found and found[0].endswith("/target") else None
+        answer = authorizer.identity_of(key)
+        assert (answer.role_arn if answer else None) == expected
+    assert Authorizer().identity_of(keys["target"]) is None  # no target role rendered: nothing is its session

@@ -247,10 +247,11 @@ def test_one_data_loader_per_process_and_new_clients_for_each_rehearsal() -> Non
     assert first.boto3_session() is not second.boto3_session()
 
 
-def test_the_account_of_an_access_key_is_looked_up_once_until_keys_change(aws: None) -> None:
+def test_the_account_of_an_access_key_is_looked_up_once_until_that_key_changes(aws: None) -> None:
     """speed.remembering_key_accounts answers as moto's lookup does: a key of an account (an IAM user's, an
     assumed role's) is that account's while it exists; a key found nowhere is the default account's until moto
-    creates any access key, then it is looked up again."""
+    creates a key of that id (creating other keys does not ask again: before, every sts:AssumeRole made the
+    management account's key be looked up again, over every account)."""
     from unittest import mock
 
     import boto3
@@ -273,23 +274,86 @@ def test_the_account_of_an_access_key_is_looked_up_once_until_keys_change(aws: N
         asked.append(access_key)
         return moto_lookup(access_key)
 
+    def assume() -> str:
+        return str(
+            boto3.client(
+                "sts", aws_access_key_id=user_key, aws_secret_access_key="x", aws_session_token="t"
+            ).assume_role(RoleArn=role_arn, RoleSessionName="session")["Credentials"]["AccessKeyId"]
+        )
+
     with mock.patch.object(models, "get_account_id_from", counting), remembering_key_accounts():
         lookup = models.get_account_id_from
         assert [lookup(k) for k in (user_key, user_key, "testing", "testing")] == [DEFAULT_ACCOUNT_ID] * 4
         assert asked == [user_key, "testing"]
-        assumed = boto3.client(
-            "sts", aws_access_key_id=user_key, aws_secret_access_key="x", aws_session_token="t"
-        ).assume_role(RoleArn=role_arn, RoleSessionName="session")["Credentials"]["AccessKeyId"]
+        assumed = assume()
         assert [lookup(assumed), lookup(assumed), lookup("testing")] == [
             other_account,
             other_account,
             DEFAULT_ACCOUNT_ID,
         ]
-        assert asked == [user_key, "testing", assumed, "testing"]  # a key was created: "testing" asked again
+        assert asked == [user_key, "testing", assumed]  # another key was created: "testing" is still nowhere
+        future = "ASIAFUTUREKEY0000000"
+        assert lookup(future) == DEFAULT_ACCOUNT_ID
+        with mock.patch.object(models, "generate_access_key_id_from_account_id", return_value=future):
+            assert assume() == future  # now a key of that id exists: asked again, found in the role's account
+        assert lookup(future) == other_account == moto_lookup(future)
+        assert asked[-2:] == [future, future]
         iam.delete_access_key(UserName="u", AccessKeyId=user_key)
         assert lookup(user_key) == DEFAULT_ACCOUNT_ID == moto_lookup(user_key)
         assert asked[-1] == user_key  # deleted: looked up again
     assert models.get_account_id_from is moto_lookup
+
+
+def test_an_account_s_backend_is_found_as_moto_finds_it(aws: None) -> None:
+    """speed.finding_account_backends_directly: the backend moto makes for an account, once, and the service
+    listed once among the backends in use (what a reset clears), whether the patch is on or not."""
+    from moto.core.base_backend import BackendDict
+    from moto.sagemaker.models import SageMakerModelBackend
+
+    from generator.live.rehearse.speed import finding_account_backends_directly
+
+    def exercise() -> tuple[list[str], int, bool]:
+        backends = BackendDict(SageMakerModelBackend, "sagemaker")
+        first = backends["111111111111"]
+        assert backends["111111111111"] is first
+        backends["222222222222"]["eu-west-1"]
+        listed = sum(instance is backends for instance in BackendDict._instances)
+        BackendDict.reset()
+        return sorted(first.keys()), listed, len(backends) == 0
+
+    moto_answer = exercise()
+    with finding_account_backends_directly():
+        assert exercise() == moto_answer == ([], 1, True)
+
+
+def test_a_response_class_s_methods_are_named_as_moto_names_them() -> None:
+    """speed.naming_response_methods_directly: for every attribute of the response classes a rehearsal serves
+    (and names none has), the same answer as moto's list of the class's functions; a method patched in later
+    is seen (fidelity.py adds SageMaker's model package group policy methods)."""
+    from unittest import mock
+
+    from moto.cloudformation.responses import CloudFormationResponse
+    from moto.core import responses
+    from moto.core.utils import method_names_from_class
+    from moto.iam.responses import IamResponse
+    from moto.s3.responses import S3Response
+    from moto.sagemaker.responses import SageMakerResponse
+    from moto.sts.responses import TokenResponse
+
+    from generator.live.rehearse.speed import naming_response_methods_directly
+
+    classes = (CloudFormationResponse, IamResponse, S3Response, SageMakerResponse, TokenResponse)
+    with naming_response_methods_directly():
+        for cls in classes:
+            assert type(cls) is type  # no metaclass whose attributes `getattr` would find and `dir` leave out
+            listed = set(method_names_from_class(cls))
+            for name in [*dir(cls), "no_such_action", "get_model_package_group_policy"]:
+                assert (name in responses.method_names_from_class(cls)) == (name in listed), (cls, name)
+        assert 5 not in responses.method_names_from_class(SageMakerResponse)
+        with mock.patch.object(SageMakerResponse, "get_model_package_group_policy", lambda self: None, create=True):
+            assert "get_model_package_group_policy" in responses.method_names_from_class(SageMakerResponse)
+        assert "get_model_package_group_policy" not in responses.method_names_from_class(SageMakerResponse)
+    assert responses.method_names_from_class is method_names_from_class
 
 
 @pytest.mark.slow  # decodes every golden prerequisites template with cfn-lint too

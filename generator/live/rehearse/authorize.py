@@ -230,6 +230,8 @@ class Authorizer:
     #: The rendered target role's name: credentials from sts:AssumeRole of it are the target role's.
     target_role: str = ""
     identities: dict[str, Identity] = field(default_factory=dict)
+    #: Access keys of assumed roles other than the target role (the rehearsal's administration).
+    other_roles: set[str] = field(default_factory=set)
     allowed: int = 0
     denied: list[Call] = field(default_factory=list)
     underived: list[str] = field(default_factory=list)
@@ -304,31 +306,36 @@ class Authorizer:
     # --- the local server's side --------------------------------------------------------------------------------
 
     def identity_of(self, access_key: str) -> Identity | None:
-        """The product role `access_key` stands for: one of ours, or an assumed target role's session."""
+        """The product role `access_key` stands for: one of ours, or an assumed target role's session.
+
+        moto's own lookup names the key's account (`get_account_id_from`, remembered per key while the server
+        runs: speed.py); before, this searched every account's keys for every request of the rehearsal's own
+        administration, a cost that grew with the organisation. A key of another role is remembered as not
+        ours: a key's role is fixed when sts:AssumeRole makes it."""
         if access_key in self.identities:
             return self.identities[access_key]
-        if not self.target_role:
+        if not self.target_role or access_key in self.other_roles:
             return None
-        from moto.iam.models import iam_backends
+        from moto.iam import models
 
-        for account, by_partition in list(iam_backends.items()):
-            key = by_partition["aws"].access_keys.get(access_key)
-            role_arn = str(getattr(key, "role_arn", "") or "")
-            if not role_arn:
-                continue
-            if role_arn.rsplit("/", 1)[-1] != self.target_role:
-                return None
-            session = _session_name(account, access_key)
-            tags = dict(moto_role_tags(account, role_arn)) | dict(self.session_tags.get((role_arn, session), ()))
-            identity = Identity(
-                role_arn,
-                f"target role in account {account}",
-                moto_role_policies(account, role_arn),
-                tags=tuple(sorted(tags.items())),
-            )
-            self.identities[access_key] = identity
-            return identity
-        return None
+        account = models.get_account_id_from(access_key)
+        key = models.iam_backends[account]["aws"].access_keys.get(access_key)
+        role_arn = str(getattr(key, "role_arn", "") or "")
+        if not role_arn:
+            return None
+        if role_arn.rsplit("/", 1)[-1] != self.target_role:
+            self.other_roles.add(access_key)
+            return None
+        session = _session_name(account, access_key)
+        tags = dict(moto_role_tags(account, role_arn)) | dict(self.session_tags.get((role_arn, session), ()))
+        identity = Identity(
+            role_arn,
+            f"target role in account {account}",
+            moto_role_policies(account, role_arn),
+            tags=tuple(sorted(tags.items())),
+        )
+        self.identities[access_key] = identity
+        return identity
 
     def authorize_request(self, response: Any, resource: str) -> None:
         """moto's hook, called for each request before it is served: decide it, answer AccessDenied if denied."""

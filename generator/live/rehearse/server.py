@@ -2,7 +2,9 @@
 
 moto's `ThreadedMotoServer` runs in a thread of this process, so its backends are this process's
 moto backends: the fidelity patches (`fidelity.py`) apply to it, and a rehearsal starts and ends
-with a reset so nothing leaks from one rehearsal into the next.
+with a reset so nothing leaks from one rehearsal into the next. The rehearsal's own clients are answered
+by the server's application in this process (`wsgi.py`); the build scripts, separate processes, call it
+over HTTP.
 """
 
 from __future__ import annotations
@@ -116,6 +118,9 @@ class LocalAws:
 
     url: str
     region: str
+    #: The server's WSGI application: when given, this process's clients are answered by it directly
+    #: (wsgi.py) rather than over loopback HTTP; the build scripts, separate processes, still use `url`.
+    app: Any = field(default=None, compare=False, repr=False)
     _core: list[Any] = field(default_factory=list, compare=False, repr=False)
     _sessions: dict[Credentials, Session] = field(default_factory=dict, compare=False, repr=False)
     _clients: dict[tuple[Credentials, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
@@ -136,6 +141,10 @@ class LocalAws:
 
             core = botocore.session.Session()
             core.register_component("data_loader", _data_loader())
+            if self.app is not None:
+                from generator.live.rehearse.wsgi import answering
+
+                core.register("before-send", answering(self.app, self.url))
             self._core.append(boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=self.region, botocore_session=core))
         return self._core[0]
 
@@ -260,7 +269,7 @@ def _server(ip_address: str) -> Any:
 
     class Server(ThreadedMotoServer):
         def _server_entry(self) -> None:  # moto 5.2.5's, with the poll interval
-            app = DomainDispatcherApplication(create_backend_app)
+            app = self.app = DomainDispatcherApplication(create_backend_app)
             self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
             self._server_ready_event.set()
             self._server.serve_forever(poll_interval=POLL_INTERVAL_S)
@@ -272,6 +281,8 @@ def _server(ip_address: str) -> Any:
 def local_aws(region: str) -> Iterator[LocalAws]:
     """Start moto's threaded server on a free port of 127.0.0.1; stop it whatever happens."""
     from generator.live.rehearse.speed import (
+        finding_account_backends_directly,
+        naming_response_methods_directly,
         remembering_backend_hosts,
         remembering_key_accounts,
         reusing_client_classes,
@@ -286,7 +297,7 @@ def local_aws(region: str) -> Iterator[LocalAws]:
     server.start()
     try:
         host, port = server.get_host_and_port()
-        aws = LocalAws(f"http://{host}:{port}", region)
+        aws = LocalAws(f"http://{host}:{port}", region, app=server.app)
         aws.post("/moto-api/reset")
         with (
             warnings.catch_warnings(),
@@ -294,6 +305,8 @@ def local_aws(region: str) -> Iterator[LocalAws]:
             reusing_client_classes(aws),
             remembering_backend_hosts(),
             remembering_key_accounts(),
+            finding_account_backends_directly(),
+            naming_response_methods_directly(),
         ):
             warnings.simplefilter("ignore")
             yield aws

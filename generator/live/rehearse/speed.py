@@ -67,40 +67,89 @@ def remembering_backend_hosts() -> Iterator[None]:
 
 
 @contextmanager
+def finding_account_backends_directly() -> Iterator[None]:
+    """moto looks up an account's backend of a service (`BackendDict[account]`, every request, several times)
+    by building the list of every account's id and searching it, then searching its list of services in use
+    with a Python `__eq__` per entry (`moto.core.base_backend.BackendDict._create_account_specific_backend`,
+    5.2.5): with 200 accounts, the cost of every request grew with the organisation. The same two questions
+    asked of the dict itself (a str key: `in list(d.keys())` and `in d` agree) and by identity first (`in`
+    of a list answers True for the object itself before any `__eq__`), with moto's lock."""
+    from moto.core.base_backend import AccountSpecificBackend, BackendDict, backend_lock
+
+    def create(self: Any, account_id: str) -> None:
+        with backend_lock:
+            if account_id not in self:
+                self[account_id] = AccountSpecificBackend(
+                    service_name=self.service_name,
+                    account_id=account_id,
+                    backend=self.backend,
+                    use_boto3_regions=self._use_boto3_regions,
+                    additional_regions=self._additional_regions,
+                )
+            instances: list[Any] = BackendDict._instances  # type: ignore[misc]  # as moto reads it
+            if not any(instance is self for instance in instances) and self not in instances:
+                instances.append(self)
+
+    with mock.patch.object(BackendDict, "_create_account_specific_backend", create):
+        yield
+
+
+@contextmanager
+def naming_response_methods_directly() -> Iterator[None]:
+    """moto decides whether a request's action is a method of its response class by listing every function
+    of the class (`moto.core.utils.method_names_from_class`: `inspect.getmembers`, a getattr per attribute, for
+    every request) and searching the list. `inspect.getmembers` lists the names `dir` gives (a class's and its
+    bases' attributes) whose value is a function: for the one name asked, the same answer is whether the
+    class's attribute of that name is a function (a metaclass's attributes, which `dir` leaves out, would be
+    bound methods, not functions). Asked afresh each time: a method patched in answers as it is."""
+    import inspect
+
+    from moto.core import responses
+
+    class FunctionNames:
+        def __init__(self, clazz: Any) -> None:
+            self.clazz = clazz
+
+        def __contains__(self, name: object) -> bool:
+            return isinstance(name, str) and inspect.isfunction(getattr(self.clazz, name, None))
+
+    with mock.patch.object(responses, "method_names_from_class", FunctionNames):
+        yield
+
+
+@contextmanager
 def remembering_key_accounts() -> Iterator[None]:
     """The account moto serves a request's access key as, looked up once per key.
 
     moto (`moto.iam.models.get_account_id_from`) looks for the key in every account's IAM backend, in every
     partition, for every request: with 100 accounts a twentieth of the rehearsal's CPU, growing with the
     organisation. An account found is remembered and checked on each use (the key still in that account's
-    backend: a deleted key or a reset is looked up again); a key found nowhere (the management account's, the
-    product roles' local keys) is remembered until moto creates any new access key (IAM CreateAccessKey, or the
-    temporary key of sts:AssumeRole), since only a new key could change that answer."""
+    backend of that partition: a deleted key or a reset is looked up again); a key found nowhere (the management
+    account's, the product roles' local keys) is remembered until moto creates a key of that id (IAM
+    CreateAccessKey, or the temporary key of sts:AssumeRole), the only thing that could change that answer."""
     from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.iam import models
     from moto.iam.models import IAMBackend, iam_backends
     from moto.utilities.utils import PARTITION_NAMES
 
     original = models.get_account_id_from
-    found: dict[str, str] = {}
-    nowhere: dict[str, int] = {}  # key -> the count of keys created when it was found nowhere
-    created = [0]
+    found: dict[str, tuple[str, str]] = {}  # key -> (account, partition)
+    nowhere: set[str] = set()
     lock = threading.Lock()
 
     def get_account_id_from(access_key: str) -> str:
-        account = found.get(access_key)
-        if account is not None and any(
-            access_key in iam_backends[account][partition].access_keys for partition in PARTITION_NAMES
-        ):
-            return account
-        if nowhere.get(access_key) == created[0]:
+        where = found.get(access_key)
+        if where is not None and access_key in iam_backends[where[0]][where[1]].access_keys:
+            return where[0]
+        if access_key in nowhere:
             return DEFAULT_ACCOUNT_ID  # what the lookup answers for a key it finds nowhere
-        before = created[0]
         answer = original(access_key)
-        if any(access_key in iam_backends[answer][p].access_keys for p in PARTITION_NAMES):
-            found[access_key] = answer
-        else:
-            nowhere[access_key] = before
+        with lock:
+            partition = next((p for p in PARTITION_NAMES if access_key in iam_backends[answer][p].access_keys), None)
+            if partition is not None:
+                found[access_key] = (answer, partition)
+            else:
+                nowhere.add(access_key)
         return answer
 
     def counting(name: str) -> Any:
@@ -109,7 +158,7 @@ def remembering_key_accounts() -> Iterator[None]:
         def create(self: Any, *args: Any, **kwargs: Any) -> Any:
             key = method(self, *args, **kwargs)
             with lock:
-                created[0] += 1
+                nowhere.discard(key.access_key_id)
             return key
 
         return create
