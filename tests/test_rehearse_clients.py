@@ -369,3 +369,17 @@ def test_the_prerequisites_policies_are_those_validate_reads(path: Path) -> None
     assert ours == validates  # the same data, whole
     assert prerequisite_policies(ours, "eu-west-1") == prerequisite_policies(validates, "eu-west-1")
     assert managed_policies(ours, "eu-west-1") == managed_policies(validates, "eu-west-1")
+
+
+def test_full_collections_are_rarer_while_a_rehearsal_runs_and_as_before_after() -> None:
+    import gc
+
+    from generator.live.rehearse.speed import FULL_COLLECTION_THRESHOLD, collecting_garbage_less_often
+
+    before = gc.get_threshold()
+    with collecting_garbage_less_often():
+        assert gc.get_threshold() == (before[0], before[1], max(before[2], FULL_COLLECTION_THRESHOLD))
+    assert gc.get_threshold() == before
+    with pytest.raises(ValueError), collecting_garbage_less_often():
+        raise ValueError("a rehearsal that fails")
+    assert gc.get_threshold() == before

@@ -212,3 +212,32 @@ def test_headers_are_folded_as_werkzeug_folds_them() -> None:
     assert environ["HTTP_X_AMZ_META_MY_KEY"] == "m"
     assert environ["HTTP_X_AMZ_META_A_B"] == "d"  # never an underscored name for a dashed one
     assert environ[PRESERVED_HEADER_NAMES_ENVIRON_KEY] == {"HTTP_X_AMZ_META_MY_KEY": "x-amz-meta-my_key"}
+
+
+def test_moto_s_api_is_called_in_process_and_an_error_status_raises(server: LocalAws) -> None:
+    with mock.patch("urllib.request.urlopen", side_effect=AssertionError("sent over HTTP")):
+        server.post("/moto-api/reset")
+        with pytest.raises(RuntimeError, match="moto's API answered 500"):
+            server.post("/moto-api/static/sagemaker/endpoint-results", b"not json")
+
+
+def test_the_server_formats_a_request_s_log_line_only_when_it_is_logged(server: LocalAws) -> None:
+    """At the rehearsal's level (werkzeug logs errors only) no request line is formatted; at INFO it is logged."""
+    import logging
+
+    import boto3
+
+    from generator.live.rehearse import server as module
+
+    assert logging.getLogger("werkzeug").level == logging.ERROR  # local_aws quiets the server
+    sts = boto3.Session("testing", "testing", region_name="eu-west-1").client("sts", endpoint_url=server.url)
+    with mock.patch("werkzeug.serving.uri_to_iri", side_effect=AssertionError("formatted")):
+        sts.get_caller_identity()
+    logging.getLogger("werkzeug").setLevel(logging.INFO)
+    try:
+        with mock.patch.object(logging.getLogger("werkzeug"), "info") as info:
+            sts.get_caller_identity()
+        assert info.call_count == 1 and "POST / HTTP/1.1" in info.call_args.args[1]
+    finally:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    assert module.POLL_INTERVAL_S == 0.05

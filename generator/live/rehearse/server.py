@@ -186,10 +186,19 @@ class LocalAws:
         return self.session(kept)
 
     def post(self, path: str, body: bytes = b"") -> None:
-        """POST to moto's own API (`/moto-api/...`): reset, canned answers."""
-        request = urllib.request.Request(
-            self.url + path, data=body, method="POST", headers={"Content-Type": "application/json"}
-        )
+        """POST to moto's own API (`/moto-api/...`): reset, canned answers (in-process when the application is
+        at hand, as the clients are); an error status raises."""
+        headers = {"Content-Type": "application/json"}
+        if self.app is not None:
+            from botocore.awsrequest import AWSPreparedRequest
+
+            from generator.live.rehearse.wsgi import answer
+
+            answered = answer(self.app, AWSPreparedRequest("POST", self.url + path, headers, body, False))
+            if answered.status_code >= 400:
+                raise RuntimeError(f"moto's API answered {answered.status_code} to {path}: {answered.text[:200]}")
+            return
+        request = urllib.request.Request(self.url + path, data=body, method="POST", headers=headers)
         with urllib.request.urlopen(request, timeout=10) as response:
             response.read()
 
@@ -262,15 +271,23 @@ POLL_INTERVAL_S = 0.05
 
 
 def _server(ip_address: str) -> Any:
-    """moto's `ThreadedMotoServer` on a free port of `ip_address`, its loop polling every `POLL_INTERVAL_S`."""
+    """moto's `ThreadedMotoServer` on a free port of `ip_address`, its loop polling every `POLL_INTERVAL_S`, its
+    request log formatted only when logged."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
     from moto.server import ThreadedMotoServer
     from werkzeug.serving import make_server
 
+    class Handler(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            """werkzeug formats every request's log line (the path decoded, a date) before its logger drops it
+            at the rehearsal's level: a fiftieth of the server's CPU. Formatted only when it would be logged."""
+            if logging.getLogger("werkzeug").isEnabledFor(logging.INFO):
+                super().log_request(code, size)
+
     class Server(ThreadedMotoServer):
-        def _server_entry(self) -> None:  # moto 5.2.5's, with the poll interval
+        def _server_entry(self) -> None:  # moto 5.2.5's, with the poll interval and the handler above
             app = self.app = DomainDispatcherApplication(create_backend_app)
-            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=Handler)
             self._server_ready_event.set()
             self._server.serve_forever(poll_interval=POLL_INTERVAL_S)
 
@@ -281,6 +298,7 @@ def _server(ip_address: str) -> Any:
 def local_aws(region: str) -> Iterator[LocalAws]:
     """Start moto's threaded server on a free port of 127.0.0.1; stop it whatever happens."""
     from generator.live.rehearse.speed import (
+        collecting_garbage_less_often,
         finding_account_backends_directly,
         naming_response_methods_directly,
         remembering_backend_hosts,
@@ -307,6 +325,7 @@ def local_aws(region: str) -> Iterator[LocalAws]:
             remembering_key_accounts(),
             finding_account_backends_directly(),
             naming_response_methods_directly(),
+            collecting_garbage_less_often(),
         ):
             warnings.simplefilter("ignore")
             yield aws

@@ -66,6 +66,28 @@ def remembering_backend_hosts() -> Iterator[None]:
         yield
 
 
+#: The collector's threshold for full collections while a rehearsal runs (Python's default: 10).
+FULL_COLLECTION_THRESHOLD = 100
+
+
+@contextmanager
+def collecting_garbage_less_often() -> Iterator[None]:
+    """Full garbage collections ten times rarer while the rehearsal runs, then Python's thresholds again.
+
+    A rehearsal's objects mostly live until it ends (moto's state of every account, the service models, moto's
+    modules), and each full collection walks all of them: a 100-account rehearsal made 12 full collections, 4.4 s
+    of its CPU (timed with gc.callbacks); at this threshold 6, 1.9 s, the peak memory unchanged (386 against 384
+    MB). The young generations are collected as before; what is collected never changes, only when."""
+    import gc
+
+    before = gc.get_threshold()
+    gc.set_threshold(before[0], before[1], max(before[2], FULL_COLLECTION_THRESHOLD))
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 @contextmanager
 def finding_account_backends_directly() -> Iterator[None]:
     """moto looks up an account's backend of a service (`BackendDict[account]`, every request, several times)
