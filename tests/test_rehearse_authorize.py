@@ -521,12 +521,23 @@ def test_an_access_key_stands_for_the_target_role_s_session_and_nothing_else(aws
     import boto3
     from moto.iam import models
 
-    iam, sts = boto3.client("iam"), boto3.client("sts")
+    member = "111111111111"  # a member account, not the one moto serves unknown keys as
+    entry = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{member}:role/OrganizationAccountAccessRole", RoleSessionName="admin"
+    )["Credentials"]
+    signed = {
+        "aws_access_key_id": entry["AccessKeyId"],
+        "aws_secret_access_key": entry["SecretAccessKey"],
+        "aws_session_token": entry["SessionToken"],
+    }
+    iam, sts = boto3.client("iam", **signed), boto3.client("sts", **signed)
     trust = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}]}
     arns = {
         name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
         for name in ("target", "administration")
     }
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}
+    iam.put_role_policy(RoleName="target", PolicyName="p", PolicyDocument=json.dumps(policy))
     keys = {
         name: sts.assume_role(RoleArn=arn, RoleSessionName="session")["Credentials"]["AccessKeyId"]
         for name, arn in arns.items()
@@ -535,11 +546,12 @@ def test_an_access_key_stands_for_the_target_role_s_session_and_nothing_else(aws
     user_key = iam.create_access_key(UserName="u")["AccessKey"]["AccessKeyId"]
     authorizer = Authorizer(target_role="target")
     identity = authorizer.identity_of(keys["target"])
-    assert identity is not None and identity.role_arn == arns["target"]
+    assert identity is not None and identity.role_arn == arns["target"] == f"arn:aws:iam::{member}:role/target"
+    assert identity.label == f"target role in account {member}" and identity.policies == {"p": policy}
     assert authorizer.identity_of(keys["target"]) is identity
-    for key in (keys["administration"], user_key, "testing", "ASIANOSUCHKEY0000000"):
+    for key in (keys["administration"], user_key, entry["AccessKeyId"], "testing", "ASIANOSUCHKEY0000000"):
         assert authorizer.identity_of(key) is None
-    assert authorizer.other_roles == {keys["administration"]}
+    assert authorizer.other_roles == {keys["administration"], entry["AccessKeyId"]}
     with mock.patch.object(models, "get_account_id_from", side_effect=AssertionError("looked up again")):
         assert authorizer.identity_of(keys["administration"]) is None  # remembered: a key's role never changes
     # what the former search of every account's keys answered, key by key

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow  # starts the local server and loads service model
 
 REGION = "eu-west-1"
 #: What only a socket has (or what differs per connection): the rest of the environment must be equal.
-SOCKET_KEYS = {"werkzeug.socket", "REMOTE_PORT", "wsgi.input", "wsgi.errors", "SERVER_SOFTWARE"}
+SOCKET_KEYS = {"werkzeug.socket", "REMOTE_PORT", "wsgi.input", "wsgi.errors"}
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +94,7 @@ def test_the_application_gets_the_environment_werkzeug_s_server_builds(
     assert len(recorded) == 2
     over_socket, in_process = ({k: v for k, v in e.items() if k not in SOCKET_KEYS} for e in recorded)
     assert in_process == over_socket
+    assert list(in_process) == list(over_socket)  # the headers in the order they were sent
 
 
 def test_a_bytes_header_is_read_as_the_server_reads_it() -> None:
@@ -111,17 +112,22 @@ def test_the_clients_get_the_answers_they_get_over_http(server: LocalAws) -> Non
     """In-process and over HTTP, the same parsed answers (request ids and dates aside), errors included."""
     from botocore.exceptions import ClientError
 
+    varying = {"x-amzn-requestid", "x-amz-request-id", "x-amz-id-2", "date"}
+
     def strip(answer: dict[str, Any]) -> dict[str, Any]:
         answer = dict(answer)
-        answer.pop("ResponseMetadata", None)
+        metadata = answer.pop("ResponseMetadata")
+        headers = {k: v for k, v in metadata["HTTPHeaders"].items() if k not in varying}
         body = answer.pop("Body", None)
-        return {**answer, "Body": body.read() if body is not None else None}
+        return {**answer, "Body": body.read() if body is not None else None, "status": metadata["HTTPStatusCode"]} | {
+            "headers": headers
+        }
 
     def call(client: Any, operation: str, **params: Any) -> Any:
         try:
             return strip(getattr(client, operation)(**params))
         except ClientError as exc:
-            return exc.response["Error"], exc.response["ResponseMetadata"]["HTTPStatusCode"]
+            return strip({"Error": exc.response["Error"], "ResponseMetadata": exc.response["ResponseMetadata"]})
 
     s3, http_s3 = server.client("s3"), over_http(server, "s3")
     s3.create_bucket(Bucket="answers", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
@@ -132,6 +138,8 @@ def test_the_clients_get_the_answers_they_get_over_http(server: LocalAws) -> Non
         ("get_object", {"Bucket": "answers", "Key": "missing"}),
         ("head_object", {"Bucket": "answers", "Key": "missing"}),
         ("list_objects_v2", {"Bucket": "answers"}),
+        ("get_object", {"Bucket": "answers", "Key": "k_1 ä", "Range": "bytes=1-3"}),
+        ("delete_object", {"Bucket": "answers", "Key": "missing"}),
     ]:
         assert call(s3, operation, **params) == call(http_s3, operation, **params), operation
     for service, operation, params in [
@@ -158,7 +166,11 @@ def test_only_requests_to_the_server_are_answered_in_process() -> None:
         start_response("200 OK", [("Content-Type", "text/plain"), ("X-Two", "a"), ("x-two", "b")])
         return [b"answered"]
 
-    handler = wsgi.answering(app, "http://127.0.0.1:5000")
+    import threading
+
+    serving = threading.Event()
+    serving.set()
+    handler = wsgi.answering(app, "http://127.0.0.1:5000", serving)
     for url in ("http://127.0.0.1:50001/", "http://127.0.0.1:500/", "https://sts.amazonaws.com/"):
         assert handler(AWSPreparedRequest("GET", url, {}, None, False)) is None
     for url in ("http://127.0.0.1:5000", "http://127.0.0.1:5000/", "http://127.0.0.1:5000/x?y=1"):
@@ -167,20 +179,31 @@ def test_only_requests_to_the_server_are_answered_in_process() -> None:
         assert response.headers["x-two"] == "a, b"  # as urllib3 joins a repeated header
     head = handler(AWSPreparedRequest("HEAD", "http://127.0.0.1:5000/", {}, None, False))
     assert (head.status_code, head.content, head.headers["Content-Type"]) == (200, b"", "text/plain")
+    assert head.headers["Connection"] == "close" and "Transfer-Encoding" not in head.headers
+    get = handler(AWSPreparedRequest("GET", "http://127.0.0.1:5000/", {}, None, False))
+    assert get.headers["Transfer-Encoding"] == "chunked"  # no Content-Length: werkzeug's server sends it chunked
+    serving.clear()  # the server stopped: botocore sends the request, which fails as it would
+    assert handler(AWSPreparedRequest("GET", "http://127.0.0.1:5000/", {}, None, False)) is None
 
 
-def test_an_application_error_is_the_500_werkzeug_s_server_sends() -> None:
+def test_an_application_error_is_the_500_werkzeug_s_server_sends_and_logs() -> None:
+    import logging
+
     from botocore.awsrequest import AWSPreparedRequest
 
     def failing(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         raise RuntimeError("a bug in the application")
 
-    response = wsgi.answer(failing, AWSPreparedRequest("POST", "http://127.0.0.1:5000/", {}, b"x", False))
+    with mock.patch.object(logging.getLogger("werkzeug"), "error") as logged:
+        response = wsgi.answer(failing, AWSPreparedRequest("POST", "http://127.0.0.1:5000/", {}, b"x", False))
     assert response.status_code == 500
     assert b"Internal Server Error" in response.content
+    assert "Error on request" in logged.call_args.args[0] and "a bug in the application" in logged.call_args.args[1]
 
 
-def test_a_streamed_body_is_sent_whole_and_left_where_it_was() -> None:
+def test_a_streamed_body_is_sent_from_where_it_is_to_its_end() -> None:
+    """As urllib3 sends it (botocore rewinds a body itself before sending it again); a body without a length,
+    sent chunked, reaches the application as werkzeug's server passes it on: no Content-Length, input ended."""
     from botocore.awsrequest import AWSPreparedRequest
 
     body = io.BytesIO(b"prefix:streamed body")
@@ -188,10 +211,17 @@ def test_a_streamed_body_is_sent_whole_and_left_where_it_was() -> None:
     environ = wsgi.environ(AWSPreparedRequest("PUT", "http://127.0.0.1:5000/b/k", {}, body, False))
     assert environ["wsgi.input"].read() == b"streamed body"
     assert environ["CONTENT_LENGTH"] == str(len(b"streamed body"))
-    assert body.tell() == 7  # botocore may rewind and send it again
+    assert body.read() == b""
+    chunked = {"Transfer-Encoding": "chunked"}
+    environ = wsgi.environ(AWSPreparedRequest("PUT", "http://127.0.0.1:5000/b/k", chunked, b"data", False))
+    assert "CONTENT_LENGTH" not in environ and environ["wsgi.input_terminated"] is True
     empty = wsgi.environ(AWSPreparedRequest("POST", "http://127.0.0.1:5000/", {}, None, False))
     assert empty["CONTENT_LENGTH"] == "0"  # http.client sends Content-Length: 0 for a POST without a body
-    assert "CONTENT_LENGTH" not in wsgi.environ(AWSPreparedRequest("GET", "http://127.0.0.1:5000/", {}, None, False))
+    for method in ("GET", "DELETE"):
+        assert "CONTENT_LENGTH" not in wsgi.environ(
+            AWSPreparedRequest(method, "http://127.0.0.1:5000/", {}, None, False)
+        )
+    assert wsgi.environ(AWSPreparedRequest("GET", "http://127.0.0.1:5000", {}, None, False))["PATH_INFO"] == "/"
 
 
 def test_headers_are_folded_as_werkzeug_folds_them() -> None:
@@ -241,3 +271,27 @@ def test_the_server_formats_a_request_s_log_line_only_when_it_is_logged(server: 
     finally:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
     assert module.POLL_INTERVAL_S == 0.05
+
+
+def test_header_values_http_client_refuses_are_refused_and_a_given_host_kept() -> None:
+    from botocore.awsrequest import AWSPreparedRequest
+
+    def env(headers: dict[str, Any]) -> dict[str, Any]:
+        return wsgi.environ(AWSPreparedRequest("GET", "http://127.0.0.1:5000/", headers, None, False))
+
+    with pytest.raises(UnicodeEncodeError):
+        env({"X-Value": "€"})
+    with pytest.raises(ValueError, match="Invalid header value"):
+        env({"X-Value": "a\r\nInjected: b"})
+    assert env({"Host": "example.com"})["HTTP_HOST"] == "example.com"
+    assert wsgi.environ(AWSPreparedRequest("GET", "http://localhost/", {}, None, False))["HTTP_HOST"] == "localhost"
+
+
+def test_a_stopped_server_s_clients_fail_as_they_did_over_http() -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    with local_aws(REGION) as aws:
+        sts = aws.client("sts")
+        assert sts.get_caller_identity()["Account"] == "123456789012"
+    with pytest.raises(EndpointConnectionError):
+        sts.get_caller_identity()

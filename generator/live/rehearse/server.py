@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import threading
 import urllib.request
 import warnings
 from collections.abc import Iterator
@@ -121,6 +122,8 @@ class LocalAws:
     #: The server's WSGI application: when given, this process's clients are answered by it directly
     #: (wsgi.py) rather than over loopback HTTP; the build scripts, separate processes, still use `url`.
     app: Any = field(default=None, compare=False, repr=False)
+    #: Set while the server runs (`local_aws`): once it stops, this process's calls go to `url` and fail there.
+    serving: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
     _core: list[Any] = field(default_factory=list, compare=False, repr=False)
     _sessions: dict[Credentials, Session] = field(default_factory=dict, compare=False, repr=False)
     _clients: dict[tuple[Credentials, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
@@ -144,7 +147,7 @@ class LocalAws:
             if self.app is not None:
                 from generator.live.rehearse.wsgi import answering
 
-                core.register("before-send", answering(self.app, self.url))
+                core.register("before-send", answering(self.app, self.url, self.serving))
             self._core.append(boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=self.region, botocore_session=core))
         return self._core[0]
 
@@ -189,7 +192,7 @@ class LocalAws:
         """POST to moto's own API (`/moto-api/...`): reset, canned answers (in-process when the application is
         at hand, as the clients are); an error status raises."""
         headers = {"Content-Type": "application/json"}
-        if self.app is not None:
+        if self.app is not None and self.serving.is_set():
             from botocore.awsrequest import AWSPreparedRequest
 
             from generator.live.rehearse.wsgi import answer
@@ -313,9 +316,11 @@ def local_aws(region: str) -> Iterator[LocalAws]:
         logging.getLogger(name).setLevel(logging.ERROR)
     server = _server("127.0.0.1")
     server.start()
+    aws: LocalAws | None = None
     try:
         host, port = server.get_host_and_port()
         aws = LocalAws(f"http://{host}:{port}", region, app=server.app)
+        aws.serving.set()
         aws.post("/moto-api/reset")
         with (
             warnings.catch_warnings(),
@@ -331,6 +336,8 @@ def local_aws(region: str) -> Iterator[LocalAws]:
             yield aws
         aws.post("/moto-api/reset")
     finally:
+        if aws is not None:
+            aws.serving.clear()
         server.stop()
         for name, level in quiet.items():
             logging.getLogger(name).setLevel(level)
