@@ -98,6 +98,10 @@ def _json_requested() -> bool:
 
 #: Exit codes, documented in the README and kept by tests/test_cli.py.
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT, EXIT_BUG, EXIT_INTERRUPTED = 0, 1, 2, 70, 130
+#: Set when a command's Ctrl-C was reported (`guarded`): typer 0.28 answers a Ctrl-C while it parses the
+#: arguments with a silent exit 130 (`typer.core._main`: `except KeyboardInterrupt: raise Exit(130)`), which
+#: `main` then reports itself.
+_INTERRUPTION_SAID: list[bool] = []
 ISSUES_URL = "https://github.com/mlops-gen/mlops-gen/issues"
 
 
@@ -119,6 +123,7 @@ def guarded(command: Callable[P, None]) -> Callable[P, None]:
             fail(exc)
         except KeyboardInterrupt:
             say(("interrupted", "red"), " (Ctrl-C); nothing half-written was kept", err=True)
+            _INTERRUPTION_SAID.append(True)
             raise typer.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
             known = aws_error(exc)
@@ -758,4 +763,6 @@ def main() -> None:
         command = context.command_path if context is not None else "mlops-gen"
         say(("error:", "red"), f" {exc.format_message()} (see: {command} --help)", err=True)
         sys.exit(exc.exit_code)
+    if code == EXIT_INTERRUPTED and not _INTERRUPTION_SAID:
+        say(("interrupted", "red"), " (Ctrl-C)", err=True)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
