@@ -753,6 +753,7 @@ def rehearse(
 def main() -> None:
     """Console-script entry point (see `generator.main`): click's own handling stays off so that a
     usage error reads like every other error (`error: ...`, exit 2) and Ctrl-C exits 130 while parsing too."""
+    _INTERRUPTION_SAID.clear()
     try:
         code = app(standalone_mode=False, prog_name="mlops-gen")
     except typer.Abort:

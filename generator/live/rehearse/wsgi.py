@@ -117,11 +117,11 @@ def environ(request: Any) -> dict[str, Any]:
         "SERVER_PORT": str(url.port or 80),
         "SERVER_PROTOCOL": "HTTP/1.1",
     }
-    for name, value in headers:  # werkzeug: headers with an underscore are dropped, repeated ones joined
+    # werkzeug: headers with an underscore are dropped, repeated ones joined (no value has CR or LF: `_text`)
+    for name, value in headers:
         if "_" in name:
             continue
         key = name.upper().replace("-", "_")
-        value = value.replace("\r\n", "")
         if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
             key = f"HTTP_{key}"
             if key in env:
@@ -137,7 +137,7 @@ def environ(request: Any) -> dict[str, Any]:
         key = environ_key_for_header(name)
         if should_preserve_original_header_name(name) and key not in dashed:
             preserved.setdefault(key, name)
-            values.setdefault(key, []).append(value.replace("\r\n", ""))
+            values.setdefault(key, []).append(value)
     for key, key_values in values.items():
         env[key] = ",".join(key_values)
     env[PRESERVED_HEADER_NAMES_ENVIRON_KEY] = preserved
