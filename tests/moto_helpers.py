@@ -14,6 +14,8 @@ from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.responses import SageMakerResponse
 
+from generator.live.rehearse.server import libyaml_stack_templates
+
 
 def _group(response: SageMakerResponse) -> Any:
     name = response._get_param("ModelPackageGroupName")
@@ -64,21 +66,24 @@ def create_stack_set_from_template(cfn: Any, wrapper: dict[str, Any], account_id
         for p in props.get("Parameters", [])
     ]
     optional = {k: props[k] for k in ("AutoDeployment", "AdministrationRoleARN", "ExecutionRoleName") if k in props}
-    cfn.create_stack_set(
-        StackSetName=props["StackSetName"],
-        TemplateBody=props["TemplateBody"],
-        Parameters=parameters,
-        PermissionModel=props["PermissionModel"],
-        Capabilities=props["Capabilities"],
-        **optional,
-    )
-    for group in props["StackInstancesGroup"]:
-        cfn.create_stack_instances(
+    # Speed only: moto parses the template again for each stack instance with PyYAML's pure-Python parser (the
+    # rehearsal's libyaml parse, the same data: tests/test_rehearse_clients.py).
+    with libyaml_stack_templates():
+        cfn.create_stack_set(
             StackSetName=props["StackSetName"],
-            DeploymentTargets=group["DeploymentTargets"],
-            Regions=group["Regions"],
-            OperationPreferences=props["OperationPreferences"],
+            TemplateBody=props["TemplateBody"],
+            Parameters=parameters,
+            PermissionModel=props["PermissionModel"],
+            Capabilities=props["Capabilities"],
+            **optional,
         )
+        for group in props["StackInstancesGroup"]:
+            cfn.create_stack_instances(
+                StackSetName=props["StackSetName"],
+                DeploymentTargets=group["DeploymentTargets"],
+                Regions=group["Regions"],
+                OperationPreferences=props["OperationPreferences"],
+            )
     return str(props["StackSetName"])
 
 

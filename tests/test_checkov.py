@@ -1,4 +1,5 @@
-"""checkov on every template of every named configuration: no failed check, and every skip earns its place.
+"""checkov on every template of every named configuration and the seed's endpoint template: no failed check,
+and every skip earns its place.
 
 A skip must (1) carry a reason, (2) name a check checkov runs on that resource type (else checkov ignores
 it silently: a Terraform-only id, a typo), and (3) hide a real failure: checkov marks a skipped check
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,8 +35,10 @@ from generator.checks.checkov import (
     run_checkov,
     strip_skips,
 )
+from generator.contract import EXPORT_TEMPLATE
 from generator.manifest import read_manifest
 from generator.render import build_manifest, write_output
+from generator.shipped import SEED_DIR
 from tests.conftest import CHECKOV_LAUNCHER, CONFIGS, checkov_argv, named_config, rendered_files
 
 #: (template path relative to the render root, logical id, check id)
@@ -43,9 +47,14 @@ Key = tuple[str, str, str]
 pytestmark = pytest.mark.slow  # runs checkov (its own environment) on rendered templates
 
 
+#: The seed's endpoint template (the stack set's template, exported by build.py), scanned with the renders.
+SEED_TEMPLATE = f"seedcode/{EXPORT_TEMPLATE}"
+
+
 @pytest.fixture(scope="module")
 def renders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
-    """Every named configuration rendered into ROOT/<name>/, and the templates its manifest lists."""
+    """Every named configuration rendered into ROOT/<name>/, and the templates its manifest lists; and the
+    seed's endpoint template (as shipped) at ROOT/SEED_TEMPLATE."""
     root = tmp_path_factory.mktemp("renders")
     templates: list[str] = []
     for name in sorted(CONFIGS):
@@ -55,7 +64,9 @@ def renders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
         kinds = {a.kind: a.path for a in read_manifest(root / name).templates()}
         assert "product-template" in kinds, f"{name}: the manifest lists no product template"
         templates.extend(f"{name}/{path}" for path in sorted(kinds.values()))
-    return root, templates
+    (root / SEED_TEMPLATE).parent.mkdir()
+    shutil.copyfile(SEED_DIR / EXPORT_TEMPLATE, root / SEED_TEMPLATE)
+    return root, [*templates, SEED_TEMPLATE]
 
 
 def keyed(results: list[CheckovResult], root: Path) -> dict[Key, CheckovResult]:
@@ -107,22 +118,23 @@ class Scans:
 @pytest.fixture(scope="module")
 def scans(checkov_bin: Path, renders: tuple[Path, list[str]], tmp_path_factory: pytest.TempPathFactory) -> Scans:
     """Both scans in one checkov process: the rendered templates and their skip-stripped copies are different
-    files in one `--file` list, so checkov starts once and its JSONPath and parse-table work is shared."""
+    files in one `--file` list, so checkov starts once and its JSONPath and parse-table work is shared. A
+    template that declares no skip is its own stripped copy (the same data): its results stand for both."""
     root, templates = renders
+    declared = all_declared_skips(root, templates)
+    skipping = sorted({rel for rel, _, _ in declared})
     stripped_root = tmp_path_factory.mktemp("stripped")
-    for rel in templates:
+    for rel in skipping:
         stripped = strip_skips(load_template((root / rel).read_text(encoding="utf-8")))
         target = stripped_root / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(stripped, indent=1), encoding="utf-8")  # JSON is YAML too: name kept
-    plain_first, stripped_first = distinct(root, templates), distinct(stripped_root, templates)
+    plain_first, stripped_first = distinct(root, templates), distinct(stripped_root, skipping)
     files = [root / rel for rel in plain_first] + [stripped_root / rel for rel in stripped_first]
     results = run_checkov(files, checkov_bin, CHECKOV_LAUNCHER)
-    return Scans(
-        plain=spread(results, root, plain_first),
-        stripped=spread(results, stripped_root, stripped_first),
-        declared=all_declared_skips(root, templates),
-    )
+    plain = spread(results, root, plain_first)
+    unskipped = {key: result for key, result in plain.items() if key[0] not in skipping}
+    return Scans(plain=plain, stripped=unskipped | spread(results, stripped_root, stripped_first), declared=declared)
 
 
 def test_no_failed_check_and_every_skip_applies(scans: Scans) -> None:

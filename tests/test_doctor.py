@@ -51,6 +51,7 @@ from generator.live.doctor import run_checks
 from generator.live.doctor.common import ACCOUNT_ACCESS_ROLE, CheckResult, DoctorError, DoctorOptions
 from generator.live.doctor.organization import STACKSETS_PRINCIPAL, Caller, CallerKind, check_caller
 from generator.live.doctor.target_roles import check_target_roles
+from generator.live.rehearse.speed import reusing_client_classes
 from generator.naming import BootstrapNames
 from generator.product.org_id import check_org_id
 from generator.product.parameters import PER_SERVICE_ROLES, USE_ROLE
@@ -72,17 +73,28 @@ def credentials_kwargs(credentials: Mapping[str, Any]) -> dict[str, str]:
     }
 
 
+#: A test's clients by (service, region, access key) and its accounts' credentials, kept for the test (the `aws`
+#: fixture empties them): building a boto3 client costs more than most moto calls, and a session's user keeps one.
+_CLIENTS: dict[tuple[str, str, str], Any] = {}
+_CREDENTIALS: dict[str, dict[str, Any]] = {}
+
+
 def client_factory(service: str, credentials: Mapping[str, Any] | None = None, /, region: str | None = None) -> Any:
     """What `doctor.session_clients` gives the checks, for the in-process moto."""
     keys = credentials_kwargs(credentials) if credentials else {}
-    return boto3.client(service, region_name=region or REGION, **keys)
+    key = (service, region or REGION, keys.get("aws_access_key_id", ""))
+    if key not in _CLIENTS:
+        _CLIENTS[key] = boto3.client(service, region_name=region or REGION, **keys)
+    return _CLIENTS[key]
 
 
 def member_credentials(account: str) -> dict[str, Any]:
     """Credentials in `account` through the role Organizations creates in every new account."""
-    sts = boto3.client("sts", region_name=REGION)
-    role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-    return dict(sts.assume_role(RoleArn=role, RoleSessionName="test-admin")["Credentials"])
+    if account not in _CREDENTIALS:
+        role = f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        answer = client_factory("sts").assume_role(RoleArn=role, RoleSessionName="test-admin")
+        _CREDENTIALS[account] = dict(answer["Credentials"])
+    return dict(_CREDENTIALS[account])
 
 
 @dataclass
@@ -123,15 +135,15 @@ class Org:
         cfg = make_config(staging_ou=self.staging_ou, prod_ou=self.prod_ou, **render)
         wrapper = build_target_role_stack_set(cfg, build_target_role(cfg)).to_dict()
         # The stack runs in the management account.
-        return create_stack_set_from_template(boto3.client("cloudformation", region_name=REGION), wrapper, MANAGEMENT)
+        return create_stack_set_from_template(client_factory("cloudformation"), wrapper, MANAGEMENT)
 
     def member_iam(self, name: str) -> Any:
         """IAM in a member account, as an administrator there (through OrganizationAccountAccessRole)."""
-        return boto3.client("iam", region_name=REGION, **credentials_kwargs(member_credentials(self.accounts[name])))
+        return client_factory("iam", member_credentials(self.accounts[name]))
 
 
 def build_org(*, trusted_access: bool = True, feature_set: str = "ALL", deploy: bool = True) -> Org:
-    orgs = boto3.client("organizations", region_name=REGION)
+    orgs = client_factory("organizations")
     orgs.create_organization(FeatureSet=feature_set)
     root = orgs.list_roots()["Roots"][0]["Id"]
 
@@ -154,8 +166,13 @@ def build_org(*, trusted_access: bool = True, feature_set: str = "ALL", deploy: 
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         monkeypatch.delenv(variable, raising=False)
-    with mock_aws():
+    _CLIENTS.clear()
+    _CREDENTIALS.clear()
+    # Speed only: a session's clients of one service share the class botocore builds (test_rehearse_clients.py).
+    with mock_aws(), reusing_client_classes(lambda _emitter: True):
         yield
+    _CLIENTS.clear()
+    _CREDENTIALS.clear()
 
 
 @pytest.fixture

@@ -39,7 +39,6 @@ from tests.test_doctor import (
     Org,
     aws,
     client_factory,
-    credentials_kwargs,
     failed,
     member_credentials,
     org,
@@ -55,7 +54,7 @@ OTHER_REGION = "eu-central-1"
 
 
 def member(account: str, service: str, region: str = REGION) -> Any:
-    return boto3.client(service, region_name=region, **credentials_kwargs(member_credentials(account)))
+    return client_factory(service, member_credentials(account), region=region)
 
 
 def samples(org: Org) -> dict[str, str]:

@@ -1,11 +1,10 @@
-"""The launch role: generated from the table, lint- and checkov-clean; the standard one checked."""
+"""The launch role: generated from the table, lint-clean (checkov: tests/test_checkov.py scans it in every named
+configuration); the standard one checked."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ from generator.iam.schemas import Operation
 from generator.naming import ROLE_NAME_LIMIT, launch_role_name
 from generator.product.compose import build_product
 from generator.rendered import serialise
-from tests.conftest import TEST_DATA, checkov_argv, make_config, named_config
+from tests.conftest import TEST_DATA, make_config, named_config
 
 GENERATED = ["default", "codeconnections-3-regions", "custom-preferences"]
 REFERENCE = TEST_DATA / "iam" / "AmazonSageMakerAdmin-ServiceCatalogProductsServiceRolePolicy.json"
@@ -135,34 +134,6 @@ def test_generated_template_passes_cfn_lint(name: str) -> None:
     text = serialise(build_launch_role_template(cfg), cfg.output_format).decode()
     # Through the run's result cache: the same template is in the named renders other tests validate.
     assert lint_text(text, [cfg.region], "launch-role-template.yaml", user_cache()) == []
-
-
-@pytest.mark.slow  # runs checkov or every bad-input case
-def test_generated_template_passes_checkov(tmp_path: Path, checkov_bin: Path) -> None:
-    cfg = named_config("default")
-    path = tmp_path / "launch-role-template.yaml"
-    path.write_bytes(serialise(build_launch_role_template(cfg), cfg.output_format))
-    result = subprocess.run(
-        [
-            *checkov_argv(checkov_bin),
-            "--framework",
-            "cloudformation",
-            "--quiet",
-            "--compact",
-            "--skip-download",
-            "-o",
-            "json",
-            "-f",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
-        check=False,
-    )
-    report = json.loads(result.stdout)
-    assert report["summary"]["failed"] == 0, report["results"].get("failed_checks")
-    assert report["summary"]["passed"] > 0
 
 
 def test_shipped_standard_policy_is_the_reference() -> None:

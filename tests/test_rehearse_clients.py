@@ -62,7 +62,7 @@ def test_clients_of_one_service_share_the_class_botocore_builds() -> None:
 
     aws = LocalAws(URL, "eu-west-1")
     built = type(aws.client("sts"))  # before the reuse: botocore's own class
-    with reusing_client_classes(aws):
+    with reusing_client_classes(aws.owns):
         first, second = aws.client("sts", aws.session(ROLE)), aws.client("sts", aws.session(OTHER))
         other_region = aws.client("sts", aws.session(ROLE), region="us-east-1")
         elsewhere = boto3.Session("k", "s", region_name="eu-west-1").client("sts", endpoint_url=URL)
@@ -76,6 +76,22 @@ def test_clients_of_one_service_share_the_class_botocore_builds() -> None:
         assert cls.__name__ == built.__name__
     assert (signed_as(first), signed_as(second), signed_as(other_region)) == ("AKIAROLE", "AKIAOTHER", "AKIAROLE")
     assert other_region.meta.region_name == "us-east-1"
+
+
+def test_with_every_session_accepted_each_session_keeps_its_own_classes() -> None:
+    """As tests/test_doctor.py uses it (every session accepted): a session's clients of one service share a class,
+    another session's clients get their own (a class carries its session's `creating-client-class` handlers)."""
+    import boto3
+
+    from generator.live.rehearse.speed import reusing_client_classes
+
+    one, two = (boto3.Session("k", "s", region_name="eu-west-1") for _ in range(2))
+    with reusing_client_classes(lambda _emitter: True):
+        first, again = one.client("sts", endpoint_url=URL), one.client("sts", region_name="us-east-1")
+        other = two.client("sts", endpoint_url=URL)
+        assert type(first) is type(again) and type(other) is not type(first)
+        assert type(one.client("iam")) is not type(first)
+    assert type(one.client("sts")) is not type(first)
 
 
 def test_assumed_credentials_are_kept_until_they_are_about_to_expire() -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from generator.checks.validate import lint_text
 from generator.manifest import sha256
 from generator.product import seed
 from generator.render import build_manifest, render_files
-from tests.conftest import checkov_argv, make_config
+from tests.conftest import make_config
 
 
 def bundle_of(**overrides: object) -> bytes:
@@ -92,23 +90,11 @@ def test_endpoint_template_passes_cfn_lint() -> None:
     assert lint_text(text, ["eu-west-1", "us-east-1"], contract.EXPORT_TEMPLATE) == []
 
 
-@pytest.mark.slow  # runs checkov or every bad-input case
-def test_endpoint_template_has_no_failed_checkov_check(tmp_path: Path, checkov_bin: Path) -> None:
-    shutil.copy(seed.SEED_DIR / contract.EXPORT_TEMPLATE, tmp_path)
-    result = subprocess.run(
-        [*checkov_argv(checkov_bin), "--framework", "cloudformation", "--quiet", "--compact", "--skip-download",
-         "-o", "json", "-d", str(tmp_path)],
-        capture_output=True, text=True, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"}, timeout=300, check=False,
-    )  # fmt: skip
-    import json
-
-    report = json.loads(result.stdout)
-    summary = report["summary"]
-    assert summary["failed"] == 0, result.stdout[:2000]
-    # The one skip: the serverless model's network isolation (SageMaker supports none for serverless
-    # endpoints); the instance-based Model passes the check. Each skip is declared with its reason.
+def test_endpoint_template_declares_one_checkov_skip_with_its_reason() -> None:
+    """The one skip: the serverless model's network isolation (SageMaker supports none for serverless endpoints).
+    tests/test_checkov.py scans the template: no failed check, the skip applied, and without it exactly this
+    check fails (the instance-based Model passes it)."""
     from generator.checks.checkov import declared_skips, load_template
 
     declared = declared_skips(load_template((seed.SEED_DIR / contract.EXPORT_TEMPLATE).read_text()))
     assert sorted(declared) == [("ServerlessModel", "CKV_AWS_370")] and all(declared.values())
-    assert summary["passed"] >= 1 and summary["skipped"] == len(declared)

@@ -325,7 +325,7 @@ def local_aws(region: str) -> Iterator[LocalAws]:
         with (
             warnings.catch_warnings(),
             libyaml_stack_templates(),
-            reusing_client_classes(aws),
+            reusing_client_classes(aws.owns),
             remembering_backend_hosts(),
             remembering_key_accounts(),
             finding_account_backends_directly(),
