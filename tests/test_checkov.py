@@ -175,7 +175,9 @@ def full_report(command: list[str]) -> list[str]:
 def test_the_launcher_reports_exactly_what_checkov_reports(checkov_bin: Path, renders: tuple[Path, list[str]]) -> None:
     """tests/checkov_launcher.py only keeps PLY's parse tables: on a template whose graph makes checkov parse
     JSONPath expressions many times (the launch role's nested policy statements: 24 parser builds), every
-    check's full result (passed ones too, with their evaluated keys and lines) is the plain binary's."""
+    check's full result (passed ones too, with their evaluated keys and lines) is the plain binary's. It also
+    shows that checkov really scans the launch-role template (passed checks), which declares no skip: the scans
+    above could not tell a template checkov ignored from a clean one."""
     root, _ = renders
     template = [root / "default" / "launch-role-template.yaml"]
     launched = checkov_command(template, checkov_bin, CHECKOV_LAUNCHER)
