@@ -169,7 +169,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     _CLIENTS.clear()
     _CREDENTIALS.clear()
     # Speed only: a session's clients of one service share the class botocore builds (test_rehearse_clients.py).
-    with mock_aws(), reusing_client_classes(lambda _emitter: True):
+    with mock_aws(), reusing_client_classes():
         yield
     _CLIENTS.clear()
     _CREDENTIALS.clear()

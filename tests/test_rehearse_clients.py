@@ -62,12 +62,12 @@ def test_clients_of_one_service_share_the_class_botocore_builds() -> None:
 
     aws = LocalAws(URL, "eu-west-1")
     built = type(aws.client("sts"))  # before the reuse: botocore's own class
-    with reusing_client_classes(aws.owns):
+    with reusing_client_classes():
         first, second = aws.client("sts", aws.session(ROLE)), aws.client("sts", aws.session(OTHER))
         other_region = aws.client("sts", aws.session(ROLE), region="us-east-1")
         elsewhere = boto3.Session("k", "s", region_name="eu-west-1").client("sts", endpoint_url=URL)
         assert type(first) is type(second) is type(other_region)
-        assert type(elsewhere) is not type(first)  # not this rehearsal's session: botocore as usual
+        assert type(elsewhere) is not type(first)  # another session: a class of its own
         assert type(aws.client("iam", aws.session(ROLE))) is not type(first)  # another service, another class
     after = aws.client("sts", aws.session({**ROLE, "AccessKeyId": "AKIATHIRD"}))
     assert type(after) is not type(first)  # the reuse ends with the rehearsal
@@ -78,15 +78,16 @@ def test_clients_of_one_service_share_the_class_botocore_builds() -> None:
     assert other_region.meta.region_name == "us-east-1"
 
 
-def test_with_every_session_accepted_each_session_keeps_its_own_classes() -> None:
-    """As tests/test_doctor.py uses it (every session accepted): a session's clients of one service share a class,
-    another session's clients get their own (a class carries its session's `creating-client-class` handlers)."""
+def test_any_session_s_clients_share_a_class_and_each_session_keeps_its_own() -> None:
+    """As tests/test_doctor.py uses it (boto3's default sessions): a session's clients of one service share a
+    class, another session's clients get their own (a class carries its session's `creating-client-class`
+    handlers)."""
     import boto3
 
     from generator.live.rehearse.speed import reusing_client_classes
 
     one, two = (boto3.Session("k", "s", region_name="eu-west-1") for _ in range(2))
-    with reusing_client_classes(lambda _emitter: True):
+    with reusing_client_classes():
         first, again = one.client("sts", endpoint_url=URL), one.client("sts", region_name="us-east-1")
         other = two.client("sts", endpoint_url=URL)
         assert type(first) is type(again) and type(other) is not type(first)

@@ -151,10 +151,6 @@ class LocalAws:
             self._core.append(boto3.Session(ACCESS_KEY, SECRET_KEY, region_name=self.region, botocore_session=core))
         return self._core[0]
 
-    def owns(self, emitter: Any) -> bool:
-        """Is `emitter` the event emitter of this rehearsal's session (then its clients' classes are shared)?"""
-        return bool(self._core) and self._core[0]._session.get_component("event_emitter") is emitter
-
     def client(self, service: str, session: Session | None = None, region: str | None = None) -> Any:
         """A client of the local server for `service` in `region`, as `session`'s credentials (the
         management account by default); the same client for the same credentials, service and region."""
@@ -325,7 +321,7 @@ def local_aws(region: str) -> Iterator[LocalAws]:
         with (
             warnings.catch_warnings(),
             libyaml_stack_templates(),
-            reusing_client_classes(aws.owns),
+            reusing_client_classes(),
             remembering_backend_hosts(),
             remembering_key_accounts(),
             finding_account_backends_directly(),

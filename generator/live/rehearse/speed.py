@@ -7,30 +7,27 @@ a changed input is computed afresh. The behaviour patches (where moto differs fr
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from unittest import mock
 
 
 @contextmanager
-def reusing_client_classes(owns: Callable[[Any], bool]) -> Iterator[None]:
-    """While the rehearsal runs, every client of one service that one session makes is of one class, for the
-    sessions whose event emitter `owns` accepts (the rehearsal's: `LocalAws.owns`).
+def reusing_client_classes() -> Iterator[None]:
+    """While the rehearsal runs, every client of one service that one session makes is of one class.
 
     botocore builds a new client class for every client (a method per operation of the service model: 10 to
     15 ms for IAM or SageMaker), and a rehearsal makes one client per account and service. The class depends
     only on the service model and on the session's `creating-client-class` handlers, both the same for every
-    client of one session, so one class per (session's emitter, service, API version) is the class botocore
-    would build (tests/test_rehearse_clients.py). Clients of any other session are left alone."""
+    client of one session, so one class per (session's event emitter, service, API version) is the class
+    botocore would build (tests/test_rehearse_clients.py); another session's clients get their own."""
     from botocore.client import ClientCreator
 
     original = ClientCreator._create_client_class
     classes: dict[tuple[Any, str, str], Any] = {}  # the emitter itself in the key: kept alive, never an id reused
 
     def create_client_class(self: Any, service_name: str, service_model: Any) -> Any:
-        if not owns(self._event_emitter):
-            return original(self, service_name, service_model)
         key = (self._event_emitter, service_name, service_model.api_version)
         if key not in classes:
             classes[key] = original(self, service_name, service_model)
